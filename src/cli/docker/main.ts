@@ -1,0 +1,12 @@
+// tsrun: the Docker-like front end. One file per verb under commands/.
+import { Command } from 'commander';
+import { addGlobalOptions, runProgram } from '../common.js';
+import { registerDockerCommands } from './commands/index.js';
+
+const program = addGlobalOptions(new Command('tsrun'))
+  .description('a daemonless container runtime with a Docker-like CLI')
+  .version('0.1.0', '-v, --version')
+  .enablePositionalOptions();
+
+registerDockerCommands(program);
+await runProgram(program, process.argv);

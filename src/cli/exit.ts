@@ -1,0 +1,25 @@
+// The one place that turns an error into a message and an exit code.
+import { TsrunError, describeError } from '../errors.js';
+
+export const EXIT_TSRUN = 125;
+export const EXIT_CANNOT_INVOKE = 126;
+export const EXIT_NOT_FOUND = 127;
+/** rkt's own errors exit 254. */
+export const EXIT_RKT = 254;
+
+export function exitCodeFor(err: unknown, ownErrorCode = EXIT_TSRUN): number {
+  if (err instanceof TsrunError) {
+    if (err.exitKind === 'cannot-invoke') return EXIT_CANNOT_INVOKE;
+    if (err.exitKind === 'not-found') return EXIT_NOT_FOUND;
+  }
+  return ownErrorCode;
+}
+
+/** Print "prog: message" (and a hint) to stderr and exit with the mapped code. */
+export function reportAndExit(prog: string, err: unknown, ownErrorCode = EXIT_TSRUN): never {
+  const text = describeError(err);
+  process.stderr.write(`${prog}: ${text}\n`);
+  if (err instanceof TsrunError && err.hint) process.stderr.write(`hint: ${err.hint}\n`);
+  if (process.env.TSRUN_DEBUG && err instanceof Error && err.stack) process.stderr.write(`${err.stack}\n`);
+  process.exit(exitCodeFor(err, ownErrorCode));
+}

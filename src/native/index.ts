@@ -1,0 +1,38 @@
+// Typed access to the native addon (src/native/tsrun_native.c), loaded lazily
+// so commands that never need it do not pay for it.
+import { createRequire } from 'node:module';
+import { nativeAddonPath } from '../util/paths.js';
+
+export interface NativeAddon {
+  /** Returns false when LOCK_NB is set and another holder has the lock. */
+  flock(fd: number, op: number): boolean;
+  mknod(path: string, mode: number, major: number, minor: number): void;
+  lsetxattr(path: string, name: string, value: Buffer): void;
+  /** null when the attribute is absent. */
+  lgetxattr(path: string, name: string): Buffer | null;
+  llistxattr(path: string): string[];
+  mount(source: string, target: string, fstype: string, flags: number, data: string | null): void;
+  umount2(target: string, flags: number): void;
+}
+
+export const LOCK_SH = 1;
+export const LOCK_EX = 2;
+export const LOCK_NB = 4;
+export const LOCK_UN = 8;
+
+export const MS_RDONLY = 0x1;
+export const MS_NOSUID = 0x2;
+export const MS_NODEV = 0x4;
+export const MS_NOEXEC = 0x8;
+export const MS_REMOUNT = 0x20;
+export const MS_BIND = 0x1000;
+export const MS_REC = 0x4000;
+export const MS_PRIVATE = 0x40000;
+export const MNT_DETACH = 0x2;
+
+let addon: NativeAddon | undefined;
+
+export function native(): NativeAddon {
+  if (!addon) addon = createRequire(import.meta.url)(nativeAddonPath()) as NativeAddon;
+  return addon;
+}
