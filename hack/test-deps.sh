@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs every Debian package the test suite and benchmarks use. Idempotent.
+set -euo pipefail
+packages=(
+  build-essential            # the C helper and the native addon
+  docker-registry            # the real distribution v2 registry the tests push to
+  skopeo umoci               # push images; reference unpacker for fidelity tests
+  busybox-static             # the project's busybox image and test rootfs
+  debootstrap                # the Debian minbase image
+  zstd                       # zstd-compressed layers
+  runc                       # differential tests: runc stands in for our launcher
+  apache2-utils              # htpasswd for basic-auth registry tests
+  openssl                    # certificates for the token-auth registry tests
+  iproute2 util-linux procps # ip, nsenter/unshare/script, ps
+  hyperfine                  # benchmarks (hack/bench)
+)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi

@@ -1,0 +1,99 @@
+// Reading a container's log: JSON lines {"log","stream","time"} written by the monitor
+// (Docker's json-file shape). `follow` polls the file and ends when the container has exited
+// and everything written has been read, so `logs -f` never stops early nor hangs.
+import { closeSync, openSync, readSync, statSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { UsageError } from '../errors.js';
+
+export interface LogEntry {
+  stream: 'stdout' | 'stderr';
+  log: string;
+  time: string;
+}
+
+export interface LogOptions {
+  follow?: boolean;
+  /** Number of lines from the end, or undefined for all. */
+  tail?: number;
+  /** RFC3339 instants or Unix seconds, as Docker accepts. */
+  since?: string;
+  until?: string;
+  /** Asked while following: false once the container has exited. */
+  isRunning?: () => boolean;
+  pollMs?: number;
+}
+
+/** Parses --since/--until: RFC3339, Unix seconds (with fraction), or a duration like 10m ago. */
+export function parseTimeBound(value: string, now = Date.now()): number {
+  if (/^\d+(\.\d+)?$/.test(value)) return Number(value) * 1000;
+  const dur = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/.exec(value);
+  if (dur) {
+    const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[dur[2] as 'ms' | 's' | 'm' | 'h'];
+    return now - Number(dur[1]) * unit;
+  }
+  const t = Date.parse(value);
+  if (Number.isNaN(t)) throw new UsageError(`invalid time "${value}": use RFC3339, Unix seconds or a duration such as 10m`);
+  return t;
+}
+
+function* parseLines(text: string): Generator<LogEntry> {
+  for (const line of text.split('\n')) {
+    if (!line) continue;
+    try {
+      yield JSON.parse(line) as LogEntry;
+    } catch {
+      /* a torn last line from a killed monitor: skip it */
+    }
+  }
+}
+
+/** Reads bytes [from, size) and returns the complete lines plus the offset after the last newline. */
+function readComplete(path: string, from: number): { text: string; next: number } {
+  let size: number;
+  try {
+    size = statSync(path).size;
+  } catch {
+    return { text: '', next: from };
+  }
+  if (size <= from) return { text: '', next: from };
+  const fd = openSync(path, 'r');
+  try {
+    const buf = Buffer.alloc(size - from);
+    let got = 0;
+    while (got < buf.length) {
+      const n = readSync(fd, buf, got, buf.length - got, from + got);
+      if (n === 0) break;
+      got += n;
+    }
+    const end = buf.lastIndexOf(0x0a, got - 1);
+    if (end < 0) return { text: '', next: from };
+    return { text: buf.subarray(0, end + 1).toString('utf8'), next: from + end + 1 };
+  } finally {
+    closeSync(fd);
+  }
+}
+
+export async function* readLogs(path: string, opts: LogOptions = {}): AsyncGenerator<LogEntry> {
+  const since = opts.since ? parseTimeBound(opts.since) : undefined;
+  const until = opts.until ? parseTimeBound(opts.until) : undefined;
+  const keep = (e: LogEntry) => {
+    if (since === undefined && until === undefined) return true;
+    const t = Date.parse(e.time);
+    return (since === undefined || t >= since) && (until === undefined || t <= until);
+  };
+
+  let { text, next } = readComplete(path, 0);
+  let entries = [...parseLines(text)].filter(keep);
+  if (opts.tail !== undefined && opts.tail >= 0) entries = entries.slice(Math.max(0, entries.length - opts.tail));
+  yield* entries;
+  if (!opts.follow) return;
+
+  for (;;) {
+    // Check liveness before reading so the last lines written before exit are not lost.
+    const running = opts.isRunning ? opts.isRunning() : false;
+    ({ text, next } = readComplete(path, next));
+    for (const e of parseLines(text)) if (keep(e)) yield e;
+    if (!running) return;
+    await sleep(opts.pollMs ?? 100);
+  }
+}
