@@ -145,3 +145,25 @@ export function describeError(err: unknown): string {
   }
   return parts.join(': ');
 }
+
+/**
+ * A registry that could not be reached or that broke the connection. `errno`
+ * names the cause (ECONNREFUSED, ENOTFOUND, ECONNRESET, ETIMEDOUT, a TLS code);
+ * refused, unresolvable and TLS-rejected hosts are not worth retrying.
+ */
+export class RegistryUnreachableError extends RegistryError {
+  constructor(message: string, readonly errno: string | undefined, options?: TsrunErrorOptions) {
+    super(message, undefined, undefined, options);
+  }
+
+  override temporary(): boolean {
+    return this.errno === undefined || ['ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ECONNABORTED', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'TRUNCATED'].includes(this.errno);
+  }
+}
+
+/** Registry credentials that cannot be read or stored (config.json, a credential helper). */
+export class CredentialsError extends TsrunError {
+  constructor(message: string, options?: TsrunErrorOptions) {
+    super('CREDENTIALS', message, options);
+  }
+}
