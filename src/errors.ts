@@ -167,3 +167,10 @@ export class CredentialsError extends TsrunError {
     super('CREDENTIALS', message, options);
   }
 }
+
+/** A cgroup could not be created, configured or cleaned up; `controller` names the one at fault when known. */
+export class CgroupError extends TsrunError {
+  constructor(message: string, readonly controller?: string, options?: TsrunErrorOptions) {
+    super('CGROUP', message, options);
+  }
+}
