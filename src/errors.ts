@@ -174,3 +174,10 @@ export class CgroupError extends TsrunError {
     super('CGROUP', message, options);
   }
 }
+
+/** The container's configuration cannot be built from the image and its files (unknown user or group, unreadable /etc/passwd). */
+export class SpecError extends TsrunError {
+  constructor(message: string, options?: TsrunErrorOptions) {
+    super('SPEC', message, options);
+  }
+}
