@@ -1,0 +1,22 @@
+// tsrun kill [-s SIGNAL] CONTAINER...
+import type { Command } from 'commander';
+import { Containers } from '../../../engine/containers.js';
+import { action, contextOf } from '../../common.js';
+import { forEachContainer } from '../each.js';
+
+export function registerKill(program: Command): void {
+  program
+    .command('kill')
+    .description('kill one or more running containers')
+    .argument('<container...>')
+    .option('-s, --signal <signal>', 'signal to send to the container', 'SIGKILL')
+    .action(
+      action('tsrun', async (names: string[], flags: { signal: string }, self: Command) => {
+        const containers = new Containers(contextOf(self));
+        return forEachContainer(containers, names, async (record, name) => {
+          await containers.kill(record, flags.signal);
+          process.stdout.write(`${name}\n`);
+        });
+      }),
+    );
+}

@@ -1,0 +1,50 @@
+// tsrun ps [-a] [-q] [--no-trunc] [--format json]
+import type { Command } from 'commander';
+import { Containers } from '../../../engine/containers.js';
+import { action, contextOf } from '../../common.js';
+import { commandText, statusText } from '../container-view.js';
+import { humanDuration } from '../human-duration.js';
+import { printTable } from '../table.js';
+
+export function registerPs(program: Command, name = 'ps'): Command {
+  return program
+    .command(name)
+    .description('list containers')
+    .option('-a, --all', 'show all containers (default shows just running)')
+    .option('-q, --quiet', 'only display container IDs')
+    .option('--no-trunc', 'don\'t truncate output')
+    .option('--format <format>', 'format output: table or json')
+    .action(
+      action('tsrun', (flags: { all?: boolean; quiet?: boolean; trunc?: boolean; format?: string }, self: Command) => {
+        const views = new Containers(contextOf(self)).list(Boolean(flags.all));
+        const full = flags.trunc === false;
+        const id = (s: string) => (full ? s : s.slice(0, 12));
+        if (flags.quiet) {
+          for (const v of views) process.stdout.write(`${id(v.record.id)}\n`);
+          return;
+        }
+        if (flags.format === 'json') {
+          for (const v of views) {
+            process.stdout.write(
+              JSON.stringify({
+                ID: id(v.record.id),
+                Image: v.record.image,
+                Command: commandText(v, full),
+                CreatedAt: v.record.created,
+                State: v.state.status,
+                Status: statusText(v),
+                Ports: '',
+                Names: v.record.name,
+              }) + '\n',
+            );
+          }
+          return;
+        }
+        const now = Date.now();
+        printTable(
+          ['CONTAINER ID', 'IMAGE', 'COMMAND', 'CREATED', 'STATUS', 'PORTS', 'NAMES'],
+          views.map((v) => [id(v.record.id), v.record.image, commandText(v, full), `${humanDuration(now - Date.parse(v.record.created))} ago`, statusText(v, now), '', v.record.name]),
+        );
+      }),
+    );
+}

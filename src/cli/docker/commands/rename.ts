@@ -1,0 +1,18 @@
+// tsrun rename CONTAINER NEW_NAME
+import type { Command } from 'commander';
+import { Containers } from '../../../engine/containers.js';
+import { action, contextOf } from '../../common.js';
+
+export function registerRename(program: Command): void {
+  program
+    .command('rename')
+    .description('rename a container')
+    .argument('<container>')
+    .argument('<new-name>')
+    .action(
+      action('tsrun', (name: string, newName: string, _flags: unknown, self: Command) => {
+        const containers = new Containers(contextOf(self));
+        containers.rename(containers.lookup(name), newName);
+      }),
+    );
+}

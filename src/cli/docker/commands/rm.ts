@@ -1,0 +1,23 @@
+// tsrun rm [-f] [-v] CONTAINER...
+import type { Command } from 'commander';
+import { Containers } from '../../../engine/containers.js';
+import { action, contextOf } from '../../common.js';
+import { forEachContainer } from '../each.js';
+
+export function registerRm(program: Command, name = 'rm'): void {
+  program
+    .command(name)
+    .description('remove one or more containers')
+    .argument('<container...>')
+    .option('-f, --force', 'force the removal of a running container (uses SIGKILL)')
+    .option('-v, --volumes', 'remove anonymous volumes associated with the container')
+    .action(
+      action('tsrun', async (names: string[], flags: { force?: boolean }, self: Command) => {
+        const containers = new Containers(contextOf(self));
+        return forEachContainer(containers, names, async (record, given) => {
+          await containers.remove(record, { force: flags.force });
+          process.stdout.write(`${given}\n`);
+        });
+      }),
+    );
+}

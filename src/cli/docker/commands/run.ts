@@ -1,0 +1,48 @@
+// tsrun run IMAGE [COMMAND] [ARG...]
+import type { Command } from 'commander';
+import { Containers } from '../../../engine/containers.js';
+import { action, contextOf } from '../../common.js';
+import { addContainerFlags } from '../run-flags.js';
+import { attachSignalProxy, pullReporter } from '../attach.js';
+
+export function registerRun(program: Command): void {
+  const cmd = program
+    .command('run')
+    .description('create and run a new container from an image')
+    .helpOption('--help', 'display help for command')
+    .argument('<image>')
+    .argument('[command...]')
+    .passThroughOptions()
+    .option('-d, --detach', 'run container in background and print container ID')
+    .option('--sig-proxy [bool]', 'proxy received signals to the process', 'true');
+  addContainerFlags(cmd).action(
+    action('tsrun', async (image: string, command: string[], flags: Record<string, unknown>, self: Command) => {
+      const containers = new Containers(contextOf(self));
+      const detach = Boolean(flags.detach);
+      if (flags.tty && !detach && flags.interactive && !process.stdin.isTTY) {
+        throw new (await import('../../../errors.js')).UsageError('the input device is not a TTY');
+      }
+      const reporter = pullReporter(Boolean(flags.quiet));
+      const record = await containers.create({
+        image,
+        command,
+        flags,
+        pull: flags.pull as 'missing' | 'always' | 'never',
+        platform: flags.platform as string | undefined,
+        onPull: reporter.onPull,
+        onPullEvent: reporter.onEvent,
+      });
+      if (detach) {
+        await containers.start(record, { attach: false });
+        process.stdout.write(`${record.id}\n`);
+        return 0;
+      }
+      const detachProxy = flags.sigProxy !== 'false' && !flags.tty ? attachSignalProxy(containers, record) : () => undefined;
+      try {
+        return (await containers.start(record, { attach: true, interactive: Boolean(flags.interactive) })) ?? 0;
+      } finally {
+        detachProxy();
+      }
+    }),
+  );
+}

@@ -1,0 +1,25 @@
+// tsrun stop [-t SECONDS] CONTAINER...
+import type { Command } from 'commander';
+import { Containers } from '../../../engine/containers.js';
+import { action, contextOf } from '../../common.js';
+import { forEachContainer } from '../each.js';
+
+export function registerStop(program: Command): void {
+  program
+    .command('stop')
+    .description('stop one or more running containers')
+    .argument('<container...>')
+    .option('-t, --time <seconds>', 'seconds to wait before killing the container')
+    .option('-s, --signal <signal>', 'signal to send to the container')
+    .action(
+      action('tsrun', async (names: string[], flags: { time?: string; signal?: string }, self: Command) => {
+        const containers = new Containers(contextOf(self));
+        return forEachContainer(containers, names, async (record, name) => {
+          if (flags.signal) record.config.stopSignal = flags.signal;
+          const { forced } = await containers.stop(record, flags.time === undefined ? undefined : Number(flags.time));
+          if (forced) process.stderr.write(`container ${name} ignored ${record.config.stopSignal} (a PID 1 without a handler ignores it; try --init): killed\n`);
+          process.stdout.write(`${name}\n`);
+        });
+      }),
+    );
+}

@@ -1,0 +1,20 @@
+// tsrun wait CONTAINER...: prints each exit code
+import type { Command } from 'commander';
+import { Containers } from '../../../engine/containers.js';
+import { action, contextOf } from '../../common.js';
+import { forEachContainer } from '../each.js';
+
+export function registerWait(program: Command): void {
+  program
+    .command('wait')
+    .description('block until one or more containers stop, then print their exit codes')
+    .argument('<container...>')
+    .action(
+      action('tsrun', async (names: string[], _flags: unknown, self: Command) => {
+        const containers = new Containers(contextOf(self));
+        return forEachContainer(containers, names, async (record) => {
+          process.stdout.write(`${await containers.wait(record)}\n`);
+        });
+      }),
+    );
+}

@@ -1,0 +1,71 @@
+// How containers look in `ps` and `inspect`.
+import type { ContainerView } from '../../engine/containers.js';
+import { humanDuration } from './human-duration.js';
+
+export function statusText(view: ContainerView, now = Date.now()): string {
+  const { state } = view;
+  if (state.status === 'running') return `Up ${humanDuration(now - Date.parse(state.startedAt ?? view.record.created))}`;
+  if (state.status === 'exited') {
+    const at = state.finishedAt ? Date.parse(state.finishedAt) : now;
+    return `Exited (${state.exitCode ?? 0}) ${humanDuration(now - at)} ago`;
+  }
+  return 'Created';
+}
+
+export function commandText(view: ContainerView, full: boolean): string {
+  const cmd = [view.record.path, ...view.record.args].join(' ');
+  return full || cmd.length <= 20 ? `"${cmd}"` : `"${cmd.slice(0, 19)}…"`;
+}
+
+/** `docker inspect`'s shape for a container (the fields tools read most). */
+export function inspectContainer(view: ContainerView, extra: { logPath: string; rootfs: string; pid?: number }) {
+  const { record, state } = view;
+  return {
+    Id: record.id,
+    Created: record.created,
+    Path: record.path,
+    Args: record.args,
+    State: {
+      Status: state.status,
+      Running: state.status === 'running',
+      Paused: false,
+      Restarting: false,
+      OOMKilled: state.oomKilled ?? false,
+      Dead: false,
+      Pid: state.status === 'running' ? state.pid ?? 0 : 0,
+      ExitCode: state.exitCode ?? 0,
+      Error: state.error ?? '',
+      StartedAt: state.startedAt ?? '0001-01-01T00:00:00Z',
+      FinishedAt: state.finishedAt ?? '0001-01-01T00:00:00Z',
+    },
+    Image: record.imageId,
+    LogPath: extra.logPath,
+    Name: `/${record.name}`,
+    RestartCount: record.restartCount,
+    Driver: 'overlay',
+    HostConfig: {
+      Binds: record.hostConfig.binds,
+      NetworkMode: record.hostConfig.networkMode,
+      RestartPolicy: { Name: record.hostConfig.restartPolicy.name, MaximumRetryCount: record.hostConfig.restartPolicy.maximumRetryCount },
+      AutoRemove: record.hostConfig.autoRemove,
+      ReadonlyRootfs: record.hostConfig.readonlyRootfs,
+      Init: record.hostConfig.init,
+      Runtime: record.hostConfig.runtime,
+    },
+    GraphDriver: { Name: 'overlay', Data: { LowerDir: record.lowerDirs.join(':'), MergedDir: extra.rootfs } },
+    Config: {
+      Hostname: record.config.hostname,
+      User: record.config.user,
+      Tty: record.config.tty,
+      OpenStdin: record.config.openStdin,
+      Env: record.config.env,
+      Cmd: record.config.cmd,
+      Image: record.image,
+      WorkingDir: record.config.workingDir,
+      Entrypoint: record.config.entrypoint,
+      Labels: record.config.labels,
+      StopSignal: record.config.stopSignal,
+      StopTimeout: record.config.stopTimeout,
+    },
+  };
+}

@@ -1,0 +1,346 @@
+// The container lifecycle behind `tsrun run/create/start/stop/kill/rm/...`.
+// It wires the layers: the image store gives the layer trees, snapshot mounts the
+// overlay, spec turns image + flags into config.json, and a launcher (our own C
+// helper, or runc/crun) runs the bundle. There is no daemon: every call reads
+// the state from disk and the launcher's monitor lock tells live from dead.
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ConflictError, NotFoundError, StateError, TsrunError, UsageError } from '../errors.js';
+import type { ImageConfig } from '../oci/image.js';
+import type { Process, Spec, State } from '../oci/runtime.js';
+import { writeJsonAtomic } from '../util/fs.js';
+import { parseSignal } from '../util/signals.js';
+import type { EngineContext } from './context.js';
+import { ContainerStore, randomName, type ContainerRecord, type ContainerState } from './container-store.js';
+import { writeEtcFiles } from './etc-files.js';
+import { launcherFor, type AnyLauncher, type ExitStatus } from './launchers.js';
+import { resolveImage, type PullPolicy } from './image-access.js';
+import { isMounted, mountRootfs, unmountRootfs } from './rootfs.js';
+import { parseRestartPolicy } from './restart.js';
+import { buildExecProcess, buildSpec, parseRunFlags, type RunOptions } from './spec-access.js';
+
+export interface CreateRequest {
+  image: string;
+  /** COMMAND and ARGs after the image name. */
+  command: string[];
+  /** commander's option object of `run`/`create` (see cli/docker/run-flags.ts). */
+  flags: Record<string, unknown>;
+  pull?: PullPolicy;
+  platform?: string;
+  /** Called before pulling a missing image (Docker prints "Unable to find image ..."). */
+  onPull?: (reference: string) => void;
+  onPullEvent?: (event: unknown) => void;
+}
+
+export interface ContainerView {
+  record: ContainerRecord;
+  state: ContainerState;
+}
+
+export class Containers {
+  readonly store: ContainerStore;
+
+  constructor(readonly ctx: EngineContext) {
+    this.store = new ContainerStore(ctx);
+  }
+
+  launcher(record: ContainerRecord): AnyLauncher {
+    return launcherFor(this.ctx, record.hostConfig.runtime);
+  }
+
+  async create(req: CreateRequest): Promise<ContainerRecord> {
+    const opts = parseRunFlags(req.flags);
+    const restartPolicy = parseRestartPolicy(req.flags.restart as string | undefined);
+    const autoRemove = Boolean(req.flags.rm);
+    if (autoRemove && restartPolicy.name !== 'no') {
+      throw new UsageError('conflicting options: cannot specify both --restart and --rm');
+    }
+    const runtime = (req.flags.runtime as string | undefined) ?? 'tsrun';
+    launcherFor(this.ctx, runtime); // validates the runtime name early
+
+    const image = await resolveImage(this.ctx, req.image, {
+      pull: req.pull ?? 'missing',
+      platform: req.platform,
+      onPull: req.onPull,
+      onEvent: req.onPullEvent,
+    });
+
+    this.store.repair();
+    const id = ContainerStore.newId();
+    const name = (req.flags.name as string | undefined) ?? randomName();
+    this.store.claimName(name, id);
+    try {
+      const config = image.config.config ?? {};
+      const entrypoint = opts.entrypoint !== undefined ? opts.entrypoint : config.Entrypoint ?? null;
+      const cmd = req.command.length > 0 ? req.command : opts.entrypoint !== undefined ? [] : config.Cmd ?? [];
+      const argv = [...(entrypoint ?? []), ...cmd];
+      if (argv.length === 0) throw new UsageError('no command specified: the image has no CMD or ENTRYPOINT and none was given');
+      const hostname = opts.hostname ?? id.slice(0, 12);
+      const record: ContainerRecord = {
+        id,
+        name,
+        created: new Date().toISOString(),
+        image: req.image,
+        imageId: image.id,
+        path: argv[0]!,
+        args: argv.slice(1),
+        config: {
+          env: config.Env ?? [],
+          workingDir: opts.workdir ?? config.WorkingDir ?? '/',
+          user: opts.user ?? config.User ?? '',
+          tty: Boolean(req.flags.tty),
+          openStdin: Boolean(req.flags.interactive),
+          stopSignal: (req.flags.stopSignal as string | undefined) ?? config.StopSignal ?? 'SIGTERM',
+          stopTimeout: req.flags.stopTimeout !== undefined ? Number(req.flags.stopTimeout) : 10,
+          labels: { ...(config.Labels ?? {}), ...labelsOf(req.flags.label) },
+          hostname,
+          entrypoint,
+          cmd,
+        },
+        hostConfig: {
+          autoRemove,
+          restartPolicy,
+          readonlyRootfs: Boolean(req.flags.readOnly),
+          networkMode: opts.networkMode ?? 'host',
+          binds: (req.flags.volume as string[] | undefined) ?? [],
+          init: Boolean(req.flags.init),
+          runtime,
+        },
+        lowerDirs: image.lowerDirs,
+        state: { status: 'created' },
+        restartCount: 0,
+      };
+      const paths = this.store.paths(id);
+      this.store.create(record, (tmp) => {
+        for (const d of ['upper', 'work', 'rootfs', 'bundle']) mkdirSync(join(tmp, d));
+      });
+      try {
+        this.prepareBundle(record, image.config, opts, req.command);
+      } catch (err) {
+        unmountRootfs(paths.rootfs);
+        this.store.remove(record);
+        throw err;
+      }
+      return record;
+    } catch (err) {
+      this.store.releaseName(name, id);
+      throw err;
+    }
+  }
+
+  /** Mounts the rootfs and writes bundle/config.json. Safe to call again (after a reboot). */
+  private prepareBundle(record: ContainerRecord, imageConfig: ImageConfig, opts: RunOptions, command: string[]): void {
+    const paths = this.store.paths(record.id);
+    if (!isMounted(paths.rootfs)) mountRootfs(record.lowerDirs, paths.upper, paths.work, paths.rootfs);
+    const etc = writeEtcFiles(paths.etc, {
+      hostname: record.config.hostname,
+      addHosts: opts.addHosts,
+      dns: opts.dns,
+      dnsSearch: opts.dnsSearch,
+    });
+    const spec = buildSpec(imageConfig, { ...opts, command, hostname: record.config.hostname, etcFiles: etc, cgroupsPath: `/tsrun/${record.id}` }, paths.rootfs);
+    writeJsonAtomic(join(paths.bundle, 'config.json'), spec);
+  }
+
+  spec(record: ContainerRecord): Spec {
+    return JSON.parse(readFileSync(join(this.store.paths(record.id).bundle, 'config.json'), 'utf8')) as Spec;
+  }
+
+  /** The live state: the launcher's view (monitor lock), else what was recorded. */
+  state(record: ContainerRecord): ContainerState {
+    let live: State | undefined;
+    try {
+      live = this.launcher(record).state(record.id);
+    } catch {
+      live = undefined;
+    }
+    if (!live) return record.state.status === 'running' ? { ...record.state, status: 'exited', exitCode: record.state.exitCode ?? 255 } : record.state;
+    if (live.status === 'running' || live.status === 'paused') return { ...record.state, status: 'running', pid: live.pid };
+    if (live.status === 'created' || live.status === 'creating') return { ...record.state, status: 'created', pid: live.pid };
+    const exit = this.launcher(record).exitStatus(record.id);
+    return {
+      ...record.state,
+      status: 'exited',
+      pid: 0,
+      exitCode: exit?.exitCode ?? record.state.exitCode ?? 255,
+      oomKilled: exit?.oomKilled ?? false,
+      finishedAt: exit?.finishedAt ?? record.state.finishedAt,
+    };
+  }
+
+  list(all: boolean): ContainerView[] {
+    this.store.repair();
+    return this.store
+      .list()
+      .map((record) => ({ record, state: this.state(record) }))
+      .filter((v) => all || v.state.status === 'running')
+      .sort((a, b) => b.record.created.localeCompare(a.record.created));
+  }
+
+  lookup(nameOrId: string): ContainerRecord {
+    return this.store.lookup(nameOrId);
+  }
+
+  /**
+   * Starts a created or exited container. Attached: relays stdio and returns the
+   * exit code. Detached: returns once the process runs.
+   */
+  async start(record: ContainerRecord, opts: { attach: boolean; interactive?: boolean }): Promise<number | undefined> {
+    const current = this.state(record);
+    if (current.status === 'running') {
+      if (opts.attach) throw new StateError(`container ${record.name} is already running`);
+      return undefined;
+    }
+    const launcher = this.launcher(record);
+    const paths = this.store.paths(record.id);
+    // A previous run leaves the launcher's state behind: clear it before a new start.
+    await launcher.delete(record.id, true).catch(() => undefined);
+    if (!isMounted(paths.rootfs)) mountRootfs(record.lowerDirs, paths.upper, paths.work, paths.rootfs);
+
+    record.state = { status: 'running', startedAt: new Date().toISOString() };
+    this.store.save(record);
+    let exit: ExitStatus | undefined;
+    try {
+      exit = await launcher.run(record.id, paths.bundle, {
+        detach: !opts.attach,
+        logPath: paths.log,
+        stdin: Boolean(opts.interactive ?? record.config.openStdin),
+      });
+    } catch (err) {
+      record.state = { status: 'exited', exitCode: 127, error: err instanceof Error ? err.message : String(err), finishedAt: new Date().toISOString() };
+      this.store.save(record);
+      if (record.hostConfig.autoRemove) await this.remove(record, { force: true });
+      throw err;
+    }
+    if (!exit) return undefined;
+    await this.recordExit(record, exit);
+    return exit.exitCode;
+  }
+
+  private async recordExit(record: ContainerRecord, exit: ExitStatus): Promise<void> {
+    record.state = {
+      ...record.state,
+      status: 'exited',
+      exitCode: exit.exitCode,
+      oomKilled: exit.oomKilled ?? false,
+      finishedAt: exit.finishedAt,
+    };
+    if (record.hostConfig.autoRemove) {
+      await this.remove(record, { force: true });
+      return;
+    }
+    if (this.store.get(record.id)) this.store.save(record);
+  }
+
+  async run(req: CreateRequest & { detach: boolean }): Promise<{ record: ContainerRecord; exitCode?: number }> {
+    const record = await this.create(req);
+    const exitCode = await this.start(record, { attach: !req.detach, interactive: Boolean(req.flags.interactive) });
+    return { record, exitCode };
+  }
+
+  async kill(record: ContainerRecord, signal: string | number = 'SIGKILL'): Promise<void> {
+    const sig = parseSignal(signal);
+    if (this.state(record).status !== 'running') throw new StateError(`container ${record.name} is not running`);
+    await this.launcher(record).kill(record.id, sig, true);
+  }
+
+  /** STOPSIGNAL, then SIGKILL after the timeout; explains a PID 1 that ignored the signal. */
+  async stop(record: ContainerRecord, timeoutSec?: number): Promise<{ forced: boolean }> {
+    record.manuallyStopped = true;
+    this.store.save(record);
+    if (this.state(record).status !== 'running') return { forced: false };
+    const launcher = this.launcher(record);
+    const timeout = timeoutSec ?? record.config.stopTimeout;
+    await launcher.kill(record.id, parseSignal(record.config.stopSignal), false).catch(() => undefined);
+    const exited = await waitUntil(() => this.state(record).status !== 'running', timeout * 1000);
+    if (!exited) {
+      await launcher.kill(record.id, parseSignal('SIGKILL'), true).catch(() => undefined);
+      await waitUntil(() => this.state(record).status !== 'running', 10_000);
+    }
+    return { forced: !exited };
+  }
+
+  async wait(record: ContainerRecord): Promise<number> {
+    await waitUntil(() => this.state(record).status !== 'running', Number.POSITIVE_INFINITY);
+    return this.state(record).exitCode ?? 0;
+  }
+
+  async remove(record: ContainerRecord, opts: { force?: boolean } = {}): Promise<void> {
+    const launcher = this.launcher(record);
+    const status = this.state(record).status;
+    if (status === 'running') {
+      if (!opts.force) {
+        throw new ConflictError(`cannot remove container "${record.name}": container is running: stop the container before removing or force remove`);
+      }
+      await launcher.kill(record.id, parseSignal('SIGKILL'), true).catch(() => undefined);
+      await waitUntil(() => this.state(record).status !== 'running', 10_000);
+    }
+    await launcher.delete(record.id, true).catch((err) => {
+      if (!(err instanceof NotFoundError)) throw err;
+    });
+    unmountRootfs(this.store.paths(record.id).rootfs);
+    this.store.remove(record);
+  }
+
+  rename(record: ContainerRecord, newName: string): void {
+    this.store.rename(record, newName);
+  }
+
+  async exec(
+    record: ContainerRecord,
+    req: { command: string[]; env?: string[]; workdir?: string; user?: string; tty?: boolean; interactive?: boolean; detach?: boolean; privileged?: boolean },
+  ): Promise<number | undefined> {
+    if (this.state(record).status !== 'running') throw new StateError(`container ${record.id.slice(0, 12)} is not running`);
+    if (req.command.length === 0) throw new UsageError('exec needs a command to run');
+    const process: Process = buildExecProcess(this.spec(record), { ...req, rootfs: this.store.paths(record.id).rootfs });
+    const exit = await this.launcher(record).exec(record.id, process, { detach: Boolean(req.detach), stdin: Boolean(req.interactive) });
+    return exit?.exitCode;
+  }
+
+  logPath(record: ContainerRecord): string {
+    return this.store.paths(record.id).log;
+  }
+
+  isRunning(record: ContainerRecord): boolean {
+    return this.state(record).status === 'running';
+  }
+
+  /** Containers using an image, for rmi's "in use" check. */
+  usersOfImage(imageId: string): ContainerRecord[] {
+    return this.store.list().filter((r) => r.imageId === imageId);
+  }
+
+  async prune(): Promise<string[]> {
+    const removed: string[] = [];
+    for (const { record, state } of this.list(true)) {
+      if (state.status === 'running') continue;
+      await this.remove(record, { force: true });
+      removed.push(record.id);
+    }
+    return removed;
+  }
+}
+
+export function hasRootfs(ctx: EngineContext, id: string): boolean {
+  return existsSync(new ContainerStore(ctx).paths(id).rootfs);
+}
+
+function labelsOf(value: unknown): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const l of (value as string[] | undefined) ?? []) {
+    const i = l.indexOf('=');
+    out[i < 0 ? l : l.slice(0, i)] = i < 0 ? '' : l.slice(i + 1);
+  }
+  return out;
+}
+
+async function waitUntil(cond: () => boolean, timeoutMs: number, pollMs = 50): Promise<boolean> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    if (cond()) return true;
+    if (Date.now() >= end) return false;
+    await new Promise((r) => setTimeout(r, pollMs));
+  }
+}
+
+export { TsrunError };

@@ -1,0 +1,36 @@
+// Finding a local image for a container, pulling it when the policy says so.
+import { NotFoundError } from '../errors.js';
+import type { ImageConfig } from '../oci/image.js';
+import { ImageStore } from '../store/images.js';
+import { LayerStore } from '../store/layers.js';
+import { layout, type EngineContext } from './context.js';
+import { pullImage } from './pull.js';
+
+export type PullPolicy = 'missing' | 'always' | 'never';
+
+export interface LocalImage {
+  id: string;
+  config: ImageConfig;
+  /** Layer trees, top layer first, ready to be overlay lower dirs. */
+  lowerDirs: string[];
+}
+
+export async function resolveImage(
+  ctx: EngineContext,
+  name: string,
+  opts: { pull: PullPolicy; platform?: string; onPull?: (ref: string) => void; onEvent?: (e: unknown) => void },
+): Promise<LocalImage> {
+  const images = new ImageStore(layout(ctx).metadata);
+  let record = opts.pull === 'always' ? undefined : images.lookup(name);
+  if (!record) {
+    if (opts.pull === 'never') throw new NotFoundError('image', name, { hint: 'pull it first, or use --pull missing' });
+    opts.onPull?.(name);
+    record = await pullImage(ctx, name, { platform: opts.platform, onEvent: opts.onEvent as never });
+  }
+  const layers = new LayerStore(layout(ctx).layers);
+  return {
+    id: record.id,
+    config: record.config,
+    lowerDirs: record.layers.map((l) => layers.treePath(l.chainId)).reverse(),
+  };
+}
