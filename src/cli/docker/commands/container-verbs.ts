@@ -1,0 +1,38 @@
+// The container verbs, registered as one group (wired into index.ts).
+import type { Command } from 'commander';
+import { registerContainerPrune } from './container-prune.js';
+import { registerCreate } from './create.js';
+import { registerExec } from './exec.js';
+import { registerInspect } from './inspect.js';
+import { registerKill } from './kill.js';
+import { registerLogs } from './logs.js';
+import { registerPs } from './ps.js';
+import { registerRename } from './rename.js';
+import { registerRm } from './rm.js';
+import { registerRun } from './run.js';
+import { registerStart } from './start.js';
+import { registerStop } from './stop.js';
+import { registerTop } from './top.js';
+import { registerWait } from './wait.js';
+
+export function registerContainerVerbs(program: Command): void {
+  // Containers.
+  registerRun(program);
+  registerCreate(program);
+  registerStart(program);
+  registerPs(program);
+  registerLogs(program);
+  registerExec(program);
+  registerStop(program);
+  registerKill(program);
+  registerRm(program);
+  registerInspect(program);
+  registerWait(program);
+  registerTop(program);
+  registerRename(program);
+  const container = program.command('container').description('manage containers');
+  registerPs(container, 'ls');
+  registerRm(container, 'rm');
+  registerInspect(container, 'inspect');
+  registerContainerPrune(container);
+}
