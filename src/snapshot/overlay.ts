@@ -162,3 +162,6 @@ export function unmount(target: string): boolean {
   }
   return did;
 }
+
+/** Alias used by the engine's rootfs code. */
+export const unmountTree = unmount;

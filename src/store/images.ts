@@ -214,8 +214,10 @@ export class ImageStore {
    * docker.io/library/busybox:latest, "x@sha256:…"), by ID ("sha256:<hex>",
    * "<hex>") or by a unique ID prefix of at least 3 hex digits.
    * `name` tells which index entry matched when it was found by name.
+   * Undefined when nothing matches; throws InvalidReferenceError for a
+   * malformed name and ConflictError for an ambiguous ID prefix.
    */
-  resolve(input: string): { record: ImageRecord; name?: string } {
+  resolve(input: string): { record: ImageRecord; name?: string } | undefined {
     const names = this.readNames();
     const byId = (id: string) => {
       const rec = this.readStored(id);
@@ -223,11 +225,7 @@ export class ImageStore {
     };
     const idLike = /^(?:sha256:)?([a-f0-9]+)$/.exec(input);
     if (idLike && (input.startsWith('sha256:') || idLike[1]!.length === 64)) {
-      if (idLike[1]!.length === 64) {
-        const found = byId(`sha256:${idLike[1]}`);
-        if (found) return found;
-        throw new NotFoundError('image', input);
-      }
+      if (idLike[1]!.length === 64) return byId(`sha256:${idLike[1]}`);
       return this.byPrefix(idLike[1]!, input, byId);
     }
     let refError: unknown;
@@ -242,11 +240,11 @@ export class ImageStore {
       refError = err;
     }
     if (idLike && idLike[1]!.length >= MIN_ID_PREFIX) {
-      const hits = this.ids().filter((id) => digestHex(id).startsWith(idLike[1]!));
-      if (hits.length > 0) return this.byPrefix(idLike[1]!, input, byId);
+      const found = this.byPrefix(idLike[1]!, input, byId);
+      if (found) return found;
     }
     if (refError) throw refError;
-    throw new NotFoundError('image', input);
+    return undefined;
   }
 
   private byPrefix(prefix: string, input: string, byId: (id: string) => { record: ImageRecord } | undefined) {
@@ -255,12 +253,18 @@ export class ImageStore {
     if (hits.length > 1) {
       throw new ConflictError(`image ID prefix "${input}" is ambiguous: it matches ${hits.length} images (${hits.map((h) => digestHex(h).slice(0, 12)).join(', ')})`);
     }
-    const found = hits[0] && byId(hits[0]);
-    if (!found) throw new NotFoundError('image', input);
-    return found;
+    return hits[0] ? byId(hits[0]) : undefined;
   }
 
-  lookup(input: string): ImageRecord {
-    return this.resolve(input).record;
+  /** The image `input` names (see resolve), or undefined. */
+  lookup(input: string): ImageRecord | undefined {
+    return this.resolve(input)?.record;
+  }
+
+  /** Like lookup, but a missing image is a NotFoundError ("no such image: x"). */
+  require(input: string): ImageRecord {
+    const rec = this.lookup(input);
+    if (!rec) throw new NotFoundError('image', input);
+    return rec;
   }
 }

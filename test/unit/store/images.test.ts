@@ -46,35 +46,37 @@ describe('ImageStore lookup', () => {
     expect(rec.repoTags).toEqual(['docker.io/library/busybox:latest']);
     expect(rec.repoDigests).toEqual([`docker.io/library/busybox@${sha256Digest('m')}`]);
     const imgs = store.images;
-    expect(imgs.lookup('busybox').id).toBe(rec.id);
-    expect(imgs.lookup('busybox:latest').id).toBe(rec.id);
-    expect(imgs.lookup('library/busybox').id).toBe(rec.id);
-    expect(imgs.lookup('docker.io/library/busybox:latest').id).toBe(rec.id);
-    expect(imgs.lookup(`busybox@${sha256Digest('m')}`).id).toBe(rec.id);
-    expect(imgs.lookup(rec.id).id).toBe(rec.id);
-    expect(imgs.lookup(rec.id.slice(7)).id).toBe(rec.id);
-    expect(imgs.lookup(rec.id.slice(7, 19)).id).toBe(rec.id);
-    expect(imgs.lookup(rec.id.slice(0, 12)).id).toBe(rec.id);
-    expect(imgs.resolve('busybox').name).toBe('docker.io/library/busybox:latest');
-    expect(imgs.resolve(rec.id.slice(7, 19)).name).toBeUndefined();
+    expect(imgs.require('busybox').id).toBe(rec.id);
+    expect(imgs.require('busybox:latest').id).toBe(rec.id);
+    expect(imgs.require('library/busybox').id).toBe(rec.id);
+    expect(imgs.require('docker.io/library/busybox:latest').id).toBe(rec.id);
+    expect(imgs.require(`busybox@${sha256Digest('m')}`).id).toBe(rec.id);
+    expect(imgs.require(rec.id).id).toBe(rec.id);
+    expect(imgs.require(rec.id.slice(7)).id).toBe(rec.id);
+    expect(imgs.require(rec.id.slice(7, 19)).id).toBe(rec.id);
+    expect(imgs.require(rec.id.slice(0, 12)).id).toBe(rec.id);
+    expect(imgs.resolve('busybox')!.name).toBe('docker.io/library/busybox:latest');
+    expect(imgs.resolve(rec.id.slice(7, 19))!.name).toBeUndefined();
   });
 
   it('reports missing images, bad references, short and ambiguous prefixes', async () => {
     const recs: ImageRecord[] = [];
     for (let i = 0; i < 40; i++) recs.push(await addImage(`img${i}`, [`l${i}`], [`docker.io/library/img${i}:latest`]));
     const imgs = store.images;
-    expect(() => imgs.lookup('busybox')).toThrow(NotFoundError);
-    expect(() => imgs.lookup('busybox')).toThrow('no such image: busybox');
-    expect(() => imgs.lookup('busybox:other')).toThrow(NotFoundError);
-    expect(() => imgs.lookup('Busybox')).toThrow(InvalidReferenceError);
-    expect(() => imgs.lookup(recs[0]!.id.slice(7, 9))).toThrow(NotFoundError);
+    expect(() => imgs.require('busybox')).toThrow(NotFoundError);
+    expect(imgs.lookup('busybox')).toBeUndefined();
+    expect(imgs.lookup(`sha256:${'0'.repeat(64)}`)).toBeUndefined();
+    expect(() => imgs.require('busybox')).toThrow('no such image: busybox');
+    expect(() => imgs.require('busybox:other')).toThrow(NotFoundError);
+    expect(() => imgs.require('Busybox')).toThrow(InvalidReferenceError);
+    expect(() => imgs.require(recs[0]!.id.slice(7, 9))).toThrow(NotFoundError);
     // with 40 images some pair shares its first hex digit: a 1-digit prefix via sha256: is too short, find a shared 3-digit one or craft
     const byFirst = new Map<string, number>();
     for (const r of recs) byFirst.set(r.id.slice(7, 8), (byFirst.get(r.id.slice(7, 8)) ?? 0) + 1);
     const shared = [...byFirst].find(([, n]) => n > 1)![0];
     let short: unknown;
     try {
-      imgs.lookup(`sha256:${shared}`);
+      imgs.require(`sha256:${shared}`);
     } catch (err) {
       short = err;
     }
@@ -85,11 +87,11 @@ describe('ImageStore lookup', () => {
     const b = { ...recs[0]!, id: `sha256:abc${'1'.repeat(61)}` };
     await imgs.put(a);
     await imgs.put(b);
-    expect(() => imgs.lookup('abc')).toThrow(ConflictError);
-    expect(() => imgs.lookup('abc')).toThrow(/ambiguous.*2 images/);
-    expect(imgs.lookup('abc0').id).toBe(a.id);
-    expect(imgs.lookup('sha256:abc1').id).toBe(b.id);
-    expect(() => imgs.lookup(`${'f'.repeat(64)}`)).toThrow(NotFoundError);
+    expect(() => imgs.require('abc')).toThrow(ConflictError);
+    expect(() => imgs.require('abc')).toThrow(/ambiguous.*2 images/);
+    expect(imgs.require('abc0').id).toBe(a.id);
+    expect(imgs.require('sha256:abc1').id).toBe(b.id);
+    expect(() => imgs.require(`${'f'.repeat(64)}`)).toThrow(NotFoundError);
   });
 
   it('tags move names between images; untag removes one name', async () => {
@@ -97,7 +99,7 @@ describe('ImageStore lookup', () => {
     const two = await addImage('two', ['b'], []);
     expect(await store.images.tag(two.id, 'docker.io/library/app:latest')).toBe(one.id);
     expect(store.images.get(one.id)!.repoTags).toEqual([]);
-    expect(store.images.lookup('app').id).toBe(two.id);
+    expect(store.images.require('app').id).toBe(two.id);
     await store.images.tag(two.id, 'localhost:5000/x/app:v1');
     expect(store.images.get(two.id)!.repoTags).toEqual(['docker.io/library/app:latest', 'localhost:5000/x/app:v1']);
     expect(await store.images.untag('docker.io/library/app:latest')).toBe(two.id);
