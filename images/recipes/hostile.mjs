@@ -1,0 +1,42 @@
+// hostile-*: one single-layer image per attack on an unpacker. A safe unpacker
+// refuses each (or, for absolute names, keeps them inside the tree).
+import { fingerprint } from '../lib/fingerprint.mjs';
+import { writeOciLayout } from '../lib/oci-layout.mjs';
+import { TarWriter } from '../lib/tar-writer.mjs';
+
+/** name -> entries; `escapes` lists host paths the attack aims at (must never appear). */
+export const HOSTILE = {
+  'hostile-traversal': { entries: [{ name: 'ok', data: 'ok' }, { name: '../tsrun-evil-traversal', data: 'evil' }], escapes: ['../tsrun-evil-traversal'] },
+  'hostile-absolute': { entries: [{ name: '/tmp/tsrun-evil-absolute', data: 'evil' }], escapes: ['/tmp/tsrun-evil-absolute'] },
+  'hostile-symlink-root': {
+    entries: [{ name: 'root', type: 'symlink', linkname: '/' }, { name: 'root/tmp/tsrun-evil-symlink-root', data: 'evil' }],
+    escapes: ['/tmp/tsrun-evil-symlink-root'],
+  },
+  'hostile-symlink-dotdot': {
+    entries: [
+      { name: 'up', type: 'symlink', linkname: '..' },
+      { name: 'up/up', type: 'symlink', linkname: '..' },
+      { name: 'up/up/tsrun-evil-dotdot', data: 'evil' },
+    ],
+    escapes: ['../tsrun-evil-dotdot', '../../tsrun-evil-dotdot'],
+  },
+  'hostile-hardlink-passwd': { entries: [{ name: 'passwd', type: 'link', linkname: '/etc/passwd' }], escapes: [] },
+  'hostile-hardlink-symlink': {
+    entries: [{ name: 'etc', type: 'symlink', linkname: '/etc' }, { name: 'pw', type: 'link', linkname: 'etc/passwd' }],
+    escapes: [],
+  },
+};
+
+export function hostileTar(name) {
+  const t = new TarWriter();
+  for (const e of HOSTILE[name].entries) t.add({ mtime: 1700000000, ...e });
+  return t.finish();
+}
+
+export function hostileImages() {
+  return Object.keys(HOSTILE).map((name) => ({
+    name,
+    fingerprint: () => fingerprint(import.meta.url),
+    build: (outDir) => writeOciLayout(outDir, { layers: [{ tar: hostileTar(name), compression: 'gzip', createdBy: name }], config: { Cmd: ['sh'] } }),
+  }));
+}

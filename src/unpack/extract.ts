@@ -1,0 +1,228 @@
+// Writes tar entries into a fresh directory with synchronous fs calls (the
+// fastest option measured here), reproducing owners, modes, devices, xattrs
+// and times, and turning whiteouts into their overlayfs form.
+import {
+  closeSync,
+  constants,
+  fchmodSync,
+  fchownSync,
+  futimesSync,
+  lchownSync,
+  chmodSync,
+  linkSync,
+  lutimesSync,
+  mkdirSync,
+  openSync,
+  rmSync,
+  symlinkSync,
+  unlinkSync,
+  writeSync,
+} from 'node:fs';
+import { ArchiveError, StoreError, TsrunError, UnsafeArchiveError } from '../errors.js';
+import { native } from '../native/index.js';
+import { entryComponents, TreeIndex, whiteoutOf, type NodeKind } from './paths.js';
+import type { TarEntry, TarSink } from './tar.js';
+
+const S_IFCHR = 0o020000;
+const S_IFBLK = 0o060000;
+const S_IFIFO = 0o010000;
+const OPEN_NEW_FILE = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
+
+/** overlayfs reserves these; a layer must not smuggle in redirects or opaque markers of its own. */
+function allowedXattr(name: string, kind: NodeKind): boolean {
+  if (name.startsWith('trusted.overlay.')) return false;
+  // The kernel refuses user.* on anything but regular files and directories.
+  if (name.startsWith('user.') && kind !== 'file' && kind !== 'dir') return false;
+  return true;
+}
+
+export class LayerExtractor implements TarSink {
+  private readonly tree = new TreeIndex();
+  /** Directory times are applied last: creating children would change them. */
+  private readonly dirTimes = new Map<string, [number, number]>();
+  private current: TarEntry | undefined;
+  private fd: number | undefined;
+  private fdPath = '';
+
+  constructor(private readonly root: string) {}
+
+  private abs(rel: string): string {
+    return rel === '' ? this.root : `${this.root}/${rel}`;
+  }
+
+  entry(e: TarEntry): void {
+    this.current = e;
+    try {
+      this.place(e);
+    } catch (err) {
+      throw this.wrap(err, e.name);
+    }
+  }
+
+  data(chunk: Buffer): void {
+    const fd = this.fd;
+    if (fd === undefined) return; // content of an entry we skipped
+    try {
+      let off = 0;
+      while (off < chunk.length) off += writeSync(fd, chunk, off, chunk.length - off);
+    } catch (err) {
+      throw this.wrap(err, this.current?.name ?? '');
+    }
+  }
+
+  endEntry(): void {
+    const e = this.current;
+    const fd = this.fd;
+    if (!e || fd === undefined) return;
+    this.fd = undefined;
+    try {
+      try {
+        fchownSync(fd, e.uid, e.gid);
+        fchmodSync(fd, e.mode); // after chown, which clears setuid/setgid
+        futimesSync(fd, e.atime ?? e.mtime, e.mtime);
+      } finally {
+        closeSync(fd);
+      }
+      this.setXattrs(this.fdPath, e, 'file');
+    } catch (err) {
+      throw this.wrap(err, e.name);
+    }
+  }
+
+  /** Applies the directory times; call once after the last entry. */
+  finish(): void {
+    for (const [rel, [atime, mtime]] of this.dirTimes) {
+      try {
+        lutimesSync(this.abs(rel), atime, mtime);
+      } catch (err) {
+        throw this.wrap(err, rel);
+      }
+    }
+    this.dirTimes.clear();
+  }
+
+  /** Closes an open file after a failure elsewhere. */
+  abort(): void {
+    if (this.fd !== undefined) closeSync(this.fd);
+    this.fd = undefined;
+  }
+
+  private wrap(err: unknown, name: string): Error {
+    if (err instanceof TsrunError) return err;
+    const msg = err instanceof Error ? err.message : String(err);
+    return new StoreError(`cannot extract layer entry "${name}" into ${this.root}: ${msg}`, { cause: err });
+  }
+
+  private place(e: TarEntry): void {
+    const parts = entryComponents(e.name);
+    const wh = whiteoutOf(e.name, parts);
+    if (wh) {
+      if (wh.kind === 'opaque') {
+        this.makeParents(e.name, [...wh.dir, 'x']);
+        const rel = wh.dir.join('/');
+        if (this.tree.get(rel) === undefined) this.mkdir(rel, 0o755);
+        else if (this.tree.get(rel) !== 'dir') throw new UnsafeArchiveError(e.name, `opaque marker in "${rel}", which is not a directory`);
+        native().lsetxattr(this.abs(rel), 'trusted.overlay.opaque', Buffer.from('y'));
+      } else if (wh.kind === 'whiteout') {
+        const rel = this.prepare(e.name, wh.target, false);
+        native().mknod(this.abs(rel), S_IFCHR | 0o000, 0, 0);
+        this.tree.set(rel, 'other');
+      }
+      return;
+    }
+
+    if (parts.length === 0) {
+      // "./": the layer root itself (destDir) takes the entry's metadata.
+      if (e.type !== 'dir') throw new UnsafeArchiveError(e.name, 'a non-directory entry for the layer root');
+      this.applyDirMeta('', e);
+      return;
+    }
+
+    if (e.type === 'link') {
+      // Resolve the target before touching anything: a link to the entry itself must not delete it first.
+      const target = this.tree.hardlinkTarget(e.name, e.linkname);
+      const rel = parts.join('/');
+      if (target === rel) throw new ArchiveError(`tar entry "${e.name}": hardlink to itself`);
+      this.prepare(e.name, parts, false);
+      // link(2) does not follow a symlink target, so a hardlink to a symlink stays inside the tree.
+      linkSync(this.abs(target), this.abs(rel));
+      this.tree.set(rel, this.tree.get(target)!);
+      return;
+    }
+
+    const rel = this.prepare(e.name, parts, e.type === 'dir');
+    const path = this.abs(rel);
+    switch (e.type) {
+      case 'dir':
+        if (this.tree.get(rel) !== 'dir') this.mkdir(rel, 0o700);
+        this.applyDirMeta(rel, e);
+        return;
+      case 'file':
+        this.fd = openSync(path, OPEN_NEW_FILE, 0o600);
+        this.fdPath = path;
+        this.tree.set(rel, 'file');
+        return; // metadata once the content is written (endEntry)
+      case 'symlink':
+        symlinkSync(e.linkname, path); // target kept verbatim, absolute or not: it is never followed here
+        this.tree.set(rel, 'symlink');
+        lchownSync(path, e.uid, e.gid);
+        this.setXattrs(path, e, 'symlink');
+        lutimesSync(path, e.atime ?? e.mtime, e.mtime);
+        return;
+      case 'char':
+      case 'block':
+      case 'fifo': {
+        const typeBits = e.type === 'char' ? S_IFCHR : e.type === 'block' ? S_IFBLK : S_IFIFO;
+        native().mknod(path, typeBits | 0o600, e.devmajor, e.devminor);
+        this.tree.set(rel, 'other');
+        lchownSync(path, e.uid, e.gid);
+        chmodSync(path, e.mode); // not a symlink, so chmod cannot follow one
+        this.setXattrs(path, e, 'other');
+        lutimesSync(path, e.atime ?? e.mtime, e.mtime);
+        return;
+      }
+    }
+  }
+
+  /**
+   * Creates the missing parents and clears whatever sits at `parts` (an entry
+   * replaces an earlier one; a directory over a directory merges instead).
+   */
+  private prepare(name: string, parts: string[], isDir: boolean): string {
+    this.makeParents(name, parts);
+    const rel = parts.join('/');
+    const existing = this.tree.get(rel);
+    if (existing === undefined || (isDir && existing === 'dir')) return rel;
+    // rmSync never follows symlinks; it removes the link itself.
+    if (existing === 'dir') {
+      rmSync(this.abs(rel), { recursive: true, force: true });
+      for (const key of this.dirTimes.keys()) if (key === rel || key.startsWith(rel + '/')) this.dirTimes.delete(key);
+    } else unlinkSync(this.abs(rel));
+    this.tree.removeTree(rel);
+    return rel;
+  }
+
+  private makeParents(name: string, parts: string[]): void {
+    // Implicit parents get root:root 0755, as Docker and GNU tar create them.
+    for (const rel of this.tree.missingParents(name, parts)) this.mkdir(rel, 0o755);
+  }
+
+  private mkdir(rel: string, mode: number): void {
+    mkdirSync(this.abs(rel), mode);
+    this.tree.set(rel, 'dir');
+    if (mode === 0o755) chmodSync(this.abs(rel), mode); // the umask applied to mkdir
+  }
+
+  private applyDirMeta(rel: string, e: TarEntry): void {
+    const path = this.abs(rel);
+    lchownSync(path, e.uid, e.gid);
+    chmodSync(path, e.mode);
+    this.setXattrs(path, e, 'dir');
+    this.dirTimes.set(rel, [e.atime ?? e.mtime, e.mtime]);
+  }
+
+  private setXattrs(path: string, e: TarEntry, kind: NodeKind): void {
+    // After chown, which drops security.capability.
+    for (const [name, value] of e.xattrs) if (allowedXattr(name, kind)) native().lsetxattr(path, name, value);
+  }
+}
