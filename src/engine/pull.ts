@@ -1,0 +1,304 @@
+// Pulling an image: registry -> content store -> unpacked layers -> image record.
+//
+// Order of work, and why:
+// - Resolve the reference with a manifest HEAD (cheap, not rate-limited on the
+//   Hub); anything already in the content store is read locally, so pulling an
+//   image we have costs one request.
+// - Layers download in parallel (3, as Docker) into stable partial files under
+//   the per-blob lock: a second process pulling the same image waits on the lock
+//   ("Waiting") and then finds the blob; a killed pull resumes from the partial.
+// - Each layer is unpacked as soon as its own download completes: layers live
+//   in separate directories (overlay stacks them), so order does not matter.
+// - The image record and names are written last: an image is visible only when
+//   all of it is on disk. The whole pull holds the store's shared lease so a
+//   concurrent rmi/prune cannot sweep blobs we stored but have not yet recorded.
+import { StoreError } from '../errors.js';
+import { digestHex } from '../image/digest.js';
+import { chainIds, hostPlatform, parseImageConfig, parseManifest, parsePlatform, selectManifest, type ParsedManifest } from '../image/manifest.js';
+import { familiarString, parseReference, referenceString, repositoryName, type Reference } from '../image/reference.js';
+import type { Descriptor, ImageManifest } from '../oci/image.js';
+import { RegistryClient, type RegistryClientOptions } from '../registry/client.js';
+import { Store, nameKey, type ImageLayer, type ImageRecord } from '../store/index.js';
+import { unpackLayer } from '../unpack/index.js';
+import { layout, type EngineContext } from './context.js';
+
+export type LayerStatus =
+  | 'Pulling fs layer'
+  | 'Waiting'
+  | 'Downloading'
+  | 'Verifying Checksum'
+  | 'Download complete'
+  | 'Extracting'
+  | 'Pull complete'
+  | 'Already exists'
+  | 'Retrying';
+
+export type PullEvent =
+  /** Before any network traffic. `defaultTag`: the input named no tag ("Using default tag: latest"). */
+  | { type: 'start'; input: string; reference: string; familiar: string; path: string; tag?: string; digest?: string; defaultTag: boolean }
+  /** One layer's progress; `id` is the 12-hex short digest of its blob. */
+  | { type: 'layer'; id: string; status: LayerStatus; current?: number; total?: number; retryInSeconds?: number }
+  /** A manifest or config request is being retried. */
+  | { type: 'retry'; attempt: number; retryInSeconds: number; reason: string }
+  | { type: 'done'; digest: string; upToDate: boolean; reference: string; familiar: string; image: ImageRecord };
+
+/** The part of RegistryClient a pull uses (tests inject fakes). */
+export interface PullRegistry {
+  resolve(ref: Reference): Promise<{ digest: string; mediaType: string; size: number }>;
+  getManifest(ref: Reference, digestOrTag?: string): Promise<{ bytes: Buffer; mediaType: string; digest: string }>;
+  getBlob(ref: Reference, desc: Descriptor): Promise<Buffer>;
+  fetchBlob(
+    ref: Reference,
+    desc: Descriptor,
+    partialPath: string,
+    opts?: { onProgress?: (doneBytes: number, totalBytes: number) => void; signal?: AbortSignal },
+  ): Promise<void>;
+}
+
+export type UnpackFn = (
+  blobPath: string,
+  mediaType: string,
+  destDir: string,
+  opts?: { expectedDiffId?: string; onProgress?: (done: number, total: number) => void },
+) => Promise<{ diffId: string; size: number }>;
+
+export interface PullDeps {
+  /** Make a registry client (one per layer, so retries are reported on the right line). */
+  makeRegistry?: (opts: RegistryClientOptions) => PullRegistry;
+  unpack?: UnpackFn;
+}
+
+export interface PullOptions {
+  /** "linux/arm64/v8"; default: this machine's platform. */
+  platform?: string;
+  onEvent?: (e: PullEvent) => void;
+  /** Accepted for the CLI's -q; events are still emitted. */
+  quiet?: boolean;
+  /** Parallel layer downloads (default 3). */
+  concurrency?: number;
+  registryOptions?: RegistryClientOptions;
+  deps?: PullDeps;
+}
+
+export function openStore(ctx: EngineContext): Store {
+  const l = layout(ctx);
+  return new Store({ content: l.content, layers: l.layers, metadata: l.metadata });
+}
+
+/** The 12-hex short ID Docker shows for a layer. */
+export function shortLayerId(digest: string): string {
+  return digestHex(digest).slice(0, 12);
+}
+
+/** True when the user typed neither a tag nor a digest (Docker then says "Using default tag: latest"). */
+function namedNoTag(input: string): boolean {
+  const last = input.slice(input.lastIndexOf('/') + 1);
+  return !last.includes(':') && !input.includes('@');
+}
+
+/** Calls `fn` at most every `ms`, except that `force` always goes through. */
+function throttled(ms: number, fn: (done: number, total: number) => void): (done: number, total: number) => void {
+  let last = 0;
+  return (done, total) => {
+    const now = Date.now();
+    if (done >= total || now - last >= ms) {
+      last = now;
+      fn(done, total);
+    }
+  };
+}
+
+/** A counting semaphore for the download slots. */
+class Slots {
+  private free: number;
+  private readonly queue: (() => void)[] = [];
+  constructor(n: number) {
+    this.free = Math.max(1, n);
+  }
+  get busy(): boolean {
+    return this.free === 0;
+  }
+  async take(): Promise<void> {
+    if (this.free > 0) {
+      this.free--;
+      return;
+    }
+    await new Promise<void>((res) => this.queue.push(res));
+  }
+  give(): void {
+    const next = this.queue.shift();
+    if (next) next();
+    else this.free++;
+  }
+}
+
+export async function pullImage(ctx: EngineContext, reference: string, opts: PullOptions = {}): Promise<ImageRecord> {
+  const ref = parseReference(reference);
+  const emit = (e: PullEvent) => opts.onEvent?.(e);
+  const makeRegistry = opts.deps?.makeRegistry ?? ((o: RegistryClientOptions) => new RegistryClient(o));
+  const unpack: UnpackFn = opts.deps?.unpack ?? unpackLayer;
+  const want = opts.platform ? parsePlatform(opts.platform) : hostPlatform();
+  const store = openStore(ctx);
+
+  emit({
+    type: 'start', input: reference, reference: referenceString(ref), familiar: familiarString(ref), path: ref.path,
+    tag: ref.tag, digest: ref.digest, defaultTag: namedNoTag(reference),
+  });
+
+  return store.withLease(async () => {
+    store.content.gc(); // stale partials (a day old, unlocked) from pulls that never came back
+    const registry = makeRegistry({
+      ...opts.registryOptions,
+      onRetry: (info) => emit({ type: 'retry', attempt: info.attempt, retryInSeconds: Math.ceil(info.delayMs / 1000), reason: info.reason }),
+    });
+
+    // Manifest (through an index when the reference names one).
+    const top = await registry.resolve(ref);
+    const fetchManifest = async (digest: string, mediaType: string): Promise<ParsedManifest> => {
+      let bytes: Buffer;
+      let type = mediaType;
+      if (store.content.has(digest)) {
+        bytes = store.content.read(digest);
+      } else {
+        const m = await registry.getManifest(ref, digest);
+        bytes = m.bytes;
+        type = m.mediaType || mediaType;
+        store.content.putBytes(bytes, digest);
+      }
+      return parseManifest(bytes, type);
+    };
+    let parsed = await fetchManifest(top.digest, top.mediaType);
+    let manifestDigest = top.digest;
+    let manifestMediaType = parsed.mediaType;
+    let indexDigest: string | undefined;
+    if (parsed.kind === 'index') {
+      const desc = selectManifest(parsed.index, want);
+      indexDigest = top.digest;
+      manifestDigest = desc.digest;
+      parsed = await fetchManifest(desc.digest, desc.mediaType);
+      manifestMediaType = parsed.mediaType;
+      if (parsed.kind !== 'manifest') throw new StoreError(`${familiarString(ref)}: index entry ${desc.digest} is itself an index; nested indexes are not supported`);
+    }
+    const manifest: ImageManifest = parsed.manifest;
+
+    // Config.
+    const configDesc = manifest.config;
+    let configBytes: Buffer;
+    if (store.content.has(configDesc.digest)) {
+      configBytes = store.content.read(configDesc.digest);
+    } else {
+      configBytes = await registry.getBlob(ref, configDesc);
+      store.content.putBytes(configBytes, configDesc.digest);
+    }
+    const config = parseImageConfig(configBytes);
+    const diffIds = config.rootfs.diff_ids;
+    if (diffIds.length !== manifest.layers.length) {
+      throw new StoreError(
+        `${familiarString(ref)}: the manifest lists ${manifest.layers.length} layers but the config has ${diffIds.length} diff IDs`,
+      );
+    }
+    const chains = chainIds(diffIds);
+
+    // Layers.
+    const layerRecords: ImageLayer[] = manifest.layers.map((d, i) => ({
+      digest: d.digest, mediaType: d.mediaType, size: d.size, diffId: diffIds[i]!, chainId: chains[i]!,
+    }));
+    const sizes: number[] = new Array(layerRecords.length).fill(0);
+    const todo: number[] = [];
+    layerRecords.forEach((l, i) => {
+      const meta = store.layers.meta(l.chainId);
+      if (meta) {
+        sizes[i] = meta.size;
+        emit({ type: 'layer', id: shortLayerId(l.digest), status: 'Already exists' });
+      } else {
+        todo.push(i);
+        emit({ type: 'layer', id: shortLayerId(l.digest), status: 'Pulling fs layer' });
+      }
+    });
+
+    const slots = new Slots(opts.concurrency ?? 3);
+    const abort = new AbortController();
+    const pullLayer = async (i: number, queued: boolean) => {
+      const l = layerRecords[i]!;
+      const desc = manifest.layers[i]!;
+      const id = shortLayerId(l.digest);
+      const ev = (status: LayerStatus, extra: Partial<Extract<PullEvent, { type: 'layer' }>> = {}) =>
+        emit({ type: 'layer', id, status, ...extra });
+      if (queued) ev('Waiting');
+      await slots.take();
+      try {
+        if (abort.signal.aborted) return;
+        const lock = await store.content.lockBlob(l.digest, () => ev('Waiting'));
+        try {
+          if (!store.content.has(l.digest)) {
+            const client = makeRegistry({
+              ...opts.registryOptions,
+              onRetry: (info) => ev('Retrying', { retryInSeconds: Math.ceil(info.delayMs / 1000) }),
+            });
+            await client.fetchBlob(ref, desc, store.content.partialPath(l.digest), {
+              signal: abort.signal,
+              onProgress: throttled(100, (done, total) => ev('Downloading', { current: done, total })),
+            });
+            ev('Verifying Checksum');
+            // fetchBlob verified the digest while streaming; the size check here is cheap.
+            await store.content.commitPartial(l.digest, { expectedSize: desc.size });
+          }
+          ev('Download complete');
+        } finally {
+          lock.release();
+        }
+      } finally {
+        slots.give();
+      }
+      if (abort.signal.aborted) return;
+      ev('Extracting', { current: 0, total: desc.size });
+      const { meta } = await store.layers.ensure(
+        l.chainId,
+        (tmpTree) =>
+          unpack(store.content.blobPath(l.digest), l.mediaType, tmpTree, {
+            expectedDiffId: l.diffId,
+            onProgress: throttled(100, (done, total) => ev('Extracting', { current: done, total })),
+          }),
+        { parent: i > 0 ? chains[i - 1] : undefined },
+      );
+      sizes[i] = meta.size;
+      ev('Pull complete');
+    };
+
+    const results = await Promise.allSettled(
+      todo.map((i, n) =>
+        pullLayer(i, n >= (opts.concurrency ?? 3)).catch((err) => {
+          abort.abort(err);
+          throw err;
+        }),
+      ),
+    );
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
+
+    // Record and names, last.
+    const names = ref.digest
+      ? [`${repositoryName(ref)}@${ref.digest}`]
+      : [nameKey(ref), `${repositoryName(ref)}@${top.digest}`];
+    const before = store.images.readNames()[nameKey(ref)];
+    const existing = store.images.get(configDesc.digest);
+    const upToDate = before === configDesc.digest && existing !== undefined;
+    const record: ImageRecord = {
+      id: configDesc.digest,
+      repoTags: [],
+      repoDigests: [],
+      manifestDigest,
+      manifestMediaType,
+      ...(indexDigest ? { indexDigest } : {}),
+      layers: layerRecords,
+      config,
+      created: config.created ?? existing?.created ?? new Date().toISOString(),
+      size: sizes.reduce((a, b) => a + b, 0),
+      pulledAt: existing?.pulledAt ?? new Date().toISOString(),
+    };
+    await store.images.put(record, names);
+    const image = store.images.get(record.id)!;
+    emit({ type: 'done', digest: top.digest, upToDate, reference: referenceString(ref), familiar: familiarString(ref), image });
+    return image;
+  });
+}
