@@ -181,3 +181,10 @@ export class SpecError extends TsrunError {
     super('SPEC', message, options);
   }
 }
+
+/** A network namespace, bridge, veth, address lease or firewall rule could not be set up or removed; `step` names the failing step. */
+export class NetworkError extends TsrunError {
+  constructor(message: string, readonly step?: string, options?: TsrunErrorOptions) {
+    super('NETWORK', message, options);
+  }
+}
