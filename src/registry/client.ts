@@ -1,0 +1,448 @@
+// A pull-side client for the OCI distribution API: manifests and blobs,
+// with auth (Basic, Bearer tokens), mirrors, retries and resumable,
+// verified blob downloads.
+import { createHash, type Hash } from 'node:crypto';
+import { closeSync, createReadStream, createWriteStream, openSync, rmSync, statSync, truncateSync } from 'node:fs';
+import { Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { DigestMismatchError, RegistryError, RegistryUnreachableError } from '../errors.js';
+import { digestAlgorithm, isValidDigest, sha256Digest } from '../image/digest.js';
+import { MANIFEST_ACCEPT, parseManifest } from '../image/manifest.js';
+import { fetchTarget, repositoryName, type Reference } from '../image/reference.js';
+import type { Descriptor } from '../oci/image.js';
+import { TokenCache, basicAuthorization, parseTokenResponse, parseWwwAuthenticate, pullScope, tokenUrl, type Challenge } from './auth.js';
+import { defaultDockerConfigPath, loadCredentials, normaliseServer, type Credentials } from './credentials.js';
+import { registryError, type RequestContext } from './error-answers.js';
+import { endpointsFor, loadHostsConfig, type Endpoint, type HostsConfig } from './hosts.js';
+import { bodyError, discard, readBody, request, type HttpResponse } from './http.js';
+import { MAX_RETRY_AFTER_MS, backoffMs, isTemporary, retryAfterMs } from './retry.js';
+
+export interface RegistryClientOptions {
+  /** Default $DOCKER_CONFIG/config.json, else ~/.docker/config.json. */
+  dockerConfigPath?: string;
+  /** Default $TSRUN_REGISTRIES_CONFIG, else /etc/tsrun/registries.json (see hosts.ts). */
+  hostsConfigPath?: string;
+  /** Attempts per request for temporary failures (default 5). */
+  maxAttempts?: number;
+  onRetry?: (info: { attempt: number; delayMs: number; reason: string }) => void;
+  /** First backoff delay; doubles per attempt (default 500 ms). */
+  retryBaseDelayMs?: number;
+  /** Socket idle timeout (default 30 s). */
+  timeoutMs?: number;
+}
+
+export interface FetchedManifest {
+  bytes: Buffer;
+  mediaType: string;
+  digest: string;
+}
+
+const MAX_MANIFEST_BYTES = 4 << 20;
+const MAX_ERROR_BODY = 64 << 10;
+/** Code of network errors after which an "insecure" HTTPS endpoint is retried over plain HTTP. */
+const TLS_FAILURES = new Set(['EPROTO', 'ERR_SSL_WRONG_VERSION_NUMBER', 'ECONNRESET']);
+
+interface SendSpec {
+  method: 'GET' | 'HEAD';
+  path: string;
+  headers?: Record<string, string>;
+  /** Token scope; undefined for /v2/. */
+  scope?: string;
+  ctx: RequestContext;
+  signal?: AbortSignal;
+  /** Use these credentials instead of the stored ones (login); null for none. */
+  creds?: Credentials | null;
+}
+
+export class RegistryClient {
+  private readonly hosts: HostsConfig;
+  private readonly dockerConfigPath: string;
+  private readonly maxAttempts: number;
+  private readonly baseDelayMs: number;
+  private readonly timeoutMs: number;
+  private readonly endpoints = new Map<string, Endpoint[]>();
+  private readonly credentials = new Map<string, Promise<Credentials | undefined>>();
+  /** Last auth challenge per endpoint host, so later requests authenticate up front. */
+  private readonly challenges = new Map<string, Challenge>();
+  private readonly tokens = new TokenCache();
+  private readonly tokenRequests = new Map<string, Promise<string>>();
+  /** Retry-After of the error answers that carried one. */
+  private readonly retryAfter = new WeakMap<object, number>();
+
+  constructor(private readonly opts: RegistryClientOptions = {}) {
+    this.hosts = loadHostsConfig(opts.hostsConfigPath);
+    this.dockerConfigPath = opts.dockerConfigPath ?? defaultDockerConfigPath();
+    this.maxAttempts = Math.max(1, opts.maxAttempts ?? 5);
+    this.baseDelayMs = opts.retryBaseDelayMs ?? 500;
+    this.timeoutMs = opts.timeoutMs ?? 30_000;
+  }
+
+  /** Digest, media type and size of what a reference points at (HEAD, falling back to GET). */
+  async resolve(ref: Reference): Promise<{ digest: string; mediaType: string; size: number }> {
+    const target = fetchTarget(ref);
+    return this.overEndpoints(ref.domain, 'pull', async (ep) => {
+      const ctx = this.context(ref, 'manifest', target);
+      const res = await this.retrying(undefined, () =>
+        this.send(ep, { method: 'HEAD', path: manifestPath(ref, target), headers: { accept: MANIFEST_ACCEPT }, scope: pullScope(ref.path), ctx }),
+      );
+      discard(res);
+      const digest = header(res, 'docker-content-digest');
+      const mediaType = header(res, 'content-type')?.split(';')[0]?.trim();
+      const size = Number(header(res, 'content-length'));
+      const usable = digest !== undefined && isValidDigest(digest) && (!ref.digest || digest === ref.digest);
+      if (usable && mediaType && mediaType !== 'application/json' && Number.isSafeInteger(size) && size > 0) {
+        return { digest, mediaType, size };
+      }
+      // Some registries answer HEAD without the digest or the type: fetch and compute.
+      const m = await this.manifestFrom(ep, ref, target);
+      return { digest: m.digest, mediaType: m.mediaType, size: m.bytes.length };
+    });
+  }
+
+  /** A manifest or index by tag or digest; verified against the digest when fetched by one. */
+  async getManifest(ref: Reference, digestOrTag?: string): Promise<FetchedManifest> {
+    const target = digestOrTag ?? fetchTarget(ref);
+    return this.overEndpoints(ref.domain, 'pull', (ep) => this.manifestFrom(ep, ref, target));
+  }
+
+  /** A small blob (an image config) read into memory, verified. */
+  async getBlob(ref: Reference, desc: Descriptor): Promise<Buffer> {
+    const algorithm = digestAlgorithm(desc.digest);
+    return this.overEndpoints(ref.domain, 'pull', (ep) =>
+      this.retrying(undefined, async () => {
+        const ctx = this.context(ref, 'blob', desc.digest);
+        const res = await this.send(ep, { method: 'GET', path: blobPath(ref, desc.digest), scope: pullScope(ref.path), ctx });
+        const bytes = await readBody(res, desc.size);
+        if (bytes.length !== desc.size) {
+          throw new DigestMismatchError(`${desc.size} bytes`, `${bytes.length} bytes`, `size of blob ${desc.digest} of ${ctx.repository}`);
+        }
+        const actual = `${algorithm}:${createHash(algorithm).update(bytes).digest('hex')}`;
+        if (actual !== desc.digest) throw new DigestMismatchError(desc.digest, actual, `blob of ${ctx.repository}`);
+        return bytes;
+      }),
+    );
+  }
+
+  /**
+   * Download a blob into `partialPath`, resuming from its current size with a
+   * Range request. Verifies size and digest at the end; on mismatch deletes
+   * the partial file and throws DigestMismatchError. The caller renames the
+   * verified file into place.
+   */
+  async fetchBlob(
+    ref: Reference,
+    desc: Descriptor,
+    partialPath: string,
+    opts: { onProgress?: (doneBytes: number, totalBytes: number) => void; signal?: AbortSignal } = {},
+  ): Promise<void> {
+    digestAlgorithm(desc.digest); // validates before any I/O
+    await this.overEndpoints(ref.domain, 'pull', (ep) =>
+      this.retrying(opts.signal, () => this.fetchBlobOnce(ep, ref, desc, partialPath, opts)),
+    );
+  }
+
+  /** Check that a registry speaks the v2 API and that we may log in (with `creds`, or the stored ones). */
+  async ping(server: string, creds?: Credentials | null): Promise<void> {
+    const domain = normaliseServer(server);
+    const [ep] = this.endpointList(domain, 'login');
+    const ctx: RequestContext = { registry: domain, what: 'ping' };
+    const res = await this.retrying(undefined, () => this.send(ep!, { method: 'GET', path: '/v2/', ctx, creds }));
+    discard(res);
+  }
+
+  /** Verify credentials against the registry, token flow included (what "login" does before saving). */
+  async checkLogin(server: string, creds: Credentials): Promise<void> {
+    await this.ping(server, creds);
+  }
+
+  // ---- internals ----
+
+  private context(ref: Reference, what: RequestContext['what'], target?: string): RequestContext {
+    const ctx: RequestContext = { registry: ref.domain, repository: repositoryName(ref), what };
+    if (target !== undefined) ctx.target = target;
+    return ctx;
+  }
+
+  private endpointList(domain: string, purpose: 'pull' | 'login'): Endpoint[] {
+    const key = `${purpose} ${domain}`;
+    let eps = this.endpoints.get(key);
+    if (!eps) this.endpoints.set(key, (eps = endpointsFor(this.hosts, domain, purpose)));
+    return eps;
+  }
+
+  /** Try mirrors in order, then the registry; the registry's own error is the one reported. */
+  private async overEndpoints<T>(domain: string, purpose: 'pull' | 'login', fn: (ep: Endpoint) => Promise<T>): Promise<T> {
+    const eps = this.endpointList(domain, purpose);
+    for (const ep of eps) {
+      if (!ep.mirror) return fn(ep);
+      try {
+        return await fn(ep);
+      } catch (err) {
+        if ((err as Error)?.name === 'AbortError') throw err;
+        // A mirror that lacks the content or is down: go on to the next one.
+      }
+    }
+    throw new RegistryError(`no endpoint configured for ${domain}`, undefined, undefined);
+  }
+
+  /** Run `fn` again on temporary failures, with backoff or the server's Retry-After. */
+  private async retrying<T>(signal: AbortSignal | undefined, fn: () => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await fn();
+      } catch (err) {
+        if (signal?.aborted || attempt >= this.maxAttempts || !isTemporary(err)) throw err;
+        const asked = this.retryAfter.get(err as object);
+        if (asked !== undefined && asked > MAX_RETRY_AFTER_MS) throw err;
+        const delayMs = asked ?? backoffMs(attempt, this.baseDelayMs);
+        this.opts.onRetry?.({ attempt, delayMs, reason: (err as Error).message });
+        await sleep(delayMs, undefined, signal ? { signal } : undefined);
+      }
+    }
+  }
+
+  private async manifestFrom(ep: Endpoint, ref: Reference, target: string): Promise<FetchedManifest> {
+    return this.retrying(undefined, async () => {
+      const ctx = this.context(ref, 'manifest', target);
+      const res = await this.send(ep, { method: 'GET', path: manifestPath(ref, target), headers: { accept: MANIFEST_ACCEPT }, scope: pullScope(ref.path), ctx });
+      const bytes = await readBody(res, MAX_MANIFEST_BYTES);
+      const digest = sha256Digest(bytes);
+      const name = `manifest ${repositoryName(ref)}${target.includes(':') ? '@' : ':'}${target}`;
+      if (isValidDigest(target)) {
+        const algorithm = digestAlgorithm(target);
+        const actual = algorithm === 'sha256' ? digest : `${algorithm}:${createHash(algorithm).update(bytes).digest('hex')}`;
+        if (actual !== target) throw new DigestMismatchError(target, actual, name);
+      }
+      const claimed = header(res, 'docker-content-digest');
+      if (claimed?.startsWith('sha256:') && claimed !== digest) throw new DigestMismatchError(claimed, digest, `${name} (Docker-Content-Digest)`);
+      const parsed = parseManifest(bytes, header(res, 'content-type'));
+      return { bytes, mediaType: parsed.mediaType, digest: isValidDigest(target) ? target : digest };
+    });
+  }
+
+  private async fetchBlobOnce(
+    ep: Endpoint,
+    ref: Reference,
+    desc: Descriptor,
+    partialPath: string,
+    opts: { onProgress?: (doneBytes: number, totalBytes: number) => void; signal?: AbortSignal },
+  ): Promise<void> {
+    const algorithm = digestAlgorithm(desc.digest);
+    const ctx = this.context(ref, 'blob', desc.digest);
+    closeSync(openSync(partialPath, 'a')); // exists even for an empty blob
+    let have = fileSize(partialPath);
+    if (have > desc.size) {
+      truncateSync(partialPath, 0);
+      have = 0;
+    }
+    // The bytes already on disk count towards the digest: hash them first.
+    let hash = createHash(algorithm);
+    if (have > 0) await hashFile(partialPath, hash, opts.signal);
+    if (have < desc.size) {
+      let res: HttpResponse | undefined;
+      const spec: SendSpec = { method: 'GET', path: blobPath(ref, desc.digest), scope: pullScope(ref.path), ctx };
+      if (opts.signal) spec.signal = opts.signal;
+      if (have > 0) {
+        try {
+          res = await this.send(ep, { ...spec, headers: { range: `bytes=${have}-` } });
+        } catch (err) {
+          if (!(err instanceof RegistryError && err.status === 416)) throw err;
+        }
+        const range = res?.status === 206 ? /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(header(res, 'content-range') ?? '') : null;
+        if (res && res.status === 206 && range && Number(range[1]) === have) {
+          // Resuming: append after what we have.
+        } else if (res && res.status === 200) {
+          // The server ignored Range and sends the whole blob: start over.
+          truncateSync(partialPath, 0);
+          have = 0;
+          hash = createHash(algorithm);
+        } else {
+          // 416, or a 206 for some other range: start over with a plain GET.
+          if (res) discard(res);
+          res = undefined;
+          truncateSync(partialPath, 0);
+          have = 0;
+          hash = createHash(algorithm);
+        }
+      }
+      res ??= await this.send(ep, spec);
+      const counted = new Transform({
+        transform(chunk: Buffer, _enc, done) {
+          if (have + chunk.length > desc.size) {
+            done(new DigestMismatchError(`${desc.size} bytes`, `more than ${desc.size} bytes`, `size of blob ${desc.digest} of ${ctx.repository}`));
+            return;
+          }
+          have += chunk.length;
+          hash.update(chunk);
+          opts.onProgress?.(have, desc.size);
+          done(null, chunk);
+        },
+      });
+      try {
+        await pipeline(res.body, counted, createWriteStream(partialPath, { flags: 'a' }), opts.signal ? { signal: opts.signal } : {});
+      } catch (err) {
+        if (err instanceof DigestMismatchError) {
+          rmSync(partialPath, { force: true });
+          throw err;
+        }
+        if ((err as Error)?.name === 'AbortError' || opts.signal?.aborted) throw err;
+        throw bodyError(res.url, err);
+      }
+      if (have < desc.size) {
+        // A clean end of stream short of the size: the server or a proxy cut it.
+        throw new RegistryUnreachableError(`download of ${desc.digest} from ${res.url.host} ended after ${have} of ${desc.size} bytes`, 'TRUNCATED');
+      }
+    }
+    const actual = `${algorithm}:${hash.digest('hex')}`;
+    if (actual !== desc.digest) {
+      rmSync(partialPath, { force: true });
+      throw new DigestMismatchError(desc.digest, actual, `blob of ${ctx.repository}`);
+    }
+  }
+
+  private storedCredentials(host: string): Promise<Credentials | undefined> {
+    let p = this.credentials.get(host);
+    if (!p) this.credentials.set(host, (p = loadCredentials(host, this.dockerConfigPath)));
+    return p;
+  }
+
+  /**
+   * One request with authentication: sends what the last challenge of this host
+   * asks for, and on a 401 learns the challenge and tries once more. Answers
+   * >= 400 become RegistryErrors (with Retry-After remembered for 429s).
+   */
+  private async send(ep: Endpoint, spec: SendSpec): Promise<HttpResponse> {
+    const creds = spec.creds === undefined ? await this.storedCredentials(ep.host) : (spec.creds ?? undefined);
+    const ctx: RequestContext = creds ? { ...spec.ctx, username: creds.username } : spec.ctx;
+    const scope = spec.scope ?? '';
+    let authorization = await this.authorization(ep, scope, creds, ctx);
+    for (let round = 0; ; round++) {
+      const res = await this.transport(ep, spec, authorization);
+      if (res.status < 400) return res;
+      const body = await readBody(res, MAX_ERROR_BODY).catch(() => Buffer.alloc(0));
+      if (res.status === 401 && round === 0) {
+        const challenges = parseWwwAuthenticate(res.headers['www-authenticate']);
+        const challenge = challenges.find((c) => c.scheme === 'bearer' && c.params.realm) ?? challenges.find((c) => c.scheme === 'basic');
+        if (challenge) {
+          this.challenges.set(ep.host, challenge);
+          if (authorization?.startsWith('Bearer ')) this.tokens.delete(tokenOwner(ep, creds), scope);
+          const next = await this.authorization(ep, scope || challenge.params.scope || '', creds, ctx);
+          if (next !== undefined && next !== authorization) {
+            authorization = next;
+            continue;
+          }
+        }
+      }
+      const err = registryError(res.status, body, ctx);
+      const after = retryAfterMs(res.headers['retry-after']);
+      if (after !== undefined) this.retryAfter.set(err, after);
+      throw err;
+    }
+  }
+
+  private async transport(ep: Endpoint, spec: SendSpec, authorization: string | undefined): Promise<HttpResponse> {
+    const headers: Record<string, string> = { ...spec.headers };
+    if (authorization) headers.authorization = authorization;
+    for (;;) {
+      try {
+        return await request({
+          method: spec.method,
+          url: new URL(spec.path, ep.base),
+          headers,
+          tls: ep.tls,
+          timeoutMs: this.timeoutMs,
+          ...(spec.signal ? { signal: spec.signal } : {}),
+        });
+      } catch (err) {
+        // An "insecure" registry that does not speak TLS: use plain HTTP from now on.
+        if (ep.httpFallback && err instanceof RegistryUnreachableError && TLS_FAILURES.has(err.errno ?? '')) {
+          ep.httpFallback = false;
+          ep.base = new URL(`http://${ep.host}`);
+          continue;
+        }
+        throw err;
+      }
+    }
+  }
+
+  /** The Authorization header for `ep` given its last challenge, fetching a token if needed. */
+  private async authorization(ep: Endpoint, scope: string, creds: Credentials | undefined, ctx: RequestContext): Promise<string | undefined> {
+    const challenge = this.challenges.get(ep.host);
+    if (!challenge) return undefined;
+    if (challenge.scheme === 'basic') return creds ? basicAuthorization(creds.username, creds.secret) : undefined;
+    if (challenge.scheme !== 'bearer') return undefined;
+    const cached = this.tokens.get(tokenOwner(ep, creds), scope);
+    if (cached) return `Bearer ${cached}`;
+    // Concurrent blob downloads share one token request.
+    const key = `${tokenOwner(ep, creds)} ${scope}`;
+    let pending = this.tokenRequests.get(key);
+    if (!pending) {
+      pending = this.fetchToken(ep, challenge, scope, creds, ctx).finally(() => this.tokenRequests.delete(key));
+      this.tokenRequests.set(key, pending);
+    }
+    return `Bearer ${await pending}`;
+  }
+
+  private async fetchToken(ep: Endpoint, challenge: Challenge, scope: string, creds: Credentials | undefined, ctx: RequestContext): Promise<string> {
+    let url: URL;
+    try {
+      url = tokenUrl(challenge, scope ? [scope] : [], creds?.username);
+    } catch (err) {
+      throw new RegistryError(`${ep.host} sent an unusable Bearer challenge (realm ${JSON.stringify(challenge.params.realm)})`, 401, 'UNAUTHORIZED', { cause: err });
+    }
+    const headers: Record<string, string> = {};
+    if (creds) headers.authorization = basicAuthorization(creds.username, creds.secret);
+    const res = await request({
+      method: 'GET',
+      url,
+      headers,
+      timeoutMs: this.timeoutMs,
+      ...(url.host === ep.host ? { tls: ep.tls } : {}),
+    });
+    const body = await readBody(res, 1 << 20);
+    if (res.status >= 400) {
+      const err = registryError(res.status, body, { ...ctx, what: 'token' });
+      const after = retryAfterMs(res.headers['retry-after']);
+      if (after !== undefined) this.retryAfter.set(err, after);
+      throw err;
+    }
+    const token = parseTokenResponse(body);
+    if (!token) throw new RegistryError(`token server ${url.host} answered without a token`, res.status, undefined);
+    this.tokens.set(tokenOwner(ep, creds), scope, token.token, token.expiresInSec);
+    return token.token;
+  }
+}
+
+/** Tokens belong to a host and to the credentials they were issued for (login tries other ones). */
+function tokenOwner(ep: Endpoint, creds: Credentials | undefined): string {
+  if (!creds) return ep.host;
+  return `${ep.host} ${createHash('sha256').update(`${creds.username}\0${creds.secret}`).digest('hex').slice(0, 16)}`;
+}
+
+function header(res: HttpResponse, name: string): string | undefined {
+  const v = res.headers[name];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+function manifestPath(ref: Reference, target: string): string {
+  return `/v2/${ref.path}/manifests/${target}`;
+}
+
+function blobPath(ref: Reference, digest: string): string {
+  return `/v2/${ref.path}/blobs/${digest}`;
+}
+
+function fileSize(path: string): number {
+  try {
+    return statSync(path).size;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 0;
+    throw err;
+  }
+}
+
+async function hashFile(path: string, hash: Hash, signal?: AbortSignal): Promise<void> {
+  const stream = createReadStream(path, signal ? { signal } : {});
+  for await (const chunk of stream as AsyncIterable<Buffer>) hash.update(chunk);
+}

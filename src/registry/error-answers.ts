@@ -1,0 +1,97 @@
+// Turning a registry's error answer ({"errors":[{code,message,detail}]} or a
+// bare status) into a RegistryError whose message says what was not found or
+// not allowed, and where.
+import { RegistryError } from '../errors.js';
+
+export interface RequestContext {
+  /** Registry as the user wrote it: 'docker.io', '127.0.0.1:5000'. */
+  registry: string;
+  /** Full repository name: 'docker.io/library/ubuntu'. */
+  repository?: string;
+  what: 'manifest' | 'blob' | 'ping' | 'token';
+  /** Tag or digest asked for. */
+  target?: string;
+  /** User whose credentials were sent, if any. */
+  username?: string;
+}
+
+interface DistributionError {
+  code?: unknown;
+  message?: unknown;
+  detail?: unknown;
+}
+
+export function parseErrorBody(body: Buffer): { code: string; message: string; detail?: unknown } | undefined {
+  try {
+    const doc = JSON.parse(body.toString('utf8')) as { errors?: DistributionError[] };
+    const e = Array.isArray(doc?.errors) ? doc.errors[0] : undefined;
+    if (e && typeof e.code === 'string') {
+      return { code: e.code, message: typeof e.message === 'string' ? e.message : '', detail: e.detail };
+    }
+  } catch {
+    // Not JSON: fall back to the status code.
+  }
+  return undefined;
+}
+
+function codeFromStatus(status: number, ctx: RequestContext): string | undefined {
+  if (status === 401) return 'UNAUTHORIZED';
+  if (status === 403) return 'DENIED';
+  if (status === 429) return 'TOOMANYREQUESTS';
+  if (status === 404) return ctx.what === 'manifest' ? 'MANIFEST_UNKNOWN' : ctx.what === 'blob' ? 'BLOB_UNKNOWN' : 'NAME_UNKNOWN';
+  return undefined;
+}
+
+function targetName(ctx: RequestContext): string {
+  const repo = ctx.repository ?? ctx.registry;
+  if (!ctx.target) return repo;
+  return ctx.target.includes(':') ? `${repo}@${ctx.target}` : `${repo}:${ctx.target}`;
+}
+
+export function loginHint(registry: string): string {
+  return registry === 'docker.io' ? 'run "tsrun login" if the repository is private' : `run "tsrun login ${registry}" if the registry needs credentials`;
+}
+
+/** Build the error for a failed response with status `status` and body `body`. */
+export function registryError(status: number, body: Buffer, ctx: RequestContext): RegistryError {
+  const parsed = parseErrorBody(body);
+  const code = parsed?.code ?? codeFromStatus(status, ctx);
+  const said = parsed?.message ? ` (registry said: ${parsed.message})` : '';
+  const repo = ctx.repository ?? ctx.registry;
+  let message: string;
+  let hint: string | undefined;
+  switch (code) {
+    case 'MANIFEST_UNKNOWN':
+      message = `manifest unknown: ${targetName(ctx)} not found in registry`;
+      break;
+    case 'NAME_UNKNOWN':
+      message = `repository unknown: ${repo} not found in registry`;
+      break;
+    case 'BLOB_UNKNOWN':
+      message = `blob unknown: ${ctx.target ?? 'blob'} of ${repo} not found in registry`;
+      break;
+    case 'UNAUTHORIZED':
+      message = ctx.username
+        ? `unauthorized: ${ctx.registry} rejected the credentials of user "${ctx.username}" for ${repo}${said}`
+        : `unauthorized: authentication required for ${repo}: the repository does not exist or needs a login${said}`;
+      hint = ctx.username ? `check the password, or run "tsrun login ${ctx.registry}" again` : loginHint(ctx.registry);
+      break;
+    case 'DENIED':
+      message = `denied: access to ${repo} is denied${ctx.username ? ` for user "${ctx.username}"` : ''}${said}`;
+      hint = ctx.username ? undefined : loginHint(ctx.registry);
+      break;
+    case 'TOOMANYREQUESTS':
+      message = `too many requests: ${ctx.registry} is rate-limiting pulls${said}`;
+      break;
+    case undefined:
+      message = `${ctx.registry} answered HTTP ${status} for the ${ctx.what} of ${targetName(ctx)}`;
+      break;
+    default:
+      message = `${code.toLowerCase().replace(/_/g, ' ')}: ${parsed?.message || `HTTP ${status}`} (${targetName(ctx)})`;
+  }
+  if (parsed?.detail !== undefined && code !== 'UNAUTHORIZED') {
+    const detail = typeof parsed.detail === 'string' ? parsed.detail : JSON.stringify(parsed.detail);
+    if (detail && detail !== '{}' && detail !== 'null' && detail.length < 300) message += ` [detail: ${detail}]`;
+  }
+  return new RegistryError(message, status, code, hint ? { hint } : undefined);
+}

@@ -1,0 +1,153 @@
+// Per-registry host settings: mirrors, plain HTTP, extra CAs.
+//
+// File: $TSRUN_REGISTRIES_CONFIG, else /etc/tsrun/registries.json (a missing
+// file means "no settings"). Format (see docs/registries.md):
+//
+//   {
+//     "registries": {
+//       "docker.io": {                       // key: the registry as written in image names
+//         "mirrors": [                       // tried in order before the registry itself, for pulls only
+//           "https://mirror.example.com",    //   a URL (scheme decides http/https)
+//           "mirror2.example.com:5000"       //   or a host, whose own entry below decides its settings
+//         ]
+//       },
+//       "registry.lan:5000": {
+//         "insecure": true,                  // HTTPS without certificate checks, falling back to plain HTTP
+//         "caFile": "/etc/tsrun/certs/lan.pem" // extra CA (PEM) trusted for this host
+//       },
+//       "localhost:5000": { "tls": true }    // loopback hosts use plain HTTP unless "tls": true
+//     }
+//   }
+//
+// Loopback registries (127.0.0.0/8, ::1, localhost) use plain HTTP without any
+// setting, as Docker does.
+import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
+import { RegistryError } from '../errors.js';
+import type { TlsSettings } from './http.js';
+
+export const DEFAULT_HOSTS_CONFIG = '/etc/tsrun/registries.json';
+/** The API host behind the "docker.io" in image names. */
+export const DOCKER_HUB_API_HOST = 'registry-1.docker.io';
+const DOCKER_HUB_ALIASES = new Set(['docker.io', 'index.docker.io', 'registry-1.docker.io']);
+
+export interface HostSettings {
+  mirrors?: string[];
+  insecure?: boolean;
+  caFile?: string;
+  tls?: boolean;
+}
+
+export interface HostsConfig {
+  registries: Record<string, HostSettings>;
+}
+
+/** One place to send requests for a registry: the registry itself or a mirror. */
+export interface Endpoint {
+  /** "registry-1.docker.io", "127.0.0.1:5000": the host credentials and tokens belong to. */
+  host: string;
+  /** Base URL of the API, without /v2/. */
+  base: URL;
+  mirror: boolean;
+  tls: TlsSettings;
+  /** Insecure HTTPS endpoint that may be retried over plain HTTP. */
+  httpFallback: boolean;
+}
+
+export function defaultHostsConfigPath(): string {
+  return process.env.TSRUN_REGISTRIES_CONFIG || DEFAULT_HOSTS_CONFIG;
+}
+
+export function loadHostsConfig(path = defaultHostsConfigPath()): HostsConfig {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { registries: {} };
+    throw new RegistryError(`cannot read the registries config ${path}`, undefined, undefined, { cause: err });
+  }
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch (err) {
+    throw new RegistryError(`registries config ${path} is not valid JSON`, undefined, undefined, { cause: err });
+  }
+  const bad = (why: string): never => {
+    throw new RegistryError(`registries config ${path}: ${why}`, undefined, undefined);
+  };
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) bad('must be a JSON object');
+  const regs = (doc as { registries?: unknown }).registries ?? {};
+  if (typeof regs !== 'object' || regs === null || Array.isArray(regs)) bad('"registries" must be an object keyed by registry host');
+  for (const [host, s] of Object.entries(regs as Record<string, unknown>)) {
+    if (typeof s !== 'object' || s === null || Array.isArray(s)) bad(`"${host}" must be an object`);
+    const e = s as Record<string, unknown>;
+    if (e.mirrors !== undefined && (!Array.isArray(e.mirrors) || e.mirrors.some((m) => typeof m !== 'string' || m === ''))) {
+      bad(`"${host}".mirrors must be a list of URLs or hosts`);
+    }
+    for (const k of ['insecure', 'tls']) if (e[k] !== undefined && typeof e[k] !== 'boolean') bad(`"${host}".${k} must be true or false`);
+    if (e.caFile !== undefined && typeof e.caFile !== 'string') bad(`"${host}".caFile must be a path`);
+    const known = new Set(['mirrors', 'insecure', 'caFile', 'tls']);
+    for (const k of Object.keys(e)) if (!known.has(k)) bad(`"${host}": unknown setting "${k}" (known: ${[...known].join(', ')})`);
+  }
+  return { registries: regs as Record<string, HostSettings> };
+}
+
+/** 127.0.0.0/8, ::1 and localhost, with or without a port. */
+export function isLoopbackHost(host: string): boolean {
+  let name = host;
+  const v6 = /^\[([^\]]+)\](?::\d+)?$/.exec(host);
+  if (v6) name = v6[1]!;
+  else if (isIP(host) !== 6) name = host.replace(/:\d+$/, '');
+  if (name === 'localhost' || name.endsWith('.localhost')) return true;
+  if (isIP(name) === 4) return name.startsWith('127.');
+  return name === '::1' || name === '0:0:0:0:0:0:0:1';
+}
+
+/** The registry's own API host for a domain from an image name. */
+export function apiHost(domain: string): string {
+  return DOCKER_HUB_ALIASES.has(domain) ? DOCKER_HUB_API_HOST : domain;
+}
+
+function settingsFor(config: HostsConfig, host: string): HostSettings {
+  const regs = config.registries;
+  if (regs[host]) return regs[host]!;
+  if (DOCKER_HUB_ALIASES.has(host)) for (const alias of DOCKER_HUB_ALIASES) if (regs[alias]) return regs[alias]!;
+  return {};
+}
+
+function readCa(path: string | undefined, host: string): Buffer | undefined {
+  if (!path) return undefined;
+  try {
+    return readFileSync(path);
+  } catch (err) {
+    throw new RegistryError(`cannot read caFile ${path} configured for ${host}`, undefined, undefined, { cause: err });
+  }
+}
+
+function endpointFor(config: HostsConfig, hostOrUrl: string, mirror: boolean): Endpoint {
+  const explicit = /^https?:\/\//i.test(hostOrUrl);
+  const url = new URL(explicit ? hostOrUrl : `https://${hostOrUrl}`);
+  const host = url.host;
+  const s = settingsFor(config, host);
+  const tls: TlsSettings = {};
+  const ca = readCa(s.caFile, host);
+  if (ca) tls.ca = ca;
+  let scheme = url.protocol;
+  let httpFallback = false;
+  if (!explicit) {
+    if (isLoopbackHost(host) && !s.tls) scheme = 'http:';
+    else if (s.insecure) {
+      tls.rejectUnauthorized = false;
+      httpFallback = true;
+    }
+  } else if (s.insecure) tls.rejectUnauthorized = false;
+  return { host, base: new URL(`${scheme}//${host}`), mirror, tls, httpFallback };
+}
+
+/** Where to send requests for `domain`, in order: mirrors first for pulls, then the registry. */
+export function endpointsFor(config: HostsConfig, domain: string, purpose: 'pull' | 'push' | 'login' = 'pull'): Endpoint[] {
+  const upstream = endpointFor(config, apiHost(domain), false);
+  if (purpose !== 'pull') return [upstream];
+  const mirrors = (settingsFor(config, domain).mirrors ?? []).map((m) => endpointFor(config, m, true));
+  return [...mirrors, upstream];
+}

@@ -1,0 +1,269 @@
+// A small in-memory registry (OCI distribution API, pull side) that can
+// misbehave on demand: wrong bytes, truncated bodies, 429/5xx answers, slow
+// bodies, blob redirects to a second host, ignored Range headers. It records
+// every request with its headers, so tests can check what a client sent.
+// Loopback only: a main server on 127.0.0.1 and a "storage" server on
+// 127.0.0.2 (another host as far as a client is concerned).
+import { createHash, randomBytes } from 'node:crypto';
+import http, { type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export type Fault =
+  | { kind: 'status'; status: number; retryAfter?: string; body?: string }
+  | { kind: 'wrong-digest' }
+  | { kind: 'truncate'; afterBytes: number }
+  | { kind: 'slow'; chunkBytes: number; delayMs: number }
+  | { kind: 'ignore-range' }
+  | { kind: 'reset' };
+
+export interface FaultRule {
+  fault: Fault;
+  method?: string;
+  /** Matched against the request path. */
+  path?: RegExp;
+  /** How many matching requests it applies to (default 1). */
+  times?: number;
+}
+
+export interface RecordedRequest {
+  server: 'registry' | 'storage';
+  method: string;
+  path: string;
+  headers: IncomingHttpHeaders;
+  status: number;
+  /** Body bytes actually written. */
+  bytesSent: number;
+}
+
+export interface FaultRegistryOptions {
+  /** Send blob GETs to the storage server (another host) with a 307. */
+  redirectBlobs?: boolean;
+  /** 'basic' or 'bearer' auth, with these credentials (anonymous pulls refused). */
+  auth?: { scheme: 'basic' | 'bearer'; username: string; password: string; tokenExpiresIn?: number };
+}
+
+export interface FaultRegistry {
+  /** '127.0.0.1:PORT' */
+  host: string;
+  storageHost: string;
+  requests: RecordedRequest[];
+  tokenRequests: number;
+  addBlob(bytes: Buffer | string): { digest: string; size: number };
+  addManifest(repo: string, tag: string, bytes: Buffer | string, mediaType: string): string;
+  inject(rule: FaultRule): void;
+  close(): Promise<void>;
+}
+
+function sha256(b: Buffer): string {
+  return `sha256:${createHash('sha256').update(b).digest('hex')}`;
+}
+
+function listen(server: http.Server, host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, host, () => resolve((server.address() as AddressInfo).port));
+  });
+}
+
+export async function startFaultRegistry(opts: FaultRegistryOptions = {}): Promise<FaultRegistry> {
+  const blobs = new Map<string, Buffer>();
+  const manifests = new Map<string, { bytes: Buffer; mediaType: string; digest: string }>();
+  const rules: FaultRule[] = [];
+  const requests: RecordedRequest[] = [];
+  const tokens = new Set<string>();
+  const state = { tokenRequests: 0 };
+
+  const takeFault = (req: IncomingMessage): Fault | undefined => {
+    const path = new URL(req.url ?? '/', 'http://x').pathname;
+    const i = rules.findIndex((r) => (!r.method || r.method === req.method) && (!r.path || r.path.test(path)));
+    if (i < 0) return undefined;
+    const rule = rules[i]!;
+    rule.times = (rule.times ?? 1) - 1;
+    if (rule.times <= 0) rules.splice(i, 1);
+    return rule.fault;
+  };
+
+  const record = (server: RecordedRequest['server'], req: IncomingMessage, res: ServerResponse): RecordedRequest => {
+    const r: RecordedRequest = { server, method: req.method ?? '', path: req.url ?? '', headers: req.headers, status: 0, bytesSent: 0 };
+    requests.push(r);
+    res.on('finish', () => (r.status = res.statusCode));
+    res.on('close', () => (r.status ||= res.statusCode));
+    return r;
+  };
+
+  const sendError = (res: ServerResponse, status: number, code: string, message: string, extra: Record<string, string> = {}) => {
+    const body = JSON.stringify({ errors: [{ code, message, detail: null }] });
+    res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), ...extra });
+    res.end(body);
+  };
+
+  /** Write `bytes` honouring Range and the body faults. */
+  const sendBytes = async (req: IncomingMessage, res: ServerResponse, rec: RecordedRequest, bytes: Buffer, headers: Record<string, string>, fault: Fault | undefined) => {
+    let body = bytes;
+    if (fault?.kind === 'wrong-digest') {
+      body = Buffer.from(bytes);
+      if (body.length > 0) body[body.length - 1] = body[body.length - 1]! ^ 0xff;
+    }
+    let status = 200;
+    const range = /^bytes=(\d+)-(\d*)$/.exec(req.headers.range ?? '');
+    if (range && fault?.kind !== 'ignore-range') {
+      const start = Number(range[1]);
+      const end = range[2] ? Math.min(Number(range[2]), body.length - 1) : body.length - 1;
+      if (start >= body.length) {
+        res.writeHead(416, { 'content-range': `bytes */${body.length}` });
+        res.end();
+        return;
+      }
+      headers['content-range'] = `bytes ${start}-${end}/${body.length}`;
+      body = body.subarray(start, end + 1);
+      status = 206;
+    }
+    res.writeHead(status, { ...headers, 'content-length': body.length, 'accept-ranges': 'bytes' });
+    if (req.method === 'HEAD') {
+      res.end();
+      return;
+    }
+    if (fault?.kind === 'truncate') {
+      const part = body.subarray(0, Math.min(fault.afterBytes, body.length));
+      res.write(part);
+      rec.bytesSent += part.length;
+      // Let the bytes reach the client, then cut the connection mid-body.
+      await new Promise((r) => setTimeout(r, 20));
+      res.socket?.destroy();
+      return;
+    }
+    if (fault?.kind === 'slow') {
+      for (let off = 0; off < body.length; off += fault.chunkBytes) {
+        if (res.destroyed) return;
+        const chunk = body.subarray(off, off + fault.chunkBytes);
+        res.write(chunk);
+        rec.bytesSent += chunk.length;
+        await new Promise((r) => setTimeout(r, fault.delayMs));
+      }
+      res.end();
+      return;
+    }
+    rec.bytesSent += body.length;
+    res.end(body);
+  };
+
+  const authorized = (req: IncomingMessage): boolean => {
+    const a = opts.auth;
+    if (!a) return true;
+    const h = req.headers.authorization ?? '';
+    if (a.scheme === 'basic') return h === `Basic ${Buffer.from(`${a.username}:${a.password}`).toString('base64')}`;
+    return h.startsWith('Bearer ') && tokens.has(h.slice(7));
+  };
+
+  let storagePort = 0;
+  const registry = http.createServer(async (req, res) => {
+    const rec = record('registry', req, res);
+    const url = new URL(req.url ?? '/', 'http://x');
+    const a = opts.auth;
+    if (url.pathname === '/token' && a?.scheme === 'bearer') {
+      state.tokenRequests++;
+      if (req.headers.authorization !== `Basic ${Buffer.from(`${a.username}:${a.password}`).toString('base64')}`) {
+        sendError(res, 401, 'UNAUTHORIZED', 'bad credentials');
+        return;
+      }
+      const token = randomBytes(16).toString('hex');
+      tokens.add(token);
+      const body = JSON.stringify({ token, expires_in: a.tokenExpiresIn ?? 300 });
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(body);
+      return;
+    }
+    const fault = takeFault(req);
+    if (fault?.kind === 'reset') {
+      req.socket.destroy();
+      return;
+    }
+    if (fault?.kind === 'status') {
+      sendError(res, fault.status, fault.status === 429 ? 'TOOMANYREQUESTS' : 'UNKNOWN', fault.body ?? `injected ${fault.status}`, fault.retryAfter ? { 'retry-after': fault.retryAfter } : {});
+      return;
+    }
+    if (!authorized(req)) {
+      const challenge = a!.scheme === 'basic'
+        ? 'Basic realm="fault-registry"'
+        : `Bearer realm="http://${req.headers.host}/token",service="fault-registry"`;
+      sendError(res, 401, 'UNAUTHORIZED', 'authentication required', { 'www-authenticate': challenge });
+      return;
+    }
+    if (url.pathname === '/v2/' || url.pathname === '/v2') {
+      res.writeHead(200, { 'content-type': 'application/json', 'docker-distribution-api-version': 'registry/2.0' });
+      res.end('{}');
+      return;
+    }
+    const m = /^\/v2\/(.+)\/(manifests|blobs)\/([^/]+)$/.exec(url.pathname);
+    if (!m) {
+      sendError(res, 404, 'NAME_UNKNOWN', 'no such route');
+      return;
+    }
+    const [, repo, kind, ref] = m as unknown as [string, string, string, string];
+    if (kind === 'manifests') {
+      const man = manifests.get(`${repo}:${ref}`) ?? [...manifests.entries()].find(([k, v]) => k.startsWith(`${repo}:`) && v.digest === ref)?.[1];
+      if (!man) {
+        sendError(res, 404, 'MANIFEST_UNKNOWN', 'manifest unknown');
+        return;
+      }
+      await sendBytes(req, res, rec, man.bytes, { 'content-type': man.mediaType, 'docker-content-digest': man.digest }, fault);
+      return;
+    }
+    const blob = blobs.get(ref);
+    if (!blob) {
+      sendError(res, 404, 'BLOB_UNKNOWN', 'blob unknown to registry');
+      return;
+    }
+    if (opts.redirectBlobs && req.method === 'GET') {
+      res.writeHead(307, { location: `http://127.0.0.2:${storagePort}/storage/${ref}?sig=abc` });
+      res.end();
+      return;
+    }
+    await sendBytes(req, res, rec, blob, { 'content-type': 'application/octet-stream', 'docker-content-digest': ref }, fault);
+  });
+
+  const storage = http.createServer(async (req, res) => {
+    const rec = record('storage', req, res);
+    const m = /^\/storage\/([^/?]+)/.exec(req.url ?? '');
+    const blob = m ? blobs.get(m[1]!) : undefined;
+    if (!blob) {
+      res.writeHead(404);
+      res.end();
+      return;
+    }
+    await sendBytes(req, res, rec, blob, { 'content-type': 'application/octet-stream' }, takeFault(req));
+  });
+
+  const port = await listen(registry, '127.0.0.1');
+  storagePort = await listen(storage, '127.0.0.2');
+
+  return {
+    host: `127.0.0.1:${port}`,
+    storageHost: `127.0.0.2:${storagePort}`,
+    requests,
+    get tokenRequests() {
+      return state.tokenRequests;
+    },
+    addBlob(bytes) {
+      const b = Buffer.from(bytes);
+      const digest = sha256(b);
+      blobs.set(digest, b);
+      return { digest, size: b.length };
+    },
+    addManifest(repo, tag, bytes, mediaType) {
+      const b = Buffer.from(bytes);
+      const digest = sha256(b);
+      manifests.set(`${repo}:${tag}`, { bytes: b, mediaType, digest });
+      return digest;
+    },
+    inject(rule) {
+      rules.push(rule);
+    },
+    async close() {
+      for (const s of [registry, storage]) {
+        s.closeAllConnections();
+        await new Promise<void>((r) => s.close(() => r()));
+      }
+    },
+  };
+}
