@@ -4,13 +4,18 @@ import { fingerprint } from '../lib/fingerprint.mjs';
 import { writeOciLayout } from '../lib/oci-layout.mjs';
 import { TarWriter } from '../lib/tar-writer.mjs';
 
-/** name -> entries; `escapes` lists host paths the attack aims at (must never appear). */
+/**
+ * name -> entries; `refuses`: the entry a safe unpacker must refuse (none for
+ * absolute names, which stay inside); `escapes`: paths, relative to the
+ * destination, that the attack aims at and that must never appear.
+ */
 export const HOSTILE = {
-  'hostile-traversal': { entries: [{ name: 'ok', data: 'ok' }, { name: '../tsrun-evil-traversal', data: 'evil' }], escapes: ['../tsrun-evil-traversal'] },
-  'hostile-absolute': { entries: [{ name: '/tmp/tsrun-evil-absolute', data: 'evil' }], escapes: ['/tmp/tsrun-evil-absolute'] },
+  'hostile-traversal': { entries: [{ name: 'ok', data: 'ok' }, { name: '../tsrun-evil-traversal', data: 'evil' }], escapes: ['../tsrun-evil-traversal'], refuses: '../tsrun-evil-traversal' },
+  'hostile-absolute': { entries: [{ name: '/tmp/tsrun-evil-absolute', data: 'evil' }], escapes: ['/tmp/tsrun-evil-absolute'], refuses: undefined },
   'hostile-symlink-root': {
     entries: [{ name: 'root', type: 'symlink', linkname: '/' }, { name: 'root/tmp/tsrun-evil-symlink-root', data: 'evil' }],
     escapes: ['/tmp/tsrun-evil-symlink-root'],
+    refuses: 'root/tmp/tsrun-evil-symlink-root',
   },
   'hostile-symlink-dotdot': {
     entries: [
@@ -19,11 +24,13 @@ export const HOSTILE = {
       { name: 'up/up/tsrun-evil-dotdot', data: 'evil' },
     ],
     escapes: ['../tsrun-evil-dotdot', '../../tsrun-evil-dotdot'],
+    refuses: 'up/up',
   },
-  'hostile-hardlink-passwd': { entries: [{ name: 'passwd', type: 'link', linkname: '/etc/passwd' }], escapes: [] },
+  'hostile-hardlink-passwd': { entries: [{ name: 'passwd', type: 'link', linkname: '/etc/passwd' }], escapes: [], refuses: 'passwd' },
   'hostile-hardlink-symlink': {
     entries: [{ name: 'etc', type: 'symlink', linkname: '/etc' }, { name: 'pw', type: 'link', linkname: 'etc/passwd' }],
     escapes: [],
+    refuses: 'pw',
   },
 };
 

@@ -39,7 +39,10 @@ export function minbaseImages(cacheDir) {
     build: (outDir) => {
       const rootfs = minbaseRootfs(cacheDir);
       const tar = execFileSync('tar', ['--numeric-owner', '--xattrs', "--xattrs-include=*", '--format=posix',
-        '--pax-option=delete=atime,delete=ctime', '--sort=name', '-C', rootfs, '-cf', '-', '.'], { maxBuffer: 4 << 30 });
+        '--pax-option=delete=atime,delete=ctime', '--sort=name',
+        // Like Debian's published images: no downloaded .debs or package lists.
+        '--exclude=./var/cache/apt/archives/*.deb', '--exclude=./var/lib/apt/lists/*',
+        '-C', rootfs, '-cf', '-', '.'], { maxBuffer: 4 << 30 });
       writeOciLayout(outDir, {
         layers: [{ tar, compression: 'gzip', createdBy: 'debootstrap --variant=minbase bookworm' }],
         config: { Cmd: ['bash'], Env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'] },
