@@ -1,0 +1,260 @@
+// Parsing Docker's three mount flags (-v, --mount, --tmpfs) into one shape,
+// and turning that shape into OCI mounts.
+import { isAbsolute, posix, resolve as resolvePath } from 'node:path';
+import { UsageError } from '../errors.js';
+import type { Mount } from '../oci/runtime.js';
+import { parseBool, parseBytes } from './units.js';
+
+export type Propagation = 'private' | 'rprivate' | 'shared' | 'rshared' | 'slave' | 'rslave';
+const PROPAGATIONS: readonly string[] = ['private', 'rprivate', 'shared', 'rshared', 'slave', 'rslave'];
+
+/** One mount asked for on the command line, already validated. */
+export interface MountRequest {
+  type: 'bind' | 'tmpfs';
+  /** Absolute host path (bind only). */
+  source?: string;
+  /** Absolute, normalised container path. */
+  target: string;
+  readonly: boolean;
+  /** Bind only: rbind (true, the default) or a plain bind (bind-nonrecursive). */
+  recursive?: boolean;
+  /** Bind only; Docker's default is rprivate. */
+  propagation?: Propagation;
+  /** tmpfs only: mount options after merging with the defaults (size=, mode=, noexec...). */
+  tmpfsOptions?: string[];
+  /** -v creates a missing host directory (Docker does); --mount requires the source to exist. */
+  createHostPath?: boolean;
+}
+
+/** A container path: absolute, normalised, not "/". */
+export function containerPath(path: string, what: string): string {
+  if (!path.startsWith('/')) throw new UsageError(`invalid ${what}: the container path "${path}" must be absolute`);
+  const clean = posix.normalize(path).replace(/(.)\/+$/, '$1');
+  if (clean === '/') throw new UsageError(`invalid ${what}: the destination can't be "/"`);
+  return clean;
+}
+
+const VOLUME_MODES = new Set(['ro', 'rw', 'z', 'Z', 'nocopy', 'consistent', 'cached', 'delegated', ...PROPAGATIONS]);
+
+/**
+ * -v/--volume "host:ctr[:opts]". Host paths must be absolute (a leading "."
+ * is resolved against cwd, as the Docker CLI does). Named and anonymous
+ * volumes are refused for now with a message saying so.
+ */
+export function parseVolume(spec: string, cwd = process.cwd()): MountRequest {
+  const what = `volume specification "${spec}"`;
+  const parts = spec.split(':');
+  if (spec === '' || parts.length > 3 || parts.some((p) => p === '')) throw new UsageError(`invalid ${what}: expected host-path:container-path[:options]`);
+  if (parts.length === 1 || (parts.length === 2 && !parts[1]!.startsWith('/'))) {
+    throw new UsageError(
+      `anonymous volumes are not supported yet: ${what} (use --tmpfs ${parts[0]} or -v /host/dir:${parts[0]})`,
+    );
+  }
+  let source = parts[0]!;
+  if (source.startsWith('.')) source = resolvePath(cwd, source);
+  if (!isAbsolute(source)) {
+    throw new UsageError(`named volumes are not supported yet: "${source}" in ${what} (give an absolute host path to bind-mount a directory)`);
+  }
+  const target = containerPath(parts[1]!, what);
+  let readonly = false;
+  let propagation: Propagation | undefined;
+  let sawRw = false;
+  for (const mode of parts[2]?.split(',') ?? []) {
+    if (!VOLUME_MODES.has(mode)) throw new UsageError(`invalid mode "${mode}" in ${what}`);
+    if (mode === 'ro' || mode === 'rw') {
+      if (sawRw) throw new UsageError(`invalid mode "${parts[2]}" in ${what}: ro and rw given more than once`);
+      sawRw = true;
+      readonly = mode === 'ro';
+    } else if (PROPAGATIONS.includes(mode)) {
+      if (propagation) throw new UsageError(`invalid mode "${parts[2]}" in ${what}: more than one propagation mode`);
+      propagation = mode as Propagation;
+    }
+    // z/Z (SELinux relabel), nocopy and consistency modes do not apply here.
+  }
+  return { type: 'bind', source: posix.normalize(source), target, readonly, recursive: true, propagation: propagation ?? 'rprivate', createHostPath: true };
+}
+
+/** Split one CSV record (Docker parses --mount with encoding/csv): commas separate, double quotes group. */
+export function splitCsv(text: string): string[] {
+  const out: string[] = [];
+  let cur = '';
+  let quoted = false;
+  for (let i = 0; i < text.length; i++) {
+    const ch = text[i]!;
+    if (quoted) {
+      if (ch === '"' && text[i + 1] === '"') {
+        cur += '"';
+        i++;
+      } else if (ch === '"') quoted = false;
+      else cur += ch;
+    } else if (ch === '"') quoted = true;
+    else if (ch === ',') {
+      out.push(cur);
+      cur = '';
+    } else cur += ch;
+  }
+  if (quoted) throw new UsageError(`invalid --mount "${text}": unterminated quote`);
+  out.push(cur);
+  return out;
+}
+
+/** Default tmpfs options (Docker's), before the user's. */
+const TMPFS_DEFAULTS = ['nosuid', 'nodev', 'noexec'];
+
+const TMPFS_FLAG_PAIRS: Record<string, string> = {
+  ro: 'rw',
+  rw: 'ro',
+  exec: 'noexec',
+  noexec: 'exec',
+  suid: 'nosuid',
+  nosuid: 'suid',
+  dev: 'nodev',
+  nodev: 'dev',
+  sync: 'async',
+  async: 'sync',
+  atime: 'noatime',
+  noatime: 'atime',
+  diratime: 'nodiratime',
+  nodiratime: 'diratime',
+};
+const TMPFS_OTHER_FLAGS = new Set(['relatime', 'norelatime', 'strictatime', 'nostrictatime', 'dirsync', 'mand', 'nomand', 'tmpcopyup', ...PROPAGATIONS]);
+const TMPFS_KEYS = new Set(['size', 'mode', 'uid', 'gid', 'nr_inodes', 'nr_blocks', 'mpol', 'huge']);
+
+/** Merge tmpfs options: later flags cancel their opposites, later key=value replace earlier ones. */
+export function mergeTmpfsOptions(base: readonly string[], extra: readonly string[], what: string): string[] {
+  const out = [...base];
+  for (const opt of extra) {
+    if (opt === '') continue;
+    const eq = opt.indexOf('=');
+    if (eq >= 0) {
+      const key = opt.slice(0, eq);
+      if (!TMPFS_KEYS.has(key)) throw new UsageError(`invalid tmpfs option "${opt}" in ${what}`);
+      const i = out.findIndex((o) => o.startsWith(`${key}=`));
+      if (i >= 0) out.splice(i, 1);
+      out.push(opt);
+      continue;
+    }
+    const opposite = TMPFS_FLAG_PAIRS[opt];
+    if (opposite === undefined && !TMPFS_OTHER_FLAGS.has(opt)) throw new UsageError(`invalid tmpfs option "${opt}" in ${what}`);
+    const drop = new Set([opt, opposite]);
+    for (let i = out.length - 1; i >= 0; i--) if (drop.has(out[i]!)) out.splice(i, 1);
+    out.push(opt);
+  }
+  return out;
+}
+
+/** --tmpfs "/path[:opt,opt]". */
+export function parseTmpfs(spec: string): MountRequest {
+  const colon = spec.indexOf(':');
+  const path = colon < 0 ? spec : spec.slice(0, colon);
+  const what = `--tmpfs "${spec}"`;
+  const target = containerPath(path, what);
+  const options = mergeTmpfsOptions(TMPFS_DEFAULTS, colon < 0 ? [] : spec.slice(colon + 1).split(','), what);
+  return { type: 'tmpfs', target, readonly: options.includes('ro'), tmpfsOptions: options.filter((o) => o !== 'ro' && o !== 'rw') };
+}
+
+/** --mount "type=bind,source=/a,target=/b,readonly" or "type=tmpfs,target=/t,tmpfs-size=64m,tmpfs-mode=1777". */
+export function parseMount(spec: string): MountRequest {
+  const what = `--mount "${spec}"`;
+  const fields = new Map<string, string | undefined>();
+  for (const field of splitCsv(spec)) {
+    if (field.trim() === '') continue;
+    const eq = field.indexOf('=');
+    const key = (eq < 0 ? field : field.slice(0, eq)).trim().toLowerCase();
+    fields.set(key, eq < 0 ? undefined : field.slice(eq + 1));
+  }
+  const type = fields.get('type') ?? 'volume';
+  if (type === 'volume') throw new UsageError(`volume mounts are not supported yet: ${what} (use type=bind or type=tmpfs)`);
+  if (type !== 'bind' && type !== 'tmpfs') throw new UsageError(`invalid ${what}: unknown mount type "${type}" (bind or tmpfs)`);
+
+  let source: string | undefined;
+  let target: string | undefined;
+  let readonly = false;
+  let propagation: Propagation | undefined;
+  let recursive = true;
+  let size: number | undefined;
+  let mode: string | undefined;
+  for (const [key, value] of fields) {
+    const need = (): string => {
+      if (value === undefined || value === '') throw new UsageError(`invalid ${what}: ${key} needs a value`);
+      return value;
+    };
+    switch (key) {
+      case 'type':
+      case 'consistency':
+        break;
+      case 'source':
+      case 'src':
+        source = need();
+        break;
+      case 'target':
+      case 'destination':
+      case 'dst':
+        target = need();
+        break;
+      case 'readonly':
+      case 'ro':
+        readonly = value === undefined ? true : parseBool(value, `${key} in ${what}`);
+        break;
+      case 'bind-propagation':
+        if (!PROPAGATIONS.includes(need())) throw new UsageError(`invalid ${what}: unknown bind-propagation "${value}"`);
+        propagation = value as Propagation;
+        break;
+      case 'bind-nonrecursive':
+        recursive = !(value === undefined ? true : parseBool(value, `${key} in ${what}`));
+        break;
+      case 'tmpfs-size':
+        size = parseBytes(need(), `tmpfs-size in ${what}`);
+        break;
+      case 'tmpfs-mode':
+        if (!/^[0-7]{1,4}$/.test(need())) throw new UsageError(`invalid ${what}: tmpfs-mode "${value}" is not an octal mode`);
+        mode = value;
+        break;
+      default:
+        throw new UsageError(`invalid ${what}: unexpected key "${key}"`);
+    }
+    const bindOnly = key.startsWith('bind-');
+    const tmpfsOnly = key.startsWith('tmpfs-');
+    if ((bindOnly && type !== 'bind') || (tmpfsOnly && type !== 'tmpfs')) {
+      throw new UsageError(`invalid ${what}: ${key} cannot be used with type=${type}`);
+    }
+  }
+  if (target === undefined) throw new UsageError(`invalid ${what}: target is required`);
+  const dest = containerPath(target, what);
+  if (type === 'tmpfs') {
+    if (source !== undefined) throw new UsageError(`invalid ${what}: source is not allowed for tmpfs mounts`);
+    const extra: string[] = [];
+    if (size !== undefined) extra.push(`size=${size}`);
+    if (mode !== undefined) extra.push(`mode=${mode}`);
+    return { type: 'tmpfs', target: dest, readonly, tmpfsOptions: mergeTmpfsOptions(TMPFS_DEFAULTS, extra, what) };
+  }
+  if (source === undefined) throw new UsageError(`invalid ${what}: source is required for a bind mount`);
+  if (!isAbsolute(source)) throw new UsageError(`invalid ${what}: the bind source "${source}" must be an absolute host path`);
+  return {
+    type: 'bind',
+    source: posix.normalize(source),
+    target: dest,
+    readonly,
+    recursive,
+    propagation: propagation ?? 'rprivate',
+    createHostPath: false,
+  };
+}
+
+/** The OCI mount for a request. */
+export function toOciMount(m: MountRequest): Mount {
+  if (m.type === 'tmpfs') {
+    return { destination: m.target, type: 'tmpfs', source: 'tmpfs', options: [...(m.tmpfsOptions ?? TMPFS_DEFAULTS), ...(m.readonly ? ['ro'] : [])] };
+  }
+  return {
+    destination: m.target,
+    type: 'bind',
+    source: m.source!,
+    options: [m.recursive === false ? 'bind' : 'rbind', m.propagation ?? 'rprivate', ...(m.readonly ? ['ro'] : [])],
+  };
+}
+
+/** Number of path components: Docker mounts parents before children by sorting on it (stable). */
+export function mountDepth(destination: string): number {
+  return destination.split('/').filter((c) => c !== '').length;
+}
