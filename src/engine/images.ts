@@ -22,6 +22,24 @@ export function setImageInUseCheck(check: ImageInUseCheck): void {
   inUseCheck = check;
 }
 
+export interface ContainerDiskUsage {
+  total: number;
+  active: number;
+  size: number;
+  reclaimable: number;
+}
+
+let containerUsage: (ctx: EngineContext) => ContainerDiskUsage = () => ({ total: 0, active: 0, size: 0, reclaimable: 0 });
+
+/** Called by the container engine so `system df` can show its Containers row. */
+export function setContainerDiskUsage(fn: (ctx: EngineContext) => ContainerDiskUsage): void {
+  containerUsage = fn;
+}
+
+export function containerDiskUsage(ctx: EngineContext): ContainerDiskUsage {
+  return containerUsage(ctx);
+}
+
 export function imageInUse(ctx: EngineContext, imageId: string): string[] {
   return inUseCheck(ctx, imageId);
 }

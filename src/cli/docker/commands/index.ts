@@ -1,8 +1,10 @@
 // The table of tsrun's verbs; each lives in its own file.
 import type { Command } from 'commander';
+import { registerImageVerbs } from './image-verbs.js';
 
 export function registerDockerCommands(program: Command): void {
   // Container verbs: container-verbs.ts (wired in once the runtime lands).
   // Images and registries (registered below by their own files).
+  registerImageVerbs(program);
   void program;
 }

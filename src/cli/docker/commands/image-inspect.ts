@@ -1,0 +1,39 @@
+// tsrun image inspect [-f TEMPLATE] IMAGE...
+import type { Command } from 'commander';
+import { inspectImage } from '../../../engine/images.js';
+import { openStore } from '../../../engine/pull.js';
+import { NotFoundError } from '../../../errors.js';
+import { action, contextOf } from '../../common.js';
+import { imageInspectJson, renderTemplate } from '../image-view.js';
+
+export function registerImageInspect(program: Command, name = 'inspect'): Command {
+  return program
+    .command(name)
+    .description('display detailed information on one or more images')
+    .argument('<image...>')
+    .option('-f, --format <template>', 'only {{json .}} and {{.Field.Sub}} paths are supported')
+    .action(
+      action('tsrun', (names: string[], flags: { format?: string }, self: Command) => {
+        const ctx = contextOf(self);
+        const layers = openStore(ctx).layers;
+        const out: unknown[] = [];
+        let failed = 0;
+        for (const n of names) {
+          try {
+            const rec = inspectImage(ctx, n);
+            out.push(imageInspectJson(rec, rec.layers.map((l) => layers.treePath(l.chainId)).reverse()));
+          } catch (err) {
+            if (!(err instanceof NotFoundError)) throw err;
+            process.stderr.write(`Error: No such image: ${n}\n`);
+            failed++;
+          }
+        }
+        if (flags.format) {
+          for (const o of out) process.stdout.write(`${renderTemplate(flags.format, o)}\n`);
+        } else {
+          process.stdout.write(JSON.stringify(out, null, 4) + '\n');
+        }
+        return failed ? 1 : 0;
+      }),
+    );
+}

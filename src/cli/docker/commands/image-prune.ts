@@ -1,0 +1,43 @@
+// tsrun image prune [-a] [-f]
+import { createInterface } from 'node:readline/promises';
+import type { Command } from 'commander';
+import { pruneImages } from '../../../engine/images.js';
+import { action, contextOf } from '../../common.js';
+import { humanSize } from '../../format.js';
+
+async function confirm(question: string): Promise<boolean> {
+  const rl = createInterface({ input: process.stdin, output: process.stdout });
+  try {
+    const answer = await rl.question(question);
+    return /^y(es)?$/i.test(answer.trim());
+  } catch {
+    return false;
+  } finally {
+    rl.close();
+  }
+}
+
+export function registerImagePrune(program: Command, name = 'prune'): Command {
+  return program
+    .command(name)
+    .description('remove unused images')
+    .option('-a, --all', 'remove all images not used by containers, not just dangling ones')
+    .option('-f, --force', 'do not prompt for confirmation')
+    .action(
+      action('tsrun', async (flags: { all?: boolean; force?: boolean }, self: Command) => {
+        if (!flags.force) {
+          const what = flags.all ? 'all images without at least one container associated to them' : 'all dangling images';
+          if (!(await confirm(`WARNING! This will remove ${what}.\nAre you sure you want to continue? [y/N] `))) return 0;
+        }
+        const r = await pruneImages(contextOf(self), { all: flags.all });
+        if (r.untagged.length || r.deleted.length) {
+          process.stdout.write('Deleted Images:\n');
+          for (const u of r.untagged) process.stdout.write(`untagged: ${u}\n`);
+          for (const d of r.deleted) process.stdout.write(`deleted: ${d}\n`);
+          process.stdout.write('\n');
+        }
+        process.stdout.write(`Total reclaimed space: ${humanSize(r.reclaimed)}\n`);
+        return 0;
+      }),
+    );
+}

@@ -1,0 +1,30 @@
+// The image verbs, registered as one group (wired into index.ts):
+// pull, images, rmi, tag, and the `image` and `system` command groups.
+import type { Command } from 'commander';
+import { registerImageInspect } from './image-inspect.js';
+import { registerImageMount } from './image-mount.js';
+import { registerImagePrune } from './image-prune.js';
+import { registerImages } from './images.js';
+import { registerPull } from './pull.js';
+import { registerRmi } from './rmi.js';
+import { registerSystemDf } from './system-df.js';
+import { registerTag } from './tag.js';
+
+export function registerImageVerbs(program: Command): void {
+  registerPull(program);
+  registerImages(program);
+  registerRmi(program);
+  registerTag(program);
+  const image = program.command('image').description('manage images');
+  registerPull(image, 'pull');
+  registerImages(image, 'ls');
+  registerImages(image, 'list');
+  registerRmi(image, 'rm');
+  registerTag(image, 'tag');
+  registerImageInspect(image);
+  registerImagePrune(image);
+  registerImageMount(image);
+  // `system` hosts df here; other system verbs can be added to this group (find it with program.commands).
+  const system = program.commands.find((c) => c.name() === 'system') ?? program.command('system').description('manage tsrun');
+  registerSystemDf(system);
+}

@@ -1,0 +1,31 @@
+// tsrun rmi [-f] IMAGE...   (Untagged: / Deleted: lines, as Docker prints them)
+import type { Command } from 'commander';
+import { removeImage } from '../../../engine/images.js';
+import { describeError } from '../../../errors.js';
+import { action, contextOf } from '../../common.js';
+
+export function registerRmi(program: Command, name = 'rmi'): Command {
+  return program
+    .command(name)
+    .description('remove one or more images')
+    .argument('<image...>')
+    .option('-f, --force', 'force removal of the image')
+    .action(
+      action('tsrun', async (names: string[], flags: { force?: boolean }, self: Command) => {
+        const ctx = contextOf(self);
+        let failed = false;
+        for (const n of names) {
+          try {
+            const r = await removeImage(ctx, n, { force: flags.force });
+            for (const u of r.untagged) process.stdout.write(`Untagged: ${u}\n`);
+            for (const d of r.deleted) process.stdout.write(`Deleted: ${d}\n`);
+          } catch (err) {
+            // Like Docker: report each failure and go on with the other names; exit 1 at the end.
+            process.stderr.write(`Error response from tsrun: ${describeError(err)}\n`);
+            failed = true;
+          }
+        }
+        return failed ? 1 : 0;
+      }),
+    );
+}
