@@ -45,7 +45,8 @@ export function parseVolume(spec: string, cwd = process.cwd()): MountRequest {
   const what = `volume specification "${spec}"`;
   const parts = spec.split(':');
   if (spec === '' || parts.length > 3 || parts.some((p) => p === '')) throw new UsageError(`invalid ${what}: expected host-path:container-path[:options]`);
-  if (parts.length === 1 || (parts.length === 2 && !parts[1]!.startsWith('/'))) {
+  const modeOnly = parts.length === 2 && !parts[1]!.startsWith('/') && parts[1]!.split(',').every((m) => VOLUME_MODES.has(m));
+  if (parts.length === 1 || modeOnly) {
     throw new UsageError(
       `anonymous volumes are not supported yet: ${what} (use --tmpfs ${parts[0]} or -v /host/dir:${parts[0]})`,
     );
