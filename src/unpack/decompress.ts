@@ -108,6 +108,7 @@ export async function streamUncompressed(
     child.once('error', (err) => reject(new ArchiveError(`cannot run zstd to decompress layer ${blobPath}: ${err.message}`, { cause: err })));
     child.once('close', (code, signal) => resolve(signal ? -1 : code));
   });
+  exited.catch(() => undefined); // awaited below; never an unhandled rejection meanwhile
   // The feeding side may fail with EPIPE when zstd stops early on corrupt data: its exit status tells why.
   const feeding = pipeline(source, counted, child.stdin).then(
     () => undefined,
@@ -118,7 +119,7 @@ export async function streamUncompressed(
   } catch (err) {
     child.kill('SIGKILL');
     source.destroy();
-    await exited.catch(() => undefined);
+    await exited; // throws when zstd could not be run at all: the better message
     throw err;
   }
   const feedError = await feeding;
