@@ -324,6 +324,8 @@ export class FsCgroupManager implements CgroupManager {
       // One write kills every process of the subtree, race-free against forks.
       // On hybrid hosts it only reaches processes also placed in the unified dir.
       this.writeOrThrow(killFile, '1', undefined, 'killing');
+      // A v1-frozen process only acts on the SIGKILL once thawed (hybrid hosts).
+      if (this.v1Dirs.has('freezer')) this.tryThaw();
       if (pollSync(empty, 1000)) return;
     }
     const deadline = Date.now() + KILL_TIMEOUT_MS;
