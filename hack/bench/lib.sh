@@ -1,0 +1,41 @@
+# Shared by the benchmarks: a throwaway registry on 127.0.0.1 and ratio reports.
+# shellcheck shell=bash
+set -euo pipefail
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+TSRUN="node $REPO/bin/tsrun"
+WORK=$(mktemp -d /tmp/tsrun-bench.XXXXXX)
+cleanup_fns=()
+cleanup() { for f in "${cleanup_fns[@]}"; do eval "$f" || true; done; rm -rf "$WORK"; }
+trap cleanup EXIT
+
+# start_registry: sets REGISTRY=127.0.0.1:PORT
+start_registry() {
+  local port
+  port=$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')
+  cat >"$WORK/registry.yml" <<EOF2
+version: 0.1
+log: { level: error }
+storage: { filesystem: { rootdirectory: $WORK/registry-data }, delete: { enabled: true } }
+http: { addr: 127.0.0.1:$port }
+EOF2
+  docker-registry serve "$WORK/registry.yml" >"$WORK/registry.log" 2>&1 &
+  local pid=$!
+  cleanup_fns+=("kill $pid")
+  for _ in $(seq 50); do curl -sf "http://127.0.0.1:$port/v2/" >/dev/null && break; sleep 0.1; done
+  REGISTRY=127.0.0.1:$port
+}
+
+# push_image NAME: pushes images/out/NAME (built if missing) as $REGISTRY/NAME:latest
+push_image() {
+  [ -d "$REPO/images/out/$1" ] || node "$REPO/images/build.mjs" "$1"
+  skopeo copy -q --dest-tls-verify=false "oci:$REPO/images/out/$1:latest" "docker://$REGISTRY/$1:latest"
+}
+
+# ratios FILE BASELINE_NAME: prints each command's mean as a ratio of the baseline's
+ratios() {
+  node -e '
+    const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")).results;
+    const base = r.find((x) => x.command === process.argv[2]);
+    for (const x of r) console.log(`${(x.mean / base.mean).toFixed(2).padStart(6)}x  ${(x.mean * 1000).toFixed(1).padStart(8)} ms ± ${(x.stddev * 1000).toFixed(1)}  ${x.command}`);
+  ' "$1" "$2"
+}

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Start-up cost of a whole container run: tsrun vs runc, crun and podman, interleaved.
+source "$(dirname "$0")/lib.sh"
+RUNS=${RUNS:-30}
+start_registry
+push_image busybox
+IMG=$REGISTRY/busybox
+
+TS_ROOT=$WORK/tsrun-root TS_RUNROOT=$WORK/tsrun-run
+$TSRUN --root "$TS_ROOT" --runroot "$TS_RUNROOT" pull -q "$IMG" >/dev/null
+
+# A prepared bundle for runc/crun: the same image unpacked by umoci, running `true`.
+umoci unpack --image "$REPO/images/out/busybox:latest" "$WORK/bundle" >/dev/null
+node -e '
+  const f = process.argv[1]; const c = JSON.parse(require("fs").readFileSync(f));
+  c.process.terminal = false; c.process.args = ["true"];
+  c.linux.namespaces = c.linux.namespaces.filter((n) => n.type !== "user" && n.type !== "network");
+  delete c.linux.uidMappings; delete c.linux.gidMappings;
+  c.process.rlimits = (c.process.rlimits || []).filter((r) => r.type !== "RLIMIT_NOFILE");
+  require("fs").writeFileSync(f, JSON.stringify(c));
+' "$WORK/bundle/config.json"
+
+cmds=(
+  "runc run --bundle $WORK/bundle bench-runc"
+  "$TSRUN --root $TS_ROOT --runroot $TS_RUNROOT run --rm --network none $IMG true"
+)
+if command -v crun >/dev/null && crun run --bundle "$WORK/bundle" bench-crun-probe >/dev/null 2>&1; then
+  cmds+=("crun run --bundle $WORK/bundle bench-crun")
+else
+  echo "crun: skipped (it refuses containers on this host's hybrid cgroup layout)" >&2
+fi
+if command -v podman >/dev/null; then
+  P="podman --root $WORK/podman-root --runroot $WORK/podman-run --runtime runc --cgroup-manager cgroupfs --events-backend file"
+  $P pull -q --tls-verify=false "$IMG" >/dev/null
+  cmds+=("$P run --rm --network none --ulimit nofile=20000:20000 --ulimit nproc=32768:32768 $IMG true")
+  cleanup_fns+=("$P system reset -f >/dev/null 2>&1")
+fi
+cmds+=("node -e 0")
+
+hyperfine -N --warmup 3 --runs "$RUNS" --export-json "$WORK/run.json" "${cmds[@]}" >/dev/null
+echo "container start-up, ratios to runc run (mean of $RUNS interleaved runs):"
+ratios "$WORK/run.json" "${cmds[0]}"

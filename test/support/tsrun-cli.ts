@@ -1,0 +1,69 @@
+// Runs the built tsrun CLI against a private --root/--runroot, as a user would.
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+
+export const REPO = resolve(__dirname, '../..');
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export class TsrunCli {
+  readonly root: string;
+  readonly runroot: string;
+
+  constructor(readonly bin = 'tsrun', base = mkdtempSync('/tmp/tsrun-it-')) {
+    this.root = join(base, 'root');
+    this.runroot = join(base, 'run');
+  }
+
+  args(args: string[]): string[] {
+    return [join(REPO, 'bin', this.bin), '--root', this.root, '--runroot', this.runroot, ...args];
+  }
+
+  run(args: string[], opts: { input?: string; timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): CliResult {
+    const r = spawnSync(process.execPath, this.args(args), {
+      encoding: 'utf8',
+      input: opts.input ?? '',
+      timeout: opts.timeoutMs ?? 60_000,
+      env: { ...process.env, ...opts.env },
+    });
+    return { code: r.status ?? (r.signal ? 128 : -1), stdout: r.stdout, stderr: r.stderr };
+  }
+
+  async runAsync(args: string[], opts: { timeoutMs?: number } = {}): Promise<CliResult> {
+    return new Promise((resolveResult, reject) => {
+      const child = spawn(process.execPath, this.args(args), { stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d) => (stdout += d));
+      child.stderr.on('data', (d) => (stderr += d));
+      const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 60_000);
+      child.on('error', reject);
+      child.on('close', (code, signal) => {
+        clearTimeout(timer);
+        resolveResult({ code: code ?? (signal ? 128 : -1), stdout, stderr });
+      });
+    });
+  }
+
+  /** Removes every container (forcefully) and the state dirs. */
+  destroy(): void {
+    const ids = this.run(['ps', '-aq', '--no-trunc']).stdout.split('\n').filter(Boolean);
+    if (ids.length) this.run(['rm', '-f', ...ids]);
+    const base = join(this.root, '..');
+    // Never recurse into a mount that a failed test left behind.
+    for (const m of mountsUnder(base).reverse()) spawnSync('umount', ['-l', m]);
+    rmSync(base, { recursive: true, force: true });
+  }
+}
+
+export function mountsUnder(dir: string): string[] {
+  return readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .map((l) => l.split(' ')[4])
+    .filter((m): m is string => !!m && (m === dir || m.startsWith(dir + '/')));
+}
