@@ -12,7 +12,6 @@ packages=(
   apache2-utils              # htpasswd for basic-auth registry tests
   openssl                    # certificates for the token-auth registry tests
   libcap2-bin                # getcap: file capabilities survive unpacking
-  libcap2-bin                # getcap, to check file capabilities survive unpacking
   iproute2 util-linux procps # ip, nsenter/unshare/script, ps
   hyperfine                  # benchmarks (hack/bench)
 )
