@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { UsageError } from '../../../src/errors.js';
 import { formatPortMapping, parseExposed, parsePortMappings, parsePortSpec } from '../../../src/network/ports.js';
 
-const tcp = (hostPort: number, containerPort: number, hostIp = '') => ({ hostIp, hostPort, containerPort, protocol: 'tcp' });
+const tcp = (hostPort: number, containerPort: number, hostIp = '') => ({ hostIp, hostPort, containerPort, protocol: 'tcp' as const });
 
 describe('parsePortSpec', () => {
   it('accepts the Docker forms', () => {
