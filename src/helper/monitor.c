@@ -1,0 +1,516 @@
+/* The monitor: starts the container through a short-lived setup process,
+ * then stays as its parent for its whole life. It holds the state dir's lock
+ * (liveness), owns the container's stdio (logs as JSON lines, relay when
+ * attached), forwards signals, reaps, and records the exit status. */
+#include "helper.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
+
+
+struct config {
+  const char *lock_file, *exit_file, *pid_file, *started_file, *log_file, *exec_fifo, *console_socket;
+  int detach, stdin_open, terminal;
+  unsigned rows, cols;
+};
+
+/* Output of one stream, cut into lines for the log as Docker's json-file does. */
+struct stream {
+  const char *name;
+  int fd;       /* read end, -1 once at EOF */
+  int relay_fd; /* our own stdout/stderr when attached, else -1 */
+  char line[16384];
+  size_t used;
+};
+
+static struct config cfg;
+static int log_fd = -1;
+static pid_t child = -1;
+static struct termios saved_tty;
+static int tty_saved;
+static char esc[16384 * 6 + 64];
+static char entry[sizeof esc + 128];
+
+static void restore_tty(void) {
+  if (tty_saved) tcsetattr(0, TCSANOW, &saved_tty);
+  tty_saved = 0;
+}
+
+/* Reports an error to the caller and ends the monitor (and the container with it). */
+static void fail(const char *step, int err, const char *path) {
+  report_error(step, err, path);
+  if (child > 0) kill(child, SIGKILL);
+  restore_tty();
+  _exit(1);
+}
+
+static void read_config(const struct plan *plan) {
+  for (int i = 0; i < plan->nsteps; i++) {
+    const struct step *s = &plan->steps[i];
+    const char *n = s->op->name;
+    if (s->op->phase != PHASE_CONFIG) continue;
+    if (!strcmp(n, "lock-file")) cfg.lock_file = s->argv[0];
+    else if (!strcmp(n, "exit-file")) cfg.exit_file = s->argv[0];
+    else if (!strcmp(n, "pid-file")) cfg.pid_file = s->argv[0];
+    else if (!strcmp(n, "started-file")) cfg.started_file = s->argv[0];
+    else if (!strcmp(n, "log-file")) cfg.log_file = s->argv[0];
+    else if (!strcmp(n, "exec-fifo")) cfg.exec_fifo = s->argv[0];
+    else if (!strcmp(n, "console-socket")) cfg.console_socket = s->argv[0];
+    else if (!strcmp(n, "detach")) cfg.detach = 1;
+    else if (!strcmp(n, "stdin")) cfg.stdin_open = 1;
+    else if (!strcmp(n, "terminal")) cfg.terminal = 1;
+    else if (!strcmp(n, "console-size")) {
+      uint64_t r, c;
+      if (parse_u64(s->argv[0], 10, &r) || parse_u64(s->argv[1], 10, &c) || r > 65535 || c > 65535)
+        fail("console-size", EINVAL, s->argv[0]);
+      cfg.rows = (unsigned)r, cfg.cols = (unsigned)c;
+    }
+  }
+  if (!cfg.lock_file || !cfg.exit_file) fail("config", EINVAL, "lock-file and exit-file are required");
+}
+
+static void log_entry(struct stream *s, const char *data, size_t len) {
+  if (log_fd < 0 || len == 0) return;
+  char now[48];
+  rfc3339_now(now, sizeof now);
+  json_escape(esc, sizeof esc, (const unsigned char *)data, len);
+  int n = snprintf(entry, sizeof entry, "{\"log\":\"%s\",\"stream\":\"%s\",\"time\":\"%s\"}\n", esc, s->name, now);
+  if (n > 0) write_all(log_fd, entry, (size_t)n);
+}
+
+static void log_bytes(struct stream *s, const char *data, size_t len) {
+  for (size_t i = 0; i < len; i++) {
+    s->line[s->used++] = data[i];
+    if (data[i] == '\n' || s->used == sizeof s->line) {
+      log_entry(s, s->line, s->used);
+      s->used = 0;
+    }
+  }
+}
+
+/* Reads what is available; returns 0 at EOF (also EIO from a pty whose slave closed). */
+static int pump(struct stream *s) {
+  char buf[16384];
+  ssize_t n = read(s->fd, buf, sizeof buf);
+  if (n < 0 && (errno == EINTR || errno == EAGAIN)) return 1;
+  if (n <= 0) {
+    log_entry(s, s->line, s->used);
+    s->used = 0;
+    close(s->fd);
+    s->fd = -1;
+    return 0;
+  }
+  log_bytes(s, buf, (size_t)n);
+  if (s->relay_fd >= 0 && write_all(s->relay_fd, buf, (size_t)n)) s->relay_fd = -1;
+  return 1;
+}
+
+static void send_console(int master) {
+  int sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  struct sockaddr_un addr = {.sun_family = AF_UNIX};
+  if (sock < 0) fail("console-socket", errno, cfg.console_socket);
+  if (strlen(cfg.console_socket) >= sizeof addr.sun_path) fail("console-socket", ENAMETOOLONG, cfg.console_socket);
+  strcpy(addr.sun_path, cfg.console_socket);
+  if (connect(sock, (struct sockaddr *)&addr, sizeof addr)) fail("console-socket", errno, cfg.console_socket);
+  char cbuf[CMSG_SPACE(sizeof(int))] = {0};
+  char name[] = "/dev/ptmx";
+  struct iovec iov = {.iov_base = name, .iov_len = sizeof name - 1};
+  struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof cbuf};
+  struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
+  cm->cmsg_level = SOL_SOCKET;
+  cm->cmsg_type = SCM_RIGHTS;
+  cm->cmsg_len = CMSG_LEN(sizeof(int));
+  memcpy(CMSG_DATA(cm), &master, sizeof(int));
+  if (sendmsg(sock, &msg, 0) < 0) fail("console-socket", errno, cfg.console_socket);
+  close(sock);
+}
+
+static int recv_console(int sock) {
+  char name[128], cbuf[CMSG_SPACE(sizeof(int))];
+  struct iovec iov = {.iov_base = name, .iov_len = sizeof name};
+  struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof cbuf};
+  ssize_t n;
+  while ((n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR) {}
+  if (n <= 0) return -1;
+  struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
+  if (!cm || cm->cmsg_type != SCM_RIGHTS) return -1;
+  int fd;
+  memcpy(&fd, CMSG_DATA(cm), sizeof fd);
+  return fd;
+}
+
+static void write_pid_file(pid_t pid) {
+  if (!cfg.pid_file) return;
+  char buf[32];
+  int n = snprintf(buf, sizeof buf, "%d\n", (int)pid);
+  if (write_file_atomic(cfg.pid_file, buf, (size_t)n)) fail("pid-file", errno, cfg.pid_file);
+}
+
+/* Runs the PHASE_PARENT steps: id maps (one write per file, as the kernel requires) and cgroups. */
+static void parent_steps(const struct plan *plan, pid_t pid) {
+  char uid_map[4096] = "", gid_map[4096] = "";
+  for (int i = 0; i < plan->nsteps; i++) {
+    const struct step *s = &plan->steps[i];
+    if (s->op->phase != PHASE_PARENT) continue;
+    const char *n = s->op->name;
+    if (!strcmp(n, "uid-map") || !strcmp(n, "gid-map")) {
+      char *map = n[0] == 'u' ? uid_map : gid_map;
+      size_t used = strlen(map);
+      snprintf(map + used, sizeof uid_map - used, "%s %s %s\n", s->argv[0], s->argv[1], s->argv[2]);
+    }
+  }
+  char path[64];
+  if (uid_map[0] || gid_map[0]) {
+    /* gid first is not required for root; write uid then gid like newuidmap does. */
+    const char *maps[2][2] = {{"uid_map", uid_map}, {"gid_map", gid_map}};
+    for (int m = 0; m < 2; m++) {
+      if (!maps[m][1][0]) continue;
+      snprintf(path, sizeof path, "/proc/%d/%s", (int)pid, maps[m][0]);
+      int fd = open(path, O_WRONLY | O_CLOEXEC);
+      if (fd < 0 || write_all(fd, maps[m][1], strlen(maps[m][1]))) fail(m ? "gid-map" : "uid-map", errno, path);
+      close(fd);
+    }
+  }
+  char pidbuf[16];
+  snprintf(pidbuf, sizeof pidbuf, "%d", (int)pid);
+  for (int i = 0; i < plan->nsteps; i++) {
+    const struct step *s = &plan->steps[i];
+    if (strcmp(s->op->name, "cgroup-procs")) continue;
+    int fd = open(s->argv[0], O_WRONLY | O_CLOEXEC);
+    if (fd < 0 || write_all(fd, pidbuf, strlen(pidbuf))) fail("cgroup-procs", errno, s->argv[0]);
+    close(fd);
+  }
+}
+
+/* The setup process: joins namespaces, clones the container as our sibling's
+ * child of the monitor (CLONE_PARENT), sends its pid, and exits. */
+static void setup_process(const struct plan *plan, int pid_w, int init_w, int sync_r, int stdio[3]) {
+  g_report_fd = init_w;
+  int nsfd[64], nns = 0, types[64];
+  uint64_t flags = 0;
+  static const struct { const char *name; int flag; } NS[] = {
+      {"user", CLONE_NEWUSER}, {"mnt", CLONE_NEWNS}, {"pid", CLONE_NEWPID}, {"net", CLONE_NEWNET},
+      {"ipc", CLONE_NEWIPC}, {"uts", CLONE_NEWUTS}, {"cgroup", CLONE_NEWCGROUP}, {"time", 0x00000080}};
+  /* Open every namespace first: joining a mount namespace changes what paths mean. */
+  for (int i = 0; i < plan->nsteps; i++) {
+    const struct step *s = &plan->steps[i];
+    if (!strcmp(s->op->name, "clone")) {
+      if (parse_u64(s->argv[0], 16, &flags)) die_step("clone", EINVAL, s->argv[0]);
+    }
+    if (strcmp(s->op->name, "setns")) continue;
+    int type = -1;
+    for (size_t k = 0; k < sizeof NS / sizeof NS[0]; k++)
+      if (!strcmp(NS[k].name, s->argv[0])) type = NS[k].flag;
+    if (type < 0 || nns == 64) die_step("setns", EINVAL, s->argv[0]);
+    nsfd[nns] = open(s->argv[1], O_RDONLY | O_CLOEXEC);
+    if (nsfd[nns] < 0) die_step("setns", errno, s->argv[1]);
+    types[nns++] = type;
+  }
+  for (int i = 0; i < nns; i++) {
+    if (setns(nsfd[i], types[i])) {
+      char what[32];
+      snprintf(what, sizeof what, "namespace #%d", i);
+      die_step("setns", errno, what);
+    }
+    close(nsfd[i]);
+  }
+  pid_t pid = (pid_t)syscall(SYS_clone, (unsigned long)(flags | CLONE_PARENT | SIGCHLD), NULL, NULL, NULL, 0);
+  if (pid < 0) die_step("clone", errno, "");
+  if (pid == 0) {
+    close(pid_w);
+    init_run(plan, sync_r, stdio);
+  }
+  int32_t p = pid;
+  write_all(pid_w, &p, sizeof p);
+  _exit(0);
+}
+
+/* Collects init-pipe messages: netstrings ended by an empty one. */
+struct msgbuf {
+  char data[8192];
+  size_t used;
+};
+
+/* Pops one complete message into fields; returns the field count or 0 if incomplete. */
+static int pop_msg(struct msgbuf *mb, char fields[6][2048]) {
+  size_t pos = 0;
+  int nf = 0;
+  for (;;) {
+    size_t n = 0, p = pos;
+    while (p < mb->used && mb->data[p] >= '0' && mb->data[p] <= '9') n = n * 10 + (size_t)(mb->data[p++] - '0');
+    if (p >= mb->used || mb->data[p] != ':' || p + 1 + n >= mb->used) return 0;
+    if (n == 0) {
+      pos = p + 2;
+      break;
+    }
+    if (nf < 6) {
+      size_t c = n < 2047 ? n : 2047;
+      memcpy(fields[nf], mb->data + p + 1, c);
+      fields[nf][c] = 0;
+      nf++;
+    }
+    pos = p + 1 + n + 1;
+  }
+  memmove(mb->data, mb->data + pos, mb->used - pos);
+  mb->used -= pos;
+  return nf;
+}
+
+static void write_exit_file(int status, const char *err_step, int err_no, const char *err_path) {
+  char now[48], sigbuf[24], buf[8192], e1[2048], e2[2048];
+  rfc3339_now(now, sizeof now);
+  int code = 0, n;
+  const char *sig = NULL;
+  if (WIFEXITED(status)) code = WEXITSTATUS(status);
+  else if (WIFSIGNALED(status)) {
+    code = 128 + WTERMSIG(status);
+    sig = signal_name(WTERMSIG(status), sigbuf, sizeof sigbuf);
+  }
+  n = snprintf(buf, sizeof buf, "{\"exitCode\":%d,", code);
+  if (sig) n += snprintf(buf + n, sizeof buf - (size_t)n, "\"signal\":\"%s\",", sig);
+  if (err_step) {
+    json_escape(e1, sizeof e1, (const unsigned char *)err_step, strlen(err_step));
+    json_escape(e2, sizeof e2, (const unsigned char *)err_path, strnlen(err_path, 300));
+    n += snprintf(buf + n, sizeof buf - (size_t)n, "\"error\":{\"step\":\"%s\",\"errno\":%d,\"path\":\"%s\"},", e1, err_no, e2);
+  }
+  n += snprintf(buf + n, sizeof buf - (size_t)n, "\"finishedAt\":\"%s\"}\n", now);
+  write_file_atomic(cfg.exit_file, buf, (size_t)n);
+}
+
+static void copy_winsize(int master) {
+  struct winsize ws;
+  if (isatty(0) && ioctl(0, TIOCGWINSZ, &ws) == 0) ioctl(master, TIOCSWINSZ, &ws);
+}
+
+int monitor_main(const struct plan *plan) {
+  read_config(plan);
+  signal(SIGPIPE, SIG_IGN);
+  fcntl(STATUS_FD, F_SETFD, FD_CLOEXEC);
+
+  if (cfg.detach) {
+    pid_t p = fork();
+    if (p < 0) fail("detach", errno, "");
+    if (p > 0) _exit(0); /* the caller waits on the status fd, not on us */
+    setsid();
+    int null = open("/dev/null", O_RDWR);
+    if (null >= 0) {
+      dup2(null, 0), dup2(null, 1), dup2(null, 2);
+      if (null > 2) close(null);
+    }
+  }
+
+  int lock = open(cfg.lock_file, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (lock < 0) fail("lock", errno, cfg.lock_file);
+  if (flock(lock, LOCK_EX | LOCK_NB)) fail("lock", errno, cfg.lock_file);
+  prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+
+  if (cfg.exec_fifo) {
+    if (mkfifo(cfg.exec_fifo, 0600)) fail("exec-fifo", errno, cfg.exec_fifo);
+    g_exec_fifo_fd = open(cfg.exec_fifo, O_PATH | O_CLOEXEC);
+    if (g_exec_fifo_fd < 0) fail("exec-fifo", errno, cfg.exec_fifo);
+  }
+  if (cfg.log_file) {
+    log_fd = open(cfg.log_file, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+    if (log_fd < 0) fail("log-file", errno, cfg.log_file);
+  }
+
+  int attached = !cfg.detach;
+  struct stream out = {.name = "stdout", .fd = -1, .relay_fd = attached ? 1 : -1};
+  struct stream err = {.name = "stderr", .fd = -1, .relay_fd = attached ? 2 : -1};
+  int cstdio[3], master = -1, in_w = -1, relay_stdin = 0;
+  int consp[2] = {-1, -1};
+  if (cfg.terminal) {
+    /* The container allocates its pty in its own devpts and sends us the master. */
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, consp)) fail("terminal", errno, "socketpair");
+    g_console_fd = consp[1];
+    cstdio[0] = cstdio[1] = cstdio[2] = open("/dev/null", O_RDWR | O_CLOEXEC);
+    if (cstdio[0] < 0) fail("stdio", errno, "/dev/null");
+  } else {
+    int po[2], pe[2], pi[2];
+    if (pipe2(po, O_CLOEXEC) || pipe2(pe, O_CLOEXEC)) fail("stdio", errno, "pipe");
+    out.fd = po[0], err.fd = pe[0];
+    cstdio[1] = po[1], cstdio[2] = pe[1];
+    if (cfg.stdin_open) {
+      if (pipe2(pi, O_CLOEXEC)) fail("stdio", errno, "pipe");
+      cstdio[0] = pi[0], in_w = pi[1];
+      relay_stdin = attached;
+    } else {
+      cstdio[0] = open("/dev/null", O_RDONLY | O_CLOEXEC);
+      if (cstdio[0] < 0) fail("stdio", errno, "/dev/null");
+    }
+  }
+
+  sigset_t mask;
+  sigemptyset(&mask);
+  int fwd[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH, SIGCHLD};
+  for (size_t i = 0; i < sizeof fwd / sizeof fwd[0]; i++) sigaddset(&mask, fwd[i]);
+  sigprocmask(SIG_BLOCK, &mask, NULL);
+  int sfd = signalfd(-1, &mask, SFD_CLOEXEC);
+  if (sfd < 0) fail("signalfd", errno, "");
+
+  int pidp[2], initp[2], syncp[2];
+  if (pipe2(pidp, O_CLOEXEC) || pipe2(initp, O_CLOEXEC) || pipe2(syncp, O_CLOEXEC)) fail("pipe", errno, "");
+  pid_t setup = fork();
+  if (setup < 0) fail("fork", errno, "");
+  if (setup == 0) {
+    close(pidp[0]), close(initp[0]), close(syncp[1]);
+    setup_process(plan, pidp[1], initp[1], syncp[0], cstdio);
+  }
+  close(pidp[1]), close(initp[1]), close(syncp[0]);
+  if (consp[1] >= 0) close(consp[1]);
+  for (int i = 0; i < 3; i++)
+    if (i == 0 || cstdio[i] != cstdio[i - 1]) close(cstdio[i]);
+
+  struct msgbuf mb = {.used = 0};
+  char fields[6][2048];
+  int32_t cpid = 0;
+  ssize_t got = read(pidp[0], &cpid, sizeof cpid);
+  while (got < 0 && errno == EINTR) got = read(pidp[0], &cpid, sizeof cpid);
+  waitpid(setup, NULL, 0);
+  if (got != sizeof cpid) {
+    /* The setup process failed: relay what it said. */
+    ssize_t n;
+    while ((n = read(initp[0], mb.data + mb.used, sizeof mb.data - mb.used)) > 0) mb.used += (size_t)n;
+    if (pop_msg(&mb, fields) >= 4) {
+      int e = atoi(fields[2]);
+      report_error(fields[1], e, fields[3]);
+    } else report_error("setup", EPROTO, "setup process ended without a report");
+    _exit(1);
+  }
+  child = cpid;
+  close(pidp[0]);
+  parent_steps(plan, child);
+  write_pid_file(child);
+  if (write_all(syncp[1], "1", 1)) fail("sync", errno, "");
+  close(syncp[1]);
+  if (cfg.terminal) {
+    master = recv_console(consp[0]); /* -1 if the container failed before its console step */
+    close(consp[0]);
+    if (master >= 0) {
+      struct winsize ws = {.ws_row = (unsigned short)cfg.rows, .ws_col = (unsigned short)cfg.cols};
+      if (cfg.rows && cfg.cols) ioctl(master, TIOCSWINSZ, &ws);
+      else if (attached) copy_winsize(master);
+      if (cfg.console_socket) {
+        send_console(master);
+        close(master);
+        master = -1;
+      } else {
+        out.fd = master;
+        in_w = master;
+        relay_stdin = attached && cfg.stdin_open;
+      }
+    }
+  }
+
+  if (attached && cfg.terminal && relay_stdin && isatty(0) && tcgetattr(0, &saved_tty) == 0) {
+    struct termios raw = saved_tty;
+    cfmakeraw(&raw);
+    tty_saved = tcsetattr(0, TCSANOW, &raw) == 0;
+  }
+
+  int init_fd = initp[0], ready = 0, exited = 0, status = 0, err_no = 0;
+  char err_step[64] = "", err_path[2048] = "";
+  int stdin_fd = relay_stdin ? 0 : -1;
+  for (;;) {
+    struct pollfd pf[5];
+    int np = 0, i_sig, i_init = -1, i_out = -1, i_err = -1, i_in = -1;
+    pf[i_sig = np++] = (struct pollfd){.fd = sfd, .events = POLLIN};
+    if (init_fd >= 0) pf[i_init = np++] = (struct pollfd){.fd = init_fd, .events = POLLIN};
+    if (out.fd >= 0) pf[i_out = np++] = (struct pollfd){.fd = out.fd, .events = POLLIN};
+    if (err.fd >= 0) pf[i_err = np++] = (struct pollfd){.fd = err.fd, .events = POLLIN};
+    if (stdin_fd >= 0 && !exited) pf[i_in = np++] = (struct pollfd){.fd = stdin_fd, .events = POLLIN};
+    if (exited && out.fd < 0 && err.fd < 0 && init_fd < 0) break;
+    /* Once the container is gone, give its last writers a moment, then stop. */
+    int r = poll(pf, (nfds_t)np, exited ? 200 : -1);
+    if (r < 0 && errno != EINTR) break;
+    if (r == 0 && exited) break;
+    if (pf[i_sig].revents & POLLIN) {
+      struct signalfd_siginfo si;
+      if (read(sfd, &si, sizeof si) == sizeof si) {
+        if (si.ssi_signo == SIGCHLD) {
+          pid_t w;
+          int st;
+          while ((w = waitpid(-1, &st, WNOHANG)) > 0)
+            if (w == child) exited = 1, status = st;
+        } else if (si.ssi_signo == SIGWINCH && master >= 0 && attached) {
+          copy_winsize(master);
+        } else if (!exited) {
+          kill(child, (int)si.ssi_signo);
+        }
+      }
+    }
+    if (i_init >= 0 && pf[i_init].revents) {
+      ssize_t n = read(init_fd, mb.data + mb.used, sizeof mb.data - mb.used);
+      if (n > 0) {
+        mb.used += (size_t)n;
+        int nf;
+        while ((nf = pop_msg(&mb, fields)) > 0) {
+          if (!strcmp(fields[0], "ready") && !ready) {
+            char p1[16], p2[16];
+            snprintf(p1, sizeof p1, "%d", (int)child);
+            snprintf(p2, sizeof p2, "%d", (int)getpid());
+            const char *f[] = {"created", p1, p2};
+            ns_msg(STATUS_FD, 3, f);
+            ready = 1;
+          } else if (!strcmp(fields[0], "error") && nf >= 4) {
+            snprintf(err_step, sizeof err_step, "%.63s", fields[1]);
+            err_no = atoi(fields[2]);
+            snprintf(err_path, sizeof err_path, "%s", fields[3]);
+            report_error(err_step, err_no, err_path);
+          }
+        }
+      } else if (n == 0 || (errno != EINTR && errno != EAGAIN)) {
+        /* EOF: the init pipe closes on a successful exec (close-on-exec) or on death. */
+        close(init_fd);
+        init_fd = -1;
+        if (ready && !err_step[0]) {
+          const char *f[] = {"started"};
+          ns_msg(STATUS_FD, 1, f);
+          if (cfg.started_file) write_file_atomic(cfg.started_file, "", 0);
+        }
+      }
+    }
+    if (i_out >= 0 && pf[i_out].revents) pump(&out);
+    if (i_err >= 0 && pf[i_err].revents) pump(&err);
+    if (i_in >= 0 && pf[i_in].revents) {
+      char buf[4096];
+      ssize_t n = read(0, buf, sizeof buf);
+      if (n > 0) {
+        if (in_w >= 0) write_all(in_w, buf, (size_t)n);
+      } else if (n == 0 || errno != EINTR) {
+        stdin_fd = -1;
+        if (!cfg.terminal && in_w >= 0) close(in_w), in_w = -1; /* EOF reaches the container */
+      }
+    }
+  }
+  if (out.fd >= 0) log_entry(&out, out.line, out.used);
+  if (err.fd >= 0) log_entry(&err, err.line, err.used);
+  restore_tty();
+  if (!exited) {
+    int st;
+    while (waitpid(child, &st, 0) < 0 && errno == EINTR) {}
+    status = st;
+  }
+  write_exit_file(status, err_step[0] ? err_step : NULL, err_no, err_path);
+  if (!ready && !err_step[0]) report_error("init", EPROTO, "container process ended during set-up");
+  close(STATUS_FD);
+  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
+}

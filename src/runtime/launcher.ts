@@ -1,0 +1,536 @@
+// Our own OCI launcher: compiles config.json into a plan, hands it to the C
+// helper, and reads back what happened. The helper stays as the container's
+// monitor; this class only talks to it through files in the state dir.
+import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import {
+  closeSync, constants as fsc, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync,
+} from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { Readable, Writable } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { openCgroup, type CgroupManager } from '../cgroup/index.js';
+import { ConflictError, LaunchError, NotFoundError, StateError, TsrunError } from '../errors.js';
+import type { NamespaceType, Process, Spec, State } from '../oci/runtime.js';
+import { ensureDir, writeFileAtomic } from '../util/fs.js';
+import { helperPath } from '../util/paths.js';
+import { parseSignal } from '../util/signals.js';
+import { compileExecPlan, compilePlan, encodePlan, NS_PROC_NAME, parseProcLimits, SETNS_ORDER, type MonitorConfig, type PlanStep } from './plan.js';
+import { errorForFailure, execFailureExitCode, isExecFailure, StatusDecoder, type ExitFile, type StatusMessage } from './report.js';
+import { ContainerDir, processStartTime, type StateRecord } from './state-dir.js';
+
+export interface ExitStatus {
+  exitCode: number /* 128+n for signal n */;
+  signal?: string;
+  finishedAt: string;
+  oomKilled?: boolean;
+}
+
+export interface LaunchOptions {
+  /** false: stay attached, relay stdio, return the exit status. */
+  detach: boolean;
+  /** The monitor writes stdout/stderr here as JSON lines {"log","stream","time"} (Docker json-file). */
+  logPath?: string;
+  /** Keep stdin open (-i). */
+  stdin?: boolean;
+  pidFile?: string;
+  consoleSocket?: string;
+  /** Attached only: the helper's stdin/stdout/stderr (default: inherit ours). Tests pass file descriptors. */
+  stdio?: Array<'inherit' | 'ignore' | number>;
+  /** Non-fatal notes (e.g. cgroup settings the host cannot honour). */
+  onWarning?: (message: string) => void;
+}
+
+/** The OCI-lifecycle interface both launchers implement (ours and OciBinaryLauncher). */
+export interface ContainerLauncher {
+  create(id: string, bundle: string, opts: LaunchOptions): Promise<void>;
+  start(id: string): Promise<void>;
+  run(id: string, bundle: string, opts: LaunchOptions): Promise<ExitStatus | undefined>;
+  state(id: string): State;
+  exitStatus(id: string): ExitStatus | undefined;
+  wait(id: string): Promise<ExitStatus>;
+  kill(id: string, signal: string | number, all?: boolean): Promise<void>;
+  exec(id: string, process: Process, opts: LaunchOptions): Promise<ExitStatus | undefined>;
+  delete(id: string, force?: boolean): Promise<void>;
+  list(): State[];
+}
+
+const POLL_MS = 10;
+const START_TIMEOUT_MS = 10_000;
+const STOP_TIMEOUT_MS = 10_000;
+
+/** Reads status messages as they arrive; undefined once the helper closed the stream. */
+class StatusReader {
+  private queue: StatusMessage[] = [];
+  private waiter: ((m: StatusMessage | undefined) => void) | undefined;
+  private ended = false;
+
+  constructor(private readonly stream: Readable) {
+    const dec = new StatusDecoder();
+    stream.on('data', (chunk: Buffer) => {
+      for (const m of dec.push(chunk)) this.deliver(m);
+    });
+    const end = () => {
+      this.ended = true;
+      this.deliver(undefined);
+    };
+    stream.on('end', end);
+    stream.on('close', end);
+    stream.on('error', end);
+  }
+
+  private deliver(m: StatusMessage | undefined): void {
+    if (m) this.queue.push(m);
+    if (this.waiter && (this.queue.length || this.ended)) {
+      const w = this.waiter;
+      this.waiter = undefined;
+      w(this.queue.shift());
+    }
+  }
+
+  next(): Promise<StatusMessage | undefined> {
+    if (this.queue.length || this.ended) return Promise.resolve(this.queue.shift());
+    return new Promise((res) => (this.waiter = res));
+  }
+
+  close(): void {
+    this.stream.destroy();
+  }
+}
+
+interface Spawned {
+  child: ChildProcess;
+  reader: StatusReader;
+  exited: Promise<number | null>;
+  stopForwarding: () => void;
+}
+
+let hostLimits: Map<number, bigint> | undefined | null = null;
+
+/** The caller's hard rlimits, unless it may raise them (CAP_SYS_RESOURCE). */
+function callerHardLimits(): Map<number, bigint> | undefined {
+  if (hostLimits !== null) return hostLimits;
+  const status = readFileSync('/proc/self/status', 'utf8');
+  const capEff = BigInt('0x' + (/CapEff:\s*([0-9a-f]+)/.exec(status)?.[1] ?? '0'));
+  const CAP_SYS_RESOURCE = 24n;
+  hostLimits = (capEff >> CAP_SYS_RESOURCE) & 1n ? undefined : parseProcLimits(readFileSync('/proc/self/limits', 'utf8'));
+  return hostLimits;
+}
+
+function toExitStatus(e: ExitFile, oomKilled?: boolean): ExitStatus {
+  const s: ExitStatus = { exitCode: e.exitCode, finishedAt: e.finishedAt };
+  if (e.error && isExecFailure(e.error)) s.exitCode = execFailureExitCode(e.error.errno);
+  if (e.signal) s.signal = e.signal;
+  if (oomKilled) s.oomKilled = true;
+  return s;
+}
+
+export class Launcher implements ContainerLauncher {
+  private readonly helper: string;
+
+  constructor(readonly stateRoot: string, opts: { helperPath?: string } = {}) {
+    this.helper = opts.helperPath ?? helperPath();
+  }
+
+  private dir(id: string): ContainerDir {
+    return new ContainerDir(this.stateRoot, id);
+  }
+
+  async create(id: string, bundle: string, opts: LaunchOptions): Promise<void> {
+    const { spawned } = await this.createContainer(id, bundle, opts, true);
+    spawned.reader.close();
+    spawned.stopForwarding();
+  }
+
+  async run(id: string, bundle: string, opts: LaunchOptions): Promise<ExitStatus | undefined> {
+    const { dir, spawned } = await this.createContainer(id, bundle, opts, false);
+    try {
+      const msg = await spawned.reader.next();
+      if (msg?.kind === 'error') throw errorForFailure(msg);
+      if (msg?.kind !== 'started') throw new LaunchError(`the monitor of container ${id} ended before the command started`, 'exec');
+    } catch (err) {
+      await spawned.exited;
+      spawned.stopForwarding();
+      const deadline = Date.now() + STOP_TIMEOUT_MS;
+      while (dir.monitorAlive() && Date.now() < deadline) await sleep(POLL_MS);
+      this.removeFailed(dir);
+      throw err;
+    }
+    spawned.reader.close();
+    if (opts.detach) {
+      spawned.stopForwarding();
+      return undefined;
+    }
+    await spawned.exited;
+    spawned.stopForwarding();
+    const status = this.exitStatus(id);
+    if (!status) throw new StateError(`container ${id} ended without an exit status (its monitor was killed)`);
+    return status;
+  }
+
+  /** Creates the state dir and the container; resolves once the container process is set up. */
+  private async createContainer(
+    id: string,
+    bundle: string,
+    opts: LaunchOptions,
+    waitForStart: boolean,
+  ): Promise<{ dir: ContainerDir; spawned: Spawned }> {
+    const dir = this.dir(id);
+    ensureDir(this.stateRoot, 0o700);
+    try {
+      mkdirSync(dir.dir, { mode: 0o700 });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new ConflictError(`container "${id}" already exists`);
+      throw new LaunchError(`cannot create the state directory ${dir.dir}`, 'state', { cause: err });
+    }
+    let spawned: Spawned | undefined;
+    let cgroup: CgroupManager | undefined;
+    try {
+      const bundleDir = resolve(bundle);
+      const spec = readSpec(bundleDir);
+      const rootfs = resolve(bundleDir, spec.root?.path ?? 'rootfs');
+      if (!existsSync(rootfs)) throw new LaunchError(`root.path ${rootfs} does not exist`, 'rootfs');
+      const rec: StateRecord = {
+        ociVersion: spec.ociVersion,
+        id,
+        bundle: bundleDir,
+        created: new Date().toISOString(),
+      };
+      if (spec.annotations) rec.annotations = spec.annotations;
+      let cgroupProcs: string[] = [];
+      if (spec.linux?.cgroupsPath) {
+        rec.cgroupsPath = spec.linux.cgroupsPath;
+        cgroup = openCgroup(spec.linux.cgroupsPath);
+        for (const w of cgroup.create()) opts.onWarning?.(w);
+        for (const w of cgroup.apply(spec.linux.resources ?? {})) opts.onWarning?.(w);
+        cgroupProcs = cgroup.procsFiles();
+      }
+      dir.write(rec);
+      const monitor: MonitorConfig = {
+        lockFile: dir.lockFile,
+        exitFile: dir.exitFile,
+        pidFile: dir.pidFile,
+        startedFile: dir.startedFile,
+        logFile: opts.logPath,
+        execFifo: waitForStart ? dir.execFifo : undefined,
+        detach: opts.detach,
+        stdin: !!opts.stdin,
+        terminal: !!spec.process?.terminal,
+        consoleSize: spec.process?.consoleSize,
+        consoleSocket: opts.consoleSocket,
+      };
+      const steps = compilePlan(spec, monitor, {
+        hardLimits: callerHardLimits(),
+        cgroupProcs,
+        rootfs,
+        bundle: bundleDir,
+        isDirectory: (p) => isDirectory(p),
+      });
+      spawned = this.spawnHelper(steps, opts);
+      const msg = await spawned.reader.next();
+      if (msg?.kind === 'error') throw errorForFailure(msg);
+      if (msg?.kind !== 'created') throw new LaunchError(`the helper ended without creating container ${id}`, 'create');
+      rec.pid = msg.pid;
+      rec.monitorPid = msg.monitorPid;
+      rec.pidStartTime = processStartTime(msg.pid);
+      dir.write(rec);
+      if (opts.pidFile) writeFileAtomic(opts.pidFile, `${msg.pid}`);
+      return { dir, spawned };
+    } catch (err) {
+      if (spawned) {
+        spawned.reader.close();
+        await spawned.exited;
+        spawned.stopForwarding();
+        // A detached monitor outlives the helper we spawned: let it finish writing before removing its dir.
+        const deadline = Date.now() + STOP_TIMEOUT_MS;
+        while (dir.monitorAlive() && Date.now() < deadline) await sleep(POLL_MS);
+      }
+      try {
+        cgroup?.destroy();
+      } catch {
+        /* best effort: the error that brought us here matters more */
+      }
+      this.removeFailed(dir);
+      throw err;
+    }
+  }
+
+  private removeFailed(dir: ContainerDir): void {
+    rmSync(dir.dir, { recursive: true, force: true });
+  }
+
+  /** Starts the helper with the plan on fd 3 and the status stream on fd 4. */
+  private spawnHelper(steps: PlanStep[], opts: LaunchOptions): Spawned {
+    const stdio: StdioOptions = opts.detach
+      ? ['ignore', 'ignore', 'ignore', 'pipe', 'pipe']
+      : [...(opts.stdio ?? ['inherit', 'inherit', 'inherit']), 'pipe', 'pipe'];
+    const child = spawn(this.helper, ['launch'], { stdio });
+    const exited = new Promise<number | null>((res) => {
+      child.on('exit', (code) => res(code));
+      child.on('error', () => res(null));
+    });
+    const planStream = child.stdio[3] as Writable;
+    planStream.on('error', () => {});
+    planStream.end(encodePlan(steps));
+    const reader = new StatusReader(child.stdio[4] as Readable);
+    let stopForwarding = () => {};
+    if (!opts.detach) {
+      // Signals sent to us reach the container through its monitor. Signals a
+      // terminal sends to the foreground group reach the monitor directly, so
+      // those are not forwarded when stdin is a terminal.
+      const fromTerminal = process.stdin.isTTY ? ['SIGINT', 'SIGQUIT'] : [];
+      const handlers = ['SIGTERM', 'SIGINT', 'SIGQUIT', 'SIGHUP', 'SIGUSR1', 'SIGUSR2'].map((sig) => {
+        const h = () => {
+          if (!fromTerminal.includes(sig)) child.kill(sig as NodeJS.Signals);
+        };
+        process.on(sig, h);
+        return [sig, h] as const;
+      });
+      stopForwarding = () => handlers.forEach(([sig, h]) => process.off(sig, h));
+    } else {
+      child.unref();
+    }
+    return { child, reader, exited, stopForwarding };
+  }
+
+  async start(id: string): Promise<void> {
+    const dir = this.dir(id);
+    const rec = dir.read();
+    const status = dir.status(rec);
+    if (status !== 'created') throw new StateError(`cannot start container ${id}: it is ${status}, not created`);
+    let fd: number;
+    try {
+      fd = openSync(dir.execFifo, fsc.O_RDONLY | fsc.O_NONBLOCK);
+    } catch (err) {
+      throw new StateError(`cannot start container ${id}: its exec fifo is gone`, { cause: err });
+    }
+    try {
+      // The container waits in open(fifo, O_WRONLY) and writes one byte once we opened it.
+      const deadline = Date.now() + START_TIMEOUT_MS;
+      const buf = Buffer.alloc(1);
+      for (;;) {
+        let n = 0;
+        try {
+          n = readSync(fd, buf, 0, 1, null);
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') throw err;
+        }
+        if (n === 1) break;
+        if (!dir.monitorAlive()) throw new StateError(`cannot start container ${id}: its monitor is gone`);
+        if (Date.now() > deadline) throw new LaunchError(`container ${id} did not take the start signal`, 'wait-start');
+        await sleep(2);
+      }
+    } finally {
+      closeSync(fd);
+    }
+    rmSync(dir.execFifo, { force: true });
+    const deadline = Date.now() + START_TIMEOUT_MS;
+    for (;;) {
+      if (existsSync(dir.startedFile)) return;
+      const exit = dir.readExit();
+      if (exit?.error) throw errorForFailure(exit.error);
+      if (exit) return; // started and already finished
+      if (!dir.monitorAlive()) throw new StateError(`container ${id}: the monitor ended without a status`);
+      if (Date.now() > deadline) throw new LaunchError(`container ${id} did not report its start`, 'exec');
+      await sleep(2);
+    }
+  }
+
+  state(id: string): State {
+    return this.dir(id).state();
+  }
+
+  exitStatus(id: string): ExitStatus | undefined {
+    const dir = this.dir(id);
+    const e = dir.readExit();
+    if (!e) return undefined;
+    const rec = dir.read();
+    let oom = false;
+    if (rec.cgroupsPath) {
+      try {
+        oom = openCgroup(rec.cgroupsPath).oomKilled();
+      } catch {
+        /* the cgroup may be gone already */
+      }
+    }
+    return toExitStatus(e, oom);
+  }
+
+  async wait(id: string): Promise<ExitStatus> {
+    const dir = this.dir(id);
+    dir.read();
+    while (dir.monitorAlive()) await sleep(POLL_MS);
+    const status = this.exitStatus(id);
+    if (!status) throw new StateError(`container ${id} has no exit status: its monitor was killed`);
+    return status;
+  }
+
+  async kill(id: string, signal: string | number, all = false): Promise<void> {
+    const dir = this.dir(id);
+    const rec = dir.read();
+    const status = dir.status(rec);
+    if (status !== 'running' && status !== 'created') throw new StateError(`cannot kill container ${id}: it is ${status}`);
+    const sig = parseSignal(signal);
+    const pids = new Set<number>();
+    if (all && rec.cgroupsPath) for (const p of openCgroup(rec.cgroupsPath).pids()) pids.add(p);
+    if (rec.pid !== undefined && processStartTime(rec.pid) === rec.pidStartTime) pids.add(rec.pid);
+    for (const pid of pids) {
+      try {
+        process.kill(pid, sig);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw new LaunchError(`kill ${pid}: ${String(err)}`, 'kill', { cause: err });
+      }
+    }
+  }
+
+  async delete(id: string, force = false): Promise<void> {
+    const dir = this.dir(id);
+    const rec = dir.read();
+    const status = dir.status(rec);
+    if (status === 'running' && !force) throw new StateError(`cannot delete running container ${id}: stop it first or force`);
+    const alive = rec.pid !== undefined && rec.pidStartTime !== undefined && processStartTime(rec.pid) === rec.pidStartTime;
+    if (alive && (status !== 'stopped' || force)) {
+      // A created container, a forced delete, or one whose monitor was killed while it ran.
+      try {
+        process.kill(rec.pid!, 'SIGKILL');
+      } catch {
+        /* already gone */
+      }
+      const deadline = Date.now() + STOP_TIMEOUT_MS;
+      while (Date.now() < deadline && isLiveProcess(rec.pid!, rec.pidStartTime!)) await sleep(POLL_MS);
+    }
+    const deadline = Date.now() + STOP_TIMEOUT_MS;
+    while (dir.monitorAlive() && Date.now() < deadline) await sleep(POLL_MS);
+    if (rec.cgroupsPath) {
+      try {
+        const cg = openCgroup(rec.cgroupsPath);
+        cg.kill();
+        cg.destroy();
+      } catch (err) {
+        if (!(err instanceof TsrunError)) throw err;
+        throw new LaunchError(`cannot remove the cgroup ${rec.cgroupsPath} of container ${id}`, 'delete', { cause: err });
+      }
+    }
+    rmSync(dir.dir, { recursive: true, force: true });
+  }
+
+  list(): State[] {
+    let names: string[];
+    try {
+      names = readdirSync(this.stateRoot);
+    } catch {
+      return [];
+    }
+    const out: State[] = [];
+    for (const name of names) {
+      try {
+        out.push(this.dir(name).state());
+      } catch {
+        /* not a container dir, or one being deleted */
+      }
+    }
+    return out;
+  }
+
+  async exec(id: string, proc: Process, opts: LaunchOptions): Promise<ExitStatus | undefined> {
+    const dir = this.dir(id);
+    const rec = dir.read();
+    const status = dir.status(rec);
+    if (status !== 'running' || rec.pid === undefined) throw new StateError(`cannot exec in container ${id}: it is ${status}`);
+    const join = containerNamespaces(rec.pid);
+    const execDir = join_(dir.dir, `exec-${randomBytes(6).toString('hex')}`);
+    mkdirSync(execDir, { mode: 0o700 });
+    const monitor: MonitorConfig = {
+      lockFile: join_(execDir, 'lock'),
+      exitFile: join_(execDir, 'exit.json'),
+      pidFile: join_(execDir, 'pid'),
+      startedFile: join_(execDir, 'started'),
+      logFile: opts.logPath,
+      detach: opts.detach,
+      stdin: !!opts.stdin,
+      terminal: !!proc.terminal,
+      consoleSize: proc.consoleSize,
+      consoleSocket: opts.consoleSocket,
+    };
+    const cgroupProcs = rec.cgroupsPath ? openCgroup(rec.cgroupsPath).procsFiles() : [];
+    const steps = compileExecPlan(proc, monitor, join, { hardLimits: callerHardLimits(), cgroupProcs });
+    const spawned = this.spawnHelper(steps, opts);
+    try {
+      let msg = await spawned.reader.next();
+      if (msg?.kind === 'created' && opts.pidFile) writeFileAtomic(opts.pidFile, `${msg.pid}`);
+      if (msg?.kind === 'created') msg = await spawned.reader.next();
+      if (msg?.kind === 'error') throw errorForFailure(msg);
+      if (msg?.kind !== 'started') throw new LaunchError(`exec in container ${id} ended before the command started`, 'exec');
+    } catch (err) {
+      spawned.reader.close();
+      if (!opts.detach) await spawned.exited;
+      spawned.stopForwarding();
+      rmSync(execDir, { recursive: true, force: true });
+      throw err;
+    }
+    spawned.reader.close();
+    if (opts.detach) return undefined;
+    await spawned.exited;
+    spawned.stopForwarding();
+    let exit: ExitFile;
+    try {
+      exit = JSON.parse(readFileSync(monitor.exitFile, 'utf8')) as ExitFile;
+    } catch (err) {
+      throw new StateError(`exec in container ${id} ended without an exit status`, { cause: err });
+    } finally {
+      rmSync(execDir, { recursive: true, force: true });
+    }
+    return toExitStatus(exit);
+  }
+}
+
+const join_ = join;
+
+function readSpec(bundle: string): Spec {
+  const path = join(bundle, 'config.json');
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new NotFoundError('bundle config', path, { cause: err });
+    throw new LaunchError(`cannot read ${path}`, 'config', { cause: err });
+  }
+  try {
+    return JSON.parse(text) as Spec;
+  } catch (err) {
+    throw new LaunchError(`${path} is not valid JSON`, 'config', { cause: err });
+  }
+}
+
+function isDirectory(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch (err) {
+    throw new LaunchError(`bind mount source ${path} does not exist`, 'mount', { cause: err });
+  }
+}
+
+function isLiveProcess(pid: number, startTime: string): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return rest[0] !== 'Z' && rest[19] === startTime;
+  } catch {
+    return false;
+  }
+}
+
+/** The namespaces of pid that differ from ours, in the order they must be joined. */
+function containerNamespaces(pid: number): { type: NamespaceType; path: string }[] {
+  const out: { type: NamespaceType; path: string }[] = [];
+  for (const type of SETNS_ORDER) {
+    const name = NS_PROC_NAME[type];
+    const path = `/proc/${pid}/ns/${name}`;
+    try {
+      if (statSync(path).ino !== statSync(`/proc/self/ns/${name}`).ino) out.push({ type, path });
+    } catch {
+      /* a namespace type this kernel lacks */
+    }
+  }
+  return out;
+}
