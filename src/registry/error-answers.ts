@@ -89,7 +89,9 @@ export function registryError(status: number, body: Buffer, ctx: RequestContext)
     default:
       message = `${code.toLowerCase().replace(/_/g, ' ')}: ${parsed?.message || `HTTP ${status}`} (${targetName(ctx)})`;
   }
-  if (parsed?.detail !== undefined && code !== 'UNAUTHORIZED') {
+  // The detail of the well-known codes repeats what the message says already.
+  const selfExplanatory = ['MANIFEST_UNKNOWN', 'NAME_UNKNOWN', 'BLOB_UNKNOWN', 'UNAUTHORIZED', 'TOOMANYREQUESTS'];
+  if (parsed?.detail !== undefined && !selfExplanatory.includes(code ?? '')) {
     const detail = typeof parsed.detail === 'string' ? parsed.detail : JSON.stringify(parsed.detail);
     if (detail && detail !== '{}' && detail !== 'null' && detail.length < 300) message += ` [detail: ${detail}]`;
   }
