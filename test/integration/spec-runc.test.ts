@@ -149,7 +149,15 @@ describe('buildSpec under runc', () => {
     expect(r.stdout).toBe('10.1.2.3 db\nbox\nnameserver 127.0.0.1\n');
   });
 
-  it('the image command runs when none is given', () => {
+  it('--init runs tini as PID 1 with the command as its child (needs Debian package tini)', () => {
+    const r = sh('cat /proc/1/cmdline | tr "\\0" " "; echo; echo $$', { init: true }, { initPath: '/usr/bin/tini-static' });
+    expect(r.stderr).toBe('');
+    const [pid1, self] = r.stdout.trim().split('\n');
+    expect(pid1!.trim()).toBe('/sbin/docker-init -- sh -c cat /proc/1/cmdline | tr "\\0" " "; echo; echo $$');
+    expect(self).not.toBe('1');
+  });
+
+  it('an --entrypoint with user args', () => {
     const r = run({ entrypoint: '/bin/echo', command: ['hello', 'world'] });
     expect(r.stdout).toBe('hello world\n');
   });
