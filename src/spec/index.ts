@@ -21,6 +21,7 @@ import { resolveHost, type ResolvedHost, type SpecHost } from './host.js';
 import { mountDepth, toOciMount } from './mounts.js';
 import type { ExecOptions, NamespaceMode, RunOptions } from './options.js';
 import { buildRlimits } from './rlimits.js';
+import { parseSignal } from './units.js';
 import { resolveUser } from './user.js';
 
 export * from './options.js';
@@ -28,6 +29,8 @@ export type { SpecHost, DeviceInfo } from './host.js';
 export { resolveUser, resolveUserFrom, parsePasswd, parseGroup, type ResolvedUser } from './user.js';
 export { resolveInRootfs, readRootfsFile } from './rootfs.js';
 export { RLIMIT_UNLIMITED } from './rlimits.js';
+export { parseBytes, parseSignal, signalNumber } from './units.js';
+export { DEFAULT_SHM_SIZE } from './defaults.js';
 
 /** Where --init's binary is mounted, and what runs as PID 1 (Docker's path). */
 export const INIT_PATH_IN_CONTAINER = '/sbin/docker-init';
@@ -50,6 +53,23 @@ export function composeArgs(image: ImageConfig, opts: Pick<RunOptions, 'entrypoi
   }
   if (args.length === 0) throw new UsageError('no command specified: the image has no Entrypoint or Cmd, and none was given');
   return args;
+}
+
+/**
+ * The signal `stop` sends first: --stop-signal, else the image's StopSignal,
+ * else SIGTERM; canonical name ("SIGTERM") or number string.
+ */
+export function effectiveStopSignal(image: ImageConfig, opts: Pick<RunOptions, 'stopSignal'>): string {
+  if (opts.stopSignal) return opts.stopSignal;
+  const fromImage = image.config?.StopSignal;
+  if (fromImage) {
+    try {
+      return parseSignal(fromImage, 'the image StopSignal');
+    } catch {
+      // A broken image value should not make the container unstoppable.
+    }
+  }
+  return 'SIGTERM';
 }
 
 /**

@@ -19,6 +19,7 @@ import {
   buildExecProcess,
   buildSpec,
   composeArgs,
+  effectiveStopSignal,
   INIT_PATH_IN_CONTAINER,
   parseRunFlags,
   RLIMIT_UNLIMITED,
@@ -432,5 +433,15 @@ describe('buildExecProcess', () => {
     expect(() => buildExecProcess(containerSpec(), { command: [] }, rootfs, host)).toThrow('no command specified');
     expect(() => buildExecProcess(containerSpec(), { command: ['sh'], user: 'ghost' }, rootfs, host)).toThrow('unable to find user ghost');
     expect(() => buildExecProcess({ ociVersion: '1.0.2' }, { command: ['sh'] }, rootfs, host)).toThrow('no process');
+  });
+});
+
+describe('effectiveStopSignal', () => {
+  it('flag, then image StopSignal, then SIGTERM', () => {
+    expect(effectiveStopSignal(image({ StopSignal: 'SIGQUIT' }), { stopSignal: 'SIGINT' })).toBe('SIGINT');
+    expect(effectiveStopSignal(image({ StopSignal: 'quit' }), {})).toBe('SIGQUIT');
+    expect(effectiveStopSignal(image({ StopSignal: '9' }), {})).toBe('SIGKILL');
+    expect(effectiveStopSignal(image({ StopSignal: 'BOGUS' }), {})).toBe('SIGTERM');
+    expect(effectiveStopSignal(image({}), {})).toBe('SIGTERM');
   });
 });
