@@ -1,0 +1,18 @@
+// tsrun logout [SERVER]
+import type { Command } from 'commander';
+import { action } from '../../common.js';
+
+export function registerLogout(program: Command): Command {
+  return program
+    .command('logout')
+    .description('forget the credentials of a registry (Docker Hub when no server is given)')
+    .argument('[server]', 'registry host', 'docker.io')
+    .action(
+      action('tsrun', async (server: string) => {
+        const { configKey, normaliseServer, removeCredentials } = await import('../../../registry/credentials.js');
+        const host = normaliseServer(server);
+        const removed = await removeCredentials(host);
+        process.stdout.write(removed ? `Removing login credentials for ${configKey(host)}\n` : `Not logged in to ${configKey(host)}\n`);
+      }),
+    );
+}
