@@ -249,7 +249,8 @@ async function teardownRecorded(paths: NetworkPaths, record: EndpointRecord): Pr
   };
   const net = record.network;
   if (net) {
-    await step(async () => (await firewall()).unpublish(net.table, record.id));
+    // Ports are recorded before they are published, so a record without ports published none.
+    if (record.ports.length > 0 || !record.complete) await step(async () => (await firewall()).unpublish(net.table, record.id));
     await step(() => detachVeth(record.id));
   }
   await step(() => deleteNetns(record.netnsPath));
