@@ -13,6 +13,7 @@ packages=(
   openssl                    # certificates for the token-auth registry tests
   libcap2-bin                # getcap: file capabilities survive unpacking
   iproute2 util-linux procps # ip, nsenter/unshare/script, ps
+  tini                       # --init (tini-static as PID 1)
   hyperfine                  # benchmarks (hack/bench)
 )
 missing=()
