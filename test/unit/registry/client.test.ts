@@ -314,4 +314,19 @@ describe('connection errors and mirrors', () => {
       await mirror.close();
     }
   });
+
+  it('falls back to plain HTTP for an "insecure" registry that does not speak TLS', async () => {
+    const { reg: r } = await setup();
+    const hosts = join(dir, 'registries.json');
+    writeFileSync(hosts, JSON.stringify({ registries: { [r.host]: { tls: true, insecure: true } } }));
+    const client = new RegistryClient({ hostsConfigPath: hosts, dockerConfigPath: join(dir, 'c.json') });
+    const m = await client.getManifest(parseReference(`${r.host}/test/app:v1`));
+    expect(m.mediaType).toBe(MediaType.OciManifest);
+    // Without "insecure", the TLS failure is reported, naming the host.
+    writeFileSync(hosts, JSON.stringify({ registries: { [r.host]: { tls: true } } }));
+    const strict = new RegistryClient({ hostsConfigPath: hosts, dockerConfigPath: join(dir, 'c.json'), maxAttempts: 1 });
+    const err = await strict.getManifest(parseReference(`${r.host}/test/app:v1`)).catch((e) => e);
+    expect(err).toBeInstanceOf(RegistryUnreachableError);
+    expect(err.message).toContain(`cannot connect to ${r.host}`);
+  });
 });
