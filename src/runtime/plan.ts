@@ -390,6 +390,9 @@ export function compilePlan(spec: Spec, monitor: MonitorConfig, host: PlanHost, 
   if (!isNewNamespace(spec, 'mount')) {
     throw new LaunchError('the container needs its own mount namespace (linux.namespaces has no "mount")', 'namespaces');
   }
+  // In a new user namespace we start as the unmapped host root: become the
+  // namespace's root first, or files created on our own mounts fail with EOVERFLOW.
+  if (userns) steps.push({ op: 'user', args: ['0', '0', ''] });
   const rootProp = PROPAGATION[spec.linux?.rootfsPropagation ?? 'rslave'];
   if (rootProp === undefined) throw new LaunchError(`invalid rootfsPropagation "${spec.linux?.rootfsPropagation}"`, 'compile');
   steps.push({ op: 'propagation', args: ['/', hex(rootProp)] });

@@ -1,7 +1,7 @@
 // The launcher against the real kernel, as root: lifecycle, isolation, errors,
 // logs, exec; and the same bundles under runc for a differential check.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -19,6 +19,7 @@ let seq = 0;
 beforeAll(() => {
   execFileSync('node', ['hack/build.mjs'], { stdio: 'inherit' });
   work = mkdtempSync(join(tmpdir(), 'tsrun-rt-'));
+  chmodSync(work, 0o755); // a user-namespaced root (host uid 100000) must reach the rootfs
   rootfs = makeBusyboxRootfs(join(work, 'rootfs'));
 });
 afterAll(() => {
@@ -236,6 +237,70 @@ describe('Launcher (C helper)', () => {
     expect(l().list().map((s) => s.id)).toContain(cid);
     await expect(l().delete(cid)).rejects.toThrow(StateError);
     await l().delete(cid, true);
+  });
+
+  it('relays stdin when asked (-i), and not otherwise', async () => {
+    const input = join(work, 'stdin.txt');
+    const { writeFileSync } = await import('node:fs');
+    writeFileSync(input, 'line one\nline two\n');
+    const inFd = openSync(input, 'r');
+    const out = join(work, 'stdin.out');
+    const o = openSync(out, 'w');
+    const st = await l().run(id(), bundle(['sh', '-c', 'cat; echo end']), { detach: false, stdin: true, stdio: [inFd, o, o] });
+    closeSync(inFd);
+    closeSync(o);
+    expect(st?.exitCode).toBe(0);
+    expect(readFileSync(out, 'utf8')).toBe('line one\nline two\nend\n');
+    const r = await runCaptured(l(), id(), bundle(['sh', '-c', 'cat; echo end']));
+    expect(r.stdout).toBe('end\n');
+  });
+
+  it('forwards signals sent to the monitor to the container', async () => {
+    const cid = id();
+    await l().run(cid, bundle(['sh', '-c', 'trap "exit 9" USR1; while true; do sleep 0.05; done']), { detach: true });
+    await sleep(100);
+    const rec = JSON.parse(readFileSync(join(work, 'state', cid, 'state.json'), 'utf8')) as { monitorPid: number };
+    process.kill(rec.monitorPid, 'SIGUSR1');
+    expect((await l().wait(cid)).exitCode).toBe(9);
+    await l().delete(cid);
+  });
+
+  it('runs in a new user namespace with id maps', async () => {
+    const r = await runCaptured(
+      l(),
+      id(),
+      bundle(['sh', '-c', 'id -u; cat /proc/self/uid_map /proc/self/gid_map | tr -s " "; ls -ln /bin/busybox | tr -s " " | cut -d" " -f3'], (spec) => {
+        spec.linux!.namespaces!.push({ type: 'user' }, { type: 'cgroup' });
+        spec.linux!.uidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+        spec.linux!.gidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+      }),
+    );
+    expect(r.stderr).toBe('');
+    // The rootfs belongs to host root, which has no mapping inside: the overflow uid.
+    expect(r.stdout).toBe('0\n 0 100000 65536\n 0 100000 65536\n65534\n');
+  });
+
+  it('places the container in its cgroup and removes the cgroup on delete', async () => {
+    const cid = id();
+    const cgPath = `/tsrun-test/${cid}`;
+    await l().run(cid, bundle(['sleep', '30'], (spec) => {
+      spec.linux!.cgroupsPath = cgPath;
+      spec.linux!.resources = { pids: { limit: 64 } };
+    }), { detach: true });
+    const pid = l().state(cid).pid!;
+    const cg = readFileSync(`/proc/${pid}/cgroup`, 'utf8');
+    expect(cg).toMatch(new RegExp(`:pids:${cgPath}\n`));
+    expect(readFileSync(`/sys/fs/cgroup/pids${cgPath}/pids.max`, 'utf8').trim()).toBe('64');
+    await l().delete(cid, true);
+    expect(existsSync(`/sys/fs/cgroup/pids${cgPath}`)).toBe(false);
+  });
+
+  it('rejects a malformed plan before doing anything', () => {
+    const helper = join(process.cwd(), 'build/tsrun-helper');
+    const r = spawnSync('sh', ['-c', `printf '12:tsrun-plan-1,9:lock-file,1:2,1:a,1:b,' | ${helper} launch 3<&0 4>&1`], { encoding: 'utf8' });
+    expect(r.status).toBe(1);
+    expect(r.stdout).toContain('parse-plan');
+    expect(r.stdout).toContain('lock-file): wrong number of arguments 2');
   });
 
   it('runs a pty session driven through a pty (script): tty, window size, input, raw mode', async () => {
