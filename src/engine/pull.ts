@@ -153,7 +153,13 @@ export async function pullImage(ctx: EngineContext, reference: string, opts: Pul
     });
 
     // Manifest (through an index when the reference names one).
-    const top = await registry.resolve(ref);
+    // A digest we already hold needs no request at all (pinned pulls work offline).
+    let top: { digest: string; mediaType: string };
+    if (ref.digest && store.content.has(ref.digest)) {
+      top = { digest: ref.digest, mediaType: parseManifest(store.content.read(ref.digest)).mediaType };
+    } else {
+      top = await registry.resolve(ref);
+    }
     const fetchManifest = async (digest: string, mediaType: string): Promise<ParsedManifest> => {
       let bytes: Buffer;
       let type = mediaType;

@@ -136,6 +136,12 @@ describe('pullImage', () => {
     expect(again[0]).toMatchObject({ defaultTag: false });
     expect(again.filter((e) => e.type === 'layer').map((e) => (e as { status: string }).status)).toEqual(['Already exists', 'Already exists']);
     expect(again[again.length - 1]).toMatchObject({ type: 'done', upToDate: true });
+
+    // Pinned by a digest we hold: no request at all.
+    const calls3 = { fetchBlob: [] as string[], head: 0 };
+    const pinned = await pullImage(ctx, `localhost:5000/lib/app@${img.tags.get('latest')}`, { deps: fakeDeps(img, calls3) });
+    expect(calls3).toEqual({ fetchBlob: [], head: 0 });
+    expect(pinned.id).toBe(rec.id);
   });
 
   it('two concurrent pulls of one image download each blob once and both succeed', async () => {
