@@ -17,7 +17,10 @@ import { launcherFor, type AnyLauncher, type ExitStatus } from './launchers.js';
 import { resolveImage, type PullPolicy } from './image-access.js';
 import { isMounted, mountRootfs, unmountRootfs } from './rootfs.js';
 import { parseRestartPolicy } from './restart.js';
-import { buildExecProcess, buildSpec, parseRunFlags, type RunOptions } from './spec-access.js';
+import { buildExecProcess, buildSpec, composeArgs, parseExecFlags, parseRunFlags, type RunOptions } from '../spec/index.js';
+import { attachNetwork, detachNetwork, networkModeName, resolveJoinedNamespaces } from './container-network.js';
+import { findInit } from './init.js';
+import { parsePortMappings } from '../network/index.js';
 
 export interface CreateRequest {
   image: string;
@@ -71,10 +74,7 @@ export class Containers {
     this.store.claimName(name, id);
     try {
       const config = image.config.config ?? {};
-      const entrypoint = opts.entrypoint !== undefined ? opts.entrypoint : config.Entrypoint ?? null;
-      const cmd = req.command.length > 0 ? req.command : opts.entrypoint !== undefined ? [] : config.Cmd ?? [];
-      const argv = [...(entrypoint ?? []), ...cmd];
-      if (argv.length === 0) throw new UsageError('no command specified: the image has no CMD or ENTRYPOINT and none was given');
+      const argv = composeArgs(image.config, { entrypoint: opts.entrypoint, command: req.command });
       const hostname = opts.hostname ?? id.slice(0, 12);
       const record: ContainerRecord = {
         id,
@@ -88,22 +88,22 @@ export class Containers {
           env: config.Env ?? [],
           workingDir: opts.workdir ?? config.WorkingDir ?? '/',
           user: opts.user ?? config.User ?? '',
-          tty: Boolean(req.flags.tty),
-          openStdin: Boolean(req.flags.interactive),
-          stopSignal: (req.flags.stopSignal as string | undefined) ?? config.StopSignal ?? 'SIGTERM',
-          stopTimeout: req.flags.stopTimeout !== undefined ? Number(req.flags.stopTimeout) : 10,
-          labels: { ...(config.Labels ?? {}), ...labelsOf(req.flags.label) },
+          tty: Boolean(opts.tty),
+          openStdin: Boolean(opts.interactive),
+          stopSignal: opts.stopSignal ?? config.StopSignal ?? 'SIGTERM',
+          stopTimeout: opts.stopTimeout ?? 10,
+          labels: { ...(config.Labels ?? {}), ...(opts.labels ?? {}) },
           hostname,
-          entrypoint,
-          cmd,
+          entrypoint: opts.entrypoint ?? config.Entrypoint ?? null,
+          cmd: req.command.length > 0 ? req.command : opts.entrypoint?.length ? [] : config.Cmd ?? null,
         },
         hostConfig: {
           autoRemove,
           restartPolicy,
-          readonlyRootfs: Boolean(req.flags.readOnly),
-          networkMode: opts.networkMode ?? 'host',
+          readonlyRootfs: Boolean(opts.readOnly),
+          networkMode: networkModeName(opts.network),
           binds: (req.flags.volume as string[] | undefined) ?? [],
-          init: Boolean(req.flags.init),
+          init: Boolean(opts.init),
           runtime,
         },
         lowerDirs: image.lowerDirs,
@@ -115,8 +115,9 @@ export class Containers {
         for (const d of ['upper', 'work', 'rootfs', 'bundle']) mkdirSync(join(tmp, d));
       });
       try {
-        this.prepareBundle(record, image.config, opts, req.command);
+        await this.prepareBundle(record, image.config, opts, req.command, (req.flags.publish as string[] | undefined) ?? []);
       } catch (err) {
+        await detachNetwork(this.ctx, record.id).catch(() => undefined);
         unmountRootfs(paths.rootfs);
         this.store.remove(record);
         throw err;
@@ -128,17 +129,33 @@ export class Containers {
     }
   }
 
-  /** Mounts the rootfs and writes bundle/config.json. Safe to call again (after a reboot). */
-  private prepareBundle(record: ContainerRecord, imageConfig: ImageConfig, opts: RunOptions, command: string[]): void {
+  /** Mounts the rootfs, prepares the network and writes bundle/config.json. */
+  private async prepareBundle(record: ContainerRecord, imageConfig: ImageConfig, opts: RunOptions, command: string[], publishFlags: string[]): Promise<void> {
     const paths = this.store.paths(record.id);
     if (!isMounted(paths.rootfs)) mountRootfs(record.lowerDirs, paths.upper, paths.work, paths.rootfs);
+    const joined = resolveJoinedNamespaces(this, opts);
+    const ports = parsePortMappings(publishFlags, Object.keys(imageConfig.config?.ExposedPorts ?? {}), Boolean(opts.publishAll));
+    const net = await attachNetwork(this.ctx, record, opts, ports);
     const etc = writeEtcFiles(paths.etc, {
       hostname: record.config.hostname,
       addHosts: opts.addHosts,
       dns: opts.dns,
       dnsSearch: opts.dnsSearch,
+      ownAddresses: net?.hostsEntries,
     });
-    const spec = buildSpec(imageConfig, { ...opts, command, hostname: record.config.hostname, etcFiles: etc, cgroupsPath: `/tsrun/${record.id}` }, paths.rootfs);
+    const spec = buildSpec(
+      imageConfig,
+      {
+        ...opts,
+        command,
+        hostname: record.config.hostname,
+        etcFiles: etc,
+        namespacePaths: { ...joined, ...(net ? { network: net.netnsPath } : {}) },
+        initPath: opts.init ? findInit() : undefined,
+        cgroupsPath: `${opts.cgroupParent ?? '/tsrun'}/${record.id}`,
+      },
+      paths.rootfs,
+    );
     writeJsonAtomic(join(paths.bundle, 'config.json'), spec);
   }
 
@@ -278,6 +295,7 @@ export class Containers {
     await launcher.delete(record.id, true).catch((err) => {
       if (!(err instanceof NotFoundError)) throw err;
     });
+    await detachNetwork(this.ctx, record.id);
     unmountRootfs(this.store.paths(record.id).rootfs);
     this.store.remove(record);
   }
@@ -292,7 +310,8 @@ export class Containers {
   ): Promise<number | undefined> {
     if (this.state(record).status !== 'running') throw new StateError(`container ${record.id.slice(0, 12)} is not running`);
     if (req.command.length === 0) throw new UsageError('exec needs a command to run');
-    const process: Process = buildExecProcess(this.spec(record), { ...req, rootfs: this.store.paths(record.id).rootfs });
+    const execOpts = parseExecFlags({ ...req }, {});
+    const process: Process = buildExecProcess(this.spec(record), execOpts, this.store.paths(record.id).rootfs);
     const exit = await this.launcher(record).exec(record.id, process, { detach: Boolean(req.detach), stdin: Boolean(req.interactive) });
     return exit?.exitCode;
   }

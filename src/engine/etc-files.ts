@@ -31,7 +31,7 @@ export function hostResolvConf(read = (p: string) => readFileSync(p, 'utf8')): s
 
 export function writeEtcFiles(
   dir: string,
-  opts: { hostname: string; addHosts?: string[]; dns?: string[]; dnsSearch?: string[]; hostNetwork?: boolean },
+  opts: { hostname: string; addHosts?: string[]; dns?: string[]; dnsSearch?: string[]; ownAddresses?: string[] },
 ): EtcFiles {
   ensureDir(dir);
   const hostnamePath = join(dir, 'hostname');
@@ -51,7 +51,9 @@ export function writeEtcFiles(
     const i = h.indexOf(':');
     hostLines.push(`${h.slice(i + 1)}\t${h.slice(0, i)}`);
   }
-  hostLines.push(`127.0.1.1\t${opts.hostname}`);
+  // The container's own address(es) on its network, else a loopback alias so its name resolves.
+  if (opts.ownAddresses?.length) hostLines.push(...opts.ownAddresses);
+  else hostLines.push(`127.0.1.1\t${opts.hostname}`);
   writeFileSync(hostsPath, hostLines.join('\n') + '\n');
 
   let resolv = hostResolvConf();
