@@ -3,7 +3,7 @@
 // host (the host's stack), container:NAME (another container's namespaces).
 import { join } from 'node:path';
 import { StateError, UsageError } from '../errors.js';
-import { hostsEntries, netnsPath, setupNetwork, teardownNetwork, type NetworkSetup, type PortSpecMapping } from '../network/index.js';
+import { formatPortMapping, hostsEntries, netnsPath, readEndpoint, setupNetwork, teardownNetwork, type NetworkSetup, type PortSpecMapping } from '../network/index.js';
 import type { NamespaceMode, RunOptions } from '../spec/index.js';
 import type { ContainerRecord } from './container-store.js';
 import type { Containers } from './containers.js';
@@ -79,4 +79,9 @@ export function resolveJoinedNamespaces(containers: Containers, opts: RunOptions
     out[kind] = `/proc/${state.pid}/ns/${proc}`;
   }
   return out;
+}
+
+/** "0.0.0.0:8080->80/tcp" for each port the container publishes (ps, port). */
+export function publishedPorts(ctx: EngineContext, id: string): string[] {
+  return (readEndpoint(networkPaths(ctx).stateDir, id)?.ports ?? []).map(formatPortMapping);
 }

@@ -2,7 +2,9 @@
 // to the container (Docker's --sig-proxy) and shows pull progress.
 import type { Containers } from '../../engine/containers.js';
 import type { ContainerRecord } from '../../engine/container-store.js';
+import type { PullEvent } from '../../engine/pull.js';
 import { familiarOrSame } from './names.js';
+import { PullProgress } from './pull-progress.js';
 
 const PROXIED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
 
@@ -18,11 +20,13 @@ export function attachSignalProxy(containers: Containers, record: ContainerRecor
   };
 }
 
+/** `run` and `create` pull a missing image with Docker's output, on stderr so stdout stays the container's. */
 export function pullReporter(quiet: boolean) {
+  const progress = quiet ? undefined : new PullProgress(process.stderr);
   return {
     onPull: (name: string) => {
       if (!quiet) process.stderr.write(`Unable to find image '${familiarOrSame(name)}' locally\n`);
     },
-    onEvent: quiet ? undefined : (_event: unknown) => undefined,
+    onEvent: progress ? (event: unknown) => progress.handle(event as PullEvent) : undefined,
   };
 }

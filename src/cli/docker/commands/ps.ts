@@ -5,6 +5,7 @@ import { action, contextOf } from '../../common.js';
 import { commandText, statusText } from '../container-view.js';
 import { humanDuration } from '../human-duration.js';
 import { printTable } from '../table.js';
+import { publishedPorts } from '../../../engine/container-network.js';
 
 export function registerPs(program: Command, name = 'ps'): Command {
   return program
@@ -16,7 +17,9 @@ export function registerPs(program: Command, name = 'ps'): Command {
     .option('--format <format>', 'format output: table or json')
     .action(
       action('tsrun', (flags: { all?: boolean; quiet?: boolean; trunc?: boolean; format?: string }, self: Command) => {
-        const views = new Containers(contextOf(self)).list(Boolean(flags.all));
+        const ctx = contextOf(self);
+        const views = new Containers(ctx).list(Boolean(flags.all));
+        const ports = (id: string) => publishedPorts(ctx, id).join(', ');
         const full = flags.trunc === false;
         const id = (s: string) => (full ? s : s.slice(0, 12));
         if (flags.quiet) {
@@ -33,7 +36,7 @@ export function registerPs(program: Command, name = 'ps'): Command {
                 CreatedAt: v.record.created,
                 State: v.state.status,
                 Status: statusText(v),
-                Ports: '',
+                Ports: ports(v.record.id),
                 Names: v.record.name,
               }) + '\n',
             );
@@ -43,7 +46,7 @@ export function registerPs(program: Command, name = 'ps'): Command {
         const now = Date.now();
         printTable(
           ['CONTAINER ID', 'IMAGE', 'COMMAND', 'CREATED', 'STATUS', 'PORTS', 'NAMES'],
-          views.map((v) => [id(v.record.id), v.record.image, commandText(v, full), `${humanDuration(now - Date.parse(v.record.created))} ago`, statusText(v, now), '', v.record.name]),
+          views.map((v) => [id(v.record.id), v.record.image, commandText(v, full), `${humanDuration(now - Date.parse(v.record.created))} ago`, statusText(v, now), ports(v.record.id), v.record.name]),
         );
       }),
     );
