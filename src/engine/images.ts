@@ -9,13 +9,16 @@ import { isMountPoint, mountReadOnly, unmount } from '../snapshot/overlay.js';
 import { nameKey, type ImageRecord } from '../store/index.js';
 import { FileLock } from '../util/lock.js';
 import { ensureDir } from '../util/fs.js';
+import { ContainerStore } from './container-store.js';
 import { layout, type EngineContext } from './context.js';
 import { openStore } from './pull.js';
 
 /** Names (or IDs) of the containers that use image `imageId`; the container engine installs the real check. */
 export type ImageInUseCheck = (ctx: EngineContext, imageId: string) => string[];
 
-let inUseCheck: ImageInUseCheck = () => [];
+/** Default: every container record (running or not) that was created from the image. */
+let inUseCheck: ImageInUseCheck = (ctx, imageId) =>
+  new ContainerStore(ctx).list().filter((c) => c.imageId === imageId).map((c) => c.name);
 
 /** Called once by the container engine so rmi/prune refuse to delete images that containers use. */
 export function setImageInUseCheck(check: ImageInUseCheck): void {
@@ -29,7 +32,9 @@ export interface ContainerDiskUsage {
   reclaimable: number;
 }
 
-let containerUsage: (ctx: EngineContext) => ContainerDiskUsage = () => ({ total: 0, active: 0, size: 0, reclaimable: 0 });
+/** Default: the number of containers only (sizes and liveness need the container engine's hook). */
+let containerUsage: (ctx: EngineContext) => ContainerDiskUsage = (ctx) =>
+  ({ total: new ContainerStore(ctx).ids().length, active: 0, size: 0, reclaimable: 0 });
 
 /** Called by the container engine so `system df` can show its Containers row. */
 export function setContainerDiskUsage(fn: (ctx: EngineContext) => ContainerDiskUsage): void {
