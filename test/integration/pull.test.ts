@@ -185,6 +185,26 @@ describe('tsrun pull (docker-registry)', () => {
     expect(mountsUnder(dir)).toEqual([]);
   });
 
+  it('refuses to remove an image a container uses unless forced; -f leaves it dangling', () => {
+    const t = cli();
+    const name = `${reg.host}/test/app:v1`;
+    expect(t.run(['pull', '-q', name]).code).toBe(0);
+    const created = t.run(['create', '--name', 'user1', name, '/bin/sh']);
+    expect(created.stderr).toBe('');
+    expect(created.code).toBe(0);
+    const refused = t.run(['rmi', name]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain('container user1 is using its referenced image');
+    const forced = t.run(['rmi', '-f', name]);
+    expect(forced.code).toBe(0);
+    expect(forced.stdout).toContain(`Untagged: ${name}`);
+    expect(forced.stdout).not.toContain('Deleted:');
+    expect(t.run(['images']).stdout).toMatch(/^<none>\s+<none>\s+[a-f0-9]{12}/m);
+    expect(t.run(['rm', 'user1']).code).toBe(0);
+    expect(t.run(['image', 'prune', '-f']).stdout).toContain(`deleted: ${layout.configDigest}`);
+    expectStoreConsistent(t.root);
+  });
+
   it('rejects bad names with exit 125 and a message naming the problem', () => {
     const t = cli();
     const upper = t.run(['pull', 'Busybox']);
