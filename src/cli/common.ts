@@ -39,8 +39,12 @@ export function action<A extends unknown[]>(
 
 /** Parse argv, mapping commander's usage errors to the front end's own exit code. */
 export async function runProgram(program: Command, argv: string[], ownErrorCode = EXIT_TSRUN): Promise<void> {
-  program.exitOverride();
-  program.configureOutput({ outputError: (str, write) => write(str) });
+  // Settings are copied to subcommands only when they are created: apply them to the whole tree.
+  const all = (cmd: Command): Command[] => [cmd, ...cmd.commands.flatMap(all)];
+  for (const cmd of all(program)) {
+    cmd.exitOverride();
+    cmd.configureOutput({ outputError: (str, write) => write(str) });
+  }
   try {
     await program.parseAsync(argv);
   } catch (err) {

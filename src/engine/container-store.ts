@@ -11,6 +11,7 @@ import { existsSync, readFileSync, readdirSync, readlinkSync, renameSync, rmSync
 import { join } from 'node:path';
 import { ConflictError, NotFoundError, UsageError } from '../errors.js';
 import { ensureDir, writeJsonAtomic } from '../util/fs.js';
+import { FileLock } from '../util/lock.js';
 import { layout, type EngineContext } from './context.js';
 
 export interface ContainerState {
@@ -121,7 +122,7 @@ export class ContainerStore {
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
         const owner = this.nameOwner(name);
-        if (owner !== undefined && existsSync(this.paths(owner).record)) {
+        if (owner !== undefined && this.exists(owner)) {
           throw new ConflictError(
             `the container name "/${name}" is already in use by container "${owner}". You have to remove (or rename) that container to be able to reuse that name.`,
           );
@@ -145,10 +146,28 @@ export class ContainerStore {
     }
   }
 
+  private creatingDir(id: string): string {
+    return join(this.dir, `.creating-${id}`);
+  }
+
+  /** A container exists once its directory is in place, or while it is being created. */
+  exists(id: string): boolean {
+    return existsSync(this.paths(id).record) || existsSync(this.creatingDir(id));
+  }
+
+  /**
+   * Creators hold this lease (shared) from claiming a name until the container is complete;
+   * repair() needs it exclusively, so it never mistakes a creation in progress for a crash's leftover.
+   */
+  async creationLease(): Promise<FileLock> {
+    ensureDir(this.dir);
+    return FileLock.acquire(join(this.dir, '.create.lock'), { shared: true });
+  }
+
   /** Writes a new container directory: filled by `fill` under a temp name, then renamed into place. */
   create(record: ContainerRecord, fill: (tempDir: string) => void): void {
     ensureDir(this.dir);
-    const temp = join(this.dir, `.creating-${record.id}`);
+    const temp = this.creatingDir(record.id);
     ensureDir(temp, 0o700);
     try {
       fill(temp);
@@ -233,8 +252,19 @@ export class ContainerStore {
     rmSync(doomed, { recursive: true, force: true });
   }
 
-  /** Cleans what crashes leave behind: temp dirs and names of vanished containers. */
+  /** Cleans what crashes leave behind: temp dirs and names of vanished containers. Skipped while anyone creates. */
   repair(): void {
+    if (!existsSync(this.dir)) return;
+    const exclusive = FileLock.tryAcquire(join(this.dir, '.create.lock'));
+    if (!exclusive) return;
+    try {
+      this.repairLocked();
+    } finally {
+      exclusive.release();
+    }
+  }
+
+  private repairLocked(): void {
     let names: string[] = [];
     try {
       names = readdirSync(this.dir);
@@ -252,7 +282,7 @@ export class ContainerStore {
     }
     for (const n of links) {
       const owner = this.nameOwner(n);
-      if (!owner || !existsSync(this.paths(owner).record)) {
+      if (!owner || !this.exists(owner)) {
         try {
           unlinkSync(join(this.namesDir, n));
         } catch {

@@ -11,10 +11,10 @@ import type { Process, Spec, State } from '../oci/runtime.js';
 import { writeJsonAtomic } from '../util/fs.js';
 import { parseSignal } from '../util/signals.js';
 import type { EngineContext } from './context.js';
-import { ContainerStore, randomName, type ContainerRecord, type ContainerState } from './container-store.js';
+import { ContainerStore, randomName, type ContainerRecord, type ContainerState, type RestartPolicy } from './container-store.js';
 import { writeEtcFiles } from './etc-files.js';
 import { launcherFor, type AnyLauncher, type ExitStatus } from './launchers.js';
-import { resolveImage, type PullPolicy } from './image-access.js';
+import { resolveImage, type LocalImage, type PullPolicy } from './image-access.js';
 import { isMounted, mountRootfs, unmountRootfs } from './rootfs.js';
 import { parseRestartPolicy } from './restart.js';
 import { buildExecProcess, buildSpec, composeArgs, parseExecFlags, parseRunFlags, type RunOptions } from '../spec/index.js';
@@ -69,6 +69,22 @@ export class Containers {
     });
 
     this.store.repair();
+    const lease = await this.store.creationLease();
+    try {
+      return await this.createLeased(req, opts, image, restartPolicy, autoRemove, runtime);
+    } finally {
+      lease.release();
+    }
+  }
+
+  private async createLeased(
+    req: CreateRequest,
+    opts: RunOptions,
+    image: LocalImage,
+    restartPolicy: RestartPolicy,
+    autoRemove: boolean,
+    runtime: string,
+  ): Promise<ContainerRecord> {
     const id = ContainerStore.newId();
     const name = (req.flags.name as string | undefined) ?? randomName();
     this.store.claimName(name, id);

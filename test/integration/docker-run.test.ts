@@ -1,0 +1,225 @@
+// The Docker-like container lifecycle end to end: the built `tsrun` CLI runs
+// real containers from the project's busybox image, pulled from the real
+// docker-registry on 127.0.0.1. Run as root under the integration lock.
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { pushImage, startRegistry, type RunningRegistry } from '../support/registry-server.js';
+import { mountsUnder, REPO, TsrunCli } from '../support/tsrun-cli.js';
+
+let reg: RunningRegistry;
+let cli: TsrunCli;
+let image: string;
+
+beforeAll(async () => {
+  execFileSync(process.execPath, [join(REPO, 'images/build.mjs'), 'busybox'], { stdio: 'ignore' });
+  reg = await startRegistry({ auth: 'none' });
+  await pushImage(join(REPO, 'images/out/busybox'), reg.host, 'busybox:latest');
+  image = `${reg.host}/busybox`;
+  cli = new TsrunCli();
+  const pulled = cli.run(['pull', '-q', image]);
+  expect(pulled.code, pulled.stderr).toBe(0);
+}, 180_000);
+
+afterAll(async () => {
+  cli?.destroy();
+  await reg?.stop();
+});
+
+const containerDirs = () => readdirSync(join(cli.root, 'containers')).filter((n) => /^[0-9a-f]{64}$/.test(n));
+
+describe('tsrun run', () => {
+  it('prints the command output and exits 0', () => {
+    const r = cli.run(['run', '--rm', image, 'echo', 'hello', 'world']);
+    expect(r.stdout).toBe('hello world\n');
+    expect(r.code).toBe(0);
+  });
+
+  it("exits with the container's code, 127 for a missing command and 126 for a non-executable one", () => {
+    expect(cli.run(['run', '--rm', image, 'sh', '-c', 'exit 3']).code).toBe(3);
+    const missing = cli.run(['run', '--rm', image, 'no-such-command']);
+    expect(missing.code).toBe(127);
+    expect(missing.stderr).toMatch(/no-such-command/);
+    const notExec = cli.run(['run', '--rm', image, '/etc/passwd']);
+    expect(notExec.code).toBe(126);
+  });
+
+  it('reports death by signal as 128+n (kill from outside, then wait)', () => {
+    cli.run(['run', '-d', '--name', 'victim', image, 'sleep', '600']);
+    expect(cli.run(['kill', 'victim']).code).toBe(0);
+    expect(cli.run(['wait', 'victim']).stdout).toBe('137\n');
+    expect(cli.run(['rm', 'victim']).code).toBe(0);
+  });
+
+  it('answers bad input with 125 and a message naming it', () => {
+    const badFlag = cli.run(['run', '--no-such-flag', image, 'true']);
+    expect(badFlag.code).toBe(125);
+    const badName = cli.run(['run', '--rm', 'UPPER/Case', 'true']);
+    expect(badName.code).toBe(125);
+    expect(badName.stderr).toMatch(/UPPER\/Case/);
+    const badMem = cli.run(['run', '--rm', '-m', 'lots', image, 'true']);
+    expect(badMem.code).toBe(125);
+    expect(badMem.stderr).toMatch(/lots/);
+    const noImage = cli.run(['run', '--rm', '--pull', 'never', `${reg.host}/absent`, 'true']);
+    expect(noImage.code).toBe(125);
+    expect(noImage.stderr).toMatch(/absent/);
+  });
+
+  it('isolates the container: PID 1, own hostname, no host processes, masked paths, default capabilities', () => {
+    const script = [
+      'echo pid=$$',
+      'echo host=$(hostname)',
+      'echo procs=$(ls /proc | grep -c "^[0-9]")',
+      'echo timer=$(wc -c < /proc/timer_list)',
+      'grep CapEff /proc/self/status',
+      'touch /proc/sys/kernel/x 2>/dev/null && echo procsys=rw || echo procsys=ro',
+    ].join('; ');
+    const r = cli.run(['run', '--rm', '--hostname', 'boxy', image, 'sh', '-c', script]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain('pid=1\n');
+    expect(r.stdout).toContain('host=boxy\n');
+    expect(Number(/procs=(\d+)/.exec(r.stdout)![1])).toBeLessThan(5);
+    expect(r.stdout).toContain('timer=0\n');
+    // Docker's default set: no CAP_SYS_ADMIN (bit 21).
+    const capEff = BigInt(`0x${/CapEff:\s*([0-9a-f]+)/.exec(r.stdout)![1]}`);
+    expect(capEff).toBe(0xa80425fbn);
+    expect(r.stdout).toContain('procsys=ro\n');
+  });
+
+  it('applies -e, -w, -u and --entrypoint like Docker', () => {
+    const r = cli.run(['run', '--rm', '-e', 'GREETING=hi there', '-w', '/tmp/work', '-u', 'tsuser', '--entrypoint', 'sh', image, '-c', 'echo "$GREETING|$(pwd)|$(id -u)|$HOME"']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toBe('hi there|/tmp/work|1000|/home/tsuser\n');
+    const unknown = cli.run(['run', '--rm', '-u', 'nobody-here', image, 'true']);
+    expect(unknown.code).toBe(125);
+    expect(unknown.stderr).toMatch(/unable to find user nobody-here/);
+  });
+
+  it('writes land only in the container layer; --read-only refuses them', () => {
+    const id = cli.run(['create', image, 'sh', '-c', 'echo data > /written']).stdout.trim();
+    expect(cli.run(['start', '-a', id]).code).toBe(0);
+    expect(readFileSync(join(cli.root, 'containers', id, 'upper', 'written'), 'utf8')).toBe('data\n');
+    for (const layer of readdirSync(join(cli.root, 'layers'))) expect(existsSync(join(cli.root, 'layers', layer, 'diff', 'written'))).toBe(false);
+    expect(cli.run(['rm', id]).code).toBe(0);
+    const ro = cli.run(['run', '--rm', '--read-only', image, 'sh', '-c', 'touch /x']);
+    expect(ro.code).not.toBe(0);
+    expect(ro.stderr).toMatch(/Read-only file system/);
+  });
+
+  it('--rm leaves no mount, no directory and no runtime state', () => {
+    const before = containerDirs().length;
+    expect(cli.run(['run', '--rm', image, 'true']).code).toBe(0);
+    expect(containerDirs().length).toBe(before);
+    expect(mountsUnder(join(cli.root, 'containers'))).toEqual([]);
+  });
+
+  it('refuses a name already in use', () => {
+    expect(cli.run(['create', '--name', 'taken', image, 'true']).code).toBe(0);
+    const again = cli.run(['create', '--name', 'taken', image, 'true']);
+    expect(again.code).toBe(125);
+    expect(again.stderr).toMatch(/"\/taken" is already in use/);
+    expect(cli.run(['rm', 'taken']).code).toBe(0);
+  });
+});
+
+describe('detached containers', () => {
+  it('run -d, ps, logs -f until exit, exec, stop, inspect, rm', async () => {
+    const id = cli.run(['run', '-d', '--name', 'ticker', image, 'sh', '-c', 'trap "echo bye; exit 0" TERM; i=0; while [ $i -lt 600 ]; do echo tick $i; i=$((i+1)); sleep 0.1; done']).stdout.trim();
+    expect(id).toMatch(/^[0-9a-f]{64}$/);
+    const ps = cli.run(['ps']);
+    expect(ps.stdout).toMatch(/CONTAINER ID\s+IMAGE\s+COMMAND\s+CREATED\s+STATUS\s+PORTS\s+NAMES/);
+    expect(ps.stdout).toMatch(new RegExp(`${id.slice(0, 12)}.*Up .*ticker`));
+    await sleep(400);
+    expect(cli.run(['logs', 'ticker']).stdout).toMatch(/^tick 0\ntick 1\n/);
+
+    const exec = cli.run(['exec', 'ticker', 'sh', '-c', 'echo in $(hostname); exit 4']);
+    expect(exec.stdout).toBe(`in ${id.slice(0, 12)}\n`);
+    expect(exec.code).toBe(4);
+
+    // logs -f follows and ends by itself once the container stops.
+    const follow = cli.runAsync(['logs', '-f', 'ticker'], { timeoutMs: 30_000 });
+    await sleep(300);
+    const stop = cli.run(['stop', 'ticker']);
+    expect(stop.code).toBe(0);
+    const followed = await follow;
+    expect(followed.code).toBe(0);
+    expect(followed.stdout).toMatch(/tick 0\n[\s\S]*bye\n$/);
+
+    const inspect = JSON.parse(cli.run(['inspect', 'ticker']).stdout)[0];
+    expect(inspect.Id).toBe(id);
+    expect(inspect.State.Status).toBe('exited');
+    expect(inspect.State.ExitCode).toBe(0);
+    expect(inspect.State.OOMKilled).toBe(false);
+    expect(cli.run(['ps', '-a']).stdout).toMatch(/Exited \(0\)/);
+    expect(cli.run(['rm', 'ticker']).code).toBe(0);
+    expect(cli.run(['inspect', 'ticker']).code).toBe(1);
+  });
+
+  it('stop explains a PID 1 that ignores SIGTERM, then kills it', () => {
+    cli.run(['run', '-d', '--name', 'stubborn', image, 'sleep', '600']);
+    const stop = cli.run(['stop', '-t', '1', 'stubborn']);
+    expect(stop.code).toBe(0);
+    expect(stop.stderr).toMatch(/ignored SIGTERM/);
+    expect(cli.run(['inspect', '-f', '{{.State.ExitCode}}', 'stubborn']).stdout.trim()).toBe('137');
+    expect(cli.run(['rm', 'stubborn']).code).toBe(0);
+  });
+
+  it('accepts unique ID prefixes and refuses ambiguous or unknown ones', () => {
+    const id = cli.run(['create', image, 'true']).stdout.trim();
+    expect(cli.run(['inspect', '-f', '{{.Id}}', id.slice(0, 6)]).stdout.trim()).toBe(id);
+    const unknown = cli.run(['rm', 'nope-not-here']);
+    expect(unknown.code).toBe(125);
+    expect(unknown.stderr).toMatch(/no such container: nope-not-here/);
+    expect(cli.run(['rm', id.slice(0, 8)]).code).toBe(0);
+  });
+});
+
+describe('crash recovery', () => {
+  it('kill -9 of the monitor: ps tells the truth and rm -f cleans everything', async () => {
+    const id = cli.run(['run', '-d', image, 'sleep', '600']).stdout.trim();
+    const runtimeDir = join(cli.runroot, 'runtime', id);
+    const monitorPid = Number(readFileSync(join(runtimeDir, 'state.json'), 'utf8').match(/"monitorPid":\s*(\d+)/)?.[1]);
+    expect(monitorPid).toBeGreaterThan(0);
+    process.kill(monitorPid, 'SIGKILL');
+    await sleep(200);
+    const ps = cli.run(['ps', '-a']).stdout;
+    expect(ps).not.toMatch(new RegExp(`${id.slice(0, 12)}.*Up `));
+    expect(cli.run(['rm', '-f', id]).code).toBe(0);
+    expect(existsSync(join(cli.root, 'containers', id))).toBe(false);
+    expect(existsSync(runtimeDir)).toBe(false);
+    expect(mountsUnder(join(cli.root, 'containers', id))).toEqual([]);
+  });
+
+  it('kill -9 of a foreground tsrun leaves a running container that ps shows and rm -f removes', async () => {
+    const child = spawn(process.execPath, cli.args(['run', '--name', 'orphan', image, 'sleep', '600']), { stdio: 'ignore' });
+    for (let i = 0; i < 100 && !cli.run(['ps']).stdout.includes('orphan'); i++) await sleep(100);
+    child.kill('SIGKILL');
+    await sleep(200);
+    expect(cli.run(['ps']).stdout).toMatch(/Up .*orphan/);
+    expect(cli.run(['rm', '-f', 'orphan']).code).toBe(0);
+    expect(cli.run(['ps', '-a']).stdout).not.toMatch(/orphan/);
+  });
+});
+
+describe('concurrency', () => {
+  it('50 concurrent runs all succeed', async () => {
+    const runs = await Promise.all(
+      Array.from({ length: 50 }, (_, i) => cli.runAsync(['run', '--rm', '--network', 'none', image, 'echo', `n${i}`], { timeoutMs: 120_000 })),
+    );
+    const failures = runs.filter((r, i) => r.code !== 0 || r.stdout !== `n${i}\n`);
+    expect(failures.map((f) => f.stderr)).toEqual([]);
+  }, 180_000);
+});
+
+describe('differential: runc stands in for our launcher', () => {
+  it('gives the same output and exit codes', () => {
+    for (const args of [['echo', 'same'], ['sh', '-c', 'echo $(id -u):$(hostname); exit 5']]) {
+      const ours = cli.run(['run', '--rm', '--hostname', 'h', image, ...args]);
+      const theirs = cli.run(['run', '--rm', '--runtime', 'runc', '--hostname', 'h', image, ...args]);
+      expect(theirs.stdout).toBe(ours.stdout);
+      expect(theirs.code).toBe(ours.code);
+    }
+  });
+});
