@@ -1,12 +1,14 @@
 // The image verbs, registered as one group (wired into index.ts):
-// pull, images, rmi, tag, and the `image` and `system` command groups.
+// pull, images, rmi, tag, save, load, and the `image` and `system` command groups.
 import type { Command } from 'commander';
 import { registerImageInspect } from './image-inspect.js';
 import { registerImageMount } from './image-mount.js';
 import { registerImagePrune } from './image-prune.js';
 import { registerImages } from './images.js';
+import { registerLoad } from './load.js';
 import { registerPull } from './pull.js';
 import { registerRmi } from './rmi.js';
+import { registerSave } from './save.js';
 import { registerSystemDf } from './system-df.js';
 import { registerTag } from './tag.js';
 
@@ -15,6 +17,8 @@ export function registerImageVerbs(program: Command): void {
   registerImages(program);
   registerRmi(program);
   registerTag(program);
+  registerSave(program);
+  registerLoad(program);
   const image = program.command('image').description('manage images');
   registerPull(image, 'pull');
   registerImages(image, 'ls');
@@ -24,6 +28,8 @@ export function registerImageVerbs(program: Command): void {
   registerImageInspect(image);
   registerImagePrune(image);
   registerImageMount(image);
+  registerSave(image, 'save');
+  registerLoad(image, 'load');
   // `system` hosts df here; other system verbs can be added to this group (find it with program.commands).
   const system = program.commands.find((c) => c.name() === 'system') ?? program.command('system').description('manage tsrun');
   registerSystemDf(system);

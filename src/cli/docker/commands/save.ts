@@ -1,0 +1,24 @@
+// tsrun save [-o FILE] IMAGE...: a tar that is both an OCI layout and a docker-archive.
+import type { Command } from 'commander';
+import { saveImages, saveImagesToFile } from '../../../engine/archive.js';
+import { UsageError } from '../../../errors.js';
+import { action, contextOf } from '../../common.js';
+
+export function registerSave(program: Command, name = 'save'): Command {
+  return program
+    .command(name)
+    .description('save one or more images to a tar archive (streamed to stdout by default)')
+    .argument('<image...>')
+    .option('-o, --output <file>', 'write to a file instead of stdout')
+    .action(
+      action('tsrun', async (names: string[], flags: { output?: string }, self: Command) => {
+        const ctx = contextOf(self);
+        if (flags.output) {
+          await saveImagesToFile(ctx, names, flags.output);
+          return;
+        }
+        if (process.stdout.isTTY) throw new UsageError('cowardly refusing to save to a terminal. Use the -o flag or redirect');
+        await saveImages(ctx, names, process.stdout);
+      }),
+    );
+}
