@@ -16,9 +16,9 @@ export function registerLoad(program: Command, name = 'load'): Command {
         if (!flags.input && process.stdin.isTTY) throw new UsageError('requested load from stdin, but stdin is empty (use -i FILE or redirect)');
         const input = flags.input ? createReadStream(flags.input) : process.stdin;
         const r = await loadImages(contextOf(self), input);
+        if (flags.quiet) return;
         for (const n of r.names) process.stdout.write(`Loaded image: ${n}\n`);
         for (const id of r.ids) process.stdout.write(`Loaded image ID: ${id}\n`);
-        void flags.quiet;
       }),
     );
 }
