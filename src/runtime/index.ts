@@ -8,3 +8,4 @@ export {
   type PlanStep, type MonitorConfig, type PlanHost, type SeccompProgram,
 } from './plan.js';
 export { errorForFailure, execFailureExitCode, type StepFailure } from './report.js';
+export { compileSeccomp } from './seccomp.js';

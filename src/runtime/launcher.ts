@@ -16,6 +16,7 @@ import { ensureDir, writeFileAtomic } from '../util/fs.js';
 import { helperPath } from '../util/paths.js';
 import { parseSignal } from '../util/signals.js';
 import { compileExecPlan, compilePlan, encodePlan, NS_PROC_NAME, parseProcLimits, SETNS_ORDER, type MonitorConfig, type PlanStep } from './plan.js';
+import { compileSeccomp } from './seccomp.js';
 import { errorForFailure, execFailureExitCode, isExecFailure, StatusDecoder, type ExitFile, type StatusMessage } from './report.js';
 import { ContainerDir, processStartTime, type StateRecord } from './state-dir.js';
 
@@ -35,6 +36,8 @@ export interface LaunchOptions {
   stdin?: boolean;
   pidFile?: string;
   consoleSocket?: string;
+  /** Detached only: run by the monitor after the container exits (absolute path first), e.g. tsrun's cleanup. */
+  exitCommand?: string[];
   /** Attached only: the helper's stdin/stdout/stderr (default: inherit ours). Tests pass file descriptors. */
   stdio?: Array<'inherit' | 'ignore' | number>;
   /** Non-fatal notes (e.g. cgroup settings the host cannot honour). */
@@ -218,14 +221,15 @@ export class Launcher implements ContainerLauncher {
         terminal: !!spec.process?.terminal,
         consoleSize: spec.process?.consoleSize,
         consoleSocket: opts.consoleSocket,
+        exitCommand: opts.exitCommand,
       };
-      const steps = compilePlan(spec, monitor, {
-        hardLimits: callerHardLimits(),
-        cgroupProcs,
-        rootfs,
-        bundle: bundleDir,
-        isDirectory: (p) => isDirectory(p),
-      });
+      const seccomp = spec.linux?.seccomp ? compileSeccomp(spec.linux.seccomp) : undefined;
+      const steps = compilePlan(
+        spec,
+        monitor,
+        { hardLimits: callerHardLimits(), cgroupProcs, rootfs, bundle: bundleDir, isDirectory: (p) => isDirectory(p) },
+        seccomp,
+      );
       spawned = this.spawnHelper(steps, opts);
       const msg = await spawned.reader.next();
       if (msg?.kind === 'error') throw errorForFailure(msg);
@@ -453,7 +457,10 @@ export class Launcher implements ContainerLauncher {
       consoleSocket: opts.consoleSocket,
     };
     const cgroupProcs = rec.cgroupsPath ? openCgroup(rec.cgroupsPath).procsFiles() : [];
-    const steps = compileExecPlan(proc, monitor, join, { hardLimits: callerHardLimits(), cgroupProcs });
+    // An exec'd process is confined like the container's own (as runc does).
+    const profile = readSpecIfPresent(rec.bundle)?.linux?.seccomp;
+    const seccomp = profile ? compileSeccomp(profile) : undefined;
+    const steps = compileExecPlan(proc, monitor, join, { hardLimits: callerHardLimits(), cgroupProcs }, seccomp);
     const spawned = this.spawnHelper(steps, opts);
     try {
       let msg = await spawned.reader.next();
@@ -499,6 +506,15 @@ function readSpec(bundle: string): Spec {
     return JSON.parse(text) as Spec;
   } catch (err) {
     throw new LaunchError(`${path} is not valid JSON`, 'config', { cause: err });
+  }
+}
+
+function readSpecIfPresent(bundle: string): Spec | undefined {
+  try {
+    return readSpec(bundle);
+  } catch (err) {
+    if (err instanceof NotFoundError) return undefined;
+    throw err;
   }
 }
 

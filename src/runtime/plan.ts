@@ -24,6 +24,8 @@ export interface MonitorConfig {
   terminal: boolean;
   consoleSize?: { height: number; width: number };
   consoleSocket?: string;
+  /** Detached only: the monitor releases its lock and execs this argv once the exit status is written. */
+  exitCommand?: string[];
 }
 
 export interface PlanHost {
@@ -221,6 +223,7 @@ function configSteps(m: MonitorConfig): PlanStep[] {
   if (m.terminal) s.push({ op: 'terminal', args: [] });
   if (m.terminal && m.consoleSize) s.push({ op: 'console-size', args: [String(m.consoleSize.height), String(m.consoleSize.width)] });
   if (m.consoleSocket) s.push({ op: 'console-socket', args: [m.consoleSocket] });
+  if (m.detach && m.exitCommand?.length) s.push({ op: 'exit-command', args: m.exitCommand });
   return s;
 }
 
@@ -430,12 +433,14 @@ export function compileExecPlan(
   monitor: MonitorConfig,
   join: { type: NamespaceType; path: string }[],
   host: Pick<PlanHost, 'hardLimits' | 'cgroupProcs'>,
+  seccomp?: SeccompProgram,
 ): PlanStep[] {
   const steps = [...configSteps({ ...monitor, execFifo: undefined, terminal: monitor.terminal || !!p.terminal })];
   steps.push(...namespaceSteps(join));
   for (const f of host.cgroupProcs) steps.push({ op: 'cgroup-procs', args: [f] });
   if (monitor.terminal || p.terminal) steps.push({ op: 'console', args: [] });
-  steps.push(...processSteps(p, { ...host, rootfs: '/', bundle: '/', isDirectory: () => false }, undefined, false));
+  const seccompStep = seccomp ? { op: 'seccomp', args: [seccomp.bytes.toString('hex'), hex(seccomp.flags)] } : undefined;
+  steps.push(...processSteps(p, { ...host, rootfs: '/', bundle: '/', isDirectory: () => false }, seccompStep, false));
   return steps;
 }
 

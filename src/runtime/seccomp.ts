@@ -1,0 +1,346 @@
+// Compiles an OCI linux.seccomp profile into a classic BPF program (the
+// struct sock_filter[] that seccomp(SECCOMP_SET_MODE_FILTER) loads), as
+// libseccomp would for x86_64: check the architecture first, then match the
+// syscall number and its arguments rule by rule, first match wins.
+//
+// Program shape:
+//   ld arch; jeq X86_64 ? native : other
+//   native: ld nr; jge 0x40000000 -> badarch (x32 ABI); rules...; ret default
+//   other:  jeq I386 (only if listed) ? i386 rules... ; ret default : badarch
+//   badarch: ret <defaultAction if it is an errno, else KILL_PROCESS>
+// Names unknown to an architecture's table are skipped, as runc does.
+import { LaunchError } from '../errors.js';
+import type { Seccomp, SeccompSyscall } from '../oci/runtime.js';
+import type { SeccompProgram } from './plan.js';
+import { SYSCALLS_I386, SYSCALLS_X86_64 } from './syscalls.js';
+
+// ---- kernel ABI -------------------------------------------------------------
+
+export const AUDIT_ARCH_X86_64 = 0xc000003e;
+export const AUDIT_ARCH_I386 = 0x40000003;
+const X32_SYSCALL_BIT = 0x40000000;
+
+export const SECCOMP_RET = {
+  KILL_PROCESS: 0x80000000,
+  KILL_THREAD: 0x00000000,
+  TRAP: 0x00030000,
+  ERRNO: 0x00050000,
+  USER_NOTIF: 0x7fc00000,
+  TRACE: 0x7ff00000,
+  LOG: 0x7ffc0000,
+  ALLOW: 0x7fff0000,
+} as const;
+
+const FILTER_FLAGS: Record<string, number> = {
+  SECCOMP_FILTER_FLAG_TSYNC: 1,
+  SECCOMP_FILTER_FLAG_LOG: 2,
+  SECCOMP_FILTER_FLAG_SPEC_ALLOW: 4,
+  SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV: 32,
+};
+
+const EPERM = 1;
+
+// BPF opcodes (linux/filter.h).
+export const BPF = {
+  LD_W_ABS: 0x20, // BPF_LD | BPF_W | BPF_ABS
+  ALU_AND_K: 0x54, // BPF_ALU | BPF_AND | BPF_K
+  JMP_JA: 0x05,
+  JEQ_K: 0x15,
+  JGT_K: 0x25,
+  JGE_K: 0x35,
+  RET_K: 0x06,
+} as const;
+
+// Offsets in struct seccomp_data.
+const OFF_NR = 0;
+const OFF_ARCH = 4;
+const argLo = (i: number) => 16 + 8 * i; // little endian: low word first
+const argHi = (i: number) => 16 + 8 * i + 4;
+
+export interface Insn {
+  code: number;
+  jt: number;
+  jf: number;
+  k: number;
+}
+
+/** The SECCOMP_RET_* value of an OCI action name (SCMP_ACT_*). */
+export function actionValue(action: string, errnoRet: number | undefined): number {
+  switch (action) {
+    case 'SCMP_ACT_KILL':
+    case 'SCMP_ACT_KILL_THREAD':
+      return SECCOMP_RET.KILL_THREAD;
+    case 'SCMP_ACT_KILL_PROCESS':
+      return SECCOMP_RET.KILL_PROCESS;
+    case 'SCMP_ACT_TRAP':
+      return SECCOMP_RET.TRAP;
+    case 'SCMP_ACT_ERRNO':
+      return (SECCOMP_RET.ERRNO | ((errnoRet ?? EPERM) & 0xffff)) >>> 0;
+    case 'SCMP_ACT_TRACE':
+      return (SECCOMP_RET.TRACE | ((errnoRet ?? EPERM) & 0xffff)) >>> 0;
+    case 'SCMP_ACT_LOG':
+      return SECCOMP_RET.LOG;
+    case 'SCMP_ACT_ALLOW':
+      return SECCOMP_RET.ALLOW;
+    case 'SCMP_ACT_NOTIFY':
+      throw new LaunchError('seccomp action SCMP_ACT_NOTIFY needs a listenerPath, which tsrun does not support', 'seccomp');
+    default:
+      throw new LaunchError(`unknown seccomp action "${action}"`, 'seccomp');
+  }
+}
+
+// ---- code generation with symbolic jump targets -----------------------------
+
+type Target = number | string; // relative offset, or a label resolved at the end
+interface SymInsn {
+  code: number;
+  jt: Target;
+  jf: Target;
+  k: number;
+}
+
+class Emitter {
+  readonly insns: SymInsn[] = [];
+  readonly labels = new Map<string, number>();
+  private n = 0;
+
+  label(): string {
+    return `L${this.n++}`;
+  }
+  place(label: string): void {
+    this.labels.set(label, this.insns.length);
+  }
+  emit(code: number, k: number, jt: Target = 0, jf: Target = 0): void {
+    this.insns.push({ code, jt, jf, k: k >>> 0 });
+  }
+  ld(off: number): void {
+    this.emit(BPF.LD_W_ABS, off);
+  }
+  ret(value: number): void {
+    this.emit(BPF.RET_K, value);
+  }
+  jump(label: string): void {
+    this.emit(BPF.JMP_JA, 0, label, 0); // jt holds the label; resolved into k
+  }
+
+  resolve(): Insn[] {
+    return this.insns.map((ins, i) => {
+      const rel = (t: Target): number => {
+        if (typeof t === 'number') return t;
+        const at = this.labels.get(t);
+        if (at === undefined) throw new Error(`seccomp: unplaced label ${t}`);
+        const off = at - (i + 1);
+        if (off < 0) throw new Error('seccomp: backward jump');
+        return off;
+      };
+      if (ins.code === BPF.JMP_JA) return { code: ins.code, jt: 0, jf: 0, k: rel(ins.jt) };
+      const jt = rel(ins.jt);
+      const jf = rel(ins.jf);
+      if (jt > 255 || jf > 255) throw new Error('seccomp: conditional jump too long');
+      return { code: ins.code, jt, jf, k: ins.k };
+    });
+  }
+}
+
+interface Cond {
+  index: number;
+  value: bigint;
+  valueTwo: bigint;
+  op: string;
+}
+
+const U64 = (1n << 64n) - 1n;
+const hi32 = (v: bigint) => Number((v >> 32n) & 0xffffffffn);
+const lo32 = (v: bigint) => Number(v & 0xffffffffn);
+
+function toU64(n: number | undefined, what: string): bigint {
+  if (n === undefined) return 0n;
+  if (!Number.isInteger(n)) throw new LaunchError(`seccomp argument ${what} ${n} is not an integer`, 'seccomp');
+  return BigInt(n) & U64; // negative values compare as their two's complement, as in libseccomp
+}
+
+/** Emits the test of one argument condition: falls through when it holds, jumps to `fail` when not. */
+function emitCond(e: Emitter, c: Cond, fail: string): void {
+  const pass = e.label();
+  const vh = hi32(c.value);
+  const vl = lo32(c.value);
+  switch (c.op) {
+    case 'SCMP_CMP_EQ':
+      e.ld(argHi(c.index));
+      e.emit(BPF.JEQ_K, vh, 0, fail);
+      e.ld(argLo(c.index));
+      e.emit(BPF.JEQ_K, vl, 0, fail);
+      break;
+    case 'SCMP_CMP_NE':
+      e.ld(argHi(c.index));
+      e.emit(BPF.JEQ_K, vh, 0, pass);
+      e.ld(argLo(c.index));
+      e.emit(BPF.JEQ_K, vl, fail, pass);
+      break;
+    case 'SCMP_CMP_GT':
+    case 'SCMP_CMP_GE':
+      e.ld(argHi(c.index));
+      e.emit(BPF.JGT_K, vh, pass, 0);
+      e.emit(BPF.JEQ_K, vh, 0, fail);
+      e.ld(argLo(c.index));
+      e.emit(c.op === 'SCMP_CMP_GT' ? BPF.JGT_K : BPF.JGE_K, vl, pass, fail);
+      break;
+    case 'SCMP_CMP_LT':
+    case 'SCMP_CMP_LE':
+      e.ld(argHi(c.index));
+      e.emit(BPF.JGE_K, vh, 0, pass); // hi < vh
+      e.emit(BPF.JEQ_K, vh, 0, fail); // hi > vh
+      e.ld(argLo(c.index));
+      e.emit(c.op === 'SCMP_CMP_LT' ? BPF.JGE_K : BPF.JGT_K, vl, fail, pass);
+      break;
+    case 'SCMP_CMP_MASKED_EQ': {
+      // OCI: value is the mask, valueTwo the expected result.
+      const mh = hi32(c.value);
+      const ml = lo32(c.value);
+      e.ld(argHi(c.index));
+      e.emit(BPF.ALU_AND_K, mh);
+      e.emit(BPF.JEQ_K, hi32(c.valueTwo), 0, fail);
+      e.ld(argLo(c.index));
+      e.emit(BPF.ALU_AND_K, ml);
+      e.emit(BPF.JEQ_K, lo32(c.valueTwo), 0, fail);
+      break;
+    }
+    default:
+      throw new LaunchError(`unknown seccomp comparison "${c.op}"`, 'seccomp');
+  }
+  e.place(pass);
+}
+
+/** One compiled rule: a syscall number, conditions that must all hold, an action. */
+interface Rule {
+  nr: number;
+  conds: Cond[];
+  action: number;
+}
+
+/**
+ * Rules of one architecture, in profile order. Several conditions on the
+ * same argument index are alternatives (runc adds them as separate rules);
+ * conditions on different indexes must all hold.
+ */
+function rulesFor(syscalls: SeccompSyscall[], table: Readonly<Record<string, number>>, defaultAction: number): Rule[] {
+  const rules: Rule[] = [];
+  for (const sc of syscalls) {
+    const action = actionValue(sc.action, sc.errnoRet);
+    if (action === defaultAction) continue; // same as the default: nothing to add (runc skips these too)
+    const conds: Cond[] = (sc.args ?? []).map((a) => {
+      if (!Number.isInteger(a.index) || a.index < 0 || a.index > 5) throw new LaunchError(`seccomp argument index ${a.index} is not 0-5`, 'seccomp');
+      return { index: a.index, value: toU64(a.value, 'value'), valueTwo: toU64(a.valueTwo, 'valueTwo'), op: a.op };
+    });
+    const sameIndex = conds.length > 1 && conds.every((c) => c.index === conds[0]!.index);
+    const alternatives = sameIndex ? conds.map((c) => [c]) : [conds];
+    for (const name of sc.names ?? []) {
+      const nr = table[name];
+      if (nr === undefined) continue;
+      for (const alt of alternatives) rules.push({ nr, conds: alt, action });
+    }
+  }
+  return rules;
+}
+
+/** Rules of one architecture; A holds the syscall number on entry. Ends with `ret default`. */
+function emitRules(e: Emitter, rules: Rule[], defaultAction: number): void {
+  let aHoldsNr = true;
+  let i = 0;
+  while (i < rules.length) {
+    const r = rules[i]!;
+    if (!aHoldsNr) {
+      e.ld(OFF_NR);
+      aHoldsNr = true;
+    }
+    if (r.conds.length === 0) {
+      // A run of unconditional rules with the same action shares one ret.
+      let j = i;
+      while (j < rules.length && j - i < 200 && rules[j]!.conds.length === 0 && rules[j]!.action === r.action) j++;
+      const hit = e.label();
+      const miss = e.label();
+      for (let k = i; k < j; k++) e.emit(BPF.JEQ_K, rules[k]!.nr, hit, 0);
+      e.jump(miss);
+      e.place(hit);
+      e.ret(r.action);
+      e.place(miss);
+      i = j;
+      continue;
+    }
+    const next = e.label();
+    e.emit(BPF.JEQ_K, r.nr, 0, next);
+    for (const c of r.conds) emitCond(e, c, next);
+    e.ret(r.action);
+    e.place(next);
+    aHoldsNr = false;
+    i++;
+  }
+  e.ret(defaultAction);
+}
+
+/** The BPF program of a profile, as instructions (for tests) . */
+export function compileSeccompInsns(profile: Seccomp): Insn[] {
+  const defaultAction = actionValue(profile.defaultAction, profile.defaultErrnoRet);
+  // Foreign ABIs get the default's errno, else are killed: an allow-by-default
+  // profile must not be bypassed through int 0x80.
+  const badArch = (defaultAction & 0xffff0000) >>> 0 === SECCOMP_RET.ERRNO ? defaultAction : SECCOMP_RET.KILL_PROCESS;
+  const archs = profile.architectures?.length ? profile.architectures : ['SCMP_ARCH_X86_64'];
+  for (const a of archs) {
+    if (!['SCMP_ARCH_X86_64', 'SCMP_ARCH_X86', 'SCMP_ARCH_X32', 'SCMP_ARCH_NATIVE'].includes(a)) {
+      // Profiles list other architectures for portability (Docker's lists arm too); they cannot occur here.
+      if (!/^SCMP_ARCH_[A-Z0-9_]+$/.test(a)) throw new LaunchError(`unknown seccomp architecture "${a}"`, 'seccomp');
+    }
+  }
+  const syscalls = profile.syscalls ?? [];
+  const e = new Emitter();
+  const other = e.label();
+  const bad = e.label();
+  e.ld(OFF_ARCH);
+  // Conditional jumps reach 255 instructions at most: far targets go through ja.
+  e.emit(BPF.JEQ_K, AUDIT_ARCH_X86_64, 1, 0);
+  e.jump(other);
+  e.ld(OFF_NR);
+  e.emit(BPF.JGE_K, X32_SYSCALL_BIT, 0, 1);
+  e.jump(bad);
+  emitRules(e, rulesFor(syscalls, SYSCALLS_X86_64, defaultAction), defaultAction);
+  e.place(other);
+  if (archs.includes('SCMP_ARCH_X86')) {
+    e.emit(BPF.JEQ_K, AUDIT_ARCH_I386, 1, 0);
+    e.jump(bad);
+    e.ld(OFF_NR);
+    emitRules(e, rulesFor(syscalls, SYSCALLS_I386, defaultAction), defaultAction);
+  }
+  e.place(bad);
+  e.ret(badArch);
+  const insns = e.resolve();
+  if (insns.length > 4096) throw new LaunchError(`seccomp profile compiles to ${insns.length} BPF instructions (the kernel allows 4096)`, 'seccomp');
+  return insns;
+}
+
+/** struct sock_filter { u16 code; u8 jt; u8 jf; u32 k; } little endian. */
+export function encodeInsns(insns: Insn[]): Buffer {
+  const b = Buffer.alloc(insns.length * 8);
+  insns.forEach((ins, i) => {
+    b.writeUInt16LE(ins.code, i * 8);
+    b.writeUInt8(ins.jt, i * 8 + 2);
+    b.writeUInt8(ins.jf, i * 8 + 3);
+    b.writeUInt32LE(ins.k >>> 0, i * 8 + 4);
+  });
+  return b;
+}
+
+/** Program bytes and SECCOMP_FILTER_FLAG_* bits for the helper's seccomp step. */
+export function compileSeccomp(profile: Seccomp): SeccompProgram {
+  let flags = 0;
+  for (const f of profile.flags ?? []) {
+    const bit = FILTER_FLAGS[f];
+    if (bit === undefined) throw new LaunchError(`unknown seccomp flag "${f}"`, 'seccomp');
+    flags |= bit;
+  }
+  try {
+    return { bytes: encodeInsns(compileSeccompInsns(profile)), flags };
+  } catch (err) {
+    if (err instanceof LaunchError) throw err;
+    throw new LaunchError(`cannot compile the seccomp profile: ${(err as Error).message}`, 'seccomp', { cause: err });
+  }
+}
