@@ -67,7 +67,9 @@ export interface ContainerRecord {
   /** Last state recorded by tsrun (the live truth comes from the launcher). */
   state: ContainerState;
   restartCount: number;
-  /** Set by stop: restart policies other than "always" do not restart after it. */
+  /** Restarts in a row that came after less than 10 s of running (for the backoff). */
+  quickRestarts?: number;
+  /** Set by stop and kill, cleared by start: no restart policy restarts a container the user stopped. */
   manuallyStopped?: boolean;
 }
 

@@ -15,8 +15,12 @@ import { ContainerStore, randomName, type ContainerRecord, type ContainerState, 
 import { writeEtcFiles } from './etc-files.js';
 import { launcherFor, type AnyLauncher, type ExitStatus } from './launchers.js';
 import { resolveImage, type LocalImage, type PullPolicy } from './image-access.js';
+import { openStore } from './pull.js';
 import { isMounted, mountRootfs, unmountRootfs } from './rootfs.js';
-import { parseRestartPolicy } from './restart.js';
+import { parseRestartPolicy, restartDelay, shouldRestart } from './restart.js';
+import { FileLock } from '../util/lock.js';
+import { ensureDir } from '../util/fs.js';
+import { layout } from './context.js';
 import { buildExecProcess, buildSpec, composeArgs, parseExecFlags, parseRunFlags, type RunOptions } from '../spec/index.js';
 import { attachNetwork, detachNetwork, networkModeName, resolveJoinedNamespaces } from './container-network.js';
 import { findInit } from './init.js';
@@ -35,6 +39,12 @@ export interface CreateRequest {
   onPullEvent?: (event: unknown) => void;
 }
 
+/** How the monitor of a detached container calls back into tsrun once it exits. */
+export interface ExitHook {
+  /** argv prefix that runs this CLI: [node, script]. */
+  cli: string[];
+}
+
 export interface ContainerView {
   record: ContainerRecord;
   state: ContainerState;
@@ -43,8 +53,59 @@ export interface ContainerView {
 export class Containers {
   readonly store: ContainerStore;
 
-  constructor(readonly ctx: EngineContext) {
+  constructor(readonly ctx: EngineContext, private readonly exitHook?: ExitHook) {
     this.store = new ContainerStore(ctx);
+  }
+
+  /** Serialises the steps that change a container's life (rm, the exit hook) across processes. */
+  private async withContainerLock<T>(id: string, fn: () => Promise<T>): Promise<T> {
+    const dir = ensureDir(layout(this.ctx).locks);
+    const lock = await FileLock.acquire(join(dir, `${id}.lock`));
+    try {
+      return await fn();
+    } finally {
+      lock.release();
+    }
+  }
+
+  private exitCommand(record: ContainerRecord): string[] | undefined {
+    if (!this.exitHook || record.hostConfig.runtime !== 'tsrun') return undefined;
+    return [...this.exitHook.cli, '--root', this.ctx.root, '--runroot', this.ctx.runroot, 'container', 'cleanup', record.id];
+  }
+
+  /**
+   * Run by the monitor's exit command after a detached container exits: records the exit,
+   * then removes the container (--rm) or restarts it as its policy says, with Docker's backoff.
+   */
+  async afterExit(id: string): Promise<'removed' | 'restarted' | 'stopped'> {
+    const decision = await this.withContainerLock(id, async () => {
+      const record = this.store.get(id);
+      if (!record) return 'stopped' as const;
+      const state = this.state(record);
+      if (state.status === 'running') return 'stopped' as const;
+      record.state = { ...state, status: 'exited' };
+      if (record.hostConfig.autoRemove) {
+        await this.removeLocked(record, { force: true });
+        return 'removed' as const;
+      }
+      const exitCode = state.exitCode ?? 0;
+      if (!shouldRestart(record.hostConfig.restartPolicy, exitCode, record.restartCount, Boolean(record.manuallyStopped))) {
+        this.store.save(record);
+        return 'stopped' as const;
+      }
+      const ranMs = Date.parse(state.finishedAt ?? new Date().toISOString()) - Date.parse(state.startedAt ?? record.created);
+      const { delayMs, quickRestarts } = restartDelay(record.quickRestarts ?? 0, ranMs);
+      record.quickRestarts = quickRestarts;
+      record.restartCount += 1;
+      this.store.save(record);
+      return delayMs;
+    });
+    if (typeof decision !== 'number') return decision;
+    await new Promise((r) => setTimeout(r, decision));
+    const record = this.store.get(id);
+    if (!record || record.manuallyStopped) return 'stopped';
+    await this.start(record, { attach: false, keepStopMark: true });
+    return 'restarted';
   }
 
   launcher(record: ContainerRecord): AnyLauncher {
@@ -61,20 +122,22 @@ export class Containers {
     const runtime = (req.flags.runtime as string | undefined) ?? 'tsrun';
     launcherFor(this.ctx, runtime); // validates the runtime name early
 
-    const image = await resolveImage(this.ctx, req.image, {
-      pull: req.pull ?? 'missing',
-      platform: req.platform,
-      onPull: req.onPull,
-      onEvent: req.onPullEvent,
-    });
-
     this.store.repair();
-    const lease = await this.store.creationLease();
-    try {
-      return await this.createLeased(req, opts, image, restartPolicy, autoRemove, runtime);
-    } finally {
-      lease.release();
-    }
+    // The image store's lease keeps rmi/prune from deleting the image before the container records it.
+    return openStore(this.ctx).withLease(async () => {
+      const image = await resolveImage(this.ctx, req.image, {
+        pull: req.pull ?? 'missing',
+        platform: req.platform,
+        onPull: req.onPull,
+        onEvent: req.onPullEvent,
+      });
+      const lease = await this.store.creationLease();
+      try {
+        return await this.createLeased(req, opts, image, restartPolicy, autoRemove, runtime);
+      } finally {
+        lease.release();
+      }
+    });
   }
 
   private async createLeased(
@@ -218,7 +281,7 @@ export class Containers {
    * Starts a created or exited container. Attached: relays stdio and returns the
    * exit code. Detached: returns once the process runs.
    */
-  async start(record: ContainerRecord, opts: { attach: boolean; interactive?: boolean }): Promise<number | undefined> {
+  async start(record: ContainerRecord, opts: { attach: boolean; interactive?: boolean; keepStopMark?: boolean }): Promise<number | undefined> {
     const current = this.state(record);
     if (current.status === 'running') {
       if (opts.attach) throw new StateError(`container ${record.name} is already running`);
@@ -231,6 +294,7 @@ export class Containers {
     if (!isMounted(paths.rootfs)) mountRootfs(record.lowerDirs, paths.upper, paths.work, paths.rootfs);
 
     record.state = { status: 'running', startedAt: new Date().toISOString() };
+    if (!opts.keepStopMark) record.manuallyStopped = false;
     this.store.save(record);
     let exit: ExitStatus | undefined;
     try {
@@ -238,6 +302,7 @@ export class Containers {
         detach: !opts.attach,
         logPath: paths.log,
         stdin: Boolean(opts.interactive ?? record.config.openStdin),
+        exitCommand: opts.attach ? undefined : this.exitCommand(record),
       });
     } catch (err) {
       record.state = { status: 'exited', exitCode: 127, error: err instanceof Error ? err.message : String(err), finishedAt: new Date().toISOString() };
@@ -274,6 +339,10 @@ export class Containers {
   async kill(record: ContainerRecord, signal: string | number = 'SIGKILL'): Promise<void> {
     const sig = parseSignal(signal);
     if (this.state(record).status !== 'running') throw new StateError(`container ${record.name} is not running`);
+    if (sig === parseSignal('SIGKILL')) {
+      record.manuallyStopped = true;
+      this.store.save(record);
+    }
     await this.launcher(record).kill(record.id, sig, true);
   }
 
@@ -299,6 +368,16 @@ export class Containers {
   }
 
   async remove(record: ContainerRecord, opts: { force?: boolean } = {}): Promise<void> {
+    if (opts.force && this.state(record).status === 'running') {
+      // Keep the exit hook from restarting what is being removed.
+      record.manuallyStopped = true;
+      this.store.save(record);
+    }
+    await this.withContainerLock(record.id, () => this.removeLocked(record, opts));
+  }
+
+  private async removeLocked(record: ContainerRecord, opts: { force?: boolean }): Promise<void> {
+    if (!this.store.get(record.id)) return;
     const launcher = this.launcher(record);
     const status = this.state(record).status;
     if (status === 'running') {

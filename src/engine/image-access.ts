@@ -31,6 +31,7 @@ export async function resolveImage(
   return {
     id: record.id,
     config: record.config,
-    lowerDirs: record.layers.map((l) => layers.treePath(l.chainId)).reverse(),
+    // Short symlinked paths keep the overlay's mount options under a page for images with many layers.
+    lowerDirs: record.layers.map((l) => layers.shortPath(l.chainId)).reverse(),
   };
 }

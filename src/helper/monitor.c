@@ -29,6 +29,7 @@ struct config {
   const char *lock_file, *exit_file, *pid_file, *started_file, *log_file, *exec_fifo, *console_socket;
   int detach, stdin_open, terminal;
   unsigned rows, cols;
+  char *const *exit_command; /* argv run after the exit file is written (detached only) */
 };
 
 /* Output of one stream, cut into lines for the log as Docker's json-file does. */
@@ -74,6 +75,7 @@ static void read_config(const struct plan *plan) {
     else if (!strcmp(n, "exec-fifo")) cfg.exec_fifo = s->argv[0];
     else if (!strcmp(n, "console-socket")) cfg.console_socket = s->argv[0];
     else if (!strcmp(n, "detach")) cfg.detach = 1;
+    else if (!strcmp(n, "exit-command")) cfg.exit_command = s->argv;
     else if (!strcmp(n, "stdin")) cfg.stdin_open = 1;
     else if (!strcmp(n, "terminal")) cfg.terminal = 1;
     else if (!strcmp(n, "console-size")) {
@@ -299,6 +301,19 @@ static void copy_winsize(int master) {
   if (isatty(0) && ioctl(0, TIOCGWINSZ, &ws) == 0) ioctl(master, TIOCSWINSZ, &ws);
 }
 
+static int lock_fd = -1;
+
+/* The monitor's last act for a detached container: release the lock (so the
+ * container reads as stopped) and become the exit command, which decides what
+ * happens next (--rm, restart policies). No policy here: the argv is given. */
+static void run_exit_command(void) {
+  if (lock_fd >= 0) close(lock_fd), lock_fd = -1;
+  int devnull = open("/dev/null", O_RDWR);
+  if (devnull >= 0) dup2(devnull, 0), dup2(devnull, 1), dup2(devnull, 2);
+  execv(cfg.exit_command[0], cfg.exit_command);
+  _exit(127);
+}
+
 int monitor_main(const struct plan *plan) {
   read_config(plan);
   signal(SIGPIPE, SIG_IGN);
@@ -319,6 +334,7 @@ int monitor_main(const struct plan *plan) {
   int lock = open(cfg.lock_file, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   if (lock < 0) fail("lock", errno, cfg.lock_file);
   if (flock(lock, LOCK_EX | LOCK_NB)) fail("lock", errno, cfg.lock_file);
+  lock_fd = lock;
   prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
 
   if (cfg.exec_fifo) {
@@ -511,6 +527,7 @@ int monitor_main(const struct plan *plan) {
   write_exit_file(status, err_step[0] ? err_step : NULL, err_no, err_path);
   if (!ready && !err_step[0]) report_error("init", EPROTO, "container process ended during set-up");
   close(STATUS_FD);
+  if (cfg.exit_command && cfg.detach && ready) run_exit_command();
   if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
   return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
 }

@@ -21,6 +21,7 @@ static const struct op OPS[] = {
     {"terminal", PHASE_CONFIG, 0, 0},
     {"console-size", PHASE_CONFIG, 2, 2},
     {"console-socket", PHASE_CONFIG, 1, 1},
+    {"exit-command", PHASE_CONFIG, 1, -1},
     /* setup process */
     {"setns", PHASE_PRECLONE, 2, 2},
     {"clone", PHASE_PRECLONE, 1, 1},

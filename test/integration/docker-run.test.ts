@@ -176,6 +176,43 @@ describe('detached containers', () => {
   });
 });
 
+describe('without a daemon: the monitor calls back when a detached container exits', () => {
+  it('-d --rm removes the container once it exits', async () => {
+    const id = cli.run(['run', '-d', '--rm', image, 'sh', '-c', 'sleep 0.2']).stdout.trim();
+    for (let i = 0; i < 50 && containerDirs().includes(id); i++) await sleep(100);
+    expect(containerDirs()).not.toContain(id);
+    expect(existsSync(join(cli.runroot, 'runtime', id))).toBe(false);
+    expect(mountsUnder(join(cli.root, 'containers', id))).toEqual([]);
+  });
+
+  it('--restart on-failure:N restarts N times with backoff, then stays exited', async () => {
+    cli.run(['run', '-d', '--name', 'flaky', '--restart', 'on-failure:2', image, 'sh', '-c', 'echo attempt; exit 1']);
+    for (let i = 0; i < 60 && cli.run(['inspect', '-f', '{{.RestartCount}}', 'flaky']).stdout.trim() !== '2'; i++) await sleep(100);
+    await sleep(500);
+    const [count, status, code] = cli.run(['inspect', '-f', '{{.RestartCount}} {{.State.Status}} {{.State.ExitCode}}', 'flaky']).stdout.trim().split(' ');
+    expect([count, status, code]).toEqual(['2', 'exited', '1']);
+    expect(cli.run(['logs', 'flaky']).stdout).toBe('attempt\nattempt\nattempt\n');
+    expect(cli.run(['rm', 'flaky']).code).toBe(0);
+  });
+
+  it('--restart always restarts a container that exits 0, but not after stop', async () => {
+    cli.run(['run', '-d', '--name', 'keeper', '--restart', 'always', image, 'sh', '-c', 'sleep 0.2']);
+    for (let i = 0; i < 60 && Number(cli.run(['inspect', '-f', '{{.RestartCount}}', 'keeper']).stdout) < 2; i++) await sleep(100);
+    expect(Number(cli.run(['inspect', '-f', '{{.RestartCount}}', 'keeper']).stdout)).toBeGreaterThanOrEqual(2);
+    expect(cli.run(['stop', 'keeper']).code).toBe(0);
+    const after = cli.run(['inspect', '-f', '{{.RestartCount}}', 'keeper']).stdout;
+    await sleep(1500);
+    expect(cli.run(['inspect', '-f', '{{.RestartCount}} {{.State.Status}}', 'keeper']).stdout.trim()).toBe(`${after.trim()} exited`);
+    expect(cli.run(['rm', 'keeper']).code).toBe(0);
+  });
+
+  it('--restart and --rm together are refused', () => {
+    const r = cli.run(['run', '--rm', '--restart', 'always', image, 'true']);
+    expect(r.code).toBe(125);
+    expect(r.stderr).toMatch(/--restart and --rm/);
+  });
+});
+
 describe('crash recovery', () => {
   it('kill -9 of the monitor: ps tells the truth and rm -f cleans everything', async () => {
     const id = cli.run(['run', '-d', image, 'sleep', '600']).stdout.trim();

@@ -1,6 +1,6 @@
 // How containers look in `ps` and `inspect`.
 import type { ContainerView } from '../../engine/containers.js';
-import { humanDuration } from './human-duration.js';
+import { humanDuration } from '../format.js';
 
 export function statusText(view: ContainerView, now = Date.now()): string {
   const { state } = view;

@@ -1,7 +1,7 @@
 // tsrun container prune [-f]
 import type { Command } from 'commander';
-import { Containers } from '../../../engine/containers.js';
-import { action, contextOf } from '../../common.js';
+import { containersOf } from '../engine-access.js';
+import { action } from '../../common.js';
 
 export function registerContainerPrune(container: Command): void {
   container
@@ -10,7 +10,7 @@ export function registerContainerPrune(container: Command): void {
     .option('-f, --force', 'do not prompt for confirmation')
     .action(
       action('tsrun', async (_flags: unknown, self: Command) => {
-        const removed = await new Containers(contextOf(self)).prune();
+        const removed = await containersOf(self).prune();
         if (removed.length) process.stdout.write(`Deleted Containers:\n${removed.join('\n')}\n\n`);
         process.stdout.write(`Total reclaimed space: ${removed.length ? 'unknown' : '0B'}\n`);
       }),

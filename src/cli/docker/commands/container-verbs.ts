@@ -1,5 +1,6 @@
 // The container verbs, registered as one group (wired into index.ts).
 import type { Command } from 'commander';
+import { registerContainerCleanup } from './container-cleanup.js';
 import { registerContainerPrune } from './container-prune.js';
 import { registerCreate } from './create.js';
 import { registerExec } from './exec.js';
@@ -35,4 +36,5 @@ export function registerContainerVerbs(program: Command): void {
   registerRm(container, 'rm');
   registerInspect(container, 'inspect');
   registerContainerPrune(container);
+  registerContainerCleanup(container);
 }

@@ -1,7 +1,7 @@
 // tsrun create IMAGE [COMMAND] [ARG...]
 import type { Command } from 'commander';
-import { Containers } from '../../../engine/containers.js';
-import { action, contextOf } from '../../common.js';
+import { containersOf } from '../engine-access.js';
+import { action } from '../../common.js';
 import { addContainerFlags } from '../run-flags.js';
 import { pullReporter } from '../attach.js';
 
@@ -16,7 +16,7 @@ export function registerCreate(program: Command): void {
   addContainerFlags(cmd).action(
     action('tsrun', async (image: string, command: string[], flags: Record<string, unknown>, self: Command) => {
       const reporter = pullReporter(Boolean(flags.quiet));
-      const record = await new Containers(contextOf(self)).create({
+      const record = await containersOf(self).create({
         image,
         command,
         flags,

@@ -1,7 +1,7 @@
 // tsrun exec [-i] [-t] [-d] [-e VAR] [-w DIR] [-u USER] CONTAINER COMMAND [ARG...]
 import type { Command } from 'commander';
-import { Containers } from '../../../engine/containers.js';
-import { action, contextOf } from '../../common.js';
+import { containersOf } from '../engine-access.js';
+import { action } from '../../common.js';
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
@@ -21,7 +21,7 @@ export function registerExec(program: Command): void {
     .option('--privileged', 'give extended privileges to the command')
     .action(
       action('tsrun', async (name: string, command: string[], flags: Record<string, unknown>, self: Command) => {
-        const containers = new Containers(contextOf(self));
+        const containers = containersOf(self);
         const code = await containers.exec(containers.lookup(name), {
           command,
           env: flags.env as string[] | undefined,

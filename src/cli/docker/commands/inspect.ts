@@ -1,8 +1,8 @@
 // tsrun inspect NAME|ID...: containers first, then images (as Docker resolves it)
 import type { Command } from 'commander';
-import { Containers } from '../../../engine/containers.js';
+import { containersOf } from '../engine-access.js';
 import { NotFoundError } from '../../../errors.js';
-import { action, contextOf } from '../../common.js';
+import { action } from '../../common.js';
 import { inspectContainer } from '../container-view.js';
 
 export function registerInspect(program: Command, name = 'inspect'): void {
@@ -13,7 +13,7 @@ export function registerInspect(program: Command, name = 'inspect'): void {
     .option('-f, --format <template>', 'only {{json .}} and {{.Field.Sub}} paths are supported')
     .action(
       action('tsrun', (names: string[], flags: { format?: string }, self: Command) => {
-        const containers = new Containers(contextOf(self));
+        const containers = containersOf(self);
         const out: unknown[] = [];
         let failed = 0;
         for (const n of names) {

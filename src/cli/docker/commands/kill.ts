@@ -1,7 +1,7 @@
 // tsrun kill [-s SIGNAL] CONTAINER...
 import type { Command } from 'commander';
-import { Containers } from '../../../engine/containers.js';
-import { action, contextOf } from '../../common.js';
+import { containersOf } from '../engine-access.js';
+import { action } from '../../common.js';
 import { forEachContainer } from '../each.js';
 
 export function registerKill(program: Command): void {
@@ -12,7 +12,7 @@ export function registerKill(program: Command): void {
     .option('-s, --signal <signal>', 'signal to send to the container', 'SIGKILL')
     .action(
       action('tsrun', async (names: string[], flags: { signal: string }, self: Command) => {
-        const containers = new Containers(contextOf(self));
+        const containers = containersOf(self);
         return forEachContainer(containers, names, async (record, name) => {
           await containers.kill(record, flags.signal);
           process.stdout.write(`${name}\n`);

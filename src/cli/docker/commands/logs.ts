@@ -1,9 +1,9 @@
 // tsrun logs [-f] [-t] [--tail N] [--since T] [--until T] CONTAINER
 import type { Command } from 'commander';
-import { Containers } from '../../../engine/containers.js';
+import { containersOf } from '../engine-access.js';
 import { readLogs } from '../../../engine/logs.js';
 import { UsageError } from '../../../errors.js';
-import { action, contextOf } from '../../common.js';
+import { action } from '../../common.js';
 
 export function registerLogs(program: Command): void {
   program
@@ -17,7 +17,7 @@ export function registerLogs(program: Command): void {
     .option('--until <time>', 'show logs before a timestamp or relative time')
     .action(
       action('tsrun', async (name: string, flags: { follow?: boolean; timestamps?: boolean; tail: string; since?: string; until?: string }, self: Command) => {
-        const containers = new Containers(contextOf(self));
+        const containers = containersOf(self);
         const record = containers.lookup(name);
         let tail: number | undefined;
         if (flags.tail !== 'all') {

@@ -1,9 +1,9 @@
 // tsrun ps [-a] [-q] [--no-trunc] [--format json]
 import type { Command } from 'commander';
-import { Containers } from '../../../engine/containers.js';
+import { containersOf } from '../engine-access.js';
 import { action, contextOf } from '../../common.js';
 import { commandText, statusText } from '../container-view.js';
-import { humanDuration } from '../human-duration.js';
+import { timeAgo } from '../../format.js';
 import { printTable } from '../table.js';
 import { publishedPorts } from '../../../engine/container-network.js';
 
@@ -18,7 +18,7 @@ export function registerPs(program: Command, name = 'ps'): Command {
     .action(
       action('tsrun', (flags: { all?: boolean; quiet?: boolean; trunc?: boolean; format?: string }, self: Command) => {
         const ctx = contextOf(self);
-        const views = new Containers(ctx).list(Boolean(flags.all));
+        const views = containersOf(self).list(Boolean(flags.all));
         const ports = (id: string) => publishedPorts(ctx, id).join(', ');
         const full = flags.trunc === false;
         const id = (s: string) => (full ? s : s.slice(0, 12));
@@ -46,7 +46,7 @@ export function registerPs(program: Command, name = 'ps'): Command {
         const now = Date.now();
         printTable(
           ['CONTAINER ID', 'IMAGE', 'COMMAND', 'CREATED', 'STATUS', 'PORTS', 'NAMES'],
-          views.map((v) => [id(v.record.id), v.record.image, commandText(v, full), `${humanDuration(now - Date.parse(v.record.created))} ago`, statusText(v, now), ports(v.record.id), v.record.name]),
+          views.map((v) => [id(v.record.id), v.record.image, commandText(v, full), timeAgo(v.record.created, now), statusText(v, now), ports(v.record.id), v.record.name]),
         );
       }),
     );

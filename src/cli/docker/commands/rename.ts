@@ -1,7 +1,7 @@
 // tsrun rename CONTAINER NEW_NAME
 import type { Command } from 'commander';
-import { Containers } from '../../../engine/containers.js';
-import { action, contextOf } from '../../common.js';
+import { containersOf } from '../engine-access.js';
+import { action } from '../../common.js';
 
 export function registerRename(program: Command): void {
   program
@@ -11,7 +11,7 @@ export function registerRename(program: Command): void {
     .argument('<new-name>')
     .action(
       action('tsrun', (name: string, newName: string, _flags: unknown, self: Command) => {
-        const containers = new Containers(contextOf(self));
+        const containers = containersOf(self);
         containers.rename(containers.lookup(name), newName);
       }),
     );

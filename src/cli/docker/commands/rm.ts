@@ -1,7 +1,7 @@
 // tsrun rm [-f] [-v] CONTAINER...
 import type { Command } from 'commander';
-import { Containers } from '../../../engine/containers.js';
-import { action, contextOf } from '../../common.js';
+import { containersOf } from '../engine-access.js';
+import { action } from '../../common.js';
 import { forEachContainer } from '../each.js';
 
 export function registerRm(program: Command, name = 'rm'): void {
@@ -13,7 +13,7 @@ export function registerRm(program: Command, name = 'rm'): void {
     .option('-v, --volumes', 'remove anonymous volumes associated with the container')
     .action(
       action('tsrun', async (names: string[], flags: { force?: boolean }, self: Command) => {
-        const containers = new Containers(contextOf(self));
+        const containers = containersOf(self);
         return forEachContainer(containers, names, async (record, given) => {
           await containers.remove(record, { force: flags.force });
           process.stdout.write(`${given}\n`);

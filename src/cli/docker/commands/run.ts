@@ -1,7 +1,7 @@
 // tsrun run IMAGE [COMMAND] [ARG...]
 import type { Command } from 'commander';
-import { Containers } from '../../../engine/containers.js';
-import { action, contextOf } from '../../common.js';
+import { containersOf } from '../engine-access.js';
+import { action } from '../../common.js';
 import { addContainerFlags } from '../run-flags.js';
 import { attachSignalProxy, pullReporter } from '../attach.js';
 
@@ -17,7 +17,7 @@ export function registerRun(program: Command): void {
     .option('--sig-proxy [bool]', 'proxy received signals to the process', 'true');
   addContainerFlags(cmd).action(
     action('tsrun', async (image: string, command: string[], flags: Record<string, unknown>, self: Command) => {
-      const containers = new Containers(contextOf(self));
+      const containers = containersOf(self);
       const detach = Boolean(flags.detach);
       if (flags.tty && !detach && flags.interactive && !process.stdin.isTTY) {
         throw new (await import('../../../errors.js')).UsageError('the input device is not a TTY');

@@ -1,8 +1,8 @@
 // tsrun start [-a] [-i] CONTAINER...
 import type { Command } from 'commander';
-import { Containers } from '../../../engine/containers.js';
+import { containersOf } from '../engine-access.js';
 import { UsageError } from '../../../errors.js';
-import { action, contextOf } from '../../common.js';
+import { action } from '../../common.js';
 import { attachSignalProxy } from '../attach.js';
 
 export function registerStart(program: Command): void {
@@ -14,7 +14,7 @@ export function registerStart(program: Command): void {
     .option('-i, --interactive', 'attach the container\'s STDIN')
     .action(
       action('tsrun', async (names: string[], flags: { attach?: boolean; interactive?: boolean }, self: Command) => {
-        const containers = new Containers(contextOf(self));
+        const containers = containersOf(self);
         if (flags.attach && names.length > 1) throw new UsageError('you cannot start and attach multiple containers at once');
         let failed = 0;
         for (const name of names) {

@@ -1,7 +1,7 @@
 // tsrun stop [-t SECONDS] CONTAINER...
 import type { Command } from 'commander';
-import { Containers } from '../../../engine/containers.js';
-import { action, contextOf } from '../../common.js';
+import { containersOf } from '../engine-access.js';
+import { action } from '../../common.js';
 import { forEachContainer } from '../each.js';
 
 export function registerStop(program: Command): void {
@@ -13,7 +13,7 @@ export function registerStop(program: Command): void {
     .option('-s, --signal <signal>', 'signal to send to the container')
     .action(
       action('tsrun', async (names: string[], flags: { time?: string; signal?: string }, self: Command) => {
-        const containers = new Containers(contextOf(self));
+        const containers = containersOf(self);
         return forEachContainer(containers, names, async (record, name) => {
           if (flags.signal) record.config.stopSignal = flags.signal;
           const { forced } = await containers.stop(record, flags.time === undefined ? undefined : Number(flags.time));

@@ -2,9 +2,9 @@
 import { execFileSync } from 'node:child_process';
 import { readdirSync, readlinkSync } from 'node:fs';
 import type { Command } from 'commander';
-import { Containers } from '../../../engine/containers.js';
+import { containersOf } from '../engine-access.js';
 import { StateError } from '../../../errors.js';
-import { action, contextOf } from '../../common.js';
+import { action } from '../../common.js';
 
 /** Every host pid in the same pid namespace as `pid`. */
 function pidsInNamespaceOf(pid: number): number[] {
@@ -31,7 +31,7 @@ export function registerTop(program: Command): void {
     .allowUnknownOption()
     .action(
       action('tsrun', (name: string, psArgs: string[], _flags: unknown, self: Command) => {
-        const containers = new Containers(contextOf(self));
+        const containers = containersOf(self);
         const record = containers.lookup(name);
         const state = containers.state(record);
         if (state.status !== 'running' || !state.pid) throw new StateError(`container ${name} is not running`);

@@ -1,7 +1,7 @@
 // tsrun wait CONTAINER...: prints each exit code
 import type { Command } from 'commander';
-import { Containers } from '../../../engine/containers.js';
-import { action, contextOf } from '../../common.js';
+import { containersOf } from '../engine-access.js';
+import { action } from '../../common.js';
 import { forEachContainer } from '../each.js';
 
 export function registerWait(program: Command): void {
@@ -11,7 +11,7 @@ export function registerWait(program: Command): void {
     .argument('<container...>')
     .action(
       action('tsrun', async (names: string[], _flags: unknown, self: Command) => {
-        const containers = new Containers(contextOf(self));
+        const containers = containersOf(self);
         return forEachContainer(containers, names, async (record) => {
           process.stdout.write(`${await containers.wait(record)}\n`);
         });
