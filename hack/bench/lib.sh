@@ -2,7 +2,7 @@
 # shellcheck shell=bash
 set -euo pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-TSRUN="node $REPO/bin/tsrun"
+TSRUN="$REPO/bin/tsrun"
 WORK=$(mktemp -d /tmp/tsrun-bench.XXXXXX)
 cleanup_fns=()
 cleanup() { for f in "${cleanup_fns[@]}"; do eval "$f" || true; done; rm -rf "$WORK"; }

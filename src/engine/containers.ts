@@ -211,7 +211,7 @@ export class Containers {
   /** Mounts the rootfs, prepares the network and writes bundle/config.json. */
   private async prepareBundle(record: ContainerRecord, imageConfig: ImageConfig, opts: RunOptions, command: string[], publishFlags: string[]): Promise<void> {
     const paths = this.store.paths(record.id);
-    if (!isMounted(paths.rootfs)) mountRootfs(record.lowerDirs, paths.upper, paths.work, paths.rootfs);
+    if (!isMounted(paths.rootfs)) mountRootfs(record.lowerDirs, paths.upper, paths.work, paths.rootfs, { volatile: record.hostConfig.autoRemove });
     const joined = resolveJoinedNamespaces(this, opts);
     const ports = parsePortMappings(publishFlags, Object.keys(imageConfig.config?.ExposedPorts ?? {}), Boolean(opts.publishAll));
     const net = await attachNetwork(this.ctx, record, opts, ports);
@@ -291,7 +291,7 @@ export class Containers {
     const paths = this.store.paths(record.id);
     // A previous run leaves the launcher's state behind: clear it before a new start.
     await launcher.delete(record.id, true).catch(() => undefined);
-    if (!isMounted(paths.rootfs)) mountRootfs(record.lowerDirs, paths.upper, paths.work, paths.rootfs);
+    if (!isMounted(paths.rootfs)) mountRootfs(record.lowerDirs, paths.upper, paths.work, paths.rootfs, { volatile: record.hostConfig.autoRemove });
 
     record.state = { status: 'running', startedAt: new Date().toISOString() };
     if (!opts.keepStopMark) record.manuallyStopped = false;

@@ -71,7 +71,8 @@ int write_file_atomic(const char *path, const char *data, size_t len) {
   }
   int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return -1;
-  if (write_all(fd, data, len) || fsync(fd)) {
+  /* No fsync: runtime state lives under the runroot (tmpfs, gone at reboot); rename alone is atomic. */
+  if (write_all(fd, data, len)) {
     int e = errno;
     close(fd);
     unlink(tmp);

@@ -80,7 +80,7 @@ function readConfig(path: string): DockerConfig {
 function writeConfig(path: string, cfg: DockerConfig): void {
   mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
   // 0600: the file holds passwords.
-  writeFileAtomic(path, JSON.stringify(cfg, null, '\t') + '\n', 0o600);
+  writeFileAtomic(path, JSON.stringify(cfg, null, '\t') + '\n', { mode: 0o600, durable: true });
 }
 
 function findKey<T>(map: Record<string, T> | undefined, host: string): string | undefined {

@@ -4,6 +4,8 @@
 // object storage on another host, which must not see our Authorization header.
 import http, { type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
 import https from 'node:https';
+import tls from 'node:tls';
+import { readFileSync } from 'node:fs';
 import { RegistryError, RegistryUnreachableError } from '../errors.js';
 
 export interface TlsSettings {
@@ -34,7 +36,25 @@ export interface HttpResponse {
 }
 
 const httpAgent = new http.Agent({ keepAlive: true, maxSockets: 16 });
-const httpsAgent = new https.Agent({ keepAlive: true, maxSockets: 16 });
+let httpsAgentCache: https.Agent | undefined;
+
+/**
+ * The bin wrappers move NODE_EXTRA_CA_CERTS to TSRUN_EXTRA_CA_CERTS (Node would parse the
+ * bundle at every start, ~35 ms, even for commands that never use TLS): load it here, on first use.
+ */
+function httpsAgent(): https.Agent {
+  if (httpsAgentCache) return httpsAgentCache;
+  const extra = process.env.TSRUN_EXTRA_CA_CERTS;
+  let ca: (string | Buffer)[] | undefined;
+  if (extra) {
+    try {
+      ca = [...tls.rootCertificates, readFileSync(extra)];
+    } catch {
+      ca = undefined; // Node itself only warns about an unreadable NODE_EXTRA_CA_CERTS.
+    }
+  }
+  return (httpsAgentCache = new https.Agent({ keepAlive: true, maxSockets: 16, ...(ca ? { ca } : {}) }));
+}
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 
 /** Send one request, following redirects; the caller must consume or discard the body. */
@@ -97,7 +117,7 @@ function once(spec: RequestSpec, url: URL, headers: Record<string, string>, tls:
       port: url.port || (isHttps ? 443 : 80),
       path: url.pathname + url.search,
       headers: { 'user-agent': 'tsrun/0.1', ...headers },
-      agent: isHttps ? httpsAgent : httpAgent,
+      agent: isHttps ? httpsAgent() : httpAgent,
       signal: spec.signal,
     };
     if (isHttps && tls) {

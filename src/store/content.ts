@@ -138,7 +138,7 @@ export class ContentStore {
     const target = this.blobPath(d);
     if (!existsSync(target)) {
       ensureDir(this.algoDir(d));
-      writeFileAtomic(target, buf, 0o644);
+      writeFileAtomic(target, buf, { durable: true });
     }
     return d;
   }

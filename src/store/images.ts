@@ -96,7 +96,7 @@ export class ImageStore {
     const sorted: Record<string, string> = {};
     for (const k of Object.keys(names).sort()) sorted[k] = names[k]!;
     ensureDir(this.dir);
-    writeJsonAtomic(this.indexPath(), { names: sorted } satisfies NameIndex);
+    writeJsonAtomic(this.indexPath(), { names: sorted } satisfies NameIndex, { durable: true });
   }
 
   private withNames(rec: StoredRecord, names: Record<string, string>): ImageRecord {
@@ -160,7 +160,7 @@ export class ImageStore {
     const { repoTags: _t, repoDigests: _d, ...stored } = record as ImageRecord;
     return this.locked(() => {
       ensureDir(join(this.dir, 'images'));
-      writeJsonAtomic(this.recordPath(stored.id), stored);
+      writeJsonAtomic(this.recordPath(stored.id), stored, { durable: true });
       const index = this.readNames();
       const moved = new Map<string, string>();
       for (const n of names) {

@@ -86,7 +86,7 @@ export class LayerStore {
         const result = await fill(join(tmp, 'diff'));
         const meta: LayerMeta = { chainId, diffId: result.diffId, size: result.size, createdAt: new Date().toISOString() };
         if (opts.parent) meta.parent = opts.parent;
-        writeJsonAtomic(join(tmp, 'meta.json'), meta);
+        writeJsonAtomic(join(tmp, 'meta.json'), meta, { durable: true });
         // A stale, incomplete dir (no meta.json) can only come from outside tools; clear it.
         rmSync(this.layerDir(chainId), { recursive: true, force: true });
         renameSync(tmp, this.layerDir(chainId));

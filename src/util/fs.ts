@@ -9,15 +9,26 @@ export function tempPathFor(path: string): string {
   return join(dirname(path), `.tmp-${basename(path)}-${process.pid}-${randomBytes(4).toString('hex')}`);
 }
 
-/** Write a file atomically (temp file + fsync + rename). */
-export function writeFileAtomic(path: string, data: string | Uint8Array, mode = 0o644): void {
+export interface AtomicWriteOptions {
+  mode?: number;
+  /**
+   * fsync before the rename, so the new content survives a power loss. Not needed against
+   * kill -9 (rename alone is atomic), and it costs milliseconds: the store's content and
+   * metadata ask for it, per-container state does not.
+   */
+  durable?: boolean;
+}
+
+/** Write a file atomically (temp file + rename): readers see the old or the new file, never a mix. */
+export function writeFileAtomic(path: string, data: string | Uint8Array, opts: AtomicWriteOptions = {}): void {
+  const mode = opts.mode ?? 0o644;
   const tmp = tempPathFor(path);
   const fd = openSync(tmp, 'w', mode);
   try {
     const buf = typeof data === 'string' ? Buffer.from(data) : data;
     let off = 0;
     while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
-    fsyncSync(fd);
+    if (opts.durable) fsyncSync(fd);
   } catch (err) {
     closeSync(fd);
     rmSync(tmp, { force: true });
@@ -32,8 +43,8 @@ export function writeFileAtomic(path: string, data: string | Uint8Array, mode = 
   }
 }
 
-export function writeJsonAtomic(path: string, value: unknown, mode = 0o644): void {
-  writeFileAtomic(path, JSON.stringify(value, null, 2) + '\n', mode);
+export function writeJsonAtomic(path: string, value: unknown, opts: AtomicWriteOptions = {}): void {
+  writeFileAtomic(path, JSON.stringify(value, null, 2) + '\n', opts);
 }
 
 export function ensureDir(path: string, mode = 0o755): string {
