@@ -27,7 +27,12 @@ export interface AttachedNetwork {
   setup: NetworkSetup;
 }
 
-/** Creates the container's own network namespace (bridge or none); undefined for host and joined modes. */
+/** True for --network none: the launcher creates the namespace and brings lo up (no netns file needed). */
+export function isLoopbackOnly(opts: RunOptions): boolean {
+  return opts.network?.mode === 'none';
+}
+
+/** Creates the container's own network namespace on the bridge; undefined for none, host and joined modes. */
 export async function attachNetwork(
   ctx: EngineContext,
   record: ContainerRecord,
@@ -41,15 +46,16 @@ export async function attachNetwork(
     }
     return undefined;
   }
+  if (mode.mode === 'none') return undefined;
   if (mode.mode === 'bridge' && mode.network && mode.network !== 'bridge' && mode.network !== 'tsrun') {
     throw new UsageError(`network ${mode.network} not found: user-defined networks are not supported yet`);
   }
   const setup = await setupNetwork({
     ...networkPaths(ctx),
     id: record.id,
-    mode: mode.mode === 'none' ? 'none' : 'bridge',
+    mode: 'bridge',
     hostname: record.config.hostname,
-    ports: mode.mode === 'none' ? [] : ports,
+    ports,
   });
   return { netnsPath: setup.netnsPath, hostsEntries: hostsEntries(setup, [record.config.hostname]), setup };
 }
@@ -69,7 +75,7 @@ export function resolveJoinedNamespaces(containers: Containers, opts: RunOptions
     if (kind === 'network' && other.hostConfig.networkMode === 'host') {
       throw new UsageError(`cannot join the network of container ${mode.container}: it uses the host's network; use --network host`);
     }
-    if (kind === 'network' && !other.hostConfig.networkMode.startsWith('container:')) {
+    if (kind === 'network' && other.hostConfig.networkMode === 'bridge') {
       out.network = netnsPath(containers.ctx.runroot, other.id);
       continue;
     }

@@ -22,9 +22,11 @@ import { FileLock } from '../util/lock.js';
 import { ensureDir } from '../util/fs.js';
 import { layout } from './context.js';
 import { buildExecProcess, buildSpec, composeArgs, parseExecFlags, parseRunFlags, type RunOptions } from '../spec/index.js';
-import { attachNetwork, detachNetwork, networkModeName, resolveJoinedNamespaces } from './container-network.js';
+import { attachNetwork, detachNetwork, isLoopbackOnly, networkModeName, resolveJoinedNamespaces } from './container-network.js';
+import { LOOPBACK_UP_ANNOTATION } from '../runtime/index.js';
 import { findInit } from './init.js';
 import { parsePortMappings } from '../network/index.js';
+import { joinPod } from './pod-join.js';
 
 export interface CreateRequest {
   image: string;
@@ -37,6 +39,8 @@ export interface CreateRequest {
   /** Called before pulling a missing image (Docker prints "Unable to find image ..."). */
   onPull?: (reference: string) => void;
   onPullEvent?: (event: unknown) => void;
+  /** Pod (name or id) to join; `flags.pod` (--pod) works too. */
+  pod?: string;
 }
 
 /** How the monitor of a detached container calls back into tsrun once it exits. */
@@ -121,6 +125,9 @@ export class Containers {
     }
     const runtime = (req.flags.runtime as string | undefined) ?? 'tsrun';
     launcherFor(this.ctx, runtime); // validates the runtime name early
+    // --pod: join the pod's namespaces and cgroup (pod-join.ts); the record names the pod.
+    const podRef = req.pod ?? (req.flags.pod as string | undefined);
+    if (podRef) req = { ...req, pod: await joinPod(this.ctx, podRef, opts, req.flags) };
 
     this.store.repair();
     // The image store's lease keeps rmi/prune from deleting the image before the container records it.
@@ -186,6 +193,7 @@ export class Containers {
           runtime,
         },
         lowerDirs: image.lowerDirs,
+        ...(req.pod ? { pod: req.pod } : {}),
         state: { status: 'created' },
         restartCount: 0,
       };
@@ -235,6 +243,7 @@ export class Containers {
       },
       paths.rootfs,
     );
+    if (isLoopbackOnly(opts)) spec.annotations = { ...spec.annotations, [LOOPBACK_UP_ANNOTATION]: 'true' };
     writeJsonAtomic(join(paths.bundle, 'config.json'), spec);
   }
 

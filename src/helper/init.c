@@ -3,6 +3,8 @@
  * init pipe and ends the process; the monitor relays it. */
 #include "helper.h"
 
+#include <net/if.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -33,6 +35,8 @@
 
 int g_exec_fifo_fd = -1; /* O_PATH fd of the exec fifo, opened by the monitor */
 int g_console_fd = -1;   /* socket to send the pty master to the monitor (terminal mode) */
+int g_preserve_fds = 0;
+int g_no_monitor = 0;
 
 static int root_fd = -1; /* paths of steps resolve inside this directory */
 static char **cmd_argv;
@@ -404,6 +408,8 @@ static void step_lookup_command(void) {
 }
 
 static void step_wait_start(void) {
+  /* Without a monitor, the helper exits once we are ready: we must outlive it. */
+  if (g_no_monitor) prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0);
   send_ready();
   char path[64];
   fd_path(g_exec_fifo_fd, path, sizeof path);
@@ -449,9 +455,34 @@ static void step_exec(void) {
   if (!cmd_found) step_lookup_command();
   send_ready();
   prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0); /* the container outlives a killed monitor */
+  if (g_preserve_fds > 0) {
+    /* Move the report pipe out of the way, then the preserved fds down to 3.. */
+    int hi = fcntl(g_report_fd, F_DUPFD_CLOEXEC, PRESERVED_FD_BASE + g_preserve_fds);
+    if (hi < 0) die_step("preserve-fds", errno, "report pipe");
+    g_report_fd = hi;
+    for (int i = 0; i < g_preserve_fds; i++)
+      if (dup2(PRESERVED_FD_BASE + i, 3 + i) < 0) die_step("preserve-fds", errno, "dup2");
+  }
   syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC);
+  for (int i = 0; i < g_preserve_fds; i++) fcntl(3 + i, F_SETFD, 0);
+  signal(SIGPIPE, SIG_DFL); /* ignored during set-up; an ignored signal would survive execve */
   execve(cmd_path, cmd_argv, cmd_env ? cmd_env : (char *[]){NULL});
   die_step("exec", errno, cmd_path);
+}
+
+
+/* Brings up "lo" in the container's new network namespace: what a network mode
+ * of "none" means for users (Docker gives loopback), without a netns file. */
+static void step_loopback_up(void) {
+  int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) die_step("loopback-up", errno, "socket");
+  struct ifreq ifr;
+  memset(&ifr, 0, sizeof ifr);
+  strncpy(ifr.ifr_name, "lo", IFNAMSIZ - 1);
+  if (ioctl(fd, SIOCGIFFLAGS, &ifr) < 0) die_step("loopback-up", errno, "lo");
+  ifr.ifr_flags |= IFF_UP;
+  if (ioctl(fd, SIOCSIFFLAGS, &ifr) < 0) die_step("loopback-up", errno, "lo");
+  close(fd);
 }
 
 static void run_step(const struct step *s) {
@@ -469,6 +500,7 @@ static void run_step(const struct step *s) {
   else if (!strcmp(n, "readonly")) step_readonly(a[0]);
   else if (!strcmp(n, "pivot-root")) step_pivot_root();
   else if (!strcmp(n, "console")) step_console();
+  else if (!strcmp(n, "loopback-up")) step_loopback_up();
   else if (!strcmp(n, "hostname")) {
     if (sethostname(a[0], s->lens[0])) die_step(n, errno, a[0]);
   } else if (!strcmp(n, "domainname")) {
@@ -509,6 +541,8 @@ void init_run(const struct plan *plan, int sync_fd, int stdio[3]) {
   sigemptyset(&all);
   sigprocmask(SIG_SETMASK, &all, NULL);
   for (int sig = 1; sig < NSIG; sig++) signal(sig, SIG_DFL);
+  /* A report to a helper that already left must fail with EPIPE, not kill us. */
+  signal(SIGPIPE, SIG_IGN);
 
   if (setsid() < 0) die_step("setsid", errno, "");
   for (int i = 0; i < 3; i++)

@@ -21,6 +21,9 @@ static const struct op OPS[] = {
     {"terminal", PHASE_CONFIG, 0, 0},
     {"console-size", PHASE_CONFIG, 2, 2},
     {"console-socket", PHASE_CONFIG, 1, 1},
+    {"inherit-stdio", PHASE_CONFIG, 0, 0},
+    {"preserve-fds", PHASE_CONFIG, 1, 1},
+    {"no-monitor", PHASE_CONFIG, 0, 0},
     {"exit-command", PHASE_CONFIG, 1, -1},
     /* setup process */
     {"setns", PHASE_PRECLONE, 2, 2},
@@ -43,6 +46,7 @@ static const struct op OPS[] = {
     {"pivot-root", PHASE_INIT, 0, 0},
     {"console", PHASE_INIT, 0, 0},
     {"hostname", PHASE_INIT, 1, 1},
+    {"loopback-up", PHASE_INIT, 0, 0},
     {"domainname", PHASE_INIT, 1, 1},
     {"sysctl", PHASE_INIT, 2, 2},
     {"rlimit", PHASE_INIT, 3, 3},

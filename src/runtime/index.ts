@@ -1,10 +1,11 @@
 // runtime/: OCI bundle -> plan -> C helper; the container lifecycle. Knows
 // nothing of images, so runc or crun can stand in (OciBinaryLauncher).
-export { Launcher, type ContainerLauncher, type ExitStatus, type LaunchOptions } from './launcher.js';
+export { Launcher, checkOciVersion, OCI_VERSION_MIN, OCI_VERSION_MAX, type ContainerLauncher, type ContainerDescription, type ExitStatus, type LaunchOptions } from './launcher.js';
+export { runHooks, type HookKind } from './hooks.js';
 export { OciBinaryLauncher } from './oci-binary.js';
 export { validateContainerId } from './state-dir.js';
 export {
-  compilePlan, compileExecPlan, encodePlan, decodePlan, parseMountOptions, capabilityMask, clampRlimit,
+  compilePlan, compileExecPlan, encodePlan, decodePlan, parseMountOptions, capabilityMask, clampRlimit, LOOPBACK_UP_ANNOTATION,
   type PlanStep, type MonitorConfig, type PlanHost, type SeccompProgram,
 } from './plan.js';
 export { errorForFailure, execFailureExitCode, type StepFailure } from './report.js';

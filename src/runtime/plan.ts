@@ -11,6 +11,9 @@ export interface PlanStep {
 }
 
 /** Paths and switches of the monitor (the plan's config phase). */
+/** Annotation by which tsrun's engine asks the launcher to bring up lo in a new network namespace. */
+export const LOOPBACK_UP_ANNOTATION = 'run.tsrun.loopback-up';
+
 export interface MonitorConfig {
   lockFile: string;
   exitFile: string;
@@ -26,6 +29,12 @@ export interface MonitorConfig {
   consoleSocket?: string;
   /** Detached only: the monitor releases its lock and execs this argv once the exit status is written. */
   exitCommand?: string[];
+  /** The container gets the helper's own stdio (no pipes, no log, no relay). */
+  inheritStdio?: boolean;
+  /** The helper's fds 5.. become the command's fds 3.. (OCI --preserve-fds). */
+  preserveFds?: number;
+  /** No monitor stays: the helper leaves once the container is created and the caller's subreaper inherits it. */
+  noMonitor?: boolean;
 }
 
 export interface PlanHost {
@@ -224,6 +233,9 @@ function configSteps(m: MonitorConfig): PlanStep[] {
   if (m.terminal && m.consoleSize) s.push({ op: 'console-size', args: [String(m.consoleSize.height), String(m.consoleSize.width)] });
   if (m.consoleSocket) s.push({ op: 'console-socket', args: [m.consoleSocket] });
   if (m.detach && m.exitCommand?.length) s.push({ op: 'exit-command', args: m.exitCommand });
+  if (m.inheritStdio) s.push({ op: 'inherit-stdio', args: [] });
+  if (m.preserveFds) s.push({ op: 'preserve-fds', args: [String(m.preserveFds)] });
+  if (m.noMonitor) s.push({ op: 'no-monitor', args: [] });
   return s;
 }
 
@@ -411,6 +423,10 @@ export function compilePlan(spec: Spec, monitor: MonitorConfig, host: PlanHost, 
   // The pty comes from the container's own devpts, so ttyname() works inside.
   if (monitor.terminal || p.terminal) steps.push({ op: 'console', args: [] });
 
+  // Not in the OCI spec (runtimes leave networking alone): tsrun's engine asks for it for
+  // --network none, so loopback works without creating a persistent netns file.
+  const netns = spec.linux?.namespaces?.find((n) => n.type === 'network');
+  if (spec.annotations?.[LOOPBACK_UP_ANNOTATION] === 'true' && netns && !netns.path) steps.push({ op: 'loopback-up', args: [] });
   if (spec.hostname !== undefined && spec.hostname !== '') {
     if (!hasNamespace(spec, 'uts')) throw new LaunchError('hostname is set but the container shares the host UTS namespace', 'hostname');
     steps.push({ op: 'hostname', args: [spec.hostname] });
