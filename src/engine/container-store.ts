@@ -71,6 +71,8 @@ export interface ContainerRecord {
   quickRestarts?: number;
   /** Set by stop and kill, cleared by start: no restart policy restarts a container the user stopped. */
   manuallyStopped?: boolean;
+  /** The pod (id) whose namespaces and cgroup the container joined (--pod). */
+  pod?: string;
 }
 
 const NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
