@@ -1,7 +1,7 @@
 // The Docker-like container lifecycle end to end: the built `tsrun` CLI runs
 // real containers from the project's busybox image, pulled from the real
 // docker-registry on 127.0.0.1. Run as root under the integration lock.
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -121,6 +121,33 @@ describe('tsrun run', () => {
     expect(again.code).toBe(125);
     expect(again.stderr).toMatch(/"\/taken" is already in use/);
     expect(cli.run(['rm', 'taken']).code).toBe(0);
+  });
+});
+
+describe('terminals and init', () => {
+  it('-it gives the container a real pty with the terminal size, and passes the exit code', () => {
+    // `script` gives tsrun a terminal; keystrokes arrive after the shell prompt.
+    const cmd = `stty cols 91 rows 33; ${process.execPath} ${cli.args(['run', '-it', '--rm', image, 'sh']).join(' ')}`;
+    const r = spawnSync('sh', ['-c', `(sleep 1; printf 'echo in-tty $(tty); stty size\\r'; sleep 0.5; printf 'exit 7\\r') | script -qfec "${cmd}" /dev/null`], {
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
+    expect(r.stdout).toMatch(/in-tty \/dev\/pts\/0/);
+    expect(r.stdout).toMatch(/33 91/);
+    expect(r.status).toBe(7);
+  });
+
+  it('-it without a terminal is refused', () => {
+    const r = cli.run(['run', '-it', '--rm', image, 'true']);
+    expect(r.code).toBe(125);
+    expect(r.stderr).toMatch(/not a TTY/);
+  });
+
+  it('--init runs an init as PID 1 that reaps zombies and forwards signals', () => {
+    const r = cli.run(['run', '--rm', '--init', image, 'sh', '-c', 'echo pid=$$; ps -o pid,comm | grep -c docker-init']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).not.toContain('pid=1\n');
+    expect(r.stdout.trim().split('\n').pop()).toBe('1');
   });
 });
 
