@@ -20,6 +20,7 @@ import {
 import { resolveHost, type ResolvedHost, type SpecHost } from './host.js';
 import { mountDepth, toOciMount } from './mounts.js';
 import type { ExecOptions, NamespaceMode, RunOptions } from './options.js';
+import { defaultSeccompProfile } from './seccomp-default.js';
 import { buildRlimits } from './rlimits.js';
 import { parseSignal } from './units.js';
 import { resolveUser } from './user.js';
@@ -314,6 +315,8 @@ export function buildSpec(image: ImageConfig, opts: RunOptions, rootfsDir: strin
     spec.linux.maskedPaths = [...DEFAULT_MASKED_PATHS];
     spec.linux.readonlyPaths = [...DEFAULT_READONLY_PATHS];
   }
+  // Docker's default profile, unless --privileged or --security-opt seccomp=unconfined.
+  if (!privileged && opts.seccomp !== 'unconfined') spec.linux.seccomp = defaultSeccompProfile(caps);
   return spec;
 }
 

@@ -88,6 +88,16 @@ describe('tsrun run', () => {
     expect(r.stdout).toContain('procsys=ro\n');
   });
 
+  it("applies Docker's default seccomp profile unless unconfined or privileged", () => {
+    const confined = cli.run(['run', '--rm', image, 'sh', '-c', 'grep "^Seccomp:" /proc/self/status; unshare -U true 2>&1; ls / >/dev/null && echo ls-ok']);
+    expect(confined.stdout).toMatch(/^Seccomp:\s+2$/m);
+    expect(confined.stdout).toMatch(/unshare.*Operation not permitted/);
+    expect(confined.stdout).toContain('ls-ok');
+    for (const flag of [['--security-opt', 'seccomp=unconfined'], ['--privileged']]) {
+      expect(cli.run(['run', '--rm', ...flag, image, 'grep', '^Seccomp:', '/proc/self/status']).stdout).toMatch(/^Seccomp:\s+0$/m);
+    }
+  });
+
   it('applies -e, -w, -u and --entrypoint like Docker', () => {
     const r = cli.run(['run', '--rm', '-e', 'GREETING=hi there', '-w', '/tmp/work', '-u', 'tsuser', '--entrypoint', 'sh', image, '-c', 'echo "$GREETING|$(pwd)|$(id -u)|$HOME"']);
     expect(r.code, r.stderr).toBe(0);
