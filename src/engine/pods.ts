@@ -7,7 +7,7 @@
 import { join } from 'node:path';
 import { listCgroups, openCgroup } from '../cgroup/index.js';
 import { ConflictError, describeError, StateError, TsrunError, UsageError } from '../errors.js';
-import { parsePortMappings, readEndpoint, repairNetworks, teardownNetwork, type PortMapping, type RepairReport } from '../network/index.js';
+import { listEndpoints, parsePortMappings, readEndpoint, repairNetworks, teardownNetwork, type PortMapping, type RepairReport } from '../network/index.js';
 import { ensureDir } from '../util/fs.js';
 import { FileLock } from '../util/lock.js';
 import { parseSignal } from '../util/signals.js';
@@ -287,11 +287,17 @@ export class Pods {
 
   /**
    * Cleans what a kill -9 leaves: half-created pods, namespace dirs and pod
-   * cgroups of pods that no longer exist, and network leftovers (endpoints,
-   * netns files, veths, nft entries, leases) whose owner is neither a
-   * container nor a pod. Skipped while another process creates a pod.
+   * cgroups of pods that no longer exist, and the network endpoints (netns,
+   * veth, nft entries, lease) of this root whose owner is neither a container
+   * nor a pod. The network module records an endpoint before it creates
+   * anything, so that finds every leftover of this root. `sweepNetwork` also
+   * removes veths on the bridge and published ports that no endpoint of this
+   * root accounts for (repairNetworks' sweep): right when this root is the only
+   * tsrun on the host, wrong when other roots share the bridge (tests, other
+   * users), whose live containers it would cut off. Skipped while another
+   * process creates a pod.
    */
-  async repair(): Promise<PodRepairReport> {
+  async repair(opts: { sweepNetwork?: boolean } = {}): Promise<PodRepairReport> {
     const report: PodRepairReport = { halfCreated: [], namespaces: [], cgroups: [], network: { endpoints: [], netns: [], veths: [], ports: [], leases: [] } };
     const lock = this.store.tryRepairLock();
     if (!lock) return report;
@@ -316,10 +322,17 @@ export class Pods {
         cg.destroy();
         report.cgroups.push(path);
       }
-      report.network = await repairNetworks({
-        ...networkPaths(this.ctx),
-        isLive: (id) => this.containers.store.exists(id) || this.store.exists(id),
-      });
+      const isLive = (id: string) => this.containers.store.exists(id) || this.store.exists(id);
+      const paths = networkPaths(this.ctx);
+      if (opts.sweepNetwork) {
+        report.network = await repairNetworks({ ...paths, isLive });
+      } else {
+        for (const e of listEndpoints(paths.stateDir)) {
+          if (isLive(e.id)) continue;
+          await teardownNetwork({ ...paths, id: e.id });
+          report.network.endpoints.push(e.id);
+        }
+      }
     } finally {
       lock.release();
     }

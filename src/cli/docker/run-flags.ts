@@ -64,5 +64,6 @@ export function addContainerFlags(cmd: Command): Command {
     .option('--pull <policy>', 'pull image before running (always, missing, never)', 'missing')
     .option('--platform <os/arch[/variant]>', 'set platform if the image is multi-platform')
     .option('--runtime <name|path>', 'OCI runtime to use: tsrun (default), runc, crun or a path')
-    .option('-q, --quiet', 'suppress the pull output');
+    .option('-q, --quiet', 'suppress the pull output')
+    .option('--pod <name>', 'run the container in an existing pod (joins its network, IPC and UTS namespaces)');
 }

@@ -4,10 +4,12 @@ import { registerContainerVerbs } from './container-verbs.js';
 import { registerImageVerbs } from './image-verbs.js';
 import { registerLogin } from './login.js';
 import { registerLogout } from './logout.js';
+import { registerPodVerbs } from './pod-verbs.js';
 
 export function registerDockerCommands(program: Command): void {
   registerContainerVerbs(program);
   registerImageVerbs(program);
   registerLogin(program);
   registerLogout(program);
+  registerPodVerbs(program);
 }

@@ -1,0 +1,23 @@
+// tsrun pod restart [-t SECONDS] POD...
+import type { Command } from 'commander';
+import { action } from '../../common.js';
+import { forEachPod, podsOf } from '../pod-access.js';
+import { parseTimeout } from './pod-stop.js';
+
+export function registerPodRestart(pod: Command): void {
+  pod
+    .command('restart')
+    .description('stop and start the containers of one or more pods')
+    .argument('<pod...>')
+    .option('-t, --time <seconds>', 'seconds to wait for each container before killing it')
+    .action(
+      action('tsrun', async (names: string[], flags: { time?: string }, self: Command) => {
+        const pods = podsOf(self);
+        const timeout = parseTimeout(flags.time);
+        return forEachPod(pods, names, async (record) => {
+          await pods.restart(record, timeout);
+          process.stdout.write(`${record.id}\n`);
+        });
+      }),
+    );
+}

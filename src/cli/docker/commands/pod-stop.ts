@@ -1,0 +1,30 @@
+// tsrun pod stop [-t SECONDS] POD...
+import type { Command } from 'commander';
+import { UsageError } from '../../../errors.js';
+import { action } from '../../common.js';
+import { forEachPod, podsOf } from '../pod-access.js';
+
+export function parseTimeout(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new UsageError(`invalid --time "${value}": use a whole number of seconds`);
+  return n;
+}
+
+export function registerPodStop(pod: Command): void {
+  pod
+    .command('stop')
+    .description('stop the containers of one or more pods')
+    .argument('<pod...>')
+    .option('-t, --time <seconds>', 'seconds to wait for each container before killing it')
+    .action(
+      action('tsrun', async (names: string[], flags: { time?: string }, self: Command) => {
+        const pods = podsOf(self);
+        const timeout = parseTimeout(flags.time);
+        return forEachPod(pods, names, async (record) => {
+          await pods.stop(record, timeout);
+          process.stdout.write(`${record.id}\n`);
+        });
+      }),
+    );
+}
