@@ -13,40 +13,12 @@ import { ContainerStore } from './container-store.js';
 import { layout, type EngineContext } from './context.js';
 import { openStore } from './pull.js';
 
-/** Names (or IDs) of the containers that use image `imageId`; the container engine installs the real check. */
+/** Who uses an image: the names of the containers made from it (tests pass their own). */
 export type ImageInUseCheck = (ctx: EngineContext, imageId: string) => string[];
 
-/** Default: every container record (running or not) that was created from the image. */
-let inUseCheck: ImageInUseCheck = (ctx, imageId) =>
-  new ContainerStore(ctx).list().filter((c) => c.imageId === imageId).map((c) => c.name);
-
-/** Called once by the container engine so rmi/prune refuse to delete images that containers use. */
-export function setImageInUseCheck(check: ImageInUseCheck): void {
-  inUseCheck = check;
-}
-
-export interface ContainerDiskUsage {
-  total: number;
-  active: number;
-  size: number;
-  reclaimable: number;
-}
-
-/** Default: the number of containers only (sizes and liveness need the container engine's hook). */
-let containerUsage: (ctx: EngineContext) => ContainerDiskUsage = (ctx) =>
-  ({ total: new ContainerStore(ctx).ids().length, active: 0, size: 0, reclaimable: 0 });
-
-/** Called by the container engine so `system df` can show its Containers row. */
-export function setContainerDiskUsage(fn: (ctx: EngineContext) => ContainerDiskUsage): void {
-  containerUsage = fn;
-}
-
-export function containerDiskUsage(ctx: EngineContext): ContainerDiskUsage {
-  return containerUsage(ctx);
-}
-
+/** Names of the containers (running or not) created from image `imageId`: rmi refuses to delete it. */
 export function imageInUse(ctx: EngineContext, imageId: string): string[] {
-  return inUseCheck(ctx, imageId);
+  return new ContainerStore(ctx).list().filter((c) => c.imageId === imageId).map((c) => c.name);
 }
 
 /** "docker.io/library/busybox:latest" -> "busybox:latest", for output. */
@@ -110,7 +82,7 @@ export async function removeImage(
   const found = store.images.resolve(name);
   if (!found) throw new NotFoundError('image', name);
   const { record: rec, name: matched } = found;
-  const users = (opts.inUse ?? inUseCheck)(ctx, rec.id);
+  const users = (opts.inUse ?? imageInUse)(ctx, rec.id);
   const result: RemoveResult = { untagged: [], deleted: [], reclaimed: 0 };
   const allNames = [...rec.repoTags, ...rec.repoDigests];
 
@@ -179,7 +151,7 @@ export async function pruneImages(ctx: EngineContext, opts: { all?: boolean } = 
   const out: PruneResult = { untagged: [], deleted: [], reclaimed: 0 };
   for (const rec of store.images.list()) {
     if (!opts.all && rec.repoTags.length > 0) continue;
-    if (inUseCheck(ctx, rec.id).length > 0) continue;
+    if (imageInUse(ctx, rec.id).length > 0) continue;
     const r = await removeImage(ctx, rec.id, { force: true });
     out.untagged.push(...r.untagged);
     out.deleted.push(...r.deleted);
@@ -210,7 +182,7 @@ export function imageDiskUsage(ctx: EngineContext): ImageDiskUsage {
   const allLayers = new Set<string>();
   let active = 0;
   for (const r of recs) {
-    const used = inUseCheck(ctx, r.id).length > 0;
+    const used = imageInUse(ctx, r.id).length > 0;
     if (used) active++;
     for (const l of r.layers) {
       allLayers.add(l.chainId);

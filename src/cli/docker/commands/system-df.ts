@@ -1,6 +1,7 @@
 // tsrun system df: disk used by images (and by containers, through the engine's hook).
 import type { Command } from 'commander';
-import { containerDiskUsage, imageDiskUsage } from '../../../engine/images.js';
+import { imageDiskUsage } from '../../../engine/images.js';
+import { containerDiskUsage } from '../../../engine/container-usage.js';
 import { action, contextOf } from '../../common.js';
 import { humanSize } from '../../format.js';
 import { printTable } from '../table.js';
