@@ -16,6 +16,7 @@ import { writeEtcFiles } from './etc-files.js';
 import { launcherFor, type AnyLauncher, type ExitStatus } from './launchers.js';
 import { resolveImage, type LocalImage, type PullPolicy } from './image-access.js';
 import { openStore } from './pull.js';
+import { treeSize } from './container-usage.js';
 import { isMounted, mountRootfs, unmountRootfs } from './rootfs.js';
 import { parseRestartPolicy, restartDelay, shouldRestart } from './restart.js';
 import { FileLock } from '../util/lock.js';
@@ -433,15 +434,19 @@ export class Containers {
     return this.store.list().filter((r) => r.imageId === imageId);
   }
 
-  async prune(): Promise<string[]> {
-    const removed: string[] = [];
+  /** Removes every container that is not running; returns their ids and the bytes their layers held. */
+  async prune(): Promise<{ removed: string[]; reclaimed: number }> {
+    const out = { removed: [] as string[], reclaimed: 0 };
     for (const { record, state } of this.list(true)) {
       if (state.status === 'running') continue;
+      const bytes = treeSize(this.store.paths(record.id).upper);
       await this.remove(record, { force: true });
-      removed.push(record.id);
+      out.removed.push(record.id);
+      out.reclaimed += bytes;
     }
-    return removed;
+    return out;
   }
+
 }
 
 export function hasRootfs(ctx: EngineContext, id: string): boolean {

@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { containersOf } from '../engine-access.js';
 import { action } from '../../common.js';
+import { humanSize } from '../../format.js';
 
 export function registerContainerPrune(container: Command): void {
   container
@@ -10,9 +11,9 @@ export function registerContainerPrune(container: Command): void {
     .option('-f, --force', 'do not prompt for confirmation')
     .action(
       action('tsrun', async (_flags: unknown, self: Command) => {
-        const removed = await containersOf(self).prune();
+        const { removed, reclaimed } = await containersOf(self).prune();
         if (removed.length) process.stdout.write(`Deleted Containers:\n${removed.join('\n')}\n\n`);
-        process.stdout.write(`Total reclaimed space: ${removed.length ? 'unknown' : '0B'}\n`);
+        process.stdout.write(`Total reclaimed space: ${humanSize(reclaimed)}\n`);
       }),
     );
 }
