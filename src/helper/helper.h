@@ -65,6 +65,11 @@ const char *signal_name(int sig, char *buf, size_t cap);
 /* init.c: run PHASE_INIT steps in the container process; never returns. */
 void init_run(const struct plan *plan, int sync_fd, int stdio[3]) __attribute__((noreturn));
 extern int g_exec_fifo_fd, g_console_fd;
+/* Extra fds the caller handed us at PRESERVED_FD_BASE.. that the command gets as 3.. */
+extern int g_preserve_fds;
+/* No monitor stays: the container is reparented to the caller's subreaper. */
+extern int g_no_monitor;
+#define PRESERVED_FD_BASE 5
 
 /* monitor.c */
 int monitor_main(const struct plan *plan);

@@ -27,7 +27,7 @@
 
 struct config {
   const char *lock_file, *exit_file, *pid_file, *started_file, *log_file, *exec_fifo, *console_socket;
-  int detach, stdin_open, terminal;
+  int detach, stdin_open, terminal, inherit_stdio;
   unsigned rows, cols;
   char *const *exit_command; /* argv run after the exit file is written (detached only) */
 };
@@ -78,6 +78,13 @@ static void read_config(const struct plan *plan) {
     else if (!strcmp(n, "exit-command")) cfg.exit_command = s->argv;
     else if (!strcmp(n, "stdin")) cfg.stdin_open = 1;
     else if (!strcmp(n, "terminal")) cfg.terminal = 1;
+    else if (!strcmp(n, "inherit-stdio")) cfg.inherit_stdio = 1;
+    else if (!strcmp(n, "no-monitor")) g_no_monitor = 1;
+    else if (!strcmp(n, "preserve-fds")) {
+      uint64_t v;
+      if (parse_u64(s->argv[0], 10, &v) || v > 1024) fail("preserve-fds", EINVAL, s->argv[0]);
+      g_preserve_fds = (int)v;
+    }
     else if (!strcmp(n, "console-size")) {
       uint64_t r, c;
       if (parse_u64(s->argv[0], 10, &r) || parse_u64(s->argv[1], 10, &c) || r > 65535 || c > 65535)
@@ -86,6 +93,10 @@ static void read_config(const struct plan *plan) {
     }
   }
   if (!cfg.lock_file || !cfg.exit_file) fail("config", EINVAL, "lock-file and exit-file are required");
+  if (g_no_monitor && cfg.detach) fail("config", EINVAL, "no-monitor and detach exclude each other");
+  if (g_no_monitor && cfg.terminal && !cfg.console_socket) fail("config", EINVAL, "no-monitor with a terminal needs a console-socket");
+  for (int i = 0; i < g_preserve_fds; i++)
+    if (fcntl(PRESERVED_FD_BASE + i, F_GETFD) < 0) fail("preserve-fds", EBADF, "fd not passed");
 }
 
 static void log_entry(struct stream *s, const char *data, size_t len) {
@@ -296,6 +307,49 @@ static void write_exit_file(int status, const char *err_step, int err_no, const 
   write_file_atomic(cfg.exit_file, buf, (size_t)n);
 }
 
+static void null_stdio(void) {
+  int null = open("/dev/null", O_RDWR);
+  if (null >= 0) {
+    dup2(null, 0), dup2(null, 1), dup2(null, 2);
+    if (null > 2) close(null);
+  }
+}
+
+/* No monitor: report `created` once the container waits for start (or, for an
+ * exec, once execve succeeded) and leave; the caller's subreaper inherits it. */
+static int finish_without_monitor(int init_fd) {
+  struct msgbuf mb = {.used = 0};
+  char fields[6][2048], p1[16];
+  int ready = 0;
+  snprintf(p1, sizeof p1, "%d", (int)child);
+  for (;;) {
+    ssize_t n = read(init_fd, mb.data + mb.used, sizeof mb.data - mb.used);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break; /* EOF: execve succeeded (close-on-exec) or the process died */
+    mb.used += (size_t)n;
+    int nf;
+    while ((nf = pop_msg(&mb, fields)) > 0) {
+      if (!strcmp(fields[0], "ready") && !ready) {
+        ready = 1;
+        const char *f[] = {"created", p1, "0"};
+        ns_msg(STATUS_FD, 3, f);
+        if (cfg.exec_fifo) return 0; /* it now blocks on the exec fifo until `start` */
+      } else if (!strcmp(fields[0], "error") && nf >= 4) {
+        report_error(fields[1], atoi(fields[2]), fields[3]);
+        kill(child, SIGKILL);
+        return 1;
+      }
+    }
+  }
+  if (!ready) {
+    report_error("init", EPROTO, "container process ended during set-up");
+    return 1;
+  }
+  const char *f[] = {"started"};
+  ns_msg(STATUS_FD, 1, f);
+  return 0;
+}
+
 static void copy_winsize(int master) {
   struct winsize ws;
   if (isatty(0) && ioctl(0, TIOCGWINSZ, &ws) == 0) ioctl(master, TIOCSWINSZ, &ws);
@@ -358,6 +412,12 @@ int monitor_main(const struct plan *plan) {
     g_console_fd = consp[1];
     cstdio[0] = cstdio[1] = cstdio[2] = open("/dev/null", O_RDWR | O_CLOEXEC);
     if (cstdio[0] < 0) fail("stdio", errno, "/dev/null");
+  } else if (cfg.inherit_stdio) {
+    /* The container gets our own stdio (e.g. the pipes of conmon or a shim): no relay, no log. */
+    for (int i = 0; i < 3; i++) {
+      cstdio[i] = fcntl(i, F_DUPFD_CLOEXEC, 3);
+      if (cstdio[i] < 0) fail("stdio", errno, "inherit");
+    }
   } else {
     int po[2], pe[2], pi[2];
     if (pipe2(po, O_CLOEXEC) || pipe2(pe, O_CLOEXEC)) fail("stdio", errno, "pipe");
@@ -393,6 +453,9 @@ int monitor_main(const struct plan *plan) {
   if (consp[1] >= 0) close(consp[1]);
   for (int i = 0; i < 3; i++)
     if (i == 0 || cstdio[i] != cstdio[i - 1]) close(cstdio[i]);
+  for (int i = 0; i < g_preserve_fds; i++) close(PRESERVED_FD_BASE + i); /* the container has them now */
+  /* A detached monitor must not hold the caller's pipes open for the container's whole life. */
+  if (cfg.inherit_stdio && cfg.detach) null_stdio();
 
   struct msgbuf mb = {.used = 0};
   char fields[6][2048];
@@ -416,6 +479,7 @@ int monitor_main(const struct plan *plan) {
   write_pid_file(child);
   if (write_all(syncp[1], "1", 1)) fail("sync", errno, "");
   close(syncp[1]);
+  if (g_no_monitor && !cfg.terminal) return finish_without_monitor(initp[0]);
   if (cfg.terminal) {
     master = recv_console(consp[0]); /* -1 if the container failed before its console step */
     close(consp[0]);
@@ -427,6 +491,7 @@ int monitor_main(const struct plan *plan) {
         send_console(master);
         close(master);
         master = -1;
+        if (g_no_monitor) return finish_without_monitor(initp[0]);
       } else {
         out.fd = master;
         in_w = master;

@@ -15,10 +15,11 @@ import type { NamespaceType, Process, Spec, State } from '../oci/runtime.js';
 import { ensureDir, writeFileAtomic } from '../util/fs.js';
 import { helperPath } from '../util/paths.js';
 import { parseSignal } from '../util/signals.js';
-import { compileExecPlan, compilePlan, encodePlan, NS_PROC_NAME, parseProcLimits, SETNS_ORDER, type MonitorConfig, type PlanStep } from './plan.js';
+import { withDefaultDeviceRules, compileExecPlan, compilePlan, encodePlan, NS_PROC_NAME, parseProcLimits, SETNS_ORDER, type MonitorConfig, type PlanStep } from './plan.js';
 import { compileSeccomp } from './seccomp.js';
 import { errorForFailure, execFailureExitCode, isExecFailure, StatusDecoder, type ExitFile, type StatusMessage } from './report.js';
-import { ContainerDir, processStartTime, type StateRecord } from './state-dir.js';
+import { hasStartGateHooks, runHooks } from './hooks.js';
+import { ContainerDir, isLiveProcess, processStartTime, type StateRecord } from './state-dir.js';
 
 export interface ExitStatus {
   exitCode: number /* 128+n for signal n */;
@@ -42,6 +43,22 @@ export interface LaunchOptions {
   stdio?: Array<'inherit' | 'ignore' | number>;
   /** Non-fatal notes (e.g. cgroup settings the host cannot honour). */
   onWarning?: (message: string) => void;
+  /** The container gets our own stdio directly (OCI CLI: the pipes of conmon or a shim); no log, no relay. */
+  inheritStdio?: boolean;
+  /** Our fds 3..3+n-1 become the container's fds 3.. (OCI --preserve-fds). */
+  preserveFds?: number;
+  /**
+   * No monitor process stays (OCI CLI create / exec -d, like runc): the
+   * container is reparented to the caller's subreaper, which reaps it and
+   * knows its exit status; tsrun records none.
+   */
+  noMonitor?: boolean;
+}
+
+/** The OCI state plus what `runc state` also shows. */
+export interface ContainerDescription extends State {
+  created: string;
+  rootfs?: string;
 }
 
 /** The OCI-lifecycle interface both launchers implement (ours and OciBinaryLauncher). */
@@ -131,8 +148,11 @@ function toExitStatus(e: ExitFile, oomKilled?: boolean): ExitStatus {
 export class Launcher implements ContainerLauncher {
   private readonly helper: string;
 
-  constructor(readonly stateRoot: string, opts: { helperPath?: string } = {}) {
+  private readonly warn: (message: string) => void;
+
+  constructor(readonly stateRoot: string, opts: { helperPath?: string; onWarning?: (message: string) => void } = {}) {
     this.helper = opts.helperPath ?? helperPath();
+    this.warn = opts.onWarning ?? (() => {});
   }
 
   private dir(id: string): ContainerDir {
@@ -140,12 +160,29 @@ export class Launcher implements ContainerLauncher {
   }
 
   async create(id: string, bundle: string, opts: LaunchOptions): Promise<void> {
-    const { spawned } = await this.createContainer(id, bundle, opts, true);
+    const { spawned, spec } = await this.createContainer(id, bundle, opts, true);
     spawned.reader.close();
     spawned.stopForwarding();
+    await this.createHooks(id, spec);
+  }
+
+  /** prestart (deprecated), createRuntime, then createContainer hooks; on failure the container is destroyed. */
+  private async createHooks(id: string, spec: Spec): Promise<void> {
+    if (!spec.hooks) return;
+    const state: State = { ...this.state(id), status: 'creating' };
+    try {
+      await runHooks('prestart', spec.hooks, state);
+      await runHooks('createRuntime', spec.hooks, state);
+      await runHooks('createContainer', spec.hooks, state, true);
+    } catch (err) {
+      await this.delete(id, true, { skipHooks: true }).catch(() => {});
+      throw err;
+    }
   }
 
   async run(id: string, bundle: string, opts: LaunchOptions): Promise<ExitStatus | undefined> {
+    // Hooks between create and start (and a caller's subreaper) need the create/start path.
+    if (opts.noMonitor || hasStartGateHooks(readSpec(resolve(bundle)).hooks)) return this.runThroughStart(id, bundle, opts);
     const { dir, spawned } = await this.createContainer(id, bundle, opts, false);
     try {
       const msg = await spawned.reader.next();
@@ -171,13 +208,35 @@ export class Launcher implements ContainerLauncher {
     return status;
   }
 
+  private async runThroughStart(id: string, bundle: string, opts: LaunchOptions): Promise<ExitStatus | undefined> {
+    const { spawned, spec } = await this.createContainer(id, bundle, opts, true);
+    spawned.reader.close();
+    try {
+      await this.createHooks(id, spec);
+      await this.start(id);
+    } catch (err) {
+      spawned.stopForwarding();
+      if (this.dir(id).exists()) await this.delete(id, true, { skipHooks: true }).catch(() => {});
+      throw err;
+    }
+    if (opts.detach || opts.noMonitor) {
+      spawned.stopForwarding();
+      return undefined;
+    }
+    await spawned.exited;
+    spawned.stopForwarding();
+    const status = this.exitStatus(id);
+    if (!status) throw new StateError(`container ${id} ended without an exit status (its monitor was killed)`);
+    return status;
+  }
+
   /** Creates the state dir and the container; resolves once the container process is set up. */
   private async createContainer(
     id: string,
     bundle: string,
     opts: LaunchOptions,
     waitForStart: boolean,
-  ): Promise<{ dir: ContainerDir; spawned: Spawned }> {
+  ): Promise<{ dir: ContainerDir; spawned: Spawned; spec: Spec }> {
     const dir = this.dir(id);
     ensureDir(this.stateRoot, 0o700);
     try {
@@ -198,14 +257,16 @@ export class Launcher implements ContainerLauncher {
         id,
         bundle: bundleDir,
         created: new Date().toISOString(),
+        rootfs,
       };
+      if (opts.noMonitor) rec.noMonitor = true;
       if (spec.annotations) rec.annotations = spec.annotations;
       let cgroupProcs: string[] = [];
       if (spec.linux?.cgroupsPath) {
         rec.cgroupsPath = spec.linux.cgroupsPath;
         cgroup = openCgroup(spec.linux.cgroupsPath);
         for (const w of cgroup.create()) opts.onWarning?.(w);
-        for (const w of cgroup.apply(spec.linux.resources ?? {})) opts.onWarning?.(w);
+        for (const w of cgroup.apply(withDefaultDeviceRules(spec.linux.resources ?? {}))) opts.onWarning?.(w);
         cgroupProcs = cgroup.procsFiles();
       }
       dir.write(rec);
@@ -216,13 +277,19 @@ export class Launcher implements ContainerLauncher {
         startedFile: dir.startedFile,
         logFile: opts.logPath,
         execFifo: waitForStart ? dir.execFifo : undefined,
-        detach: opts.detach,
+        detach: opts.detach && !opts.noMonitor,
         stdin: !!opts.stdin,
         terminal: !!spec.process?.terminal,
         consoleSize: spec.process?.consoleSize,
         consoleSocket: opts.consoleSocket,
         exitCommand: opts.exitCommand,
+        inheritStdio: opts.inheritStdio,
+        preserveFds: opts.preserveFds,
+        noMonitor: opts.noMonitor,
       };
+      if (opts.noMonitor && spec.process?.terminal && !opts.consoleSocket) {
+        throw new LaunchError('process.terminal is true: a detached container needs --console-socket to receive its terminal', 'console');
+      }
       const seccomp = spec.linux?.seccomp ? compileSeccomp(spec.linux.seccomp) : undefined;
       const steps = compilePlan(
         spec,
@@ -239,7 +306,7 @@ export class Launcher implements ContainerLauncher {
       rec.pidStartTime = processStartTime(msg.pid);
       dir.write(rec);
       if (opts.pidFile) writeFileAtomic(opts.pidFile, `${msg.pid}`);
-      return { dir, spawned };
+      return { dir, spawned, spec };
     } catch (err) {
       if (spawned) {
         spawned.reader.close();
@@ -265,9 +332,15 @@ export class Launcher implements ContainerLauncher {
 
   /** Starts the helper with the plan on fd 3 and the status stream on fd 4. */
   private spawnHelper(steps: PlanStep[], opts: LaunchOptions): Spawned {
-    const stdio: StdioOptions = opts.detach
-      ? ['ignore', 'ignore', 'ignore', 'pipe', 'pipe']
-      : [...(opts.stdio ?? ['inherit', 'inherit', 'inherit']), 'pipe', 'pipe'];
+    const background = opts.detach || opts.noMonitor;
+    const own = opts.stdio ?? ['inherit', 'inherit', 'inherit'];
+    const stdio: StdioOptions = opts.inheritStdio
+      ? [...own, 'pipe', 'pipe']
+      : background
+        ? ['ignore', 'ignore', 'ignore', 'pipe', 'pipe']
+        : [...own, 'pipe', 'pipe'];
+    // Preserved fds go to 5.. in the helper (3 and 4 are the plan and status fds).
+    for (let i = 0; i < (opts.preserveFds ?? 0); i++) stdio.push(3 + i);
     const child = spawn(this.helper, ['launch'], { stdio });
     const exited = new Promise<number | null>((res) => {
       child.on('exit', (code) => res(code));
@@ -278,7 +351,7 @@ export class Launcher implements ContainerLauncher {
     planStream.end(encodePlan(steps));
     const reader = new StatusReader(child.stdio[4] as Readable);
     let stopForwarding = () => {};
-    if (!opts.detach) {
+    if (!background) {
       // Signals sent to us reach the container through its monitor. Signals a
       // terminal sends to the foreground group reach the monitor directly, so
       // those are not forwarded when stdin is a terminal.
@@ -291,7 +364,9 @@ export class Launcher implements ContainerLauncher {
         return [sig, h] as const;
       });
       stopForwarding = () => handlers.forEach(([sig, h]) => process.off(sig, h));
-    } else {
+    } else if (!opts.noMonitor) {
+      // A detached monitor outlives us; without a monitor the helper leaves by itself
+      // and must stay referenced until it has reported.
       child.unref();
     }
     return { child, reader, exited, stopForwarding };
@@ -302,6 +377,15 @@ export class Launcher implements ContainerLauncher {
     const rec = dir.read();
     const status = dir.status(rec);
     if (status !== 'created') throw new StateError(`cannot start container ${id}: it is ${status}, not created`);
+    const hooks = readSpecIfPresent(rec.bundle)?.hooks;
+    if (hooks?.startContainer?.length) {
+      try {
+        await runHooks('startContainer', hooks, this.state(id), true);
+      } catch (err) {
+        await this.delete(id, true, { skipHooks: true }).catch(() => {});
+        throw err;
+      }
+    }
     let fd: number;
     try {
       fd = openSync(dir.execFifo, fsc.O_RDONLY | fsc.O_NONBLOCK);
@@ -320,7 +404,7 @@ export class Launcher implements ContainerLauncher {
           if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') throw err;
         }
         if (n === 1) break;
-        if (!dir.monitorAlive()) throw new StateError(`cannot start container ${id}: its monitor is gone`);
+        if (dir.status(rec) === 'stopped') throw new StateError(`cannot start container ${id}: it is gone`);
         if (Date.now() > deadline) throw new LaunchError(`container ${id} did not take the start signal`, 'wait-start');
         await sleep(2);
       }
@@ -328,6 +412,11 @@ export class Launcher implements ContainerLauncher {
       closeSync(fd);
     }
     rmSync(dir.execFifo, { force: true });
+    if (!rec.noMonitor) await this.waitStarted(id, dir);
+    await this.postStart(id, hooks);
+  }
+
+  private async waitStarted(id: string, dir: ContainerDir): Promise<void> {
     const deadline = Date.now() + START_TIMEOUT_MS;
     for (;;) {
       if (existsSync(dir.startedFile)) return;
@@ -338,6 +427,48 @@ export class Launcher implements ContainerLauncher {
       if (Date.now() > deadline) throw new LaunchError(`container ${id} did not report its start`, 'exec');
       await sleep(2);
     }
+  }
+
+  /** poststart hooks: a failure is only a warning (the container runs already). */
+  private async postStart(id: string, hooks: Spec['hooks']): Promise<void> {
+    if (!hooks?.poststart?.length) return;
+    try {
+      await runHooks('poststart', hooks, this.state(id));
+    } catch (err) {
+      this.warn((err as Error).message);
+    }
+  }
+
+  /** The OCI state with the creation time and rootfs (what `runc state` prints). */
+  describe(id: string): ContainerDescription {
+    const dir = this.dir(id);
+    const rec = dir.read();
+    const d: ContainerDescription = { ...dir.state(), created: rec.created };
+    if (rec.rootfs) d.rootfs = rec.rootfs;
+    return d;
+  }
+
+  /** The cgroup of a container, for pause, resume, ps and update. */
+  cgroupOf(id: string): CgroupManager {
+    const rec = this.dir(id).read();
+    if (!rec.cgroupsPath) throw new StateError(`container ${id} has no cgroup (its config.json has no linux.cgroupsPath)`);
+    return openCgroup(rec.cgroupsPath);
+  }
+
+  async pause(id: string): Promise<void> {
+    const dir = this.dir(id);
+    const status = dir.status(dir.read());
+    if (status !== 'running') throw new StateError(`cannot pause container ${id}: it is ${status}, not running`);
+    this.cgroupOf(id).freeze();
+    writeFileAtomic(dir.pausedFile, '');
+  }
+
+  async resume(id: string): Promise<void> {
+    const dir = this.dir(id);
+    const status = dir.status(dir.read());
+    if (status !== 'paused') throw new StateError(`cannot resume container ${id}: it is ${status}, not paused`);
+    this.cgroupOf(id).thaw();
+    rmSync(dir.pausedFile, { force: true });
   }
 
   state(id: string): State {
@@ -373,7 +504,7 @@ export class Launcher implements ContainerLauncher {
     const dir = this.dir(id);
     const rec = dir.read();
     const status = dir.status(rec);
-    if (status !== 'running' && status !== 'created') throw new StateError(`cannot kill container ${id}: it is ${status}`);
+    if (status !== 'running' && status !== 'created' && status !== 'paused') throw new StateError(`cannot kill container ${id}: it is ${status}`);
     const sig = parseSignal(signal);
     const pids = new Set<number>();
     if (all && rec.cgroupsPath) for (const p of openCgroup(rec.cgroupsPath).pids()) pids.add(p);
@@ -387,11 +518,14 @@ export class Launcher implements ContainerLauncher {
     }
   }
 
-  async delete(id: string, force = false): Promise<void> {
+  async delete(id: string, force = false, opts: { skipHooks?: boolean } = {}): Promise<void> {
     const dir = this.dir(id);
     const rec = dir.read();
     const status = dir.status(rec);
-    if (status === 'running' && !force) throw new StateError(`cannot delete running container ${id}: stop it first or force`);
+    if ((status === 'running' || status === 'paused') && !force) throw new StateError(`cannot delete ${status} container ${id}: stop it first or force`);
+    const hooks = opts.skipHooks ? undefined : readSpecIfPresent(rec.bundle)?.hooks;
+    const finalState: State = { ...dir.state(), status: 'stopped' };
+    delete finalState.pid;
     const alive = rec.pid !== undefined && rec.pidStartTime !== undefined && processStartTime(rec.pid) === rec.pidStartTime;
     if (alive && (status !== 'stopped' || force)) {
       // A created container, a forced delete, or one whose monitor was killed while it ran.
@@ -416,6 +550,13 @@ export class Launcher implements ContainerLauncher {
       }
     }
     rmSync(dir.dir, { recursive: true, force: true });
+    if (hooks?.poststop?.length) {
+      try {
+        await runHooks('poststop', hooks, finalState);
+      } catch (err) {
+        this.warn((err as Error).message);
+      }
+    }
   }
 
   list(): State[] {
@@ -455,7 +596,11 @@ export class Launcher implements ContainerLauncher {
       terminal: !!proc.terminal,
       consoleSize: proc.consoleSize,
       consoleSocket: opts.consoleSocket,
+      inheritStdio: opts.inheritStdio,
+      preserveFds: opts.preserveFds,
+      noMonitor: opts.noMonitor,
     };
+    if (opts.noMonitor) monitor.detach = false;
     const cgroupProcs = rec.cgroupsPath ? openCgroup(rec.cgroupsPath).procsFiles() : [];
     // An exec'd process is confined like the container's own (as runc does).
     const profile = readSpecIfPresent(rec.bundle)?.linux?.seccomp;
@@ -470,12 +615,17 @@ export class Launcher implements ContainerLauncher {
       if (msg?.kind !== 'started') throw new LaunchError(`exec in container ${id} ended before the command started`, 'exec');
     } catch (err) {
       spawned.reader.close();
-      if (!opts.detach) await spawned.exited;
+      if (!opts.detach || opts.noMonitor) await spawned.exited;
       spawned.stopForwarding();
       rmSync(execDir, { recursive: true, force: true });
       throw err;
     }
     spawned.reader.close();
+    if (opts.noMonitor) {
+      spawned.stopForwarding();
+      rmSync(execDir, { recursive: true, force: true });
+      return undefined;
+    }
     if (opts.detach) return undefined;
     await spawned.exited;
     spawned.stopForwarding();
@@ -502,10 +652,26 @@ function readSpec(bundle: string): Spec {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new NotFoundError('bundle config', path, { cause: err });
     throw new LaunchError(`cannot read ${path}`, 'config', { cause: err });
   }
+  let spec: Spec;
   try {
-    return JSON.parse(text) as Spec;
+    spec = JSON.parse(text) as Spec;
   } catch (err) {
     throw new LaunchError(`${path} is not valid JSON`, 'config', { cause: err });
+  }
+  checkOciVersion(spec.ociVersion, path);
+  return spec;
+}
+
+/** Versions of the runtime spec whose config.json we understand. */
+export const OCI_VERSION_MIN = '1.0.0';
+export const OCI_VERSION_MAX = '1.2.1';
+
+export function checkOciVersion(v: unknown, where = 'config.json'): void {
+  if (typeof v !== 'string' || !/^1\.[0-2]\.\d+(?:[-+][0-9A-Za-z.+-]*)?$/.test(v)) {
+    throw new LaunchError(
+      `unsupported ociVersion ${JSON.stringify(v ?? null)} in ${where}: tsrun-oci supports runtime-spec ${OCI_VERSION_MIN} to 1.2.x`,
+      'config',
+    );
   }
 }
 
@@ -523,16 +689,6 @@ function isDirectory(path: string): boolean {
     return statSync(path).isDirectory();
   } catch (err) {
     throw new LaunchError(`bind mount source ${path} does not exist`, 'mount', { cause: err });
-  }
-}
-
-function isLiveProcess(pid: number, startTime: string): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return rest[0] !== 'Z' && rest[19] === startTime;
-  } catch {
-    return false;
   }
 }
 

@@ -3,7 +3,7 @@
 // passed in, so every decision here is unit-tested and the C side holds none.
 import { posix } from 'node:path';
 import { LaunchError } from '../errors.js';
-import type { LinuxDevice, Mount, NamespaceType, Process, Spec } from '../oci/runtime.js';
+import type { LinuxDevice, LinuxDeviceCgroup, LinuxResources, Mount, NamespaceType, Process, Spec } from '../oci/runtime.js';
 
 export interface PlanStep {
   op: string;
@@ -99,6 +99,18 @@ export const DEFAULT_DEVICES: LinuxDevice[] = [
   { path: '/dev/urandom', type: 'c', major: 1, minor: 9, fileMode: 0o666 },
   { path: '/dev/tty', type: 'c', major: 5, minor: 0, fileMode: 0o666 },
 ];
+
+/**
+ * Device cgroup rules with the default devices allowed after the spec's own
+ * rules (as runc does): the runtime creates them, so a "deny all" must not
+ * make them unusable. Also /dev/ptmx and the devpts slaves for terminals.
+ */
+export function withDefaultDeviceRules(resources: LinuxResources): LinuxResources {
+  if (!resources.devices) return resources;
+  const allow = (major: number, minor: number | null): LinuxDeviceCgroup => ({ allow: true, type: 'c', major, minor, access: 'rwm' });
+  const defaults = [...DEFAULT_DEVICES.map((d) => allow(d.major!, d.minor!)), allow(5, 2), allow(136, null)];
+  return { ...resources, devices: [...resources.devices, ...defaults] };
+}
 
 const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
@@ -361,7 +373,10 @@ function processSteps(p: Process, host: PlanHost, seccomp: PlanStep | undefined,
       hex(capabilityMask(caps.inheritable, 'inheritable capability')),
     ],
   });
-  if (caps.ambient?.length) steps.push({ op: 'ambient', args: [hex(capabilityMask(caps.ambient, 'ambient capability'))] });
+  // The kernel raises an ambient capability only if it is permitted and
+  // inheritable; runc skips the others with a warning, so do we (silently).
+  const ambient = capabilityMask(caps.ambient, 'ambient capability') & capabilityMask(caps.inheritable) & capabilityMask(caps.permitted);
+  if (ambient) steps.push({ op: 'ambient', args: [hex(ambient)] });
   if (p.noNewPrivileges) steps.push({ op: 'no-new-privs', args: [] });
   steps.push({ op: 'chdir', args: [p.cwd || '/'] });
   steps.push({ op: 'umask', args: [(p.user.umask ?? 0o022).toString(8)] });

@@ -32,6 +32,10 @@ export interface StateRecord {
   created: string;
   cgroupsPath?: string;
   annotations?: Record<string, string>;
+  /** The resolved root filesystem. */
+  rootfs?: string;
+  /** Created without a monitor (OCI CLI mode): liveness is the process itself. */
+  noMonitor?: boolean;
 }
 
 export class ContainerDir {
@@ -59,6 +63,10 @@ export class ContainerDir {
   }
   get execFifo(): string {
     return join(this.dir, 'exec.fifo');
+  }
+  /** Present while the container's cgroup is frozen (pause). */
+  get pausedFile(): string {
+    return join(this.dir, 'paused');
   }
 
   exists(): boolean {
@@ -98,9 +106,15 @@ export class ContainerDir {
 
   status(rec: StateRecord): ContainerStatus {
     if (existsSync(this.exitFile)) return 'stopped';
-    if (!this.monitorAlive()) return 'stopped';
-    if (rec.pid === undefined) return 'creating';
+    if (rec.noMonitor) {
+      if (rec.pid === undefined) return 'creating';
+      if (rec.pidStartTime === undefined || !isLiveProcess(rec.pid, rec.pidStartTime)) return 'stopped';
+    } else {
+      if (!this.monitorAlive()) return 'stopped';
+      if (rec.pid === undefined) return 'creating';
+    }
     if (existsSync(this.execFifo)) return 'created';
+    if (existsSync(this.pausedFile)) return 'paused';
     return 'running';
   }
 
@@ -111,6 +125,17 @@ export class ContainerDir {
     if (rec.pid !== undefined && status !== 'stopped') s.pid = rec.pid;
     if (rec.annotations) s.annotations = rec.annotations;
     return s;
+  }
+}
+
+/** The process exists, is not a zombie, and started at startTime (not a recycled pid). */
+export function isLiveProcess(pid: number, startTime: string): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return rest[0] !== 'Z' && rest[0] !== 'X' && rest[19] === startTime;
+  } catch {
+    return false;
   }
 }
 

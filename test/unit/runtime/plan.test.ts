@@ -164,11 +164,14 @@ describe('compilePlan', () => {
     const s = spec();
     s.process!.user = { uid: 1000, gid: 1000, additionalGids: [5, 27], umask: 0o077 };
     s.process!.rlimits = [{ type: 'RLIMIT_NOFILE', soft: 1048576, hard: 1048576 }];
-    s.process!.capabilities = { bounding: ['CAP_KILL', 'CAP_CHOWN'], effective: ['CAP_KILL'], permitted: ['CAP_KILL'], ambient: ['CAP_KILL'] };
+    s.process!.capabilities = { bounding: ['CAP_KILL', 'CAP_CHOWN'], effective: ['CAP_KILL'], permitted: ['CAP_KILL'], inheritable: ['CAP_KILL'], ambient: ['CAP_KILL'] };
     const steps = compilePlan(s, monitor, host);
     expect(find(steps, 'cap-bounding')[0]!.args).toEqual(['21']);
-    expect(find(steps, 'caps')[0]!.args).toEqual(['20', '20', '0']);
+    expect(find(steps, 'caps')[0]!.args).toEqual(['20', '20', '20']);
     expect(find(steps, 'ambient')[0]!.args).toEqual(['20']);
+    // The kernel raises ambient caps only when permitted and inheritable: others are left out (as runc does).
+    s.process!.capabilities = { effective: ['CAP_KILL'], permitted: ['CAP_KILL'], ambient: ['CAP_KILL', 'CAP_CHOWN'] };
+    expect(find(compilePlan(s, monitor, host), 'ambient')).toEqual([]);
     expect(find(steps, 'rlimit')[0]!.args).toEqual(['7', '20000', '20000']);
     expect(find(steps, 'user')[0]!.args).toEqual(['1000', '1000', '5,27']);
     expect(find(steps, 'umask')[0]!.args).toEqual(['77']);
