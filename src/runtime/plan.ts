@@ -432,9 +432,6 @@ export function compilePlan(spec: Spec, monitor: MonitorConfig, host: PlanHost, 
   steps.push(...devSymlinks(spec));
   if (p.cwd) steps.push({ op: 'mkdirs', args: [cleanContainerPath(p.cwd, 'cwd'), '755'] });
   steps.push({ op: 'pivot-root', args: [] });
-  for (const path of spec.linux?.maskedPaths ?? []) steps.push({ op: 'mask', args: [cleanContainerPath(path, 'masked path')] });
-  for (const path of spec.linux?.readonlyPaths ?? []) steps.push({ op: 'readonly', args: [cleanContainerPath(path, 'readonly path')] });
-  if (spec.root?.readonly) steps.push({ op: 'remount', args: ['/', hex(MS.BIND | MS.RDONLY)] });
   // The pty comes from the container's own devpts, so ttyname() works inside.
   if (monitor.terminal || p.terminal) steps.push({ op: 'console', args: [] });
 
@@ -453,6 +450,10 @@ export function compilePlan(spec: Spec, monitor: MonitorConfig, host: PlanHost, 
     const path = key.split('.').map((part) => part.replace(/\//g, '.')).join('/');
     steps.push({ op: 'sysctl', args: [path, value] });
   }
+  // Sysctls first: /proc/sys is usually among the read-only paths (runc's order).
+  for (const path of spec.linux?.maskedPaths ?? []) steps.push({ op: 'mask', args: [cleanContainerPath(path, 'masked path')] });
+  for (const path of spec.linux?.readonlyPaths ?? []) steps.push({ op: 'readonly', args: [cleanContainerPath(path, 'readonly path')] });
+  if (spec.root?.readonly) steps.push({ op: 'remount', args: ['/', hex(MS.BIND | MS.RDONLY)] });
   const seccompStep = seccomp ? { op: 'seccomp', args: [seccomp.bytes.toString('hex'), hex(seccomp.flags)] } : undefined;
   steps.push(...processSteps(p, host, seccompStep, !!monitor.execFifo));
   return steps;
