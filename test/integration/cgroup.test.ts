@@ -97,7 +97,9 @@ describe.skipIf(!isRoot)('cgroup manager on this host', () => {
   it('applies memory, pids and cpu limits that read back from the kernel', async () => {
     const path = `${ROOT}/limits`;
     const cg = openCgroup(path);
-    cg.create();
+    const createWarnings = cg.create();
+    // On a unified host every controller must get enabled down to the leaf.
+    if (detectLayout().layout === 'unified') expect(createWarnings).toEqual([]);
     const warnings = cg.apply({
       memory: { limit: 32 << 20, swap: 32 << 20 },
       pids: { limit: 20 },
@@ -138,6 +140,29 @@ describe.skipIf(!isRoot)('cgroup manager on this host', () => {
 
     cg.kill();
     expect((await s.exit).signal).toBe('SIGKILL');
+    cg.destroy();
+  });
+
+  it('block io weight and hugetlb land in whichever hierarchy serves them', () => {
+    const path = `${ROOT}/io-hugetlb`;
+    const cg = openCgroup(path);
+    cg.create();
+    const host = detectLayout();
+    const warnings = cg.apply({ blockIO: { weight: 500 }, hugepageLimits: [{ pageSize: '2MB', limit: 4 << 20 }] });
+    const ioDir = host.v1['blkio'] ? join(host.v1['blkio'], path) : join(host.unifiedPath!, path);
+    const weightFiles = host.v1['blkio']
+      ? [['blkio.weight', '500'], ['blkio.bfq.weight', '500']]
+      : [['io.bfq.weight', 'default 500'], ['io.weight', 'default 4950']];
+    const present = weightFiles.find(([f]) => existsSync(join(ioDir, f!)));
+    if (present) {
+      expect(readFileSync(join(ioDir, present[0]!), 'utf8')).toContain(present[1]!);
+      expect(warnings.filter((w) => w.includes('block io'))).toEqual([]);
+    } else {
+      expect(warnings.some((w) => w.startsWith('block io weight ignored'))).toBe(true);
+    }
+    const hugeDir = host.v1['hugetlb'] ? join(host.v1['hugetlb'], path) : join(host.unifiedPath!, path);
+    const hugeFile = host.v1['hugetlb'] ? 'hugetlb.2MB.limit_in_bytes' : 'hugetlb.2MB.max';
+    expect(readFileSync(join(hugeDir, hugeFile), 'utf8').trim()).toBe(String(4 << 20));
     cg.destroy();
   });
 
