@@ -267,6 +267,7 @@ describe.skipIf(!isRoot)('cgroup manager on this host', () => {
     const path = `${ROOT}/kill`;
     const cg = openCgroup(path);
     cg.create();
+    expect(listCgroups(ROOT)).toContain(path); // what gc finds after a kill -9 of tsrun
     const s = startWaiting('sleep 100 & sleep 100 & while true; do sleep 1 & usleep 5000; done');
     joinAndGo(cg, s);
     expect(await until(() => cg.pids().length >= 4, 5000)).toBe(true);
