@@ -6,7 +6,9 @@ import { describeError, NotFoundError, TsrunError, UsageError } from '../../erro
 import { parseArgs, str, flag, type Parsed } from './args.js';
 import { OciContext, type OciCommand } from './context.js';
 
-export const VERSION = '0.1.0';
+import { VERSION } from '../version.js';
+
+export { VERSION };
 export const SPEC_VERSION = '1.2.0';
 const DEFAULT_ROOT = '/run/tsrun-oci';
 

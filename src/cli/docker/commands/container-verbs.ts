@@ -1,6 +1,7 @@
 // The container verbs, registered as one group (wired into index.ts).
 import type { Command } from 'commander';
 import { registerContainerCleanup } from './container-cleanup.js';
+import { registerInfo, registerVersion } from './info.js';
 import { registerContainerPrune } from './container-prune.js';
 import { registerCreate } from './create.js';
 import { registerExec } from './exec.js';
@@ -37,4 +38,6 @@ export function registerContainerVerbs(program: Command): void {
   registerInspect(container, 'inspect');
   registerContainerPrune(container);
   registerContainerCleanup(container);
+  registerVersion(program);
+  registerInfo(program);
 }
