@@ -9,7 +9,7 @@ import {
 import { join, resolve } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { openCgroup, type CgroupManager } from '../cgroup/index.js';
+import { detectLayout, normalizeCgroupPath, openCgroup, type CgroupManager } from '../cgroup/index.js';
 import { ConflictError, LaunchError, NotFoundError, StateError, TsrunError } from '../errors.js';
 import type { NamespaceType, Process, Spec, State } from '../oci/runtime.js';
 import { ensureDir, writeFileAtomic } from '../util/fs.js';
@@ -294,7 +294,14 @@ export class Launcher implements ContainerLauncher {
       const steps = compilePlan(
         spec,
         monitor,
-        { hardLimits: callerHardLimits(), cgroupProcs, rootfs, bundle: bundleDir, isDirectory: (p) => isDirectory(p) },
+        {
+          hardLimits: callerHardLimits(),
+          cgroupProcs,
+          rootfs,
+          bundle: bundleDir,
+          isDirectory: (p) => isDirectory(p),
+          cgroupMountSource: cgroupMountSource(spec),
+        },
         seccomp,
       );
       spawned = this.spawnHelper(steps, opts);
@@ -673,6 +680,22 @@ export function checkOciVersion(v: unknown, where = 'config.json'): void {
       'config',
     );
   }
+}
+
+/**
+ * What a fresh cgroup2 mount would show the container, as a host directory to
+ * bind: with its own cgroup namespace its cgroup's directory, else the root
+ * of the host's cgroup2 hierarchy. Undefined when there is none to bind.
+ */
+function cgroupMountSource(spec: Spec): string | undefined {
+  if (!(spec.mounts ?? []).some((m) => m.type === 'cgroup')) return undefined;
+  const unified = detectLayout().unifiedPath;
+  if (!unified) return undefined;
+  const ownNamespace = (spec.linux?.namespaces ?? []).some((n) => n.type === 'cgroup' && !n.path);
+  if (!ownNamespace) return unified;
+  if (!spec.linux?.cgroupsPath) return undefined;
+  const dir = join(unified, normalizeCgroupPath(spec.linux.cgroupsPath));
+  return existsSync(dir) ? dir : undefined;
 }
 
 function readSpecIfPresent(bundle: string): Spec | undefined {

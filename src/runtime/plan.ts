@@ -48,6 +48,12 @@ export interface PlanHost {
   bundle: string;
   /** Host paths that are directories (bind sources are stat'ed by the caller). */
   isDirectory: (hostPath: string) => boolean;
+  /**
+   * A host cgroup2 directory showing what a fresh cgroup2 mount would show
+   * the container: `cgroup` mounts bind it instead (a fresh cgroup2 mount
+   * costs ~14 ms on the project's hosts, a bind well under one).
+   */
+  cgroupMountSource?: string;
 }
 
 // ---- constants of the kernel ABI ---------------------------------------
@@ -299,6 +305,14 @@ function mountSteps(m: Mount, host: PlanHost, userns: boolean): PlanStep[] {
   } else {
     let source = m.source ?? type;
     let data = opts.data;
+    if (type === 'cgroup' && host.cgroupMountSource) {
+      steps.push({ op: 'mkdirs', args: [dest, '755'] });
+      steps.push({ op: 'mount', args: [host.cgroupMountSource, dest, '', hex(MS.BIND), ''] });
+      const rest = opts.flags & ~(MS.BIND | MS.REC | MS.REMOUNT);
+      if (rest) steps.push({ op: 'remount', args: [dest, hex(MS.BIND | rest)] });
+      if (opts.propagation) steps.push({ op: 'propagation', args: [dest, hex(opts.propagation)] });
+      return steps;
+    }
     if (type === 'cgroup') {
       // One cgroup2 view of the container's own cgroup namespace, read-only unless asked.
       type = 'cgroup2';
