@@ -109,13 +109,3 @@ export function imageInspectJson(rec: ImageRecord, lowerDirs: string[] = []): Re
   if (json.Variant === undefined) delete json.Variant;
   return json;
 }
-
-/** The Go-template subset people use with inspect: {{.A.B}} and {{json .A}}. */
-export function renderTemplate(template: string, value: unknown): string {
-  return template.replace(/\{\{\s*(json\s+)?\.([\w.]*)\s*\}\}/g, (_, json: string | undefined, path: string) => {
-    let v: unknown = value;
-    for (const key of path.split('.').filter(Boolean)) v = (v as Record<string, unknown> | undefined)?.[key];
-    if (json) return JSON.stringify(v);
-    return typeof v === 'object' && v !== null ? JSON.stringify(v) : String(v ?? '<no value>');
-  });
-}

@@ -35,7 +35,7 @@ export function registerContainerVerbs(program: Command): void {
   const container = program.command('container').description('manage containers');
   registerPs(container, 'ls');
   registerRm(container, 'rm');
-  registerInspect(container, 'inspect');
+  registerInspect(container, 'inspect', 'container');
   registerContainerPrune(container);
   registerContainerCleanup(container);
   registerVersion(program);

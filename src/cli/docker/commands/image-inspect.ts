@@ -4,7 +4,8 @@ import { inspectImage } from '../../../engine/images.js';
 import { openStore } from '../../../engine/pull.js';
 import { NotFoundError } from '../../../errors.js';
 import { action, contextOf } from '../../common.js';
-import { imageInspectJson, renderTemplate } from '../image-view.js';
+import { imageInspectJson } from '../image-view.js';
+import { printInspected } from '../inspect-output.js';
 
 export function registerImageInspect(program: Command, name = 'inspect'): Command {
   return program
@@ -28,11 +29,7 @@ export function registerImageInspect(program: Command, name = 'inspect'): Comman
             failed++;
           }
         }
-        if (flags.format) {
-          for (const o of out) process.stdout.write(`${renderTemplate(flags.format, o)}\n`);
-        } else {
-          process.stdout.write(JSON.stringify(out, null, 4) + '\n');
-        }
+        printInspected(out, flags.format);
         return failed ? 1 : 0;
       }),
     );

@@ -1,14 +1,18 @@
-// tsrun inspect NAME|ID...: containers first, then images (as Docker resolves it)
+// tsrun inspect NAME|ID...: a container, else an image (as Docker resolves it)
 import type { Command } from 'commander';
-import { containersOf } from '../engine-access.js';
+import { inspectImage } from '../../../engine/images.js';
+import { openStore } from '../../../engine/pull.js';
 import { NotFoundError } from '../../../errors.js';
-import { action } from '../../common.js';
+import { action, contextOf } from '../../common.js';
 import { inspectContainer } from '../container-view.js';
+import { containersOf } from '../engine-access.js';
+import { imageInspectJson } from '../image-view.js';
+import { printInspected } from '../inspect-output.js';
 
-export function registerInspect(program: Command, name = 'inspect'): void {
+export function registerInspect(program: Command, name = 'inspect', kinds: 'any' | 'container' = 'any'): void {
   program
     .command(name)
-    .description('return low-level information on containers')
+    .description(kinds === 'any' ? 'return low-level information on containers and images' : 'display detailed information on one or more containers')
     .argument('<name...>')
     .option('-f, --format <template>', 'only {{json .}} and {{.Field.Sub}} paths are supported')
     .action(
@@ -17,32 +21,39 @@ export function registerInspect(program: Command, name = 'inspect'): void {
         const out: unknown[] = [];
         let failed = 0;
         for (const n of names) {
-          try {
-            const record = containers.lookup(n);
-            const paths = containers.store.paths(record.id);
-            out.push(inspectContainer({ record, state: containers.state(record) }, { logPath: paths.log, rootfs: paths.rootfs }));
-          } catch (err) {
-            if (!(err instanceof NotFoundError)) throw err;
-            process.stderr.write(`Error: No such object: ${n}\n`);
+          const found = inspectContainerNamed(containers, n) ?? (kinds === 'any' ? inspectImageNamed(self, n) : undefined);
+          if (found) out.push(found);
+          else {
+            process.stderr.write(`Error: No such ${kinds === 'any' ? 'object' : 'container'}: ${n}\n`);
             failed++;
           }
         }
-        if (flags.format) {
-          for (const o of out) process.stdout.write(`${renderTemplate(flags.format, o)}\n`);
-        } else {
-          process.stdout.write(JSON.stringify(out, null, 4) + '\n');
-        }
+        printInspected(out, flags.format);
         return failed ? 1 : 0;
       }),
     );
 }
 
-/** The subset of Go templates people use with inspect: {{.A.B}} and {{json .A}}. */
-export function renderTemplate(template: string, value: unknown): string {
-  return template.replace(/\{\{\s*(json\s+)?\.([\w.]*)\s*\}\}/g, (_, json: string | undefined, path: string) => {
-    let v: unknown = value;
-    for (const key of path.split('.').filter(Boolean)) v = (v as Record<string, unknown> | undefined)?.[key];
-    if (json) return JSON.stringify(v);
-    return typeof v === 'object' && v !== null ? JSON.stringify(v) : String(v ?? '<no value>');
-  });
+function inspectContainerNamed(containers: ReturnType<typeof containersOf>, name: string): unknown {
+  try {
+    const record = containers.lookup(name);
+    const paths = containers.store.paths(record.id);
+    return inspectContainer({ record, state: containers.state(record) }, { logPath: paths.log, rootfs: paths.rootfs });
+  } catch (err) {
+    if (err instanceof NotFoundError) return undefined;
+    throw err;
+  }
+}
+
+function inspectImageNamed(cmd: Command, name: string): unknown {
+  const ctx = contextOf(cmd);
+  try {
+    const rec = inspectImage(ctx, name);
+    const layers = openStore(ctx).layers;
+    return imageInspectJson(rec, rec.layers.map((l) => layers.treePath(l.chainId)).reverse());
+  } catch (err) {
+    // A container name need not be a valid image reference.
+    if (err instanceof NotFoundError || (err as { code?: string }).code === 'INVALID_REFERENCE') return undefined;
+    throw err;
+  }
 }
