@@ -30,3 +30,17 @@ export function pullReporter(quiet: boolean) {
     onEvent: progress ? (event: unknown) => progress.handle(event as PullEvent) : undefined,
   };
 }
+
+/** `run` and `create`: a container from the image and flags, pulling the image as --pull says. */
+export function createFromFlags(containers: Containers, image: string, command: string[], flags: Record<string, unknown>): Promise<ContainerRecord> {
+  const reporter = pullReporter(Boolean(flags.quiet));
+  return containers.create({
+    image,
+    command,
+    flags,
+    pull: flags.pull as 'missing' | 'always' | 'never',
+    platform: flags.platform as string | undefined,
+    onPull: reporter.onPull,
+    onPullEvent: reporter.onEvent,
+  });
+}

@@ -3,7 +3,8 @@ import type { Command } from 'commander';
 import { containersOf } from '../engine-access.js';
 import { action } from '../../common.js';
 import { addContainerFlags } from '../run-flags.js';
-import { attachSignalProxy, pullReporter } from '../attach.js';
+import { attachSignalProxy, createFromFlags } from '../attach.js';
+import { UsageError } from '../../../errors.js';
 
 export function registerRun(program: Command): void {
   const cmd = program
@@ -20,18 +21,9 @@ export function registerRun(program: Command): void {
       const containers = containersOf(self);
       const detach = Boolean(flags.detach);
       if (flags.tty && !detach && flags.interactive && !process.stdin.isTTY) {
-        throw new (await import('../../../errors.js')).UsageError('the input device is not a TTY');
+        throw new UsageError('the input device is not a TTY');
       }
-      const reporter = pullReporter(Boolean(flags.quiet));
-      const record = await containers.create({
-        image,
-        command,
-        flags,
-        pull: flags.pull as 'missing' | 'always' | 'never',
-        platform: flags.platform as string | undefined,
-        onPull: reporter.onPull,
-        onPullEvent: reporter.onEvent,
-      });
+      const record = await createFromFlags(containers, image, command, flags);
       if (detach) {
         await containers.start(record, { attach: false });
         process.stdout.write(`${record.id}\n`);
