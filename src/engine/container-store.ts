@@ -19,6 +19,8 @@ export interface ContainerState {
   pid?: number;
   exitCode?: number;
   oomKilled?: boolean;
+  /** Running but frozen (pause); only set on the live state, never recorded. */
+  paused?: boolean;
   startedAt?: string;
   finishedAt?: string;
   error?: string;

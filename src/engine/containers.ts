@@ -57,6 +57,8 @@ export interface ContainerView {
 
 export class Containers {
   readonly store: ContainerStore;
+  /** Non-fatal notes for the user (ignored flags, cgroup settings the host cannot honour); the CLI prints them. */
+  onWarning?: (message: string, record?: ContainerRecord) => void;
 
   constructor(readonly ctx: EngineContext, private readonly exitHook?: ExitHook) {
     this.store = new ContainerStore(ctx);
@@ -119,6 +121,7 @@ export class Containers {
 
   async create(req: CreateRequest): Promise<ContainerRecord> {
     const opts = parseRunFlags(req.flags);
+    for (const w of opts.warnings ?? []) this.onWarning?.(w);
     const restartPolicy = parseRestartPolicy(req.flags.restart as string | undefined);
     const autoRemove = Boolean(req.flags.rm);
     if (autoRemove && restartPolicy.name !== 'no') {
@@ -261,7 +264,7 @@ export class Containers {
       live = undefined;
     }
     if (!live) return record.state.status === 'running' ? { ...record.state, status: 'exited', exitCode: record.state.exitCode ?? 255 } : record.state;
-    if (live.status === 'running' || live.status === 'paused') return { ...record.state, status: 'running', pid: live.pid };
+    if (live.status === 'running' || live.status === 'paused') return { ...record.state, status: 'running', pid: live.pid, paused: live.status === 'paused' };
     if (live.status === 'created' || live.status === 'creating') return { ...record.state, status: 'created', pid: live.pid };
     const exit = this.launcher(record).exitStatus(record.id);
     return {
@@ -313,6 +316,7 @@ export class Containers {
         logPath: paths.log,
         stdin: Boolean(opts.interactive ?? record.config.openStdin),
         exitCommand: opts.attach ? undefined : this.exitCommand(record),
+        onWarning: (m) => this.onWarning?.(m, record),
       });
     } catch (err) {
       record.state = { status: 'exited', exitCode: 127, error: err instanceof Error ? err.message : String(err), finishedAt: new Date().toISOString() };
