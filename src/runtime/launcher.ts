@@ -4,10 +4,10 @@
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import {
-  closeSync, constants as fsc, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync,
+  closeSync, constants as fsc, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync, writeFileSync,
 } from 'node:fs';
 import { join, resolve } from 'node:path';
-import type { Readable, Writable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { detectLayout, normalizeCgroupPath, openCgroup, type CgroupManager } from '../cgroup/index.js';
 import { ConflictError, LaunchError, NotFoundError, StateError, TsrunError } from '../errors.js';
@@ -304,7 +304,7 @@ export class Launcher implements ContainerLauncher {
         },
         seccomp,
       );
-      spawned = this.spawnHelper(steps, opts);
+      spawned = this.spawnHelper(steps, opts, dir.dir);
       const msg = await spawned.reader.next();
       if (msg?.kind === 'error') throw errorForFailure(msg);
       if (msg?.kind !== 'created') throw new LaunchError(`the helper ended without creating container ${id}`, 'create');
@@ -338,24 +338,32 @@ export class Launcher implements ContainerLauncher {
   }
 
   /** Starts the helper with the plan on fd 3 and the status stream on fd 4. */
-  private spawnHelper(steps: PlanStep[], opts: LaunchOptions): Spawned {
+  private spawnHelper(steps: PlanStep[], opts: LaunchOptions, planDir: string): Spawned {
     const background = opts.detach || opts.noMonitor;
     const own = opts.stdio ?? ['inherit', 'inherit', 'inherit'];
+    // The plan is a file the helper reads to EOF at once: through a pipe it
+    // would wait for our event loop to get round to closing it.
+    const planPath = join(planDir, `.plan-${process.pid}`);
+    writeFileSync(planPath, encodePlan(steps), { mode: 0o600 });
+    const planFd = openSync(planPath, 'r');
+    rmSync(planPath, { force: true });
     const stdio: StdioOptions = opts.inheritStdio
-      ? [...own, 'pipe', 'pipe']
+      ? [...own, planFd, 'pipe']
       : background
-        ? ['ignore', 'ignore', 'ignore', 'pipe', 'pipe']
-        : [...own, 'pipe', 'pipe'];
+        ? ['ignore', 'ignore', 'ignore', planFd, 'pipe']
+        : [...own, planFd, 'pipe'];
     // Preserved fds go to 5.. in the helper (3 and 4 are the plan and status fds).
     for (let i = 0; i < (opts.preserveFds ?? 0); i++) stdio.push(3 + i);
-    const child = spawn(this.helper, ['launch'], { stdio });
+    let child: ChildProcess;
+    try {
+      child = spawn(this.helper, ['launch'], { stdio });
+    } finally {
+      closeSync(planFd);
+    }
     const exited = new Promise<number | null>((res) => {
       child.on('exit', (code) => res(code));
       child.on('error', () => res(null));
     });
-    const planStream = child.stdio[3] as Writable;
-    planStream.on('error', () => {});
-    planStream.end(encodePlan(steps));
     const reader = new StatusReader(child.stdio[4] as Readable);
     let stopForwarding = () => {};
     if (!background) {
@@ -513,6 +521,16 @@ export class Launcher implements ContainerLauncher {
     const status = dir.status(rec);
     if (status !== 'running' && status !== 'created' && status !== 'paused') throw new StateError(`cannot kill container ${id}: it is ${status}`);
     const sig = parseSignal(signal);
+    if (all && sig === parseSignal('SIGKILL') && rec.cgroupsPath) {
+      // cgroup.kill (v2) reaches every process, frozen ones and fork loops too;
+      // the manager falls back to freeze + SIGKILL + thaw on v1.
+      try {
+        openCgroup(rec.cgroupsPath).kill();
+        return;
+      } catch (err) {
+        this.warn(`cannot kill the cgroup of container ${id}, signalling its processes instead: ${(err as Error).message}`);
+      }
+    }
     const pids = new Set<number>();
     if (all && rec.cgroupsPath) for (const p of openCgroup(rec.cgroupsPath).pids()) pids.add(p);
     if (rec.pid !== undefined && processStartTime(rec.pid) === rec.pidStartTime) pids.add(rec.pid);
@@ -613,7 +631,7 @@ export class Launcher implements ContainerLauncher {
     const profile = readSpecIfPresent(rec.bundle)?.linux?.seccomp;
     const seccomp = profile ? compileSeccomp(profile) : undefined;
     const steps = compileExecPlan(proc, monitor, join, { hardLimits: callerHardLimits(), cgroupProcs }, seccomp);
-    const spawned = this.spawnHelper(steps, opts);
+    const spawned = this.spawnHelper(steps, opts, dir.dir);
     try {
       let msg = await spawned.reader.next();
       if (msg?.kind === 'created' && opts.pidFile) writeFileAtomic(opts.pidFile, `${msg.pid}`);
