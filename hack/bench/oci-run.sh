@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `tsrun-oci run` vs `runc run` of the same prepared bundle (busybox, `true`).
-# Both run attached, inherit stdio and remove the container at exit.
+# The last line, a bare Node start (without NODE_EXTRA_CA_CERTS, as bin/tsrun-oci
+# runs it), is the floor for any Node CLI. Both run attached, inherit stdio and remove the container at exit.
 source "$(dirname "$0")/lib.sh"
 RUNS=${RUNS:-40}
 OCI="$REPO/bin/tsrun-oci"
@@ -24,7 +25,7 @@ runc --root "$WORK/runc" run --bundle "$WORK/bundle" bench-probe-runc
 cmds=(
   "runc --root $WORK/runc run --bundle $WORK/bundle bench-runc"
   "$OCI --root $WORK/oci run --bundle $WORK/bundle bench-oci"
-  "node -e 0"
+  "env -u NODE_EXTRA_CA_CERTS node -e 0"
 )
 # hyperfine alternates nothing by itself: run rounds of each command in turn so
 # machine noise hits both alike, and report the ratio of the summed means.
@@ -35,7 +36,7 @@ for r in $(seq "$ROUNDS"); do
 done
 node -e '
   const fs = require("fs");
-  const rounds = process.argv.slice(2).map((f) => JSON.parse(fs.readFileSync(f, "utf8")).results);
+  const rounds = process.argv.slice(1).map((f) => JSON.parse(fs.readFileSync(f, "utf8")).results);
   const names = rounds[0].map((x) => x.command);
   const mean = (i) => rounds.reduce((s, r) => s + r[i].mean, 0) / rounds.length;
   const base = mean(0);
