@@ -1,0 +1,200 @@
+// The grammar of `tsrkt run` / `tsrkt prepare`, which commander cannot parse:
+//   [pod flags] IMAGE1 [app flags] [-- args...] [--- IMAGE2 [app flags] [-- args...]] ...
+// - Flags before the first image are pod flags (a --mount there applies to every app).
+// - Flags after an image apply to that app only; another bare word starts the next app.
+// - `--` ends flag parsing: what follows is appended to the app's exec, up to a lone `---`.
+// - Value flags take `--flag=value` or `--flag value`; booleans `--flag` or `--flag=true|false`.
+//   `--net` alone means default (rkt's pflag NoOptDefVal), so `--net host` is not `--net=host`.
+import { UsageError } from '../../errors.js';
+import {
+  emptyPodSpec, parseMountFlag, parseNetFlag, parsePortFlag, parsePullPolicy, parseVolumeFlag, validateAcName,
+  type RktAppSpec, type RktMount, type RktPodSpec,
+} from '../../engine/rkt/pod-spec.js';
+
+export interface RunArgs {
+  spec: RktPodSpec;
+  /** --mount given before the first image: applies to every app. */
+  podMounts: RktMount[];
+  uuidFileSave?: string;
+  quiet: boolean;
+}
+
+const POD_VALUE = new Set(['volume', 'net', 'port', 'hostname', 'set-env', 'set-env-file', 'uuid-file-save', 'pull-policy', 'dns', 'mount']);
+const POD_BOOL = new Set(['interactive', 'inherit-env', 'quiet', 'no-overlay']);
+const APP_VALUE = new Set(['exec', 'name', 'user', 'group', 'working-dir', 'environment', 'memory', 'cpu', 'mount']);
+/** rkt flags tsrkt knows but does not offer, with the reason. */
+const UNSUPPORTED: Record<string, string> = {
+  stdin: 'stdio modes are not configurable: app output goes to the log, use --interactive for a terminal',
+  stdout: 'stdio modes are not configurable: app output goes to the log',
+  stderr: 'stdio modes are not configurable: app output goes to the log',
+  'stage1-name': 'tsrkt has no stage1 images: apps run as tsrun containers',
+  'stage1-path': 'tsrkt has no stage1 images: apps run as tsrun containers',
+  'stage1-url': 'tsrkt has no stage1 images: apps run as tsrun containers',
+  'stage1-hash': 'tsrkt has no stage1 images: apps run as tsrun containers',
+  'stage1-from-dir': 'tsrkt has no stage1 images: apps run as tsrun containers',
+};
+
+interface FlagToken {
+  name: string;
+  value: string | undefined;
+}
+
+function flagOf(tok: string): FlagToken | undefined {
+  if (!tok.startsWith('--') || tok === '--' || tok === '---') return undefined;
+  const body = tok.slice(2);
+  const eq = body.indexOf('=');
+  return eq < 0 ? { name: body, value: undefined } : { name: body.slice(0, eq), value: body.slice(eq + 1) };
+}
+
+function boolValue(f: FlagToken): boolean {
+  if (f.value === undefined || f.value === 'true') return true;
+  if (f.value === 'false') return false;
+  throw new UsageError(`invalid value "${f.value}" for --${f.name}: use true or false`);
+}
+
+export function parseRunArgs(argv: readonly string[], opts: { verb?: string } = {}): RunArgs {
+  const verb = opts.verb ?? 'run';
+  const spec = emptyPodSpec();
+  const out: RunArgs = { spec, podMounts: [], quiet: false };
+  const nets: string[] = [];
+  let app: RktAppSpec | undefined;
+  let i = 0;
+
+  const takeValue = (f: FlagToken): string => {
+    if (f.value !== undefined) return f.value;
+    const next = argv[i + 1];
+    if (next === undefined || next === '--' || next === '---') throw new UsageError(`flag --${f.name} needs a value`);
+    i++;
+    return next;
+  };
+
+  const podFlag = (f: FlagToken) => {
+    if (f.name === 'net') {
+      nets.push(f.value ?? 'default');
+      return;
+    }
+    if (POD_BOOL.has(f.name)) {
+      const v = boolValue(f);
+      if (f.name === 'interactive') spec.interactive = v;
+      else if (f.name === 'inherit-env') spec.inheritEnv = v;
+      else if (f.name === 'quiet') out.quiet = v;
+      return; // no-overlay: accepted, overlay is how apps get their rootfs anyway
+    }
+    const value = takeValue(f);
+    switch (f.name) {
+      case 'volume': {
+        const vol = parseVolumeFlag(value);
+        if (spec.volumes.some((v) => v.name === vol.name)) throw new UsageError(`--volume ${vol.name} is given twice`);
+        spec.volumes.push(vol);
+        break;
+      }
+      case 'port':
+        spec.ports.push(parsePortFlag(value));
+        break;
+      case 'hostname':
+        spec.hostname = value;
+        break;
+      case 'set-env':
+        if (!value.includes('=')) throw new UsageError(`invalid --set-env "${value}": use NAME=VALUE`);
+        spec.setEnv.push(value);
+        break;
+      case 'set-env-file':
+        spec.setEnvFile.push(value);
+        break;
+      case 'uuid-file-save':
+        out.uuidFileSave = value;
+        break;
+      case 'pull-policy':
+        spec.pullPolicy = parsePullPolicy(value);
+        break;
+      case 'dns':
+        spec.dns.push(value);
+        break;
+      case 'mount':
+        out.podMounts.push(parseMountFlag(value));
+        break;
+    }
+  };
+
+  const appFlag = (a: RktAppSpec, f: FlagToken) => {
+    const value = takeValue(f);
+    switch (f.name) {
+      case 'exec':
+        a.exec = value;
+        break;
+      case 'name':
+        a.name = validateAcName(value, '--name');
+        break;
+      case 'user':
+        a.user = value;
+        break;
+      case 'group':
+        a.group = value;
+        break;
+      case 'working-dir':
+        if (!value.startsWith('/')) throw new UsageError(`invalid --working-dir "${value}": it must be an absolute path`);
+        a.workingDir = value;
+        break;
+      case 'environment':
+        if (!value.includes('=')) throw new UsageError(`invalid --environment "${value}": use NAME=VALUE`);
+        a.environment.push(value);
+        break;
+      case 'memory':
+        a.memory = value;
+        break;
+      case 'cpu':
+        a.cpu = value;
+        break;
+      case 'mount':
+        a.mounts.push(parseMountFlag(value));
+        break;
+    }
+  };
+
+  for (; i < argv.length; i++) {
+    const tok = argv[i]!;
+    if (tok === '---') {
+      // A lone --- outside the args of an app only separates apps: nothing to do.
+      if (!app) throw new UsageError(`"---" before any image: ${verb} needs an image first`);
+      continue;
+    }
+    if (tok === '--') {
+      if (!app) throw new UsageError(`"--" before any image: arguments after -- belong to the image before them`);
+      let j = i + 1;
+      for (; j < argv.length && argv[j] !== '---'; j++) app.args.push(argv[j]!);
+      i = j; // at the --- (or the end): the loop's i++ resumes after it
+      continue;
+    }
+    const f = flagOf(tok);
+    if (f) {
+      if (f.name in UNSUPPORTED) throw new UsageError(`--${f.name} is not supported by tsrkt: ${UNSUPPORTED[f.name]}`);
+      if (!app) {
+        if (!POD_VALUE.has(f.name) && !POD_BOOL.has(f.name)) {
+          throw new UsageError(
+            APP_VALUE.has(f.name) ? `--${f.name} is an app flag: put it after the image it applies to` : `unknown flag --${f.name} for ${verb}`,
+          );
+        }
+        podFlag(f);
+      } else {
+        if (!APP_VALUE.has(f.name)) {
+          throw new UsageError(
+            POD_VALUE.has(f.name) || POD_BOOL.has(f.name) || f.name === 'net'
+              ? `--${f.name} is a pod flag: put it before the first image`
+              : `unknown flag --${f.name} for an app of ${verb}`,
+          );
+        }
+        appFlag(app, f);
+      }
+      continue;
+    }
+    if (tok.startsWith('-') && tok.length > 1) throw new UsageError(`unknown flag ${tok} for ${verb}: tsrkt takes long flags (--name)`);
+    app = { image: tok, args: [], environment: [], mounts: [] };
+    spec.apps.push(app);
+  }
+
+  spec.net = parseNetFlag(nets);
+  if (spec.apps.length === 0) throw new UsageError(`${verb} needs at least one image`);
+  if (spec.interactive && spec.apps.length > 1) throw new UsageError('--interactive works with one image only: an interactive pod has a single app');
+  if (spec.ports.length > 0 && spec.net !== 'default') throw new UsageError(`--port needs a contained network: it cannot be used with --net=${spec.net}`);
+  return out;
+}
