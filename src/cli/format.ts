@@ -62,3 +62,16 @@ export function dockerTimestamp(when: string): string {
   if (Number.isNaN(d.getTime())) return when;
   return `${d.toISOString().slice(0, 19).replace('T', ' ')} +0000 UTC`;
 }
+
+const BINARY_UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB', 'EiB', 'ZiB', 'YiB'];
+
+/** Binary size with 4 significant digits, as `docker stats` shows memory: 1597440 -> "1.523MiB". */
+export function bytesSize(bytes: number): string {
+  let size = bytes;
+  let i = 0;
+  while (size >= 1024 && i < BINARY_UNITS.length - 1) {
+    size /= 1024;
+    i++;
+  }
+  return `${goG(size, 4)}${BINARY_UNITS[i]}`;
+}

@@ -4,12 +4,17 @@ import { humanDuration } from '../format.js';
 
 export function statusText(view: ContainerView, now = Date.now()): string {
   const { state } = view;
-  if (state.status === 'running') return `Up ${humanDuration(now - Date.parse(state.startedAt ?? view.record.created))}`;
+  if (state.status === 'running') return `Up ${humanDuration(now - Date.parse(state.startedAt ?? view.record.created))}${state.paused ? ' (Paused)' : ''}`;
   if (state.status === 'exited') {
     const at = state.finishedAt ? Date.parse(state.finishedAt) : now;
     return `Exited (${state.exitCode ?? 0}) ${humanDuration(now - at)} ago`;
   }
   return 'Created';
+}
+
+/** Docker's State.Status: a frozen container is "paused", not "running". */
+export function stateName(view: ContainerView): string {
+  return view.state.status === 'running' && view.state.paused ? 'paused' : view.state.status;
 }
 
 export function commandText(view: ContainerView, full: boolean): string {
@@ -26,9 +31,9 @@ export function inspectContainer(view: ContainerView, extra: { logPath: string; 
     Path: record.path,
     Args: record.args,
     State: {
-      Status: state.status,
+      Status: stateName(view),
       Running: state.status === 'running',
-      Paused: false,
+      Paused: Boolean(state.paused),
       Restarting: false,
       OOMKilled: state.oomKilled ?? false,
       Dead: false,

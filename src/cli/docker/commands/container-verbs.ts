@@ -8,13 +8,17 @@ import { registerExec } from './exec.js';
 import { registerInspect } from './inspect.js';
 import { registerKill } from './kill.js';
 import { registerLogs } from './logs.js';
+import { registerPause } from './pause.js';
 import { registerPs } from './ps.js';
 import { registerRename } from './rename.js';
 import { registerRm } from './rm.js';
 import { registerRun } from './run.js';
 import { registerStart } from './start.js';
+import { registerStats } from './stats.js';
 import { registerStop } from './stop.js';
 import { registerTop } from './top.js';
+import { registerUnpause } from './unpause.js';
+import { registerUpdate } from './update.js';
 import { registerWait } from './wait.js';
 
 export function registerContainerVerbs(program: Command): void {
@@ -32,6 +36,10 @@ export function registerContainerVerbs(program: Command): void {
   registerWait(program);
   registerTop(program);
   registerRename(program);
+  registerStats(program);
+  registerPause(program);
+  registerUnpause(program);
+  registerUpdate(program);
   const container = program.command('container').description('manage containers');
   registerPs(container, 'ls');
   registerRm(container, 'rm');

@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { containersOf } from '../engine-access.js';
 import { action, contextOf } from '../../common.js';
-import { commandText, statusText } from '../container-view.js';
+import { commandText, stateName, statusText } from '../container-view.js';
 import { timeAgo } from '../../format.js';
 import { printTable } from '../table.js';
 import { publishedPorts } from '../../../engine/container-network.js';
@@ -34,7 +34,7 @@ export function registerPs(program: Command, name = 'ps'): Command {
                 Image: v.record.image,
                 Command: commandText(v, full),
                 CreatedAt: v.record.created,
-                State: v.state.status,
+                State: stateName(v),
                 Status: statusText(v),
                 Ports: ports(v.record.id),
                 Names: v.record.name,
