@@ -266,7 +266,8 @@ export class Launcher implements ContainerLauncher {
         rec.cgroupsPath = spec.linux.cgroupsPath;
         cgroup = openCgroup(spec.linux.cgroupsPath);
         for (const w of cgroup.create()) opts.onWarning?.(w);
-        for (const w of cgroup.apply(withDefaultDeviceRules(spec.linux.resources ?? {}))) opts.onWarning?.(w);
+        const resources = withDefaultDeviceRules(spec.linux.resources ?? {}, spec.linux.devices);
+        for (const w of cgroup.apply(resources)) opts.onWarning?.(w);
         cgroupProcs = cgroup.procsFiles();
       }
       dir.write(rec);

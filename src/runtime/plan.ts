@@ -110,12 +110,19 @@ export const DEFAULT_DEVICES: LinuxDevice[] = [
  * Device cgroup rules with the default devices allowed after the spec's own
  * rules (as runc does): the runtime creates them, so a "deny all" must not
  * make them unusable. Also /dev/ptmx and the devpts slaves for terminals.
+ * (runc applies the rules only after creating the nodes; we apply them
+ * before, so mknod of the spec's devices is allowed explicitly.)
  */
-export function withDefaultDeviceRules(resources: LinuxResources): LinuxResources {
+export function withDefaultDeviceRules(resources: LinuxResources, devices: LinuxDevice[] = []): LinuxResources {
   if (!resources.devices) return resources;
   const allow = (major: number, minor: number | null): LinuxDeviceCgroup => ({ allow: true, type: 'c', major, minor, access: 'rwm' });
   const defaults = [...DEFAULT_DEVICES.map((d) => allow(d.major!, d.minor!)), allow(5, 2), allow(136, null)];
-  return { ...resources, devices: [...resources.devices, ...defaults] };
+  // The nodes of linux.devices are made inside the cgroup: allow mknod ("m") only,
+  // so they can be created; reading or writing them is up to the spec's rules.
+  const mknod: LinuxDeviceCgroup[] = devices
+    .filter((d) => d.type === 'c' || d.type === 'b')
+    .map((d) => ({ allow: true, type: d.type, major: d.major ?? 0, minor: d.minor ?? 0, access: 'm' }));
+  return { ...resources, devices: [...resources.devices, ...defaults, ...mknod] };
 }
 
 const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';

@@ -226,13 +226,14 @@ describe('tsrun-oci hooks', () => {
     const hook = join(hookDir, 'record.sh');
     writeFileSync(hook, `#!/bin/sh\ncat > "${hookDir}/$1.json"\n`, { mode: 0o755 });
     // startContainer runs in the container's namespaces: its path resolves in the rootfs.
-    writeFileSync(join(rootfs, 'bin/in-container-hook'), '#!/bin/sh\n(cat; echo; hostname) > /tmp/startContainer.json\n', { mode: 0o755 });
+    writeFileSync(join(rootfs, 'bin/in-container-hook'), '#!/bin/sh\n(cat; echo; hostname) > /tmp/$1.json\n', { mode: 0o755 });
     const h = (name: string) => ({ path: hook, args: ['record.sh', name], timeout: 5 });
     const { dir, id } = bundle(['sleep', '30'], (s) => {
       s.hooks = {
         prestart: [h('prestart')],
         createRuntime: [h('createRuntime')],
-        startContainer: [{ path: '/bin/in-container-hook' }],
+        createContainer: [{ path: '/bin/in-container-hook', args: ['in-container-hook', 'createContainer'] }],
+        startContainer: [{ path: '/bin/in-container-hook', args: ['in-container-hook', 'startContainer'] }],
         poststart: [h('poststart')],
         poststop: [h('poststop')],
       };
@@ -242,6 +243,10 @@ describe('tsrun-oci hooks', () => {
     const pid = state(id).pid;
     expect(read('prestart')).toEqual({ ociVersion: '1.0.2', id, status: 'creating', pid, bundle: dir, annotations: { 'org.example.test': 'yes' } });
     expect(read('createRuntime')).toMatchObject({ id, status: 'creating', pid });
+    const created = readFileSync(join(rootfs, 'tmp/createContainer.json'), 'utf8').split('\n');
+    expect(JSON.parse(created[0]!)).toMatchObject({ id, status: 'creating', pid });
+    expect(created[1]).toBe('tsrun-test');
+    expect(existsSync(join(rootfs, 'tmp/startContainer.json'))).toBe(false);
     expect(existsSync(join(hookDir, 'poststart.json'))).toBe(false);
     ok(['start', id]);
     const inside = readFileSync(join(rootfs, 'tmp/startContainer.json'), 'utf8').split('\n');
@@ -252,6 +257,7 @@ describe('tsrun-oci hooks', () => {
     ok(['delete', '--force', id]);
     expect(read('poststop')).toEqual({ ociVersion: '1.0.2', id, status: 'stopped', bundle: dir, annotations: { 'org.example.test': 'yes' } });
     rmSync(join(rootfs, 'tmp/startContainer.json'));
+    rmSync(join(rootfs, 'tmp/createContainer.json'));
   });
 
   it('a failing or slow createRuntime hook fails create with its name and destroys the container', () => {
@@ -433,5 +439,99 @@ describe('tsrun-oci documents and errors', () => {
     const text = join(work, 'log.txt');
     oci(['--log', text, 'state', 'nothing-here']);
     expect(readFileSync(text, 'utf8')).toMatch(/^time="[^"]+" level=error msg="container \\"nothing-here\\" does not exist"\n$/);
+  });
+});
+
+describe('tsrun-oci config.json conformance', () => {
+  /** Runs sh -c script in a fresh container from an edited bundle; returns stdout, stderr and the exit code. */
+  const check = (script: string, edit: (s: Spec) => void) => {
+    const { dir, id } = bundle(['sh', '-c', script], edit);
+    return oci(['run', '--bundle', dir, id]);
+  };
+
+  it('hostname, domainname, env, cwd, user and additionalGids, umask', () => {
+    const r = check('hostname; cat /proc/sys/kernel/domainname; echo "$GREETING"; pwd; id -u; id -g; id -G; umask', (s) => {
+      s.hostname = 'conform-host';
+      s.domainname = 'example.org';
+      s.process!.env!.push('GREETING=hi there');
+      s.process!.cwd = '/tmp';
+      s.process!.user = { uid: 1000, gid: 1000, additionalGids: [5, 65534], umask: 0o027 };
+    });
+    expect(r).toEqual({ code: 0, out: 'conform-host\nexample.org\nhi there\n/tmp\n1000\n1000\n1000 5 65534\n0027\n', err: '' });
+  });
+
+  it('rlimits, oomScoreAdj, sysctl, noNewPrivileges and capabilities', () => {
+    const r = check('ulimit -n; ulimit -Hn; cat /proc/self/oom_score_adj; cat /proc/sys/net/ipv4/ip_forward; grep -E "^(NoNewPrivs|CapBnd|CapEff)" /proc/self/status', (s) => {
+      s.process!.rlimits = [{ type: 'RLIMIT_NOFILE', soft: 321, hard: 654 }];
+      s.process!.oomScoreAdj = 123;
+      s.linux!.sysctl = { 'net.ipv4.ip_forward': '1' };
+      s.process!.noNewPrivileges = true;
+      s.process!.capabilities = { bounding: ['CAP_KILL', 'CAP_CHOWN'], effective: ['CAP_KILL'], permitted: ['CAP_KILL'] };
+    });
+    expect(r.err).toBe('');
+    // CAP_CHOWN = bit 0, CAP_KILL = bit 5
+    expect(r.out).toBe('321\n654\n123\n1\nCapEff:\t0000000000000020\nCapBnd:\t0000000000000021\nNoNewPrivs:\t1\n');
+  });
+
+  it('maskedPaths, readonlyPaths, root.readonly and mounts with options and propagation', () => {
+    const src = join(work, 'bind-src');
+    execFileSync('mkdir', ['-p', src]);
+    writeFileSync(join(src, 'file'), 'from-host\n');
+    const r = check(
+      'wc -c < /proc/timer_list; ls /sys/firmware | wc -l; (echo 1 > /proc/sys/kernel/domainname) 2>/dev/null || echo ro-sys; touch /x 2>/dev/null || echo ro-root; ' +
+        'cat /data/file; touch /data/new 2>/dev/null || echo ro-bind; grep " /data " /proc/self/mountinfo | grep -o "shared:[0-9]*\\|master:[0-9]*" | head -1; touch /scratch/ok && echo tmpfs-rw',
+      (s) => {
+        s.root!.readonly = true;
+        s.mounts!.push({ destination: '/data', type: 'bind', source: src, options: ['rbind', 'ro', 'rslave'] });
+        s.mounts!.push({ destination: '/scratch', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'size=1m'] });
+      },
+    );
+    expect(r.err).toBe('');
+    expect(r.out).toMatch(/^0\n0\nro-sys\nro-root\nfrom-host\nro-bind\n(master:\d+\n)?tmpfs-rw\n$/);
+  });
+
+  it('devices are created with their mode and the device cgroup enforces linux.resources.devices', () => {
+    const r = check('ls -l /dev/mykmsg | cut -c1-10; head -c 1 /dev/mykmsg >/dev/null 2>&1 && echo readable || echo denied; echo x > /dev/null && echo null-ok', (s) => {
+      s.linux!.devices = [{ path: '/dev/mykmsg', type: 'c', major: 1, minor: 11, fileMode: 0o640, uid: 0, gid: 0 }];
+      s.linux!.resources = { devices: [{ allow: false, access: 'rwm' }] };
+    });
+    expect(r.out).toBe('crw-r-----\ndenied\nnull-ok\n');
+  });
+
+  it('uid/gid mappings put the container in its own user namespace', () => {
+    const r = check('id -u; cat /proc/self/uid_map /proc/self/gid_map | tr -s " "', (s) => {
+      s.linux!.namespaces!.push({ type: 'user' });
+      s.linux!.uidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+      s.linux!.gidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+    });
+    expect(r.err).toBe('');
+    expect(r.out).toBe('0\n 0 100000 65536\n 0 100000 65536\n');
+  });
+
+  it('namespaces given by path are joined', async () => {
+    const a = bundle(['sleep', '30']);
+    const pidFile = join(work, `${a.id}.pid`);
+    ok(['create', '--bundle', a.dir, '--pid-file', pidFile, a.id]);
+    const pid = Number(readFileSync(pidFile, 'utf8'));
+    const r = check('readlink /proc/self/ns/net; readlink /proc/self/ns/uts; hostname', (s) => {
+      s.linux!.namespaces = s.linux!.namespaces!.map((n) =>
+        n.type === 'network' || n.type === 'uts' ? { type: n.type, path: `/proc/${pid}/ns/${n.type === 'network' ? 'net' : 'uts'}` } : n,
+      );
+      delete s.hostname;
+    });
+    const { readlinkSync } = await import('node:fs');
+    expect(r.out).toBe(`${readlinkSync(`/proc/${pid}/ns/net`)}\n${readlinkSync(`/proc/${pid}/ns/uts`)}\ntsrun-test\n`);
+    ok(['delete', '--force', a.id]);
+  });
+
+  it('linux.resources reach the cgroup and seccomp from the spec is loaded', () => {
+    const r = check('cat /proc/self/cgroup | grep -c tsrun-oci-test; mkdir /tmp/m 2>&1 || true; grep Seccomp: /proc/self/status', (s) => {
+      s.linux!.resources = { pids: { limit: 50 }, memory: { limit: 32 * 1024 * 1024 } };
+      s.linux!.seccomp = { defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['mkdir', 'mkdirat'], action: 'SCMP_ACT_ERRNO', errnoRet: 1 }] };
+      s.process!.args = ['sh', '-c', `cat /sys/fs/cgroup/../../proc/self/cgroup >/dev/null; ${'mkdir /tmp/m 2>&1 || true; grep Seccomp: /proc/self/status; cat /proc/self/cgroup | grep pids'}`];
+    });
+    expect(r.out).toMatch(/Operation not permitted/);
+    expect(r.out).toMatch(/Seccomp:\t2/);
+    expect(r.out).toMatch(new RegExp(`pids:/${CG_PARENT}/oci`));
   });
 });

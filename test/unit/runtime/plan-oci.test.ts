@@ -56,6 +56,8 @@ describe('plan for the OCI CLI', () => {
     expect(r.devices![0]).toEqual({ allow: false, access: 'rwm' });
     const allowed = r.devices!.slice(1).map((d) => `${d.type} ${d.major}:${d.minor ?? '*'} ${d.access}`);
     expect(allowed).toEqual(['c 1:3 rwm', 'c 1:5 rwm', 'c 1:7 rwm', 'c 1:8 rwm', 'c 1:9 rwm', 'c 5:0 rwm', 'c 5:2 rwm', 'c 136:* rwm']);
+    const withNodes = withDefaultDeviceRules({ devices: [{ allow: false, access: 'rwm' }] }, [{ path: '/dev/k', type: 'c', major: 1, minor: 11 }]);
+    expect(withNodes.devices!.at(-1)).toEqual({ allow: true, type: 'c', major: 1, minor: 11, access: 'm' });
   });
 
   it('accepts ociVersion 1.0.x to 1.2.x and names anything else', () => {
