@@ -15,6 +15,8 @@ packages=(
   iproute2 util-linux procps # ip, nsenter/unshare/script, ps
   tini                       # --init (tini-static as PID 1)
   hyperfine                  # benchmarks (hack/bench)
+  podman containerd          # real clients of tsrun-oci (test/integration/oci-clients.test.ts)
+  python3                    # console-socket receiver (SCM_RIGHTS) in oci-cli.test.ts
 )
 missing=()
 for p in "${packages[@]}"; do
