@@ -28,6 +28,7 @@ import { LOOPBACK_UP_ANNOTATION } from '../runtime/index.js';
 import { findInit } from './init.js';
 import { parsePortMappings } from '../network/index.js';
 import { joinPod } from './pod-join.js';
+import { afterPodMemberExit } from './rkt/exit-policy.js';
 
 export interface CreateRequest {
   image: string;
@@ -107,7 +108,10 @@ export class Containers {
       this.store.save(record);
       return delayMs;
     });
-    if (typeof decision !== 'number') return decision;
+    if (typeof decision !== 'number') {
+      if (decision === 'stopped') await afterPodMemberExit(this, id); // pod exit rules (rkt's halt)
+      return decision;
+    }
     await new Promise((r) => setTimeout(r, decision));
     const record = this.store.get(id);
     if (!record || record.manuallyStopped) return 'stopped';
