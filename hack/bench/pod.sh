@@ -21,10 +21,21 @@ free_port() { node -e 'const s=require("net").createServer().listen(0,"127.0.0.1
 
 have_podman=false
 if command -v podman >/dev/null; then
+  # The infra container takes no --ulimit: give podman defaults within this host's hard limits.
+  # Podman's default network is 10.88.0.0/16 on podman0, the very subnet of tsrun0: two bridges
+  # routing one subnet break both, so podman gets its own subnet and keeps its network configs here.
+  cat >"$WORK/containers.conf" <<EOF2
+[containers]
+default_ulimits = ["nofile=20000:20000", "nproc=32768:32768"]
+[network]
+default_subnet = "10.199.0.0/24"
+network_config_dir = "$WORK/podman-networks"
+EOF2
+  export CONTAINERS_CONF=$WORK/containers.conf
   P="podman --root $WORK/podman-root --runroot $WORK/podman-run --runtime runc --cgroup-manager cgroupfs --events-backend file"
   ULIMITS="--ulimit nofile=20000:20000 --ulimit nproc=32768:32768"
   $P pull -q --tls-verify=false "$IMG" >/dev/null
-  cleanup_fns+=("$P pod rm -f bench-pod bench-tp >/dev/null 2>&1; $P system reset -f >/dev/null 2>&1")
+  cleanup_fns+=("$P pod rm -f -t 0 bench-pod bench-tp >/dev/null 2>&1; $P system reset -f >/dev/null 2>&1")
   have_podman=true
 fi
 
@@ -47,9 +58,9 @@ $P run -d $ULIMITS --pod bench-pod $IMG httpd -f -p 8080 >/dev/null
 $P run -d $ULIMITS --pod bench-pod $IMG sleep 600 >/dev/null
 EOF
   # Warm podman's pause image (built locally from catatonit on first use) outside the timing.
-  bash "$WORK/podman-pod.sh" && $P pod rm -f bench-pod >/dev/null
+  bash "$WORK/podman-pod.sh" && $P pod rm -f -t 0 bench-pod >/dev/null
   cmds+=("bash $WORK/podman-pod.sh")
-  prepares+=("$P pod rm -f bench-pod")
+  prepares+=("$P pod rm -f -t 0 bench-pod")
 fi
 args=()
 for i in "${!cmds[@]}"; do args+=(--prepare "${prepares[$i]} >/dev/null 2>&1 || true" "${cmds[$i]}"); done
@@ -58,26 +69,27 @@ echo "pod create -p + two members started, ratios to tsrun (mean of $RUNS runs):
 ratios "$WORK/pod.json" "${cmds[0]}"
 
 # A member of the tsrun pod answers on the published port (the benchmark measured working pods).
-code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$TS_PORT/" || true)
+code=$(curl -s -m 2 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$TS_PORT/" || true)
 [ "$code" != 000 ] || echo "WARNING: the last tsrun pod did not answer on its published port" >&2
 $TS pod rm -f bench-pod >/dev/null
-$have_podman && $P pod rm -f bench-pod >/dev/null
+$have_podman && $P pod rm -f -t 0 bench-pod >/dev/null
 
 # ---------------------------------------------------------------- 2. throughput
 SERVE="mkdir -p /www && dd if=/dev/zero of=/www/big bs=1M count=$FILE_MB 2>/dev/null && touch /www/ready && exec httpd -f -p 8080 -h /www"
 TS_TP=$(free_port)
 $TS pod create --name bench-tp -p "127.0.0.1:$TS_TP:8080" >/dev/null
 $TS run -d --pod bench-tp "$IMG" sh -c "$SERVE" >/dev/null
-tp_cmds=("curl -sf -o /dev/null http://127.0.0.1:$TS_TP/big")
+tp_cmds=("curl -sf -m 60 -o /dev/null http://127.0.0.1:$TS_TP/big")
 if $have_podman; then
   P_TP=$(free_port)
   $P pod create --name bench-tp -p "127.0.0.1:$P_TP:8080" >/dev/null
   $P run -d $ULIMITS --pod bench-tp "$IMG" sh -c "$SERVE" >/dev/null
-  tp_cmds+=("curl -sf -o /dev/null http://127.0.0.1:$P_TP/big")
+  tp_cmds+=("curl -sf -m 60 -o /dev/null http://127.0.0.1:$P_TP/big")
 fi
 for url in "${tp_cmds[@]}"; do
   u=${url##* }
-  for _ in $(seq 100); do curl -sf -o /dev/null "${u%/big}/ready" && break; sleep 0.1; done
+  for _ in $(seq 100); do curl -sf -m 2 -o /dev/null "${u%/big}/ready" && break; sleep 0.1; done
+  curl -sf -m 2 -o /dev/null "${u%/big}/ready" || { echo "no answer from ${u%/big}: the published port does not work" >&2; exit 1; }
 done
 hyperfine -N --warmup 1 --runs "$RUNS" --export-json "$WORK/tp.json" "${tp_cmds[@]}" >/dev/null
 echo
