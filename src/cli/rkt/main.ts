@@ -1,12 +1,64 @@
 // tsrkt: the rkt-like front end (pods first), over the same engine as tsrun.
+// `run`, `prepare` and `app add` use rkt's grammar (per-app flag groups split
+// by `---` and `--`), which commander cannot parse: they get the raw argv after
+// the global options. Every other verb is a commander command. tsrkt's own
+// errors, usage errors included, exit 254.
 import { Command } from 'commander';
+import { makeContext, type EngineContext } from '../../engine/context.js';
 import { addGlobalOptions, runProgram } from '../common.js';
-import { VERSION } from '../version.js';
-import { EXIT_RKT } from '../exit.js';
+import { EXIT_RKT, reportAndExit } from '../exit.js';
+import { appAdd, registerAppVerbs } from './commands/app.js';
+import { registerImageVerbs } from './commands/images.js';
+import { registerPodVerbs } from './commands/pods.js';
+import { runOrPrepare } from './commands/run.js';
 
-const program = addGlobalOptions(new Command('tsrkt'))
-  .description('a daemonless container runtime with an rkt-like CLI (pods first)')
-  .version(VERSION)
-  .enablePositionalOptions();
+/** Splits the leading global options (--root, --runroot) from the verb and its arguments. */
+export function splitGlobalOptions(argv: string[]): { root?: string; runroot?: string; rest: string[] } {
+  const out: { root?: string; runroot?: string; rest: string[] } = { rest: [] };
+  let i = 0;
+  for (; i < argv.length; i++) {
+    const a = argv[i]!;
+    const m = /^--(root|runroot)(?:=(.*))?$/.exec(a);
+    if (!m) break;
+    const value = m[2] ?? argv[++i];
+    if (value === undefined) break;
+    out[m[1] as 'root' | 'runroot'] = value;
+  }
+  out.rest = argv.slice(i);
+  return out;
+}
 
-await runProgram(program, process.argv, EXIT_RKT);
+const raw = splitGlobalOptions(process.argv.slice(2));
+const rawVerb = raw.rest[0] === 'run' || raw.rest[0] === 'prepare' ? raw.rest[0] : raw.rest[0] === 'app' && raw.rest[1] === 'add' ? 'app add' : undefined;
+const wantsHelp = raw.rest.length === 2 && (raw.rest[1] === '--help' || raw.rest[1] === '-h');
+
+if (rawVerb && !wantsHelp) {
+  const ctx: EngineContext = makeContext(raw.root, raw.runroot);
+  try {
+    const code =
+      rawVerb === 'app add' ? await appAdd(ctx, raw.rest.slice(2)) : await runOrPrepare(ctx, rawVerb as 'run' | 'prepare', raw.rest.slice(1));
+    process.exitCode = code;
+  } catch (err) {
+    reportAndExit('tsrkt', err, EXIT_RKT);
+  }
+} else {
+  const program = addGlobalOptions(new Command('tsrkt'))
+    .description('a daemonless container runtime with an rkt-like CLI (pods first)')
+    .version('0.1.0')
+    .enablePositionalOptions();
+  for (const verb of ['run', 'prepare'] as const) {
+    program
+      .command(verb)
+      .description(
+        verb === 'run'
+          ? 'run a pod: [pod flags] IMAGE [app flags] [-- args] [--- IMAGE [app flags] [-- args]]...'
+          : 'prepare a pod to run later with run-prepared (same arguments as run); prints its UUID',
+      )
+      .allowUnknownOption()
+      .argument('[args...]');
+  }
+  registerImageVerbs(program);
+  registerPodVerbs(program);
+  registerAppVerbs(program);
+  await runProgram(program, process.argv, EXIT_RKT);
+}

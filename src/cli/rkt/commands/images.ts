@@ -1,0 +1,189 @@
+// tsrkt fetch and tsrkt image list|rm|cat-manifest|export|extract|render|gc.
+// Images are the engine's (OCI/Docker) images shared with tsrun; IDs are
+// sha256 config digests where rkt showed sha512 ACI hashes. `docker://` is
+// accepted and dropped: every image here comes from a Docker/OCI registry.
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Command } from 'commander';
+import { ConflictError, describeError, StoreError, UsageError } from '../../../errors.js';
+import { saveImagesToFile } from '../../../engine/archive.js';
+import { familiarName, inspectImage, listImages, mountImage, pruneImages, removeImage, unmountImage } from '../../../engine/images.js';
+import { pullImage } from '../../../engine/pull.js';
+import { imageReference } from '../../../engine/rkt/rkt-pods.js';
+import { isMounted } from '../../../engine/rootfs.js';
+import type { ImageRecord } from '../../../store/index.js';
+import { writeJsonAtomic } from '../../../util/fs.js';
+import { action, contextOf } from '../../common.js';
+import { EXIT_RKT } from '../../exit.js';
+import { humanSize, timeAgo } from '../../format.js';
+import { printColumns } from '../engine-access.js';
+
+const act = <A extends unknown[]>(fn: (...args: A) => Promise<number | void> | number | void) => action('tsrkt', fn, EXIT_RKT);
+
+/** appc-style image manifest of an OCI/Docker image (what `rkt image cat-manifest` printed for ACIs). */
+export function imageManifestOf(rec: ImageRecord) {
+  const cfg = rec.config.config ?? {};
+  const exec = [...(cfg.Entrypoint ?? []), ...(cfg.Cmd ?? [])];
+  const [user = '0', group = '0'] = (cfg.User || '0').split(':');
+  const name = rec.repoTags[0] ?? rec.id;
+  return {
+    acKind: 'ImageManifest',
+    acVersion: '0.8.11',
+    name: familiarName(name),
+    labels: [
+      { name: 'os', value: rec.config.os },
+      { name: 'arch', value: rec.config.architecture },
+      ...(rec.repoTags[0] ? [{ name: 'version', value: familiarName(rec.repoTags[0]).split(':').pop() ?? 'latest' }] : []),
+    ],
+    app: {
+      exec,
+      user,
+      group,
+      workingDirectory: cfg.WorkingDir || '/',
+      environment: (cfg.Env ?? []).map((e) => ({ name: e.split('=')[0], value: e.slice(e.indexOf('=') + 1) })),
+      ports: Object.keys(cfg.ExposedPorts ?? {}).map((p) => {
+        const [port, proto = 'tcp'] = p.split('/');
+        return { name: `${port}-${proto}`, protocol: proto, port: Number(port) };
+      }),
+    },
+    annotations: [{ name: 'created', value: rec.created }, { name: 'io.tsrun.image.id', value: rec.id }],
+  };
+}
+
+/** Copies the image's merged tree (overlay of its layers, whiteouts applied) into `dest/rootfs`. */
+async function extractImage(cmd: Command, name: string, dest: string, opts: { rootfsOnly?: boolean; overwrite?: boolean }): Promise<void> {
+  const ctx = contextOf(cmd);
+  const rec = inspectImage(ctx, imageReference(name));
+  if (existsSync(dest) && readdirSync(dest).length > 0 && !opts.overwrite) {
+    throw new ConflictError(`${dest} is not empty: use --overwrite to write into it`);
+  }
+  const target = opts.rootfsOnly ? dest : join(dest, 'rootfs');
+  mkdirSync(target, { recursive: true });
+  const dir = join(ctx.root, 'image-mounts'); // where mountImage puts it
+  const wasMounted = existsSync(dir) && readdirSync(dir).some((d) => rec.id.endsWith(d) && isMounted(join(dir, d)));
+  const mnt = await mountImage(ctx, rec.id);
+  try {
+    const r = spawnSync('cp', ['-a', `${mnt}/.`, `${target}/`], { encoding: 'utf8' });
+    if (r.status !== 0) throw new StoreError(`copying image ${name} to ${target} failed: ${r.stderr.trim() || r.error?.message}`);
+  } finally {
+    if (!wasMounted) await unmountImage(ctx, rec.id).catch(() => undefined);
+  }
+  if (!opts.rootfsOnly) {
+    writeJsonAtomic(join(dest, 'manifest'), imageManifestOf(rec));
+  }
+}
+
+export function registerImageVerbs(program: Command): void {
+  program
+    .command('fetch')
+    .description('fetch images into the store; prints the image ID last')
+    .argument('<images...>', 'docker://NAME[:TAG] or NAME[:TAG]')
+    .action(
+      act(async (images: string[], _opts: unknown, self: Command) => {
+        for (const img of images) {
+          process.stderr.write(`pulling ${imageReference(img)}\n`);
+          const rec = await pullImage(contextOf(self), imageReference(img));
+          process.stdout.write(`${rec.id}\n`);
+        }
+      }),
+    );
+
+  const image = program.command('image').description('operate on the image store');
+
+  image
+    .command('list')
+    .description('list images')
+    .option('--no-legend', 'no header line')
+    .option('--full', 'full IDs and absolute times')
+    .option('--format <format>', 'json')
+    .action(
+      act((opts: { legend: boolean; full?: boolean; format?: string }, self: Command) => {
+        const recs = listImages(contextOf(self));
+        if (opts.format === 'json') {
+          process.stdout.write(
+            JSON.stringify(recs.map((r) => ({ id: r.id, name: r.repoTags.map(familiarName)[0] ?? '<none>', import_time: Date.parse(r.pulledAt) * 1e6, size: r.size }))) + '\n',
+          );
+          return;
+        }
+        if (opts.format !== undefined) throw new UsageError(`invalid --format "${opts.format}": tsrkt knows json`);
+        const rows: string[][] = opts.legend ? [['ID', 'NAME', 'SIZE', 'IMPORT TIME']] : [];
+        for (const r of recs) {
+          const names = r.repoTags.length > 0 ? r.repoTags.map(familiarName) : ['<none>'];
+          for (const n of names) {
+            rows.push([opts.full ? r.id : r.id.slice(0, 19), n, humanSize(r.size), opts.full ? r.pulledAt : timeAgo(r.pulledAt)]);
+          }
+        }
+        printColumns(rows);
+      }),
+    );
+
+  image
+    .command('rm')
+    .description('remove images by ID or name')
+    .argument('<images...>')
+    .action(
+      act(async (names: string[], _opts: unknown, self: Command) => {
+        let failed = 0;
+        for (const n of names) {
+          try {
+            await removeImage(contextOf(self), imageReference(n));
+            process.stdout.write(`successfully removed image ${n}\n`);
+          } catch (err) {
+            process.stderr.write(`tsrkt: ${n}: ${describeError(err)}\n`);
+            failed++;
+          }
+        }
+        return failed ? EXIT_RKT : 0;
+      }),
+    );
+
+  image
+    .command('cat-manifest')
+    .description("print an image's manifest (appc form)")
+    .argument('<image>')
+    .option('--pretty-print [bool]', 'indent the JSON', 'true')
+    .action(
+      act((name: string, opts: { prettyPrint: string | boolean }, self: Command) => {
+        const rec = inspectImage(contextOf(self), imageReference(name));
+        const pretty = opts.prettyPrint !== 'false' && opts.prettyPrint !== false;
+        process.stdout.write(JSON.stringify(imageManifestOf(rec), null, pretty ? 2 : undefined) + '\n');
+      }),
+    );
+
+  image
+    .command('export')
+    .description('write an image to a tar file (OCI layout and docker-archive in one)')
+    .argument('<image>')
+    .argument('<file>')
+    .option('--overwrite', 'replace an existing file')
+    .action(
+      act(async (name: string, file: string, opts: { overwrite?: boolean }, self: Command) => {
+        if (existsSync(file) && !opts.overwrite) throw new ConflictError(`${file} exists: use --overwrite to replace it`);
+        await saveImagesToFile(contextOf(self), [imageReference(name)], file);
+      }),
+    );
+
+  for (const verb of ['extract', 'render'] as const) {
+    image
+      .command(verb)
+      .description(verb === 'extract' ? "write an image's files (rootfs/ and manifest) to a directory" : "render an image's root filesystem into a directory")
+      .argument('<image>')
+      .argument('<dir>')
+      .option('--rootfs-only', 'only the root filesystem, no manifest')
+      .option('--overwrite', 'write into a non-empty directory')
+      .action(act((name: string, dest: string, opts: { rootfsOnly?: boolean; overwrite?: boolean }, self: Command) => extractImage(self, name, dest, opts)));
+  }
+
+  image
+    .command('gc')
+    .description('remove images no pod or container uses (dangling ones; --all for every unused one)')
+    .option('--all', 'also unused tagged images')
+    .action(
+      act(async (opts: { all?: boolean }, self: Command) => {
+        const r = await pruneImages(contextOf(self), { all: Boolean(opts.all) });
+        for (const d of r.deleted) process.stdout.write(`removed ${d}\n`);
+        process.stdout.write(`reclaimed ${humanSize(r.reclaimed)}\n`);
+      }),
+    );
+}

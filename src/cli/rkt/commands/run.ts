@@ -1,0 +1,84 @@
+// tsrkt run / prepare / run-prepared. `run` and `prepare` take rkt's own
+// grammar (run-args.ts), so main.ts hands them the raw argv.
+//
+// A foreground run starts every app detached (each with its monitor and exit
+// hook), keeps the pod's lock, and streams the apps' output the way rkt's
+// systemd console did: "[    1.234567] APP[PID]: LINE" (seconds since the pod
+// started; stderr lines go to stderr). It returns when every app has exited,
+// with rkt's status: the code of the app that halted the pod, else 0.
+// --interactive runs the pod's single app attached to this terminal.
+import { writeFileSync } from 'node:fs';
+import type { EngineContext } from '../../../engine/context.js';
+import { readLogs } from '../../../engine/logs.js';
+import type { PreparedPod, RktPods } from '../../../engine/rkt/rkt-pods.js';
+import { parseRunArgs } from '../run-args.js';
+import { rktPodsFor } from '../engine-access.js';
+
+export async function runOrPrepare(ctx: EngineContext, verb: 'run' | 'prepare', argv: string[]): Promise<number> {
+  const args = parseRunArgs(argv, { verb });
+  const rkt = rktPodsFor(ctx);
+  const onPull = args.quiet ? undefined : (ref: string) => process.stderr.write(`pulling ${ref}\n`);
+  const prepared = await rkt.prepare(args.spec, args.podMounts, { onPull });
+  if (args.uuidFileSave) writeFileSync(args.uuidFileSave, prepared.loc.uuid);
+  if (verb === 'prepare') {
+    rkt.finishPrepare(prepared);
+    process.stdout.write(`${prepared.loc.uuid}\n`);
+    return 0;
+  }
+  return runPod(rkt, prepared);
+}
+
+export async function runPrepared(ctx: EngineContext, uuid: string): Promise<number> {
+  const rkt = rktPodsFor(ctx);
+  return runPod(rkt, rkt.lockPrepared(rkt.resolve(uuid)));
+}
+
+async function runPod(rkt: RktPods, p: PreparedPod): Promise<number> {
+  try {
+    const { loc, exitCode } = await rkt.start(p);
+    if (exitCode !== undefined) return exitCode; // interactive
+    // ^C or a TERM for `tsrkt run` stops the pod, as stopping rkt's stage1 did; the wait goes on.
+    let stopping = false;
+    const onSignal = () => {
+      if (stopping) return;
+      stopping = true;
+      void rkt.stop(rkt.dirs.find(loc.uuid) ?? loc).catch(() => undefined);
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+    try {
+      await streamUntilEnd(rkt, loc.uuid);
+    } finally {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    }
+    const view = rkt.view(rkt.dirs.find(loc.uuid) ?? loc, true);
+    return rkt.exitCode(view);
+  } finally {
+    p.lock.release();
+  }
+}
+
+function prefix(seconds: number, app: string, pid: number | undefined): string {
+  return `[${seconds.toFixed(6).padStart(12)}] ${app}[${pid ?? 0}]: `;
+}
+
+async function streamUntilEnd(rkt: RktPods, uuid: string): Promise<void> {
+  const loc = rkt.dirs.find(uuid)!;
+  const view = rkt.view(loc, true);
+  const started = Date.parse(view.meta?.started ?? new Date().toISOString());
+  await Promise.all(
+    view.apps.map(async (app) => {
+      if (!app.record) return;
+      const record = app.record;
+      const pid = app.state?.pid;
+      for await (const e of readLogs(rkt.containers.logPath(record), { follow: true, isRunning: () => rkt.containers.isRunning(record), pollMs: 50 })) {
+        const t = Date.parse(e.time);
+        const text = e.log.endsWith('\n') ? e.log : `${e.log}\n`;
+        (e.stream === 'stderr' ? process.stderr : process.stdout).write(prefix((t - started) / 1000, app.name, pid) + text);
+      }
+    }),
+  );
+  // A monitor's exit hook may still be halting the pod: wait until no app runs.
+  while (!rkt.hasEnded(rkt.dirs.find(uuid) ?? loc)) await new Promise((r) => setTimeout(r, 50));
+}
