@@ -15,6 +15,9 @@ packages=(
   iproute2 util-linux procps # ip, nsenter/unshare/script, ps
   tini                       # --init (tini-static as PID 1)
   hyperfine                  # benchmarks (hack/bench)
+  qemu-system-x86            # hack/vm: a throw-away VM for the pure cgroup v2 tests (TCG emulation)
+  linux-image-amd64          # hack/vm: Debian's kernel for that VM (cgroup2 with every controller)
+  cpio xz-utils              # hack/vm: pack the VM's initramfs; unpack the kernel's .ko.xz modules
   podman containerd          # real clients of tsrun-oci (test/integration/oci-clients.test.ts)
   python3                    # console-socket receiver (SCM_RIGHTS) in oci-cli.test.ts
 )

@@ -93,6 +93,11 @@ afterAll(() => {
 });
 
 describe.skipIf(!isRoot)(`resource limits (${layout?.layout ?? 'no'} cgroups)`, () => {
+  it.runIf(SLOW)('runs on pure cgroup v2 inside the VM', () => {
+    expect(layout!.layout).toBe('unified');
+    expect(layout!.v1).toEqual({});
+  });
+
   it('a container over --memory is OOM-killed: exit 137 and State.OOMKilled, attached and detached', () => {
     const attached = cli.run(['run', '--name', 'oom-a', '--network', 'none', '-m', '32m', image, 'sh', '-c', 'tail /dev/zero'], { timeoutMs: T });
     expect(attached.code, attached.stderr).toBe(137);
