@@ -88,12 +88,19 @@ export function registerPodVerbs(program: Command): void {
   program
     .command('status')
     .description('show the state of a pod and the exit codes of its apps')
-    .argument('<uuid>', 'pod UUID or unique prefix')
+    .argument('[uuid]', 'pod UUID or unique prefix')
     .option('--wait [duration]', 'wait for the pod to exit (true, false or a timeout such as 10s)')
     .option('--format <format>', 'json')
     .action(
-      act(async (prefix: string, opts: { wait?: string | boolean; format?: string }, self: Command) => {
+      act(async (uuidArg: string | undefined, opts: { wait?: string | boolean; format?: string }, self: Command) => {
         const format = checkFormat(opts.format);
+        // "status --wait UUID": commander gives the UUID to --wait's optional value; rkt's pflag would not.
+        let prefix = uuidArg;
+        if (prefix === undefined && typeof opts.wait === 'string' && !/^(true|false|[\d.]+(ms|s|m|h).*)$/.test(opts.wait)) {
+          prefix = opts.wait;
+          opts.wait = true;
+        }
+        if (prefix === undefined) throw new UsageError('status needs a pod UUID');
         const rkt = rktOf(self);
         let loc = rkt.resolve(prefix);
         if (opts.wait !== undefined && opts.wait !== false && opts.wait !== 'false') {
