@@ -4,7 +4,9 @@
 //
 // State: <stateDir>/endpoints/<id>.json records what was set up for an owner
 // (written before anything is created, so teardown and repair know what to
-// remove); <stateDir>/networks/<name>/leases.json holds the address leases.
+// remove). Address leases belong to the bridge, which is host-wide: one lease file
+// per bridge under /run/tsrun-networks (every --root shares it), each lease naming
+// its owner with the state dir so one root's repair never frees another root's.
 // Netns files live at <runroot>/netns/<id>; locks at <runroot>/locks.
 import { createSocket } from 'node:dgram';
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -112,8 +114,14 @@ function ownerLockPath(runroot: string, id: string): string {
   return join(runroot, 'locks', `network-${id}.lock`);
 }
 
-function leaseDir(stateDir: string, name: string): string {
-  return join(stateDir, 'networks', name);
+/** Where a bridge's address leases live (TSRUN_NETWORK_STATE overrides the base, for tests). */
+export function leaseDir(net: Pick<BridgeNetworkConfig, 'bridge'>): string {
+  return join(process.env.TSRUN_NETWORK_STATE ?? '/run/tsrun-networks', net.bridge);
+}
+
+/** The owner recorded in a lease: the endpoint's id, qualified by its state dir. */
+export function leaseOwner(stateDir: string, id: string): string {
+  return `${stateDir}#${id}`;
 }
 
 /** What setupNetwork recorded for `id`, if anything. */
@@ -203,7 +211,7 @@ async function connectBridge(opts: SetupOptions, net: BridgeNetworkConfig, recor
   const fw = await firewall();
   await ensureBridge(net.bridge, subnet, { lockDir, stateDir: opts.stateDir });
   await fw.ensureNetwork({ table: net.table, bridge: net.bridge, subnet: net.subnet }, lockDir);
-  const lease = await new Ipam(leaseDir(opts.stateDir, net.name), subnet).allocate(opts.id, opts.ip);
+  const lease = await new Ipam(leaseDir(net), subnet).allocate(leaseOwner(opts.stateDir, opts.id), opts.ip);
   Object.assign(record, { ip: lease.ip, prefixLength: subnet.prefixLength, gateway: subnet.gateway });
   writeJsonAtomic(recordPath, record);
   const veth = await attachVeth({ id: opts.id, bridge: net.bridge, netnsPath: record.netnsPath, ip: lease.ip, prefixLength: subnet.prefixLength, gateway: subnet.gateway });
@@ -254,7 +262,7 @@ async function teardownRecorded(paths: NetworkPaths, record: EndpointRecord): Pr
     await step(() => detachVeth(record.id));
   }
   await step(() => deleteNetns(record.netnsPath));
-  if (net) await step(() => new Ipam(leaseDir(paths.stateDir, net.name), net.subnet).release(record.id));
+  if (net) await step(() => new Ipam(leaseDir(net), net.subnet).release(leaseOwner(paths.stateDir, record.id)));
   if (errors.length > 0) throw new NetworkError(`incomplete network teardown of ${record.id}`, 'teardown', { cause: errors[0] });
   rmSync(endpointPath(paths.stateDir, record.id), { force: true });
 }
@@ -309,7 +317,8 @@ export async function repairNetworks(
     await fw.unpublish(net.table, owner);
     report.ports.push(owner);
   }
-  const dropped = await new Ipam(leaseDir(opts.stateDir, net.name), net.subnet).releaseWhere((l) => orphan(l.owner));
+  const mine = leaseOwner(opts.stateDir, '');
+  const dropped = await new Ipam(leaseDir(net), net.subnet).releaseWhere((l) => l.owner.startsWith(mine) && orphan(l.owner.slice(mine.length)));
   report.leases.push(...dropped.map((l) => l.ip));
   return report;
 }

@@ -19,6 +19,8 @@ import { NftFirewall } from '../../src/network/firewall.js';
 import {
   firewallBackend,
   isNetnsMounted,
+  leaseDir,
+  leaseOwner,
   listEndpoints,
   parsePortMappings,
   readEndpoint,
@@ -112,7 +114,7 @@ async function assertGone(setup: NetworkSetup): Promise<void> {
   expect(await publishedOwners()).not.toContain(setup.id);
   expect(existsSync(setup.netnsPath)).toBe(false);
   expect(isNetnsMounted(setup.netnsPath)).toBe(false);
-  expect(new Ipam(join(stateDir, 'networks', network.name), network.subnet).leaseOf(setup.id)).toBeUndefined();
+  expect(new Ipam(leaseDir(network), network.subnet).leaseOf(leaseOwner(stateDir, setup.id))).toBeUndefined();
   expect(readEndpoint(stateDir, setup.id)).toBeUndefined();
 }
 
@@ -236,7 +238,7 @@ describe.skipIf(!isRoot)('network (bridge, netns, nftables)', () => {
     const leftover = readEndpoint(stateDir, 'killed');
     expect(leftover).toBeDefined();
     expect(isNetnsMounted(leftover!.netnsPath)).toBe(true);
-    expect(new Ipam(join(stateDir, 'networks', network.name), network.subnet).leaseOf('killed')).toBeDefined();
+    expect(new Ipam(leaseDir(network), network.subnet).leaseOf(leaseOwner(stateDir, 'killed'))).toBeDefined();
 
     // An owner that finished setup and then died without teardown (its engine was kill -9ed).
     const dead = await setupNetwork({ stateDir, runroot, id: 'dead', mode: 'bridge', network, ports: parsePortMappings([`${HOST_PORT + 3}:80`]) });

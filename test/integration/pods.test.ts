@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, pushImage, startRegistry, type RunningRegistry } from '../support/registry-server.js';
+import { leaseDir, leaseOwner } from '../../src/network/index.js';
 import { mountsUnder, REPO, TsrunCli } from '../support/tsrun-cli.js';
 
 let reg: RunningRegistry;
@@ -48,7 +49,7 @@ async function httpGet(url: string): Promise<string> {
 /** Everything of this root that a pod could leave behind, by pod id. */
 function leftovers(id: string) {
   const endpoint = join(cli.root, 'network', 'endpoints', `${id}.json`);
-  const leases = join(cli.root, 'network', 'networks', 'tsrun', 'leases.json');
+  const leases = join(leaseDir({ bridge: 'tsrun0' }), 'leases.json');
   const leaseOwners = existsSync(leases) ? Object.values(JSON.parse(readFileSync(leases, 'utf8')).leases as Record<string, { owner: string }>).map((l) => l.owner) : [];
   const cgroupDirs = ['memory', 'pids', 'cpu', 'unified'].map((h) => `/sys/fs/cgroup/${h}/tsrun/pods/${id}`).filter((d) => existsSync(d));
   return {
@@ -56,7 +57,7 @@ function leftovers(id: string) {
     netns: existsSync(join(cli.runroot, 'netns', id)),
     podRuntimeDir: existsSync(join(cli.runroot, 'pods', id)),
     podDir: existsSync(join(cli.root, 'pods', id)) || existsSync(join(cli.root, 'pods', `.creating-${id}`)),
-    lease: leaseOwners.includes(id),
+    lease: leaseOwners.includes(leaseOwner(join(cli.root, 'network'), id)),
     mounts: mountsUnder(join(cli.runroot, 'pods', id)).length + mountsUnder(join(cli.runroot, 'netns', id)).length,
     cgroups: cgroupDirs,
   };

@@ -45,7 +45,7 @@ export function registerSystemPrune(system: Command): void {
         const section = (title: string, lines: string[]) => {
           if (lines.length) process.stdout.write(`${title}:\n${lines.join('\n')}\n\n`);
         };
-        section('Deleted Containers', containers);
+        section('Deleted Containers', containers.removed);
         section('Deleted Pods', removedPods);
         section('Deleted Images', [...images.untagged.map((u) => `untagged: ${u}`), ...images.deleted.map((d) => `deleted: ${d}`)]);
         const net = repaired.network;
