@@ -19,7 +19,8 @@ export function registerPs(program: Command, name = 'ps'): Command {
       action('tsrun', (flags: { all?: boolean; quiet?: boolean; trunc?: boolean; format?: string }, self: Command) => {
         const ctx = contextOf(self);
         const views = containersOf(self).list(Boolean(flags.all));
-        const ports = (id: string) => publishedPorts(ctx, id).join(', ');
+        // Pod members publish nothing of their own: show the pod's ports, as podman does.
+        const ports = (owner: string) => publishedPorts(ctx, owner).join(', ');
         const full = flags.trunc === false;
         const id = (s: string) => (full ? s : s.slice(0, 12));
         if (flags.quiet) {
@@ -36,7 +37,7 @@ export function registerPs(program: Command, name = 'ps'): Command {
                 CreatedAt: v.record.created,
                 State: stateName(v),
                 Status: statusText(v),
-                Ports: ports(v.record.id),
+                Ports: ports(v.record.pod ?? v.record.id),
                 Names: v.record.name,
               }) + '\n',
             );
@@ -46,7 +47,7 @@ export function registerPs(program: Command, name = 'ps'): Command {
         const now = Date.now();
         printTable(
           ['CONTAINER ID', 'IMAGE', 'COMMAND', 'CREATED', 'STATUS', 'PORTS', 'NAMES'],
-          views.map((v) => [id(v.record.id), v.record.image, commandText(v, full), timeAgo(v.record.created, now), statusText(v, now), ports(v.record.id), v.record.name]),
+          views.map((v) => [id(v.record.id), v.record.image, commandText(v, full), timeAgo(v.record.created, now), statusText(v, now), ports(v.record.pod ?? v.record.id), v.record.name]),
         );
       }),
     );
