@@ -129,15 +129,20 @@ export function mergeResources(base: LinuxResources, change: LinuxResources): Li
   return out;
 }
 
+/** linux.resources from run's limit flags (--memory, --cpus, --pids-limit...), without device rules; {} when none is given. */
+export function resourcesFromFlags(flags: Record<string, unknown>, warnings: string[]): LinuxResources {
+  const out = buildResources({ resources: parseResources(flags, warnings) }, [], resolveHost());
+  delete out.devices;
+  return out;
+}
+
 /**
  * The resources an `update` sets, from the same flags and parser as `run`
  * (Docker's checks; --memory without --memory-swap allows as much swap again).
  * Device rules are never part of an update. Parser warnings go to `warnings`.
  */
 export function resourcesFromUpdateFlags(flags: Record<string, unknown>, warnings: string[]): LinuxResources {
-  const parsed = parseResources(flags, warnings);
-  const change = buildResources({ resources: parsed }, [], resolveHost());
-  delete change.devices;
+  const change = resourcesFromFlags(flags, warnings);
   if (Object.keys(change).length === 0 && flags.kernelMemory === undefined) {
     throw new UsageError('update: nothing to change: give at least one limit (--memory, --cpus, --pids-limit, ...)');
   }

@@ -22,7 +22,10 @@ export function podCgroupPath(id: string): string {
  * creation are asked for again).
  */
 export async function ensurePodReady(ctx: EngineContext, pod: PodRecord): Promise<void> {
-  openCgroup(pod.cgroupParent).create();
+  const cgroup = openCgroup(pod.cgroupParent);
+  cgroup.create();
+  // The pod's own limits hold all its members together (their cgroups are children of this one).
+  if (pod.resources) cgroup.apply(pod.resources);
   await ensurePodNamespaces(ctx, pod.id, { ipc: pod.share.includes('ipc'), uts: pod.share.includes('uts'), hostname: pod.hostname });
   if (pod.share.includes('net') && pod.networkMode !== 'host') {
     await setupNetwork({

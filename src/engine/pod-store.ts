@@ -4,6 +4,7 @@
 //   <root>/pods/.creating-<id>/    a pod being created; renamed into place once complete
 // Members are not listed here: a container belongs to a pod when its own record
 // says `pod: <id>`, so a crash can never leave the two lists disagreeing.
+import type { LinuxResources } from '../oci/runtime.js';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync, readlinkSync, renameSync, rmSync, symlinkSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
@@ -32,6 +33,8 @@ export interface PodRecord {
   exitPolicy: 'continue' | 'stop';
   /** cgroup that holds the members' cgroups, e.g. /tsrun/pods/<id>. */
   cgroupParent: string;
+  /** Limits of the pod's cgroup, shared by all its members (pod create --memory, --cpus...). */
+  resources?: LinuxResources;
   /** The command line that created it, as podman records CreateCommand. */
   createCommand?: string[];
 }

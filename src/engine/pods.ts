@@ -6,6 +6,7 @@
 // and its state is derived from theirs every time it is asked for.
 import { join } from 'node:path';
 import { listCgroups, openCgroup } from '../cgroup/index.js';
+import { resourcesFromFlags } from './container-resources.js';
 import { ConflictError, describeError, StateError, TsrunError, UsageError } from '../errors.js';
 import { listEndpoints, parsePortMappings, readEndpoint, repairNetworks, teardownNetwork, type PortMapping, type RepairReport } from '../network/index.js';
 import { ensureDir } from '../util/fs.js';
@@ -78,6 +79,9 @@ export interface PodCreateRequest {
   labels?: string[];
   exitPolicy?: string;
   createCommand?: string[];
+  /** run's limit flags for the pod's cgroup (memory, cpus, pidsLimit... as commander names them). */
+  limits?: Record<string, unknown>;
+  onWarning?: (message: string) => void;
 }
 
 export interface PodView {
@@ -125,6 +129,9 @@ export class Pods {
     }
     if (req.hostname !== undefined && !share.includes('uts')) throw new UsageError('--hostname needs the pod to share its UTS namespace (--share uts)');
     if (req.name !== undefined) PodStore.validateName(req.name);
+    const limitWarnings: string[] = [];
+    const resources = resourcesFromFlags(req.limits ?? {}, limitWarnings);
+    for (const w of limitWarnings) req.onWarning?.(w);
     await this.repair(); // a kill -9 of an earlier create or rm leaves nothing behind for long
 
     const id = PodStore.newId();
@@ -144,6 +151,7 @@ export class Pods {
       labels: labelsOf(req.labels),
       exitPolicy,
       cgroupParent: podCgroupPath(id),
+      ...(Object.keys(resources).length > 0 ? { resources } : {}),
       ...(req.createCommand ? { createCommand: req.createCommand } : {}),
     };
     const lease = await this.store.creationLease();

@@ -193,6 +193,21 @@ describe.skipIf(!isRoot)(`resource limits (${layout?.layout ?? 'no'} cgroups)`, 
     expect(cgroupFile(id, 'pids', 'pids.max', 'pids.max')).toBe('60');
   }, T * 10);
 
+  it("a pod's cgroup has its own limits, which hold its members: OOM kill of a member without a limit of its own", () => {
+    ok(['pod', 'create', '--name', 'lim-pod', '--network', 'none', '--memory', '32m', '--pids-limit', '40']);
+    const podId = JSON.parse(ok(['pod', 'inspect', 'lim-pod'])) as { Id?: string } | { Id?: string }[];
+    const id = (Array.isArray(podId) ? podId[0]!.Id : podId.Id)!;
+    const podFile = (controller: string, v1: string, v2: string) => cgroupFile(join('pods', id), controller, v1, v2);
+    expect(podFile('memory', 'memory.limit_in_bytes', 'memory.max')).toBe(String(32 * 1024 * 1024));
+    expect(podFile('pids', 'pids.max', 'pids.max')).toBe('40');
+    const hog = cli.run(['run', '--name', 'pod-hog', '--pod', 'lim-pod', image, 'sh', '-c', 'tail /dev/zero'], { timeoutMs: T });
+    expect(hog.code, hog.stderr).toBe(137);
+    expect(ok(['inspect', '-f', '{{.State.OOMKilled}}', 'pod-hog'])).toBe('true\n');
+    ok(['rm', 'pod-hog']);
+    ok(['pod', 'rm', '-f', 'lim-pod']);
+    for (const dir of cgroupDirsOf(join('pods', id))) expect(existsSync(dir), dir).toBe(false);
+  }, T * 8);
+
   it('kill -9 of the monitor, then rm -f: no process and no cgroup left', () => {
     const id = runDetached([], ['sleep', '600']);
     const state = JSON.parse(readFileSync(join(cli.runroot, 'runtime', id, 'state.json'), 'utf8')) as { pid: number; monitorPid: number };

@@ -16,8 +16,18 @@ export function registerPodCreate(pod: Command): void {
     .option('--network <mode>', 'bridge (default), none or host')
     .option('-l, --label <key=value>', 'set metadata on the pod', collect)
     .option('--exit-policy <policy>', 'what happens when the last container exits: continue or stop', 'continue')
+    // Limits of the pod's cgroup, which holds every member (same parsing as run).
+    .option('-m, --memory <bytes>', 'memory limit of the whole pod')
+    .option('--memory-swap <bytes>', 'memory plus swap limit of the whole pod: -1 for unlimited')
+    .option('--cpus <n>', 'number of CPUs the whole pod may use')
+    .option('--cpu-shares <n>', 'CPU shares (relative weight) of the pod')
+    .option('--cpuset-cpus <list>', 'CPUs the pod\'s members may run on (0-3, 0,1)')
+    .option('--cpuset-mems <list>', 'memory nodes the pod\'s members may use')
+    .option('--pids-limit <n>', 'processes the whole pod may have (-1 for unlimited)')
+    .option('--blkio-weight <n>', 'block IO weight of the pod (10-1000)')
     .action(
-      action('tsrun', async (flags: { name?: string; publish?: string[]; share: string; hostname?: string; network?: string; label?: string[]; exitPolicy: string }, self: Command) => {
+      action('tsrun', async (flags: { name?: string; publish?: string[]; share: string; hostname?: string; network?: string; label?: string[]; exitPolicy: string } & Record<string, unknown>, self: Command) => {
+        const { memory, memorySwap, cpus, cpuShares, cpusetCpus, cpusetMems, pidsLimit, blkioWeight } = flags;
         const record = await podsOf(self).create({
           name: flags.name,
           publish: flags.publish,
@@ -27,6 +37,8 @@ export function registerPodCreate(pod: Command): void {
           labels: flags.label,
           exitPolicy: flags.exitPolicy,
           createCommand: ['tsrun', ...process.argv.slice(2)],
+          limits: { memory, memorySwap, cpus, cpuShares, cpusetCpus, cpusetMems, pidsLimit, blkioWeight },
+          onWarning: (m) => process.stderr.write(`WARNING: ${m}\n`),
         });
         process.stdout.write(`${record.id}\n`);
       }),
