@@ -35,7 +35,9 @@ if command -v podman >/dev/null; then
   cmds+=("$P run --rm --network none --ulimit nofile=20000:20000 --ulimit nproc=32768:32768 $IMG true")
   cleanup_fns+=("$P system reset -f >/dev/null 2>&1")
 fi
-cmds+=("node -e 0")
+# Reference points: a bare Node start, with and without the machine's NODE_EXTRA_CA_CERTS
+# (bin/tsrun moves it aside; Node parses it at every start otherwise).
+cmds+=("node -e 0" "env -u NODE_EXTRA_CA_CERTS node -e 0")
 
 hyperfine -N --warmup 3 --runs "$RUNS" --export-json "$WORK/run.json" "${cmds[@]}" >/dev/null
 echo "container start-up, ratios to runc run (mean of $RUNS interleaved runs):"
