@@ -163,6 +163,15 @@ export function cgroupWarningMatters(message: string, spec: Spec | undefined, la
   return (spec?.linux?.devices ?? []).some((d) => !defaults.has(d.path)) && !(spec?.linux?.resources?.devices ?? []).some((r) => r.allow && !r.type && r.major === undefined);
 }
 
+/** Kills what is left in a container's cgroup and removes it in every hierarchy; nothing to do when it is gone. */
+export function removeCgroupOf(spec: Spec | undefined): void {
+  const path = spec?.linux?.cgroupsPath;
+  if (!path) return;
+  const cgroup = openCgroup(path);
+  cgroup.kill();
+  cgroup.destroy();
+}
+
 export class ContainerResources {
   private memTotal: number | undefined;
 

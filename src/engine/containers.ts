@@ -28,6 +28,7 @@ import { LOOPBACK_UP_ANNOTATION } from '../runtime/index.js';
 import { findInit } from './init.js';
 import { parsePortMappings } from '../network/index.js';
 import { joinPod } from './pod-join.js';
+import { removeCgroupOf } from './container-resources.js';
 import { afterPodMemberExit } from './rkt/exit-policy.js';
 
 export interface CreateRequest {
@@ -255,6 +256,14 @@ export class Containers {
     writeJsonAtomic(join(paths.bundle, 'config.json'), spec);
   }
 
+  private specIfPresent(record: ContainerRecord): Spec | undefined {
+    try {
+      return this.spec(record);
+    } catch {
+      return undefined;
+    }
+  }
+
   spec(record: ContainerRecord): Spec {
     return JSON.parse(readFileSync(join(this.store.paths(record.id).bundle, 'config.json'), 'utf8')) as Spec;
   }
@@ -408,6 +417,8 @@ export class Containers {
     await launcher.delete(record.id, true).catch((err) => {
       if (!(err instanceof NotFoundError)) throw err;
     });
+    // A kill -9 of tsrun between creating the cgroup and writing the launcher's state leaves a cgroup no launcher knows.
+    removeCgroupOf(this.specIfPresent(record));
     await detachNetwork(this.ctx, record.id);
     unmountRootfs(this.store.paths(record.id).rootfs);
     this.store.remove(record);

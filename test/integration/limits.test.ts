@@ -217,6 +217,14 @@ describe.skipIf(!isRoot)(`resource limits (${layout?.layout ?? 'no'} cgroups)`, 
     for (const dir of cgroupDirsOf(id)) expect(existsSync(dir), dir).toBe(false);
   }, T * 3);
 
+  it('rm removes a cgroup that no launcher state knows (kill -9 of tsrun right after creating it)', () => {
+    const id = ok(['create', '--network', 'none', '-m', '32m', image, 'true']).trim();
+    // What a kill -9 between the cgroup's mkdir and the launcher's state file leaves behind.
+    for (const dir of cgroupDirsOf(id)) execFileSync('mkdir', ['-p', dir]);
+    ok(['rm', id]);
+    for (const dir of cgroupDirsOf(id)) expect(existsSync(dir), dir).toBe(false);
+  }, T * 2);
+
   it('rm leaves no cgroup directory in any hierarchy', () => {
     const ids = ok(['ps', '-aq', '--no-trunc']).split('\n').filter(Boolean);
     expect(ids.length).toBeGreaterThan(2);
