@@ -5,7 +5,7 @@ import type { Command } from 'commander';
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
 export function addContainerFlags(cmd: Command): Command {
-  return cmd
+  return addLimitFlags(cmd)
     .option('--name <name>', 'assign a name to the container')
     .option('-e, --env <VAR=value>', 'set environment variables', collect)
     .option('--env-file <file>', 'read a file of environment variables', collect)
@@ -37,20 +37,6 @@ export function addContainerFlags(cmd: Command): Command {
     .option('--sysctl <key=value>', 'sysctl options', collect)
     .option('--device <host[:ctr[:perms]]>', 'add a host device to the container', collect)
     .option('--shm-size <size>', 'size of /dev/shm')
-    .option('-m, --memory <bytes>', 'memory limit')
-    .option('--memory-swap <bytes>', 'swap limit equal to memory plus swap: -1 for unlimited')
-    .option('--memory-reservation <bytes>', 'memory soft limit')
-    .option('--kernel-memory <bytes>', 'kernel memory limit (ignored)')
-    .option('--cpus <n>', 'number of CPUs')
-    .option('-c, --cpu-shares <n>', 'CPU shares (relative weight)')
-    .option('--cpu-period <us>', 'limit CPU CFS period')
-    .option('--cpu-quota <us>', 'limit CPU CFS quota')
-    .option('--cpuset-cpus <list>', 'CPUs in which to allow execution (0-3, 0,1)')
-    .option('--cpuset-mems <list>', 'MEMs in which to allow execution')
-    .option('--pids-limit <n>', 'tune container pids limit (-1 for unlimited)')
-    .option('--blkio-weight <n>', 'block IO weight (10-1000)')
-    .option('--device-read-bps <dev:rate>', 'limit read rate from a device', collect)
-    .option('--device-write-bps <dev:rate>', 'limit write rate to a device', collect)
     .option('--oom-kill-disable', 'disable OOM killer')
     .option('--cgroup-parent <path>', 'optional parent cgroup for the container')
     .option('--stop-signal <signal>', 'signal to stop the container')
@@ -66,4 +52,23 @@ export function addContainerFlags(cmd: Command): Command {
     .option('--runtime <name|path>', 'OCI runtime to use: tsrun (default), runc, crun or a path')
     .option('-q, --quiet', 'suppress the pull output')
     .option('--pod <name>', 'run the container in an existing pod (joins its network, IPC and UTS namespaces)');
+}
+
+/** The cgroup limit flags, shared by `run`/`create` and `update` (parsed by spec's parseRunFlags). */
+export function addLimitFlags(cmd: Command): Command {
+  return cmd
+    .option('-m, --memory <bytes>', 'memory limit')
+    .option('--memory-swap <bytes>', 'swap limit equal to memory plus swap: -1 for unlimited')
+    .option('--memory-reservation <bytes>', 'memory soft limit')
+    .option('--kernel-memory <bytes>', 'kernel memory limit (ignored)')
+    .option('--cpus <n>', 'number of CPUs')
+    .option('-c, --cpu-shares <n>', 'CPU shares (relative weight)')
+    .option('--cpu-period <us>', 'limit CPU CFS period')
+    .option('--cpu-quota <us>', 'limit CPU CFS quota')
+    .option('--cpuset-cpus <list>', 'CPUs in which to allow execution (0-3, 0,1)')
+    .option('--cpuset-mems <list>', 'MEMs in which to allow execution')
+    .option('--pids-limit <n>', 'tune container pids limit (-1 for unlimited)')
+    .option('--blkio-weight <n>', 'block IO weight (10-1000)')
+    .option('--device-read-bps <dev:rate>', 'limit read rate from a device', collect)
+    .option('--device-write-bps <dev:rate>', 'limit write rate to a device', collect);
 }
