@@ -60,7 +60,11 @@ chmod +x "$work/initrd/init"
   echo '#!/bin/sh'
   echo 'mount -t proc proc /proc; mount -t sysfs sys /sys; mount -t devtmpfs dev /dev 2>/dev/null'
   echo 'mkdir -p /dev/pts /dev/shm; mount -t devpts devpts /dev/pts; mount -t tmpfs tmpfs /dev/shm'
+  # Fresh tmpfs on /tmp and /run (overlay upper dirs cannot live on the overlay root); a
+  # checkout under either (CI clones anywhere) is bound aside first and put back at its path.
+  echo "mkdir -p /.checkout && mount --bind '$checkout' /.checkout"
   echo 'mount -t tmpfs tmpfs /tmp; mount -t tmpfs tmpfs /run'
+  echo "[ -e '$checkout/package.json' ] || { mkdir -p '$checkout' && mount --bind /.checkout '$checkout'; }"
   echo 'mount -t cgroup2 -o nsdelegate cgroup2 /sys/fs/cgroup'
   echo 'ip link set lo up 2>/dev/null'
   echo "export PATH='$PATH' HOME=/root TSRUN_IN_VM=1 CI=1"
