@@ -26,6 +26,7 @@ import { buildExecProcess, buildSpec, composeArgs, parseExecFlags, parseRunFlags
 import { attachNetwork, detachNetwork, isLoopbackOnly, networkModeName, resolveJoinedNamespaces } from './container-network.js';
 import { LOOPBACK_UP_ANNOTATION } from '../runtime/index.js';
 import { findInit } from './init.js';
+import { reviveNetwork } from './network-revival.js';
 import { parsePortMappings } from '../network/index.js';
 import { joinPod } from './pod-join.js';
 import { removeCgroupOf } from './container-resources.js';
@@ -317,6 +318,7 @@ export class Containers {
     const paths = this.store.paths(record.id);
     // A previous run leaves the launcher's state behind: clear it before a new start.
     await launcher.delete(record.id, true).catch(() => undefined);
+    await reviveNetwork(this.ctx, record, paths.etc);
     if (!isMounted(paths.rootfs)) mountRootfs(record.lowerDirs, paths.upper, paths.work, paths.rootfs, { volatile: record.hostConfig.autoRemove });
 
     record.state = { status: 'running', startedAt: new Date().toISOString() };

@@ -2,11 +2,11 @@
 // real containers from the project's busybox image, pulled from the real
 // docker-registry on 127.0.0.1. Run as root under the integration lock.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { pushImage, startRegistry, type RunningRegistry } from '../support/registry-server.js';
+import { freePort, pushImage, startRegistry, type RunningRegistry } from '../support/registry-server.js';
 import { mountsUnder, REPO, TsrunCli } from '../support/tsrun-cli.js';
 
 let reg: RunningRegistry;
@@ -274,6 +274,27 @@ describe('crash recovery', () => {
     expect(cli.run(['ps']).stdout).toMatch(/Up .*orphan/);
     expect(cli.run(['rm', '-f', 'orphan']).code).toBe(0);
     expect(cli.run(['ps', '-a']).stdout).not.toMatch(/orphan/);
+  });
+});
+
+describe('after a reboot', () => {
+  it('start brings back a bridge container, at its address and with its published port', async () => {
+    const port = await freePort();
+    const id = cli.run(['run', '-d', '--name', 'rebooted', '-p', `${port}:80`, image, 'httpd', '-f', '-p', '80', '-h', '/etc']).stdout.trim();
+    const ipBefore = cli.run(['exec', 'rebooted', 'hostname', '-i']).stdout.trim();
+    // A reboot: every process gone, the runroot (a tmpfs) empty, its mounts with it.
+    const state = JSON.parse(readFileSync(join(cli.runroot, 'runtime', id, 'state.json'), 'utf8'));
+    for (const pid of [state.pid, state.monitorPid]) process.kill(pid, 'SIGKILL');
+    await sleep(200);
+    for (const m of mountsUnder(cli.runroot).reverse()) spawnSync('umount', ['-l', m]);
+    rmSync(cli.runroot, { recursive: true, force: true });
+
+    expect(cli.run(['start', 'rebooted']).code).toBe(0);
+    expect(cli.run(['exec', 'rebooted', 'hostname', '-i']).stdout.trim()).toBe(ipBefore);
+    const res = await fetch(`http://127.0.0.1:${port}/hostname`);
+    expect(res.status).toBe(200);
+    expect((await res.text()).trim()).toBe(id.slice(0, 12));
+    expect(cli.run(['rm', '-f', 'rebooted']).code).toBe(0);
   });
 });
 
