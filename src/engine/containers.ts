@@ -455,6 +455,25 @@ export class Containers {
     return this.store.list().filter((r) => r.imageId === imageId);
   }
 
+  /**
+   * At boot (no daemon kept them): start the containers whose restart policy says so.
+   * "always" and "unless-stopped" come back unless the user stopped them, as Docker does.
+   */
+  async bootRestart(): Promise<{ started: string[]; failed: { name: string; error: string }[] }> {
+    const out = { started: [] as string[], failed: [] as { name: string; error: string }[] };
+    for (const { record, state } of this.list(true)) {
+      const policy = record.hostConfig.restartPolicy.name;
+      if (state.status === 'running' || record.manuallyStopped || (policy !== 'always' && policy !== 'unless-stopped')) continue;
+      try {
+        await this.start(record, { attach: false, keepStopMark: true });
+        out.started.push(record.name);
+      } catch (err) {
+        out.failed.push({ name: record.name, error: err instanceof Error ? err.message : String(err) });
+      }
+    }
+    return out;
+  }
+
   /** Removes every container that is not running; returns their ids and the bytes their layers held. */
   async prune(): Promise<{ removed: string[]; reclaimed: number }> {
     const out = { removed: [] as string[], reclaimed: 0 };

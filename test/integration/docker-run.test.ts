@@ -298,6 +298,31 @@ describe('after a reboot', () => {
   });
 });
 
+describe('system boot', () => {
+  it('starts the containers whose restart policy asks for it, and only those', async () => {
+    cli.run(['run', '-d', '--name', 'keep', '--restart', 'always', '--network', 'none', image, 'sleep', '600']);
+    cli.run(['run', '-d', '--name', 'plain', '--network', 'none', image, 'sleep', '600']);
+    cli.run(['run', '-d', '--name', 'held', '--restart', 'unless-stopped', '--network', 'none', image, 'sleep', '600']);
+    expect(cli.run(['stop', '-t', '0', 'held']).code).toBe(0);
+    // A reboot: processes gone, runroot empty.
+    for (const name of ['keep', 'plain']) {
+      const id = cli.run(['inspect', '-f', '{{.Id}}', name]).stdout.trim();
+      const state = JSON.parse(readFileSync(join(cli.runroot, 'runtime', id, 'state.json'), 'utf8'));
+      for (const pid of [state.pid, state.monitorPid]) process.kill(pid, 'SIGKILL');
+    }
+    await sleep(200);
+    for (const m of mountsUnder(cli.runroot).reverse()) spawnSync('umount', ['-l', m]);
+    rmSync(cli.runroot, { recursive: true, force: true });
+
+    const boot = cli.run(['system', 'boot']);
+    expect(boot.code, boot.stderr).toBe(0);
+    expect(boot.stdout).toBe('keep\n');
+    const status = (n: string) => cli.run(['inspect', '-f', '{{.State.Status}}', n]).stdout.trim();
+    expect([status('keep'), status('plain'), status('held')]).toEqual(['running', 'exited', 'exited']);
+    expect(cli.run(['rm', '-f', 'keep', 'plain', 'held']).code).toBe(0);
+  });
+});
+
 describe('concurrency', () => {
   it('50 concurrent runs all succeed', async () => {
     const runs = await Promise.all(

@@ -1,5 +1,5 @@
 // The image verbs, registered as one group (wired into index.ts):
-// pull, images, rmi, tag, save, load, and the `image` and `system` command groups.
+// pull, images, rmi, tag, save, load, and the `image` command group.
 import type { Command } from 'commander';
 import { registerImageInspect } from './image-inspect.js';
 import { registerImageMount } from './image-mount.js';
@@ -9,7 +9,6 @@ import { registerLoad } from './load.js';
 import { registerPull } from './pull.js';
 import { registerRmi } from './rmi.js';
 import { registerSave } from './save.js';
-import { registerSystemDf } from './system-df.js';
 import { registerTag } from './tag.js';
 
 export function registerImageVerbs(program: Command): void {
@@ -30,7 +29,4 @@ export function registerImageVerbs(program: Command): void {
   registerImageMount(image);
   registerSave(image, 'save');
   registerLoad(image, 'load');
-  // `system` hosts df here; other system verbs can be added to this group (find it with program.commands).
-  const system = program.commands.find((c) => c.name() === 'system') ?? program.command('system').description('manage tsrun');
-  registerSystemDf(system);
 }

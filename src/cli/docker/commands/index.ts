@@ -4,6 +4,7 @@ import { registerContainerVerbs } from './container-verbs.js';
 import { registerImageVerbs } from './image-verbs.js';
 import { registerLogin } from './login.js';
 import { registerLogout } from './logout.js';
+import { registerSystemVerbs } from './system-verbs.js';
 import { registerPodVerbs } from './pod-verbs.js';
 
 export function registerDockerCommands(program: Command): void {
@@ -11,5 +12,6 @@ export function registerDockerCommands(program: Command): void {
   registerImageVerbs(program);
   registerLogin(program);
   registerLogout(program);
+  registerSystemVerbs(program);
   registerPodVerbs(program);
 }

@@ -12,7 +12,6 @@ import { registerPodStart } from './pod-start.js';
 import { registerPodStop } from './pod-stop.js';
 import { registerPodTop } from './pod-top.js';
 import { registerPort } from './port.js';
-import { registerSystemPrune } from './system-prune.js';
 
 export function registerPodVerbs(program: Command): void {
   const pod = program.command('pod').description('manage pods: containers sharing network, IPC and UTS namespaces');
@@ -28,7 +27,4 @@ export function registerPodVerbs(program: Command): void {
   registerPodLogs(pod);
   registerPodPrune(pod);
   if (!program.commands.some((c) => c.name() === 'port')) registerPort(program);
-  // `system` may already exist (image-verbs.ts adds df to it).
-  const system = program.commands.find((c) => c.name() === 'system') ?? program.command('system').description('manage tsrun');
-  registerSystemPrune(system);
 }
