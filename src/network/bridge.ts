@@ -109,6 +109,8 @@ export interface VethOptions {
   gateway: string;
   /** Interface name inside the namespace (default eth0). */
   ifname?: string;
+  /** Route the namespace's default traffic through this network's gateway (default true; false for a second network). */
+  defaultRoute?: boolean;
 }
 
 /**
@@ -136,7 +138,7 @@ export async function attachVeth(opts: VethOptions): Promise<{ hostIfname: strin
   const nsBatch = [
     `addr add ${opts.ip}/${opts.prefixLength} dev ${ifname}`,
     `link set ${ifname} up`,
-    `route add default via ${opts.gateway} dev ${ifname}`,
+    ...(opts.defaultRoute === false ? [] : [`route add default via ${opts.gateway} dev ${ifname}`]),
   ].join('\n') + '\n';
   try {
     await runInNetns(opts.netnsPath, ['ip', '-batch', '-'], { input: nsBatch, step: 'veth' });
