@@ -23,7 +23,7 @@ import { FileLock } from '../util/lock.js';
 import { ensureDir } from '../util/fs.js';
 import { layout } from './context.js';
 import { buildExecProcess, buildSpec, composeArgs, parseExecFlags, parseRunFlags, type RunOptions } from '../spec/index.js';
-import { attachNetwork, detachNetwork, isLoopbackOnly, networkModeName, resolveJoinedNamespaces } from './container-network.js';
+import { attachNetwork, detachNetwork, isLoopbackOnly, networkModeName, registerHosts, resolveJoinedNamespaces } from './container-network.js';
 import { LOOPBACK_UP_ANNOTATION } from '../runtime/index.js';
 import { findInit } from './init.js';
 import { reviveNetwork } from './network-revival.js';
@@ -240,6 +240,7 @@ export class Containers {
       dnsSearch: opts.dnsSearch,
       ownAddresses: net?.hostsEntries,
     });
+    await registerHosts(this.ctx, record, etc.hosts); // peers on user networks, both ways
     const spec = buildSpec(
       imageConfig,
       {
