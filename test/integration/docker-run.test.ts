@@ -1,12 +1,12 @@
 // The Docker-like container lifecycle end to end: the built `tsrun` CLI runs
 // real containers from the project's busybox image, pulled from the real
 // docker-registry on 127.0.0.1. Run as root under the integration lock.
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, pushImage, startRegistry, type RunningRegistry } from '../support/registry-server.js';
+import { freePort, type RunningRegistry, serveBusybox } from '../support/registry-server.js';
 import { mountsUnder, REPO, TsrunCli } from '../support/tsrun-cli.js';
 
 let reg: RunningRegistry;
@@ -14,10 +14,7 @@ let cli: TsrunCli;
 let image: string;
 
 beforeAll(async () => {
-  execFileSync(process.execPath, [join(REPO, 'images/build.mjs'), 'busybox'], { stdio: 'ignore' });
-  reg = await startRegistry({ auth: 'none' });
-  await pushImage(join(REPO, 'images/out/busybox'), reg.host, 'busybox:latest');
-  image = `${reg.host}/busybox`;
+  ({ registry: reg, image } = await serveBusybox());
   cli = new TsrunCli();
   const pulled = cli.run(['pull', '-q', image]);
   expect(pulled.code, pulled.stderr).toBe(0);

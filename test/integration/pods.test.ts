@@ -8,7 +8,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, pushImage, startRegistry, type RunningRegistry } from '../support/registry-server.js';
+import { freePort, type RunningRegistry, serveBusybox } from '../support/registry-server.js';
 import { leaseDir, leaseOwner } from '../../src/network/index.js';
 import { mountsUnder, REPO, TsrunCli } from '../support/tsrun-cli.js';
 
@@ -17,10 +17,7 @@ let cli: TsrunCli;
 let image: string;
 
 beforeAll(async () => {
-  execFileSync(process.execPath, [join(REPO, 'images/build.mjs'), 'busybox'], { stdio: 'ignore' });
-  reg = await startRegistry({ auth: 'none' });
-  await pushImage(join(REPO, 'images/out/busybox'), reg.host, 'busybox:latest');
-  image = `${reg.host}/busybox`;
+  ({ registry: reg, image } = await serveBusybox());
   cli = new TsrunCli();
   const pulled = cli.run(['pull', '-q', image]);
   expect(pulled.code, pulled.stderr).toBe(0);

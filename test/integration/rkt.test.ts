@@ -3,12 +3,12 @@
 // over their shared localhost; rkt's exit rules, gc grace periods, UUID prefixes
 // and repair after kill -9 are checked on the real state directories. tsrun
 // (same --root) must see the same pods and apps. Root, under the integration lock.
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, pushImage, startRegistry, type RunningRegistry } from '../support/registry-server.js';
+import { freePort, type RunningRegistry, serveBusybox } from '../support/registry-server.js';
 import { REPO, TsrunCli } from '../support/tsrun-cli.js';
 
 let reg: RunningRegistry;
@@ -18,10 +18,7 @@ let image: string;
 let imageId: string;
 
 beforeAll(async () => {
-  execFileSync(process.execPath, [join(REPO, 'images/build.mjs'), 'busybox'], { stdio: 'ignore' });
-  reg = await startRegistry({ auth: 'none' });
-  await pushImage(join(REPO, 'images/out/busybox'), reg.host, 'busybox:latest');
-  image = `${reg.host}/busybox`;
+  ({ registry: reg, image } = await serveBusybox());
   const base = mkdtempSync('/tmp/tsrun-it-');
   rkt = new TsrunCli('tsrkt', base);
   tsrun = new TsrunCli('tsrun', base);

@@ -13,7 +13,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import net, { type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 
 export type RegistryAuth = 'none' | 'basic' | 'token';
 
@@ -265,4 +265,17 @@ export function pushImage(source: string, host: string, repoTag: string, creds?:
       else reject(new Error(`skopeo ${args.join(' ')} failed (${signal ?? `exit ${code}`}): ${stderr.trim()}`));
     });
   });
+}
+
+/**
+ * The project's busybox image (built by images/build.mjs if missing), served by a fresh
+ * open registry on 127.0.0.1: what most CLI suites start from. Returns the registry and
+ * the image's name in it.
+ */
+export async function serveBusybox(): Promise<{ registry: RunningRegistry; image: string }> {
+  const repo = resolve(__dirname, '../..');
+  execFileSync(process.execPath, [join(repo, 'images/build.mjs'), 'busybox'], { stdio: 'ignore' });
+  const registry = await startRegistry({ auth: 'none' });
+  await pushImage(join(repo, 'images/out/busybox'), registry.host, 'busybox:latest');
+  return { registry, image: `${registry.host}/busybox` };
 }
