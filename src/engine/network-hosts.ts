@@ -5,7 +5,7 @@
 // looking at the old file. The default network keeps Docker's behaviour and
 // resolves no peers.
 import { readFileSync, writeFileSync } from 'node:fs';
-import { attachmentsOf, DEFAULT_NETWORK, networkMembers, withHostsLock, type BridgeNetworkConfig, type NetworkMember } from '../network/index.js';
+import { attachmentsOf, DEFAULT_NETWORK, leaseOwner, networkMembers, readEndpoint, withHostsLock, type BridgeNetworkConfig, type NetworkMember } from '../network/index.js';
 
 /** First line of the block tsrun owns; everything from it to the end is rewritten. */
 export const PEERS_MARK = '# tsrun: peers on user networks (kept up to date by tsrun)';
@@ -46,8 +46,11 @@ function rewriteInPlace(path: string, peers: { ip: string; names: string[] }[]):
   return true;
 }
 
-/** Bring the hosts files of every member of `networks` (and of their other user networks) up to date. */
-export async function refreshHosts(networks: BridgeNetworkConfig[]): Promise<void> {
+/**
+ * Bring the hosts files of every member of `networks` up to date, and those of
+ * `alsoOwners` (one that just left a network is no longer a member of it).
+ */
+export async function refreshHosts(networks: BridgeNetworkConfig[], alsoOwners: { stateDir: string; id: string }[] = []): Promise<void> {
   const user = networks.filter(isUserNetwork);
   if (user.length === 0) return;
   await withHostsLock(async () => {
@@ -64,5 +67,13 @@ export async function refreshHosts(networks: BridgeNetworkConfig[]): Promise<voi
         const peers = peersOf(m, membersOf);
         for (const file of m.hostsFiles) rewriteInPlace(file, peers);
       }
+    for (const o of alsoOwners) {
+      const owner = leaseOwner(o.stateDir, o.id);
+      const setup = readEndpoint(o.stateDir, o.id);
+      if (done.has(owner) || !setup) continue;
+      const self: NetworkMember = { owner, stateDir: o.stateDir, id: o.id, ip: '', names: [], hostsFiles: setup.hostsFiles ?? [], setup };
+      const peers = peersOf(self, membersOf);
+      for (const file of self.hostsFiles) rewriteInPlace(file, peers);
+    }
   });
 }

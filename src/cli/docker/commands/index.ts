@@ -6,6 +6,7 @@ import { registerLogin } from './login.js';
 import { registerLogout } from './logout.js';
 import { registerSystemVerbs } from './system-verbs.js';
 import { registerPodVerbs } from './pod-verbs.js';
+import { registerNetworkVerbs } from './network-verbs.js';
 
 export function registerDockerCommands(program: Command): void {
   registerContainerVerbs(program);
@@ -14,4 +15,5 @@ export function registerDockerCommands(program: Command): void {
   registerLogout(program);
   registerSystemVerbs(program);
   registerPodVerbs(program);
+  registerNetworkVerbs(program);
 }

@@ -1,0 +1,43 @@
+// tsrun network inspect NETWORK...: Docker's JSON shape, with the Containers map of who is on it
+import type { Command } from 'commander';
+import { action } from '../../common.js';
+import { forEachNetwork, networksOf } from '../network-access.js';
+
+export function registerNetworkInspect(network: Command): void {
+  network
+    .command('inspect')
+    .description('display detailed information on one or more networks')
+    .argument('<network...>')
+    .action(
+      action('tsrun', async (refs: string[], _flags: unknown, self: Command) => {
+        const networks = networksOf(self);
+        const out: unknown[] = [];
+        const code = await forEachNetwork(refs, async (ref) => {
+          const net = await networks.get(ref);
+          const containers: Record<string, unknown> = {};
+          for (const e of networks.endpoints(net)) {
+            containers[e.id] = { Name: e.name, EndpointID: '', MacAddress: e.mac, IPv4Address: `${e.ip}/${e.prefixLength}`, IPv6Address: '' };
+          }
+          out.push({
+            Name: net.name,
+            Id: net.id,
+            Created: net.created,
+            Scope: 'local',
+            Driver: net.driver,
+            EnableIPv6: false,
+            IPAM: { Driver: 'default', Options: {}, Config: [{ Subnet: net.subnet, Gateway: net.gateway }] },
+            Internal: false,
+            Attachable: false,
+            Ingress: false,
+            ConfigFrom: { Network: '' },
+            ConfigOnly: false,
+            Containers: containers,
+            Options: { 'com.docker.network.bridge.name': net.bridge },
+            Labels: net.labels,
+          });
+        });
+        process.stdout.write(JSON.stringify(out, null, 4) + '\n');
+        return code;
+      }),
+    );
+}
