@@ -31,6 +31,21 @@ push_image() {
   skopeo copy -q --dest-tls-verify=false "oci:$REPO/images/out/$1:latest" "docker://$REGISTRY/$1:latest"
 }
 
+# prepare_bundle DIR: the busybox image unpacked by umoci as an OCI bundle running `true`,
+# rootful, without a network namespace of its own and within this host's rlimits.
+prepare_bundle() {
+  [ -d "$REPO/images/out/busybox" ] || node "$REPO/images/build.mjs" busybox
+  umoci unpack --image "$REPO/images/out/busybox:latest" "$1" >/dev/null
+  node -e '
+    const f = process.argv[1]; const c = JSON.parse(require("fs").readFileSync(f));
+    c.process.terminal = false; c.process.args = ["true"];
+    c.linux.namespaces = c.linux.namespaces.filter((n) => n.type !== "user" && n.type !== "network");
+    delete c.linux.uidMappings; delete c.linux.gidMappings;
+    c.process.rlimits = (c.process.rlimits || []).filter((r) => r.type !== "RLIMIT_NOFILE");
+    require("fs").writeFileSync(f, JSON.stringify(c));
+  ' "$1/config.json"
+}
+
 # ratios FILE BASELINE_NAME: prints each command's mean as a ratio of the baseline's
 ratios() {
   node -e '

@@ -8,15 +8,7 @@ OCI="$REPO/bin/tsrun-oci"
 [ -f "$REPO/dist/tsrun-oci.mjs" ] || node "$REPO/hack/build.mjs"
 [ -d "$REPO/images/out/busybox" ] || node "$REPO/images/build.mjs" busybox
 
-umoci unpack --image "$REPO/images/out/busybox:latest" "$WORK/bundle" >/dev/null
-node -e '
-  const f = process.argv[1]; const c = JSON.parse(require("fs").readFileSync(f));
-  c.process.terminal = false; c.process.args = ["true"];
-  c.linux.namespaces = c.linux.namespaces.filter((n) => n.type !== "user" && n.type !== "network");
-  delete c.linux.uidMappings; delete c.linux.gidMappings;
-  c.process.rlimits = (c.process.rlimits || []).filter((r) => r.type !== "RLIMIT_NOFILE");
-  require("fs").writeFileSync(f, JSON.stringify(c));
-' "$WORK/bundle/config.json"
+prepare_bundle "$WORK/bundle"
 
 # Sanity: both really run the bundle.
 runc --root "$WORK/runc" run --bundle "$WORK/bundle" bench-probe-runc

@@ -10,15 +10,7 @@ TS_ROOT=$WORK/tsrun-root TS_RUNROOT=$WORK/tsrun-run
 $TSRUN --root "$TS_ROOT" --runroot "$TS_RUNROOT" pull -q "$IMG" >/dev/null
 
 # A prepared bundle for runc/crun: the same image unpacked by umoci, running `true`.
-umoci unpack --image "$REPO/images/out/busybox:latest" "$WORK/bundle" >/dev/null
-node -e '
-  const f = process.argv[1]; const c = JSON.parse(require("fs").readFileSync(f));
-  c.process.terminal = false; c.process.args = ["true"];
-  c.linux.namespaces = c.linux.namespaces.filter((n) => n.type !== "user" && n.type !== "network");
-  delete c.linux.uidMappings; delete c.linux.gidMappings;
-  c.process.rlimits = (c.process.rlimits || []).filter((r) => r.type !== "RLIMIT_NOFILE");
-  require("fs").writeFileSync(f, JSON.stringify(c));
-' "$WORK/bundle/config.json"
+prepare_bundle "$WORK/bundle"
 
 cmds=(
   "runc run --bundle $WORK/bundle bench-runc"
