@@ -135,7 +135,7 @@ export class NftFirewall implements Firewall {
       try {
         await this.nft(line + '\n');
       } catch (err) {
-        if (!(err instanceof CommandFailed && /No such file or directory/.test(err.stderr))) throw err;
+        if (!(err instanceof CommandFailed && /No such file or directory|element does not exist/.test(err.stderr))) throw err;
       }
     }
   }
