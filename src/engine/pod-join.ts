@@ -5,9 +5,9 @@
 // containers.ts can use it without an import cycle.
 import { openCgroup } from '../cgroup/index.js';
 import { UsageError } from '../errors.js';
-import { netnsPath, readEndpoint, setupNetwork } from '../network/index.js';
+import { attachmentsOf, connectEndpoint, DEFAULT_NETWORK, netnsPath, readEndpoint, setupNetwork } from '../network/index.js';
 import type { RunOptions } from '../spec/index.js';
-import { networkPaths } from './container-network.js';
+import { networkPaths, resolveNetwork } from './container-network.js';
 import type { EngineContext } from './context.js';
 import { ensurePodNamespaces, podNamespacePaths } from './pod-namespaces.js';
 import { PodStore, type PodRecord } from './pod-store.js';
@@ -28,13 +28,23 @@ export async function ensurePodReady(ctx: EngineContext, pod: PodRecord): Promis
   if (pod.resources) cgroup.apply(pod.resources);
   await ensurePodNamespaces(ctx, pod.id, { ipc: pod.share.includes('ipc'), uts: pod.share.includes('uts'), hostname: pod.hostname });
   if (pod.share.includes('net') && pod.networkMode !== 'host') {
-    await setupNetwork({
+    const [first, ...more] = pod.networkMode === 'bridge' ? (pod.networks ?? []) : [];
+    const firstNet = await resolveNetwork(ctx, first);
+    const setup = await setupNetwork({
       ...networkPaths(ctx),
       id: pod.id,
       mode: pod.networkMode === 'none' ? 'none' : 'bridge',
       hostname: pod.hostname,
       ports: pod.ports,
+      ...(firstNet ? { network: firstNet } : {}),
+      names: [...new Set([pod.name, pod.hostname])],
     });
+    // More than one network (tsrkt --net=a,b): the others as further interfaces.
+    for (const name of more) {
+      const net = (await resolveNetwork(ctx, name)) ?? DEFAULT_NETWORK;
+      if (attachmentsOf(readEndpoint(networkPaths(ctx).stateDir, pod.id) ?? setup).some((a) => a.network.name === net.name)) continue;
+      await connectEndpoint({ ...networkPaths(ctx), id: pod.id, network: net });
+    }
   }
 }
 

@@ -21,6 +21,8 @@ export interface PodRecord {
   hostname: string;
   share: PodShare[];
   networkMode: PodNetworkMode;
+  /** User networks (by name) the pod's namespace is on, first one first; 'bridge' names the default network. Absent: the default network only. */
+  networks?: string[];
   /** Published ports with their host ports resolved at creation (kept when the netns is rebuilt). */
   ports: PortMapping[];
   labels: Record<string, string>;

@@ -12,7 +12,7 @@ import { listEndpoints, parsePortMappings, readEndpoint, repairNetworks, teardow
 import { ensureDir } from '../util/fs.js';
 import { FileLock } from '../util/lock.js';
 import { parseSignal } from '../util/signals.js';
-import { networkPaths } from './container-network.js';
+import { bridgeConfigOf, detachNetwork, networkPaths, networkRegistry, resolveNetwork } from './container-network.js';
 import type { ContainerState } from './container-store.js';
 import type { Containers, ContainerView } from './containers.js';
 import { layout, type EngineContext } from './context.js';
@@ -58,7 +58,24 @@ export function parsePodShare(value: string | undefined): PodShare[] {
 export function parsePodNetwork(value: string | undefined): PodNetworkMode {
   if (value === undefined || value === '' || value === 'bridge' || value === 'default') return 'bridge';
   if (value === 'none' || value === 'host') return value;
-  throw new UsageError(`invalid --network "${value}" for a pod: use bridge, none or host`);
+  parsePodNetworks(value); // names of user networks: a bridge of their own
+  return 'bridge';
+}
+
+/**
+ * The user networks in a pod's --network: "NAME" or "a,b" (the first one is
+ * eth0 and carries the default route); "bridge"/"default" in a list stands for
+ * the default network. Undefined when the pod is on the default network only.
+ */
+export function parsePodNetworks(value: string | undefined): string[] | undefined {
+  if (value === undefined || value === '' || value === 'bridge' || value === 'default' || value === 'none' || value === 'host') return undefined;
+  const names = value.split(',').map((s) => s.trim()).filter(Boolean).map((s) => (s === 'default' ? 'bridge' : s));
+  for (const n of names) {
+    if (n === 'none' || n === 'host') throw new UsageError(`invalid --network "${value}" for a pod: ${n} cannot be combined with other networks`);
+    if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,63}$/.test(n)) throw new UsageError(`invalid --network "${value}" for a pod: "${n}" is not a network name`);
+  }
+  if (new Set(names).size !== names.length) throw new UsageError(`invalid --network "${value}" for a pod: a network is named twice`);
+  return names;
 }
 
 export function parsePodExitPolicy(value: string | undefined): 'continue' | 'stop' {
@@ -121,6 +138,8 @@ export class Pods {
   async create(req: PodCreateRequest): Promise<PodRecord> {
     const share = parsePodShare(req.share);
     const networkMode = parsePodNetwork(req.network);
+    const networks = parsePodNetworks(req.network);
+    for (const n of networks ?? []) await resolveNetwork(this.ctx, n); // an unknown name fails before anything is made
     const exitPolicy = parsePodExitPolicy(req.exitPolicy);
     const publish = req.publish ?? [];
     const ports = parsePortMappings(publish);
@@ -147,6 +166,7 @@ export class Pods {
       hostname,
       share,
       networkMode,
+      ...(networks ? { networks } : {}),
       ports: ports.map(({ hostPortEnd: _e, ...m }) => m),
       labels: labelsOf(req.labels),
       exitPolicy,
@@ -268,7 +288,7 @@ export class Pods {
   /** Network, IPC/UTS/shm and cgroup of a pod; members must be gone. */
   private async teardown(pod: PodRecord): Promise<void> {
     const errors: unknown[] = [];
-    await teardownNetwork({ ...networkPaths(this.ctx), id: pod.id }).catch((e) => errors.push(e));
+    await detachNetwork(this.ctx, pod.id).catch((e) => errors.push(e)); // peers on user networks forget the pod too
     try {
       removePodNamespaces(this.ctx, pod.id);
     } catch (e) {
@@ -333,7 +353,8 @@ export class Pods {
       const isLive = (id: string) => this.containers.store.exists(id) || this.store.exists(id);
       const paths = networkPaths(this.ctx);
       if (opts.sweepNetwork) {
-        report.network = await repairNetworks({ ...paths, isLive });
+        const userNetworks = (await networkRegistry(this.ctx).list()).map(bridgeConfigOf);
+        report.network = await repairNetworks({ ...paths, isLive, userNetworks });
       } else {
         for (const e of listEndpoints(paths.stateDir)) {
           if (isLive(e.id)) continue;

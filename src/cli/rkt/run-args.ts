@@ -195,6 +195,6 @@ export function parseRunArgs(argv: readonly string[], opts: { verb?: string } = 
   spec.net = parseNetFlag(nets);
   if (spec.apps.length === 0) throw new UsageError(`${verb} needs at least one image`);
   if (spec.interactive && spec.apps.length > 1) throw new UsageError('--interactive works with one image only: an interactive pod has a single app');
-  if (spec.ports.length > 0 && spec.net !== 'default') throw new UsageError(`--port needs a contained network: it cannot be used with --net=${spec.net}`);
+  if (spec.ports.length > 0 && (spec.net === 'host' || spec.net === 'none')) throw new UsageError(`--port needs a contained network: it cannot be used with --net=${spec.net}`);
   return out;
 }

@@ -47,8 +47,8 @@ export interface RktAppSpec {
 export interface RktPodSpec {
   apps: RktAppSpec[];
   volumes: RktVolume[];
-  /** --net: 'default', 'host', 'none' (tsrun has no CNI network files). */
-  net: 'default' | 'host' | 'none';
+  /** --net: 'default', 'host', 'none', or networks by name joined by ',' (from `tsrun network create`; 'default' among them is the default network). */
+  net: string;
   ports: RktPort[];
   hostname?: string;
   setEnv: string[];
@@ -154,16 +154,23 @@ export function portNameOf(exposed: string): string {
   return `${port}-${proto}`;
 }
 
-/** --net: default, host, none; rkt's named CNI networks have no counterpart here. */
+/**
+ * --net: default, host, none, or named networks (`tsrun network create`) as in
+ * rkt: --net=a,b joins both, and the default network only when listed too.
+ * Whether a name exists is checked when the pod is made.
+ */
 export function parseNetFlag(values: string[]): RktPodSpec['net'] {
-  const all = values.flatMap((v) => v.split(',')).map((v) => v.trim()).filter(Boolean);
+  const all = values.flatMap((v) => v.split(',')).map((v) => v.trim()).filter(Boolean).map((v) => (v === 'true' ? 'default' : v === 'false' ? 'host' : v));
   if (all.length === 0) return 'default';
-  if (all.length > 1) throw new UsageError(`--net ${all.join(',')}: tsrkt pods join one network (default, host or none)`);
-  const v = all[0]!;
-  if (v === 'default' || v === 'host' || v === 'none') return v;
-  if (v === 'true') return 'default';
-  if (v === 'false') return 'host';
-  throw new UsageError(`unknown network "${v}" in --net: tsrkt knows default, host and none (no CNI configurations in /etc/rkt/net.d)`);
+  // rkt's per-network CNI arguments (--net=name:IP=...) have no counterpart.
+  for (const v of all) {
+    if (v.includes(':')) throw new UsageError(`--net ${v}: per-network arguments (NAME:ARGS) are not supported by tsrkt`);
+    if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,63}$/.test(v)) throw new UsageError(`invalid network name "${v}" in --net`);
+  }
+  if (all.length > 1 && (all.includes('host') || all.includes('none')))
+    throw new UsageError(`--net ${all.join(',')}: host and none cannot be combined with other networks`);
+  if (new Set(all).size !== all.length) throw new UsageError(`--net ${all.join(',')}: a network is listed twice`);
+  return all.join(',');
 }
 
 export function parsePullPolicy(value: string): RktPullPolicy {

@@ -14,7 +14,7 @@
 import { chownSync, lstatSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConflictError, describeError, NotFoundError, StateError, UsageError } from '../../errors.js';
-import { readEndpoint } from '../../network/index.js';
+import { attachmentsOf, DEFAULT_NETWORK, readEndpoint } from '../../network/index.js';
 import { FileLock } from '../../util/lock.js';
 import { networkPaths } from '../container-network.js';
 import type { ContainerRecord, ContainerState } from '../container-store.js';
@@ -362,10 +362,14 @@ export class RktPods {
       sandboxUp: Boolean(meta?.mutable && meta.started && !meta.sandboxStopped),
     });
     let networks = '';
-    if (meta?.net === 'default' && meta.enginePod && (loc.phase === 'run' || loc.phase === 'prepared')) {
-      const ip = readEndpoint(networkPaths(this.ctx).stateDir, meta.enginePod)?.ip;
-      networks = ip ? `default:ip4=${ip}` : '';
-    } else if (meta && meta.net !== 'default') networks = meta.net;
+    const contained = meta && meta.net !== 'host' && meta.net !== 'none';
+    if (contained && meta.enginePod && (loc.phase === 'run' || loc.phase === 'prepared')) {
+      // rkt's "name:ip4=address" for each network, the default one named "default".
+      const endpoint = readEndpoint(networkPaths(this.ctx).stateDir, meta.enginePod);
+      networks = endpoint
+        ? attachmentsOf(endpoint).map((a) => `${a.network.name === DEFAULT_NETWORK.name ? 'default' : a.network.name}:ip4=${a.ip}`).join(',')
+        : '';
+    } else if (meta && !contained) networks = meta.net;
     const halt = readHalt(loc.dir);
     return { loc, state, ...(meta ? { meta } : {}), apps, networks, ...(running[0]?.state?.pid ? { pid: running[0].state.pid } : {}), ...(halt ? { halt } : {}) };
   }

@@ -13,7 +13,7 @@ export function registerPodCreate(pod: Command): void {
     .option('-p, --publish <[ip:]hostPort:containerPort>', 'publish a port of the pod to the host', collect)
     .option('--share <namespaces>', 'namespaces the members share: comma-separated net, ipc, uts', 'ipc,net,uts')
     .option('--hostname <name>', 'the pod\'s host name (default: the pod name)')
-    .option('--network <mode>', 'bridge (default), none or host')
+    .option('--network <mode>', 'bridge (default), none, host, or a network from `tsrun network create` (NAME or NAME1,NAME2)')
     .option('-l, --label <key=value>', 'set metadata on the pod', collect)
     .option('--exit-policy <policy>', 'what happens when the last container exits: continue or stop', 'continue')
     // Limits of the pod's cgroup, which holds every member (same parsing as run).

@@ -61,6 +61,9 @@ describe('tsrkt run argv grammar', () => {
   it('--net alone means default; --net=host, --net=none; --port parses NAME:[IP:]PORT', () => {
     expect(parseRunArgs(['--net', 'img']).spec.net).toBe('default');
     expect(parseRunArgs(['--net=host', 'img']).spec.net).toBe('host');
+    // Named networks (tsrun network create), several at once; default only when listed.
+    expect(parseRunArgs(['--net=mynet', 'img']).spec.net).toBe('mynet');
+    expect(parseRunArgs(['--net=default,mynet', '--port', '80-tcp:8080', 'img']).spec.net).toBe('default,mynet');
     const r = parseRunArgs(['--port', '80-tcp:8080', '--port=53-udp:127.0.0.1:5353', 'img']);
     expect(r.spec.ports).toEqual([{ name: '80-tcp', hostPort: 8080 }, { name: '53-udp', hostIp: '127.0.0.1', hostPort: 5353 }]);
   });
@@ -80,7 +83,9 @@ describe('tsrkt run argv grammar', () => {
       [['img', '--name', 'Upper'], /invalid --name "Upper"/],
       [['--interactive', 'a', '---', 'b'], /one image only/],
       [['--net=host', '--port', '80-tcp:80', 'img'], /contained network/],
-      [['--net=mynet', 'img'], /unknown network "mynet"/],
+      [['--net=host,mynet', 'img'], /host and none cannot be combined/],
+      [['--net=mynet:IP=10.1.1.1', 'img'], /per-network arguments/],
+      [['--net=a,a', 'img'], /listed twice/],
       [['--pull-policy=sometimes', 'img'], /sometimes/],
       [['--volume', 'v,kind=nfs', 'img'], /kind must be host or empty/],
       [['--volume', 'v,kind=host,source=rel', 'img'], /source=ABSOLUTE-PATH/],
