@@ -105,7 +105,9 @@ export async function attachNetwork(
     names: containerNetworkNames(record),
     hostsFiles: [join(new ContainerStore(ctx).paths(record.id).etc, 'hosts')],
   });
-  return { netnsPath: setup.netnsPath, hostsEntries: hostsEntries(setup, [record.config.hostname]), setup };
+  // On a user network the container resolves its own name too, as its peers do.
+  const ownNames = network ? containerNetworkNames(record) : [record.config.hostname];
+  return { netnsPath: setup.netnsPath, hostsEntries: hostsEntries(setup, ownNames), setup };
 }
 
 /**
