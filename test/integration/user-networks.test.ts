@@ -6,13 +6,13 @@
 // containers' own addresses; name lookups that miss /etc/hosts go to
 // --dns 127.0.0.1 inside the container, never to the host's resolvers.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { leaseDir } from '../../src/network/index.js';
+import { leaseDir, networkStateBase } from '../../src/network/index.js';
 import { serveBusybox, type RunningRegistry } from '../support/registry-server.js';
-import { TsrunCli } from '../support/tsrun-cli.js';
+import { mountsUnder, TsrunCli } from '../support/tsrun-cli.js';
 
 let reg: RunningRegistry;
 let cli: TsrunCli;
@@ -38,7 +38,7 @@ afterAll(async () => {
     if (pods.length) cli.run(['pod', 'rm', '-f', ...pods]);
     const ids = cli.run(['ps', '-aq', '--no-trunc']).stdout.split('\n').filter(Boolean);
     if (ids.length) cli.run(['rm', '-f', ...ids]);
-    cli.run(['network', 'rm', NET, NET2]);
+    cli.run(['network', 'rm', NET, NET2, `${NET}-boot`]);
     cli.destroy();
   }
   await reg?.stop();
@@ -145,6 +145,9 @@ describe('tsrun network', () => {
     expect(hostsOf('web')).toMatch(/\tside\b.*\bsidekick\b/);
     expect((await fetchFrom('web', 'http://web/')).code).toBe(0);
     expect(Object.values(inspect(NET).Containers).map((m) => m.Name)).toContain('side');
+    const settings = JSON.parse(ok(['inspect', 'side']))[0].NetworkSettings;
+    expect(Object.keys(settings.Networks).sort()).toEqual(['bridge', NET].sort());
+    expect(settings.Networks[NET].IPAddress.startsWith(subnet.split('.').slice(0, 3).join('.') + '.')).toBe(true);
     const twice = cli.run(['network', 'connect', NET, 'side']);
     expect(twice.code).toBe(125);
     expect(twice.stderr).toMatch(/already attached/);
@@ -252,5 +255,39 @@ describe('repair', () => {
     const lines = spawnSync('ip', ['-o', 'link', 'show', 'master', net.Options['com.docker.network.bridge.name']!], { encoding: 'utf8' }).stdout.trim();
     expect(lines).toBe('');
     ok(['network', 'rm', `${NET}-r`]);
+  });
+});
+
+describe('after a reboot', () => {
+  it('start brings the user network back (definition, bridge) and its containers find each other again', async () => {
+    const NET3 = `${NET}-boot`;
+    ok(['network', 'create', NET3]);
+    const bridge = inspect(NET3).Options['com.docker.network.bridge.name']!;
+    const ids = [
+      ok(['run', '-d', '--name', 'web3', '--network', NET3, '--dns', '127.0.0.1', ...NSS, image, 'sh', '-c', WEB]).trim(),
+      ok(['run', '-d', '--name', 'client3', '--network', NET3, '--dns', '127.0.0.1', ...NSS, image, 'sleep', '600']).trim(),
+    ];
+    expect((await fetchFrom('client3', 'http://web3/')).code).toBe(0);
+    // A reboot: processes gone, the runroot and /run/tsrun-networks (tmpfs) empty, bridges gone.
+    for (const id of ids) {
+      const state = JSON.parse(readFileSync(join(cli.runroot, 'runtime', id, 'state.json'), 'utf8'));
+      for (const pid of [state.pid, state.monitorPid]) process.kill(pid, 'SIGKILL');
+    }
+    await sleep(200);
+    for (const m of mountsUnder(cli.runroot).reverse()) spawnSync('umount', ['-l', m]);
+    rmSync(cli.runroot, { recursive: true, force: true });
+    rmSync(join(networkStateBase(), 'defs', `${NET3}.json`));
+    rmSync(leaseDir({ bridge }), { recursive: true, force: true });
+    spawnSync('ip', ['link', 'del', bridge]);
+
+    ok(['start', 'web3']);
+    ok(['start', 'client3']);
+    expect(existsSync(join(networkStateBase(), 'defs', `${NET3}.json`))).toBe(true);
+    const got = await fetchFrom('client3', 'http://web3/');
+    expect(got.code).toBe(0);
+    expect(got.stdout).toMatch(/^hello-/);
+    expect(hostsOf('web3')).toMatch(/\tclient3\b/);
+    ok(['rm', '-f', 'web3', 'client3']);
+    ok(['network', 'rm', NET3]);
   });
 });

@@ -23,8 +23,13 @@ export function commandText(view: ContainerView, full: boolean): string {
 }
 
 /** `docker inspect`'s shape for a container (the fields tools read most). */
-export function inspectContainer(view: ContainerView, extra: { logPath: string; rootfs: string; pid?: number }) {
+export function inspectContainer(
+  view: ContainerView,
+  extra: { logPath: string; rootfs: string; pid?: number; networks?: { name: string; ip: string; prefixLength: number; gateway: string; mac: string }[] },
+) {
   const { record, state } = view;
+  const networks = extra.networks ?? [];
+  const primary = networks[0];
   return {
     Id: record.id,
     Created: record.created,
@@ -56,6 +61,16 @@ export function inspectContainer(view: ContainerView, extra: { logPath: string; 
       ReadonlyRootfs: record.hostConfig.readonlyRootfs,
       Init: record.hostConfig.init,
       Runtime: record.hostConfig.runtime,
+    },
+    // Docker's per-network endpoints; the top-level fields are the first network's.
+    NetworkSettings: {
+      IPAddress: primary?.ip ?? '',
+      IPPrefixLen: primary?.prefixLength ?? 0,
+      Gateway: primary?.gateway ?? '',
+      MacAddress: primary?.mac ?? '',
+      Networks: Object.fromEntries(
+        networks.map((n) => [n.name, { IPAddress: n.ip, IPPrefixLen: n.prefixLength, Gateway: n.gateway, MacAddress: n.mac }]),
+      ),
     },
     GraphDriver: { Name: 'overlay', Data: { LowerDir: record.lowerDirs.join(':'), MergedDir: extra.rootfs } },
     Config: {

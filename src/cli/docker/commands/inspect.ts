@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { inspectImage } from '../../../engine/images.js';
 import { openStore } from '../../../engine/pull.js';
+import { Networks } from '../../../engine/networks.js';
 import { NotFoundError } from '../../../errors.js';
 import { action, contextOf } from '../../common.js';
 import { inspectContainer } from '../container-view.js';
@@ -38,7 +39,8 @@ function inspectContainerNamed(containers: ReturnType<typeof containersOf>, name
   try {
     const record = containers.lookup(name);
     const paths = containers.store.paths(record.id);
-    return inspectContainer({ record, state: containers.state(record) }, { logPath: paths.log, rootfs: paths.rootfs });
+    const networks = new Networks(containers).networksOf(record);
+    return inspectContainer({ record, state: containers.state(record) }, { logPath: paths.log, rootfs: paths.rootfs, networks });
   } catch (err) {
     if (err instanceof NotFoundError) return undefined;
     throw err;
