@@ -103,10 +103,11 @@ export async function attachNetwork(
     ports,
     ...(network ? { network } : {}),
     names: containerNetworkNames(record),
+    ...(network && opts.networkAliases?.length ? { aliases: opts.networkAliases } : {}),
     hostsFiles: [join(new ContainerStore(ctx).paths(record.id).etc, 'hosts')],
   });
   // On a user network the container resolves its own name too, as its peers do.
-  const ownNames = network ? containerNetworkNames(record) : [record.config.hostname];
+  const ownNames = network ? [...containerNetworkNames(record), ...(opts.networkAliases ?? [])] : [record.config.hostname];
   return { netnsPath: setup.netnsPath, hostsEntries: hostsEntries(setup, ownNames), setup };
 }
 

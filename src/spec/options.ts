@@ -130,6 +130,8 @@ export interface RunOptions {
   addHosts?: string[];
   dns?: string[];
   dnsSearch?: string[];
+  /** --network-alias: more names peers on a user network resolve the container by. */
+  networkAliases?: string[];
   publish?: PortMapping[];
   publishAll?: boolean;
   network?: NamespaceMode;
@@ -735,6 +737,11 @@ export function parseRunFlags(raw: Record<string, unknown>, ctx: ParseContext = 
     return ip;
   });
   opts.dnsSearch = list(raw.dnsSearch, '--dns-search');
+  opts.networkAliases = list(raw.networkAlias, '--network-alias');
+  for (const a of opts.networkAliases) if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$/.test(a)) throw new UsageError(`invalid --network-alias "${a}": a host name`);
+  // Docker's rule: names are resolved on user networks only, so an alias anywhere else would do nothing.
+  if (opts.networkAliases.length > 0 && !(network.mode === 'bridge' && network.network !== undefined && network.network !== 'bridge'))
+    throw new UsageError('--network-alias is only supported for containers on user-defined networks (--network NAME)');
   opts.publish = list(raw.publish, '--publish').flatMap(parsePublish);
   if (netJoined) {
     if (opts.addHosts.length > 0) throw new UsageError('conflicting options: --add-host and --network container:... (custom host-to-IP mappings)');

@@ -114,7 +114,7 @@ describe('tsrun network', () => {
   });
 
   it('containers on the network reach each other by name; one on the default bridge cannot resolve them', async () => {
-    ok(['run', '-d', '--name', 'web', '--network', NET, '--dns', '127.0.0.1', ...NSS, image, 'sh', '-c', WEB]);
+    ok(['run', '-d', '--name', 'web', '--network', NET, '--network-alias', 'www', '--dns', '127.0.0.1', ...NSS, image, 'sh', '-c', WEB]);
     ok(['run', '-d', '--name', 'client', '--network', NET, '--dns', '127.0.0.1', ...NSS, image, 'sleep', '600']);
     const got = await fetchFrom('client', 'http://web/');
     expect(got.code).toBe(0);
@@ -123,6 +123,8 @@ describe('tsrun network', () => {
     const once = cli.run(['run', '--rm', '--network', NET, '--dns', '127.0.0.1', ...NSS, image, 'timeout', '5', 'wget', '-qO-', 'http://web/']);
     expect(once.code, once.stderr).toBe(0);
     expect(once.stdout).toBe(got.stdout);
+    expect((await fetchFrom('client', 'http://www/')).stdout).toBe(got.stdout); // --network-alias
+    expect(cli.run(['run', '--rm', '--network-alias', 'x', image, 'true']).stderr).toMatch(/user-defined networks/);
     expect(hostsOf('web')).toMatch(/\tclient\b/);
     // The default network keeps Docker's behaviour: no names of other containers.
     const other = cli.run(['run', '--rm', '--dns', '127.0.0.1', ...NSS, image, 'sh', '-c', 'grep -w web /etc/hosts; timeout 5 wget -qO- http://web/']);
@@ -218,6 +220,8 @@ describe('pods and tsrkt on a user network', () => {
 
   it('a pod created with --network NAME is resolvable by its name from the network', async () => {
     ok(['pod', 'create', '--name', 'podweb', '--network', NET2]);
+    const podInfo = JSON.parse(ok(['pod', 'inspect', 'podweb']));
+    expect((Array.isArray(podInfo) ? podInfo[0] : podInfo).InfraConfig.Networks).toEqual([NET2]);
     ok(['run', '-d', '--pod', 'podweb', image, 'sh', '-c', WEB]);
     const got = await fetchFrom('web2', 'http://podweb/');
     expect(got.code).toBe(0);

@@ -430,3 +430,12 @@ describe('parseExecFlags', () => {
     expect(() => parseExecFlags({ command: ['ls'], workdir: 'tmp' })).toThrow('needs to be an absolute path');
   });
 });
+
+describe('--network-alias', () => {
+  it('is kept for a user network and refused elsewhere, with a reason', () => {
+    expect(parseRunFlags({ network: 'appnet', networkAlias: ['www', 'api'] }).networkAliases).toEqual(['www', 'api']);
+    expect(() => parseRunFlags({ networkAlias: ['www'] })).toThrow(/user-defined networks/);
+    expect(() => parseRunFlags({ network: 'host', networkAlias: ['www'] })).toThrow(/user-defined networks/);
+    expect(() => parseRunFlags({ network: 'appnet', networkAlias: ['bad name'] })).toThrow(/invalid --network-alias "bad name"/);
+  });
+});

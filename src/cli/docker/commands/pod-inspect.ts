@@ -34,7 +34,7 @@ function inspectPod(pods: Pods, v: PodView) {
       PortBindings: bindings,
       HostNetwork: record.networkMode === 'host',
       NetworkMode: record.networkMode,
-      Networks: sharesNet && record.networkMode === 'bridge' ? ['tsrun'] : [],
+      Networks: sharesNet && record.networkMode === 'bridge' ? (record.networks ?? ['bridge']).map((n) => (n === 'bridge' ? 'tsrun' : n)) : [],
     },
     // tsrun's own: where the pod's namespaces are pinned (no infra process holds them).
     Namespaces: {

@@ -31,7 +31,7 @@ export function registerPodPs(pod: Command, name = 'ps', aliases: string[] = ['l
             InfraId: '',
             Name: v.record.name,
             Namespace: '',
-            Networks: v.record.share.includes('net') && v.record.networkMode === 'bridge' ? ['tsrun'] : [],
+            Networks: v.record.share.includes('net') && v.record.networkMode === 'bridge' ? (v.record.networks ?? ['bridge']).map((n) => (n === 'bridge' ? 'tsrun' : n)) : [],
             Status: v.status,
             Labels: v.record.labels,
           }));
