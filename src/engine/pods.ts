@@ -358,7 +358,7 @@ export class Pods {
       } else {
         for (const e of listEndpoints(paths.stateDir)) {
           if (isLive(e.id)) continue;
-          await teardownNetwork({ ...paths, id: e.id });
+          await detachNetwork(this.ctx, e.id); // its peers on user networks forget it too
           report.network.endpoints.push(e.id);
         }
       }
