@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { listCgroups, openCgroup } from '../cgroup/index.js';
 import { resourcesFromFlags } from './container-resources.js';
 import { ConflictError, describeError, StateError, TsrunError, UsageError } from '../errors.js';
-import { listEndpoints, parsePortMappings, readEndpoint, repairNetworks, teardownNetwork, type PortMapping, type RepairReport } from '../network/index.js';
+import { listEndpoints, parsePortMappings, readEndpoint, repairNetworks, type PortMapping, type RepairReport } from '../network/index.js';
 import { ensureDir } from '../util/fs.js';
 import { FileLock } from '../util/lock.js';
 import { parseSignal } from '../util/signals.js';

@@ -5,7 +5,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ConflictError, NotFoundError, UsageError } from '../../../src/errors.js';
-import { parseSubnet } from '../../../src/network/ipam.js';
 import { bridgeNameFor, chooseSubnet, NetworkRegistry, parseRange, rangesOverlap, validateNetworkName } from '../../../src/network/registry.js';
 
 describe('chooseSubnet', () => {
