@@ -38,7 +38,7 @@ afterAll(async () => {
     if (pods.length) cli.run(['pod', 'rm', '-f', ...pods]);
     const ids = cli.run(['ps', '-aq', '--no-trunc']).stdout.split('\n').filter(Boolean);
     if (ids.length) cli.run(['rm', '-f', ...ids]);
-    cli.run(['network', 'rm', NET, NET2, `${NET}-boot`]);
+    cli.run(['network', 'rm', NET, NET2, `${NET}-boot`, `${NET}-a`, `${NET}-b`, `${NET}-r`]);
     cli.destroy();
   }
   await reg?.stop();
