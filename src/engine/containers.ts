@@ -166,8 +166,7 @@ export class Containers {
     runtime: string,
   ): Promise<ContainerRecord> {
     const id = ContainerStore.newId();
-    const name = (req.flags.name as string | undefined) ?? randomName();
-    this.store.claimName(name, id);
+    const name = this.claimNameFor(id, req.flags.name as string | undefined);
     try {
       const config = image.config.config ?? {};
       const argv = composeArgs(image.config, { entrypoint: opts.entrypoint, command: req.command });
@@ -223,6 +222,23 @@ export class Containers {
     } catch (err) {
       this.store.releaseName(name, id);
       throw err;
+    }
+  }
+
+  /** Claims the given name, or a generated one: a generated name that is taken is simply drawn again. */
+  private claimNameFor(id: string, given: string | undefined): string {
+    if (given !== undefined) {
+      this.store.claimName(given, id);
+      return given;
+    }
+    for (let attempt = 0; ; attempt++) {
+      const name = randomName();
+      try {
+        this.store.claimName(name, id);
+        return name;
+      } catch (err) {
+        if (!(err instanceof ConflictError) || attempt >= 20) throw err;
+      }
     }
   }
 
