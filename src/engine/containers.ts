@@ -3,9 +3,9 @@
 // overlay, spec turns image + flags into config.json, and a launcher (our own C
 // helper, or runc/crun) runs the bundle. There is no daemon: every call reads
 // the state from disk and the launcher's monitor lock tells live from dead.
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ConflictError, NotFoundError, StateError, TsrunError, UsageError } from '../errors.js';
+import { ConflictError, NotFoundError, StateError, UsageError } from '../errors.js';
 import type { ImageConfig } from '../oci/image.js';
 import type { Process, Spec, State } from '../oci/runtime.js';
 import { writeJsonAtomic } from '../util/fs.js';
@@ -506,9 +506,6 @@ export class Containers {
 
 }
 
-export function hasRootfs(ctx: EngineContext, id: string): boolean {
-  return existsSync(new ContainerStore(ctx).paths(id).rootfs);
-}
 
 function labelsOf(value: unknown): Record<string, string> {
   const out: Record<string, string> = {};
@@ -528,4 +525,3 @@ async function waitUntil(cond: () => boolean, timeoutMs: number, pollMs = 50): P
   }
 }
 
-export { TsrunError };
