@@ -32,6 +32,7 @@ export { resolveInRootfs, readRootfsFile } from './rootfs.js';
 export { RLIMIT_UNLIMITED } from './rlimits.js';
 export { parseBytes, parseSignal, signalNumber } from './units.js';
 export { DEFAULT_SHM_SIZE } from './defaults.js';
+export { imageVolumeRequests, validateVolumeName, VOLUME_NAME_PATTERN } from './mounts.js';
 
 /** Where --init's binary is mounted, and what runs as PID 1 (Docker's path). */
 export const INIT_PATH_IN_CONTAINER = '/sbin/docker-init';

@@ -1,17 +1,20 @@
 // Parsing Docker's three mount flags (-v, --mount, --tmpfs) into one shape,
 // and turning that shape into OCI mounts.
 import { isAbsolute, posix, resolve as resolvePath } from 'node:path';
-import { UsageError } from '../errors.js';
+import { SpecError, UsageError } from '../errors.js';
 import type { Mount } from '../oci/runtime.js';
 import { parseBool, parseBytes } from './units.js';
 
 export type Propagation = 'private' | 'rprivate' | 'shared' | 'rshared' | 'slave' | 'rslave';
 const PROPAGATIONS: readonly string[] = ['private', 'rprivate', 'shared', 'rshared', 'slave', 'rslave'];
 
-/** One mount asked for on the command line, already validated. */
+/** One mount asked for on the command line (or by the image's Volumes), already validated. */
 export interface MountRequest {
-  type: 'bind' | 'tmpfs';
-  /** Absolute host path (bind only). */
+  type: 'bind' | 'tmpfs' | 'volume';
+  /**
+   * bind: the absolute host path. volume: the volume's data directory on the
+   * host, filled in by the engine once it has found or created the volume.
+   */
   source?: string;
   /** Absolute, normalised container path. */
   target: string;
@@ -24,6 +27,32 @@ export interface MountRequest {
   tmpfsOptions?: string[];
   /** -v creates a missing host directory (Docker does); --mount requires the source to exist. */
   createHostPath?: boolean;
+  /** Volume only: the volume's name; undefined for an anonymous volume (the engine names it). */
+  volumeName?: string;
+  /** Volume only: do not copy the image's content at the target into an empty volume (nocopy, volume-nocopy). */
+  noCopy?: boolean;
+  /** Volume only: labels for the volume if this mount creates it (--mount volume-label=k=v). */
+  volumeLabels?: Record<string, string>;
+  /** Volume only: the mode text of -v ("ro", "rw,nocopy"; "" when none), shown by inspect. */
+  mode?: string;
+  /** Volume only: asked for by the image's config (Dockerfile VOLUME), not by a flag. */
+  fromImage?: boolean;
+}
+
+/** Docker's rule for local volume names (volume/local): two characters at least. */
+export const VOLUME_NAME_PATTERN = /^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/;
+
+/** Throws a UsageError naming `name` unless it is a valid local volume name (Docker's messages). */
+export function validateVolumeName(name: string, context?: string): void {
+  const where = context ? ` in ${context}` : '';
+  if (name.length === 1 && /^[a-zA-Z0-9]$/.test(name)) {
+    throw new UsageError(`invalid volume name "${name}"${where}: volume name is too short, names should be at least two alphanumeric characters`);
+  }
+  if (!VOLUME_NAME_PATTERN.test(name) || name.length > 255) {
+    throw new UsageError(
+      `invalid volume name "${name}"${where}: "${name}" includes invalid characters for a local volume name, only "[a-zA-Z0-9][a-zA-Z0-9_.-]" are allowed. If you intended to pass a host directory, use absolute path`,
+    );
+  }
 }
 
 /** A container path: absolute, normalised, not "/". */
@@ -37,28 +66,33 @@ export function containerPath(path: string, what: string): string {
 const VOLUME_MODES = new Set(['ro', 'rw', 'z', 'Z', 'nocopy', 'consistent', 'cached', 'delegated', ...PROPAGATIONS]);
 
 /**
- * -v/--volume "host:ctr[:opts]". Host paths must be absolute (a leading "."
- * is resolved against cwd, as the Docker CLI does). Named and anonymous
- * volumes are refused for now with a message saying so.
+ * -v/--volume, Docker's three forms:
+ * - "/ctr": an anonymous volume at /ctr
+ * - "name:/ctr[:opts]": the named volume `name` (created on first use)
+ * - "/host:/ctr[:opts]": a bind mount (a leading "." is resolved against cwd, as the Docker CLI does)
+ * Options: ro/rw, nocopy (volumes), a propagation mode (binds), z/Z and
+ * consistency modes (accepted, nothing to do here).
  */
 export function parseVolume(spec: string, cwd = process.cwd()): MountRequest {
   const what = `volume specification "${spec}"`;
   const parts = spec.split(':');
   if (spec === '' || parts.length > 3 || parts.some((p) => p === '')) throw new UsageError(`invalid ${what}: expected host-path:container-path[:options]`);
   const modeOnly = parts.length === 2 && !parts[1]!.startsWith('/') && parts[1]!.split(',').every((m) => VOLUME_MODES.has(m));
-  if (parts.length === 1 || modeOnly) {
-    throw new UsageError(
-      `anonymous volumes are not supported yet: ${what} (use --tmpfs ${parts[0]} or -v /host/dir:${parts[0]})`,
-    );
+  if (modeOnly) {
+    // Docker's rule: a destination with a mode and no source is not a valid volume.
+    throw new UsageError(`invalid ${what}: a mode needs a source and a container path (for a read-only anonymous volume: --mount type=volume,target=PATH,readonly)`);
+  }
+  if (parts.length === 1) {
+    return { type: 'volume', target: containerPath(parts[0]!, what), readonly: false, noCopy: false, mode: '' };
   }
   let source = parts[0]!;
   if (source.startsWith('.')) source = resolvePath(cwd, source);
-  if (!isAbsolute(source)) {
-    throw new UsageError(`named volumes are not supported yet: "${source}" in ${what} (give an absolute host path to bind-mount a directory)`);
-  }
+  const isBind = isAbsolute(source);
+  if (!isBind) validateVolumeName(source, what);
   const target = containerPath(parts[1]!, what);
   let readonly = false;
   let propagation: Propagation | undefined;
+  let noCopy = false;
   let sawRw = false;
   for (const mode of parts[2]?.split(',') ?? []) {
     if (!VOLUME_MODES.has(mode)) throw new UsageError(`invalid mode "${mode}" in ${what}`);
@@ -67,12 +101,32 @@ export function parseVolume(spec: string, cwd = process.cwd()): MountRequest {
       sawRw = true;
       readonly = mode === 'ro';
     } else if (PROPAGATIONS.includes(mode)) {
+      if (!isBind) throw new UsageError(`invalid mode "${mode}" in ${what}: a propagation mode applies to bind mounts only`);
       if (propagation) throw new UsageError(`invalid mode "${parts[2]}" in ${what}: more than one propagation mode`);
       propagation = mode as Propagation;
+    } else if (mode === 'nocopy') {
+      noCopy = true;
     }
-    // z/Z (SELinux relabel), nocopy and consistency modes do not apply here.
+    // z/Z (SELinux relabel) and consistency modes do not apply here; nocopy means nothing to a bind.
   }
+  if (!isBind) return { type: 'volume', volumeName: source, target, readonly, noCopy, mode: parts[2] ?? '' };
   return { type: 'bind', source: posix.normalize(source), target, readonly, recursive: true, propagation: propagation ?? 'rprivate', createHostPath: true };
+}
+
+/**
+ * The anonymous volumes the image's config asks for (Dockerfile VOLUME): one
+ * per path that no mount of `mounts` (-v, --mount, --tmpfs) already targets.
+ */
+export function imageVolumeRequests(imageVolumes: Record<string, unknown> | undefined | null, mounts: readonly MountRequest[]): MountRequest[] {
+  const taken = new Set(mounts.map((m) => m.target));
+  const out: MountRequest[] = [];
+  for (const raw of Object.keys(imageVolumes ?? {}).sort()) {
+    const clean = posix.normalize(raw.startsWith('/') ? raw : `/${raw}`).replace(/(.)\/+$/, '$1');
+    if (clean === '/' || taken.has(clean)) continue;
+    taken.add(clean);
+    out.push({ type: 'volume', target: clean, readonly: false, noCopy: false, mode: '', fromImage: true });
+  }
+  return out;
 }
 
 /** Split one CSV record (Docker parses --mount with encoding/csv): commas separate, double quotes group. */
@@ -154,19 +208,22 @@ export function parseTmpfs(spec: string): MountRequest {
   return { type: 'tmpfs', target, readonly: options.includes('ro'), tmpfsOptions: options.filter((o) => o !== 'ro' && o !== 'rw') };
 }
 
-/** --mount "type=bind,source=/a,target=/b,readonly" or "type=tmpfs,target=/t,tmpfs-size=64m,tmpfs-mode=1777". */
+/**
+ * --mount "type=bind,source=/a,target=/b,readonly", "type=tmpfs,target=/t,tmpfs-size=64m,tmpfs-mode=1777"
+ * or "type=volume,source=NAME,target=/v,volume-nocopy,volume-label=k=v" (type defaults to volume,
+ * and a volume without source is anonymous), as Docker parses it.
+ */
 export function parseMount(spec: string): MountRequest {
   const what = `--mount "${spec}"`;
-  const fields = new Map<string, string | undefined>();
+  const fields: [string, string | undefined][] = [];
   for (const field of splitCsv(spec)) {
     if (field.trim() === '') continue;
     const eq = field.indexOf('=');
     const key = (eq < 0 ? field : field.slice(0, eq)).trim().toLowerCase();
-    fields.set(key, eq < 0 ? undefined : field.slice(eq + 1));
+    fields.push([key, eq < 0 ? undefined : field.slice(eq + 1)]);
   }
-  const type = fields.get('type') ?? 'volume';
-  if (type === 'volume') throw new UsageError(`volume mounts are not supported yet: ${what} (use type=bind or type=tmpfs)`);
-  if (type !== 'bind' && type !== 'tmpfs') throw new UsageError(`invalid ${what}: unknown mount type "${type}" (bind or tmpfs)`);
+  const type = fields.filter(([k]) => k === 'type').pop()?.[1] ?? 'volume';
+  if (type !== 'bind' && type !== 'tmpfs' && type !== 'volume') throw new UsageError(`invalid ${what}: unknown mount type "${type}" (bind, volume or tmpfs)`);
 
   let source: string | undefined;
   let target: string | undefined;
@@ -175,6 +232,8 @@ export function parseMount(spec: string): MountRequest {
   let recursive = true;
   let size: number | undefined;
   let mode: string | undefined;
+  let noCopy = false;
+  const labels: Record<string, string> = {};
   for (const [key, value] of fields) {
     const need = (): string => {
       if (value === undefined || value === '') throw new UsageError(`invalid ${what}: ${key} needs a value`);
@@ -211,12 +270,27 @@ export function parseMount(spec: string): MountRequest {
         if (!/^[0-7]{1,4}$/.test(need())) throw new UsageError(`invalid ${what}: tmpfs-mode "${value}" is not an octal mode`);
         mode = value;
         break;
+      case 'volume-nocopy':
+        noCopy = value === undefined ? true : parseBool(value, `${key} in ${what}`);
+        break;
+      case 'volume-label': {
+        const label = need();
+        const eq = label.indexOf('=');
+        labels[eq < 0 ? label : label.slice(0, eq)] = eq < 0 ? '' : label.slice(eq + 1);
+        break;
+      }
+      case 'volume-driver':
+        if (need() !== 'local') throw new UsageError(`invalid ${what}: volume driver "${value}" is not supported (only local)`);
+        break;
+      case 'volume-opt':
+        throw new UsageError(`invalid ${what}: volume-opt is not supported (local volumes here are plain directories)`);
       default:
         throw new UsageError(`invalid ${what}: unexpected key "${key}"`);
     }
     const bindOnly = key.startsWith('bind-');
     const tmpfsOnly = key.startsWith('tmpfs-');
-    if ((bindOnly && type !== 'bind') || (tmpfsOnly && type !== 'tmpfs')) {
+    const volumeOnly = key.startsWith('volume-');
+    if ((bindOnly && type !== 'bind') || (tmpfsOnly && type !== 'tmpfs') || (volumeOnly && type !== 'volume')) {
       throw new UsageError(`invalid ${what}: ${key} cannot be used with type=${type}`);
     }
   }
@@ -228,6 +302,18 @@ export function parseMount(spec: string): MountRequest {
     if (size !== undefined) extra.push(`size=${size}`);
     if (mode !== undefined) extra.push(`mode=${mode}`);
     return { type: 'tmpfs', target: dest, readonly, tmpfsOptions: mergeTmpfsOptions(TMPFS_DEFAULTS, extra, what) };
+  }
+  if (type === 'volume') {
+    if (source !== undefined) validateVolumeName(source, what);
+    return {
+      type: 'volume',
+      ...(source !== undefined ? { volumeName: source } : {}),
+      target: dest,
+      readonly,
+      noCopy,
+      ...(Object.keys(labels).length > 0 ? { volumeLabels: labels } : {}),
+      mode: '',
+    };
   }
   if (source === undefined) throw new UsageError(`invalid ${what}: source is required for a bind mount`);
   if (!isAbsolute(source)) throw new UsageError(`invalid ${what}: the bind source "${source}" must be an absolute host path`);
@@ -242,10 +328,14 @@ export function parseMount(spec: string): MountRequest {
   };
 }
 
-/** The OCI mount for a request. */
+/** The OCI mount for a request; a volume is a bind of its data directory, which the engine must have filled in. */
 export function toOciMount(m: MountRequest): Mount {
   if (m.type === 'tmpfs') {
     return { destination: m.target, type: 'tmpfs', source: 'tmpfs', options: [...(m.tmpfsOptions ?? TMPFS_DEFAULTS), ...(m.readonly ? ['ro'] : [])] };
+  }
+  if (m.type === 'volume') {
+    if (!m.source) throw new SpecError(`the volume at ${m.target} has no host directory yet (the engine resolves volumes before building the spec)`);
+    return { destination: m.target, type: 'bind', source: m.source, options: ['rbind', 'rprivate', ...(m.readonly ? ['ro'] : [])] };
   }
   return {
     destination: m.target,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { mergeTmpfsOptions, mountDepth, parseMount, parseTmpfs, parseVolume, splitCsv, toOciMount } from '../../../src/spec/mounts.js';
+import { imageVolumeRequests, mergeTmpfsOptions, mountDepth, parseMount, parseTmpfs, parseVolume, splitCsv, toOciMount } from '../../../src/spec/mounts.js';
 
 describe('-v / --volume', () => {
   it('host:ctr gives a recursive, rprivate, writable bind that creates the host path', () => {
@@ -25,10 +25,32 @@ describe('-v / --volume', () => {
   it('resolves a leading "." against cwd', () => {
     expect(parseVolume('./data:/d', '/home/me').source).toBe('/home/me/data');
   });
-  it('refuses named and anonymous volumes clearly', () => {
-    expect(() => parseVolume('myvol:/data')).toThrow('named volumes are not supported yet: "myvol"');
-    expect(() => parseVolume('/data')).toThrow('anonymous volumes are not supported yet');
-    expect(() => parseVolume('/data:ro')).toThrow('anonymous volumes are not supported yet');
+  it('name:/ctr is a named volume, with ro and nocopy', () => {
+    expect(parseVolume('myvol:/data')).toEqual({ type: 'volume', volumeName: 'myvol', target: '/data', readonly: false, noCopy: false, mode: '' });
+    expect(parseVolume('my_vol.2-x:/data/:ro,nocopy')).toEqual({
+      type: 'volume',
+      volumeName: 'my_vol.2-x',
+      target: '/data',
+      readonly: true,
+      noCopy: true,
+      mode: 'ro,nocopy',
+    });
+    expect(parseVolume('v1:/d:z').readonly).toBe(false);
+  });
+  it('a lone container path is an anonymous volume', () => {
+    expect(parseVolume('/data/')).toEqual({ type: 'volume', target: '/data', readonly: false, noCopy: false, mode: '' });
+  });
+  it('refuses bad volume names, naming them (Docker\'s rule and messages)', () => {
+    expect(() => parseVolume('my/vol:/data')).toThrow('invalid volume name "my/vol" in volume specification "my/vol:/data": "my/vol" includes invalid characters for a local volume name');
+    expect(() => parseVolume('_vol:/data')).toThrow('"_vol" includes invalid characters');
+    expect(() => parseVolume('-vol:/data')).toThrow('"-vol" includes invalid characters');
+    expect(() => parseVolume('v:/data')).toThrow('invalid volume name "v" in volume specification "v:/data": volume name is too short');
+    expect(() => parseVolume('vol$:/data')).toThrow('"vol$" includes invalid characters');
+    expect(() => parseVolume('data')).toThrow('the container path "data" must be absolute');
+  });
+  it('refuses a mode without a source, and propagation on a volume', () => {
+    expect(() => parseVolume('/data:ro')).toThrow('invalid volume specification "/data:ro": a mode needs a source');
+    expect(() => parseVolume('vol:/data:rshared')).toThrow('invalid mode "rshared" in volume specification "vol:/data:rshared": a propagation mode applies to bind mounts only');
   });
   it('refuses bad specifications, naming them', () => {
     expect(() => parseVolume('/a:b')).toThrow('the container path "b" must be absolute');
@@ -67,13 +89,40 @@ describe('--mount', () => {
       tmpfsOptions: ['nosuid', 'nodev', 'noexec', `size=${64 * 1024 * 1024}`, 'mode=1770'],
     });
   });
+  it('volume: named, anonymous, readonly, nocopy, labels; type defaults to volume', () => {
+    expect(parseMount('type=volume,source=data,target=/v,readonly,volume-nocopy')).toEqual({
+      type: 'volume',
+      volumeName: 'data',
+      target: '/v',
+      readonly: true,
+      noCopy: true,
+      mode: '',
+    });
+    expect(parseMount('dst=/v')).toEqual({ type: 'volume', target: '/v', readonly: false, noCopy: false, mode: '' });
+    expect(parseMount('src=data,dst=/v,volume-nocopy=false,volume-label=a=1,volume-label=b,volume-driver=local')).toEqual({
+      type: 'volume',
+      volumeName: 'data',
+      target: '/v',
+      readonly: false,
+      noCopy: false,
+      volumeLabels: { a: '1', b: '' },
+      mode: '',
+    });
+  });
+  it('volume: refuses bad names and keys of other types', () => {
+    expect(() => parseMount('type=volume,src=/abs,dst=/v')).toThrow('invalid volume name "/abs"');
+    expect(() => parseMount('type=volume,src=a:b,dst=/v')).toThrow('"a:b" includes invalid characters');
+    expect(() => parseMount('type=volume,src=data,dst=/v,bind-propagation=shared')).toThrow('bind-propagation cannot be used with type=volume');
+    expect(() => parseMount('type=bind,src=/a,dst=/v,volume-nocopy')).toThrow('volume-nocopy cannot be used with type=bind');
+    expect(() => parseMount('type=volume,src=data,dst=/v,volume-driver=nfs')).toThrow('volume driver "nfs" is not supported');
+    expect(() => parseMount('type=volume,src=data,dst=/v,volume-opt=type=nfs')).toThrow('volume-opt is not supported');
+    expect(() => parseMount('type=volume,src=data')).toThrow('target is required');
+  });
   it('quoted CSV fields', () => {
     expect(splitCsv('type=bind,"src=/a,b",dst=/c')).toEqual(['type=bind', 'src=/a,b', 'dst=/c']);
     expect(parseMount('type=bind,"src=/a,b",dst=/c').source).toBe('/a,b');
   });
   it('refuses what it cannot do or does not understand', () => {
-    expect(() => parseMount('type=volume,src=v,dst=/v')).toThrow('volume mounts are not supported yet');
-    expect(() => parseMount('src=v,dst=/v')).toThrow('volume mounts are not supported yet');
     expect(() => parseMount('type=nfs,dst=/v')).toThrow('unknown mount type "nfs"');
     expect(() => parseMount('type=bind,src=/a')).toThrow('target is required');
     expect(() => parseMount('type=bind,dst=/a')).toThrow('source is required for a bind mount');
@@ -120,9 +169,34 @@ describe('toOciMount', () => {
       options: ['nosuid', 'nodev', 'noexec', 'size=1m', 'ro'],
     });
   });
+  it('a volume is an rbind of the data directory the engine filled in', () => {
+    expect(toOciMount({ ...parseVolume('data:/v:ro'), source: '/var/lib/tsrun/volumes/data/_data' })).toEqual({
+      destination: '/v',
+      type: 'bind',
+      source: '/var/lib/tsrun/volumes/data/_data',
+      options: ['rbind', 'rprivate', 'ro'],
+    });
+    expect(() => toOciMount(parseVolume('data:/v'))).toThrow('the volume at /v has no host directory yet');
+  });
   it('mountDepth counts components', () => {
     expect(mountDepth('/')).toBe(0);
     expect(mountDepth('/a')).toBe(1);
     expect(mountDepth('/a/b/c')).toBe(3);
+  });
+});
+
+describe('image volumes (Dockerfile VOLUME)', () => {
+  it('one anonymous volume per path no mount already targets, normalised', () => {
+    const mounts = [parseVolume('/h:/covered'), parseTmpfs('/tmpfs'), parseMount('type=volume,src=xv,dst=/mounted')];
+    const got = imageVolumeRequests({ '/data/': {}, '/covered': {}, '/tmpfs/': {}, '/mounted': {}, 'rel/dir': {}, '/': {}, '/data': {} }, mounts);
+    expect(got).toEqual([
+      { type: 'volume', target: '/data', readonly: false, noCopy: false, mode: '', fromImage: true },
+      { type: 'volume', target: '/rel/dir', readonly: false, noCopy: false, mode: '', fromImage: true },
+    ]);
+    expect(got.every((m) => m.volumeName === undefined)).toBe(true);
+  });
+  it('none without Volumes', () => {
+    expect(imageVolumeRequests(undefined, [])).toEqual([]);
+    expect(imageVolumeRequests(null, [])).toEqual([]);
   });
 });
