@@ -1,5 +1,6 @@
 // Registry authentication: WWW-Authenticate challenges, the Bearer token flow
-// of the distribution spec, and a cache of tokens per (registry, scope).
+// of the distribution spec (GET with Basic credentials, or the OAuth2 POST
+// with an identity token), and a cache of tokens per (registry, scope).
 
 export interface Challenge {
   scheme: string; // lowercased: 'bearer', 'basic'
@@ -82,6 +83,40 @@ export function tokenUrl(challenge: Challenge, scopes: string[], account?: strin
   for (const s of scopes) url.searchParams.append('scope', s);
   if (account) url.searchParams.set('account', account);
   return url;
+}
+
+/** The client_id sent with OAuth2 token requests (any meaningful name; nothing registers it). */
+export const OAUTH_CLIENT_ID = 'tsrun';
+
+/**
+ * The OAuth2 refresh-token grant of the distribution spec's token server
+ * (spec/auth/oauth.md): POST to the realm, form-encoded, with the scopes as
+ * one space-separated `scope`. Docker's client sends the same when config.json
+ * holds an "identitytoken". Servers without OAuth2 answer the POST with 404;
+ * the caller then falls back to the GET flow of tokenUrl().
+ */
+export function oauthRefreshRequest(challenge: Challenge, scopes: string[], refreshToken: string, clientId = OAUTH_CLIENT_ID): { url: URL; body: string } {
+  const realm = challenge.params.realm;
+  if (!realm) throw new Error('Bearer challenge without realm');
+  const form = new URLSearchParams();
+  form.set('grant_type', 'refresh_token');
+  form.set('refresh_token', refreshToken);
+  if (challenge.params.service) form.set('service', challenge.params.service);
+  form.set('client_id', clientId);
+  if (scopes.length > 0) form.set('scope', scopes.join(' '));
+  return { url: new URL(realm), body: form.toString() };
+}
+
+/** "invalid_grant: the token was revoked" from an RFC 6749 error body, or a distribution error's message; '' if neither. */
+export function oauthErrorText(body: Buffer): string {
+  try {
+    const doc = JSON.parse(body.toString('utf8')) as { error?: unknown; error_description?: unknown; errors?: { message?: unknown }[] };
+    if (typeof doc?.error === 'string') return typeof doc.error_description === 'string' && doc.error_description ? `${doc.error}: ${doc.error_description}` : doc.error;
+    const m = Array.isArray(doc?.errors) ? doc.errors[0]?.message : undefined;
+    return typeof m === 'string' ? m : '';
+  } catch {
+    return '';
+  }
 }
 
 export function pullScope(repositoryPath: string): string {

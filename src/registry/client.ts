@@ -11,7 +11,7 @@ import { digestAlgorithm, isValidDigest, sha256Digest } from '../image/digest.js
 import { MANIFEST_ACCEPT, parseManifest } from '../image/manifest.js';
 import { fetchTarget, repositoryName, type Reference } from '../image/reference.js';
 import type { Descriptor } from '../oci/image.js';
-import { TokenCache, basicAuthorization, parseTokenResponse, parseWwwAuthenticate, pullScope, tokenUrl, type Challenge } from './auth.js';
+import { TokenCache, basicAuthorization, oauthErrorText, oauthRefreshRequest, parseTokenResponse, parseWwwAuthenticate, pullScope, tokenUrl, type Challenge } from './auth.js';
 import { defaultDockerConfigPath, loadCredentials, normaliseServer, type Credentials } from './credentials.js';
 import { registryError, type RequestContext } from './error-answers.js';
 import { endpointsFor, loadHostsConfig, type Endpoint, type HostsConfig } from './hosts.js';
@@ -370,7 +370,7 @@ export class RegistryClient {
   private async authorization(ep: Endpoint, scope: string, creds: Credentials | undefined, ctx: RequestContext): Promise<string | undefined> {
     const challenge = this.challenges.get(ep.host);
     if (!challenge) return undefined;
-    if (challenge.scheme === 'basic') return creds ? basicAuthorization(creds.username, creds.secret) : undefined;
+    if (challenge.scheme === 'basic') return creds && (creds.username || creds.secret) ? basicAuthorization(creds.username, creds.secret) : undefined;
     if (challenge.scheme !== 'bearer') return undefined;
     const cached = this.tokens.get(tokenOwner(ep, creds), scope);
     if (cached) return `Bearer ${cached}`;
@@ -385,14 +385,38 @@ export class RegistryClient {
   }
 
   private async fetchToken(ep: Endpoint, challenge: Challenge, scope: string, creds: Credentials | undefined, ctx: RequestContext): Promise<string> {
+    const scopes = scope ? [scope] : [];
+    const unusable = (err: unknown) =>
+      new RegistryError(`${ep.host} sent an unusable Bearer challenge (realm ${JSON.stringify(challenge.params.realm)})`, 401, 'UNAUTHORIZED', { cause: err });
+    if (creds?.identityToken) {
+      // An identity token is an OAuth2 refresh token: exchange it with a POST.
+      let post: { url: URL; body: string };
+      try {
+        post = oauthRefreshRequest(challenge, scopes, creds.identityToken);
+      } catch (err) {
+        throw unusable(err);
+      }
+      const res = await request({
+        method: 'POST',
+        url: post.url,
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: post.body,
+        timeoutMs: this.timeoutMs,
+        ...(post.url.host === ep.host ? { tls: ep.tls } : {}),
+      });
+      const body = await readBody(res, 1 << 20);
+      // 404: a token server without OAuth2 (distribution spec): use the GET flow.
+      if (res.status !== 404) return this.storeToken(ep, creds, scope, res, body, post.url, ctx, true);
+    }
     let url: URL;
     try {
-      url = tokenUrl(challenge, scope ? [scope] : [], creds?.username);
+      url = tokenUrl(challenge, scopes, creds?.username || undefined);
     } catch (err) {
-      throw new RegistryError(`${ep.host} sent an unusable Bearer challenge (realm ${JSON.stringify(challenge.params.realm)})`, 401, 'UNAUTHORIZED', { cause: err });
+      throw unusable(err);
     }
     const headers: Record<string, string> = {};
-    if (creds) headers.authorization = basicAuthorization(creds.username, creds.secret);
+    // With an identity token there is usually no password; Docker then asks anonymously too.
+    if (creds && (!creds.identityToken || creds.secret)) headers.authorization = basicAuthorization(creds.username, creds.secret);
     const res = await request({
       method: 'GET',
       url,
@@ -401,6 +425,21 @@ export class RegistryClient {
       ...(url.host === ep.host ? { tls: ep.tls } : {}),
     });
     const body = await readBody(res, 1 << 20);
+    return this.storeToken(ep, creds, scope, res, body, url, ctx, false);
+  }
+
+  /** Check a token server's answer and cache the token it carries. */
+  private storeToken(ep: Endpoint, creds: Credentials | undefined, scope: string, res: HttpResponse, body: Buffer, url: URL, ctx: RequestContext, oauth: boolean): string {
+    if (oauth && (res.status === 400 || res.status === 401)) {
+      // RFC 6749 errors ({"error":"invalid_grant",...}): the identity token was refused.
+      const said = oauthErrorText(body);
+      throw new RegistryError(
+        `unauthorized: token server ${url.host} rejected the identity token for ${ctx.repository ?? ctx.registry}${said ? ` (${said})` : ''}`,
+        res.status,
+        'UNAUTHORIZED',
+        { hint: `run "tsrun login ${ctx.registry}" again` },
+      );
+    }
     if (res.status >= 400) {
       const err = registryError(res.status, body, { ...ctx, what: 'token' });
       const after = retryAfterMs(res.headers['retry-after']);
@@ -417,7 +456,7 @@ export class RegistryClient {
 /** Tokens belong to a host and to the credentials they were issued for (login tries other ones). */
 function tokenOwner(ep: Endpoint, creds: Credentials | undefined): string {
   if (!creds) return ep.host;
-  return `${ep.host} ${createHash('sha256').update(`${creds.username}\0${creds.secret}`).digest('hex').slice(0, 16)}`;
+  return `${ep.host} ${createHash('sha256').update(`${creds.username}\0${creds.secret}\0${creds.identityToken ?? ''}`).digest('hex').slice(0, 16)}`;
 }
 
 function header(res: HttpResponse, name: string): string | undefined {

@@ -1,6 +1,7 @@
 // Registry credentials in Docker's config.json ($DOCKER_CONFIG/config.json,
 // else ~/.docker/config.json):
 //   "auths":       { "<server>": { "auth": base64("user:pass") } or { "username", "password" } }
+//                  an entry may also carry "identitytoken": an OAuth2 refresh token (see auth.ts)
 //   "credHelpers": { "<server>": "<helper>" }   -> docker-credential-<helper> get|store|erase
 //   "credsStore":  "<helper>"                   -> the same, for every server
 // Docker Hub's key is "https://index.docker.io/v1/". Other keys are matched by
@@ -15,7 +16,16 @@ import { writeFileAtomic } from '../util/fs.js';
 export interface Credentials {
   username: string;
   secret: string;
+  /**
+   * An OAuth2 refresh token ("identitytoken" in config.json, or a helper's
+   * Secret when its Username is "<token>"). When set, Bearer tokens come from
+   * an OAuth2 POST to the realm with grant_type=refresh_token.
+   */
+  identityToken?: string;
 }
+
+/** The Username a credential helper returns when its Secret is an identity token. */
+export const IDENTITY_TOKEN_USERNAME = '<token>';
 
 export const DOCKER_HUB_CONFIG_KEY = 'https://index.docker.io/v1/';
 const HUB_NAMES = new Set(['docker.io', 'index.docker.io', 'registry-1.docker.io']);
@@ -121,14 +131,21 @@ function runHelper(helper: string, action: 'get' | 'store' | 'erase', input: str
 }
 
 function decodeAuth(host: string, entry: AuthEntry): Credentials | undefined {
+  let creds: Credentials | undefined;
   if (typeof entry.auth === 'string' && entry.auth !== '') {
     const text = Buffer.from(entry.auth, 'base64').toString('utf8');
     const colon = text.indexOf(':');
     if (colon < 0) throw new CredentialsError(`the "auth" entry for ${host} in the Docker config is not base64("user:password")`);
-    return { username: text.slice(0, colon), secret: text.slice(colon + 1) };
+    creds = { username: text.slice(0, colon), secret: text.slice(colon + 1) };
+  } else if (typeof entry.username === 'string' && typeof entry.password === 'string') {
+    creds = { username: entry.username, secret: entry.password };
   }
-  if (typeof entry.username === 'string' && typeof entry.password === 'string') return { username: entry.username, secret: entry.password };
-  return undefined;
+  // "docker login" against an OAuth2 token server stores the refresh token it
+  // got as "identitytoken" (next to the user name, with an empty password).
+  if (typeof entry.identitytoken === 'string' && entry.identitytoken !== '') {
+    creds = { username: creds?.username ?? (typeof entry.username === 'string' ? entry.username : ''), secret: creds?.secret ?? '', identityToken: entry.identitytoken };
+  }
+  return creds;
 }
 
 /** Credentials for a registry host, or undefined when none are stored. */
@@ -145,6 +162,8 @@ export async function loadCredentials(host: string, configPath = defaultDockerCo
     try {
       const doc = JSON.parse(stdout) as { Username?: unknown; Secret?: unknown };
       if (typeof doc.Secret !== 'string' || doc.Secret === '') return undefined;
+      // Docker's convention: Username "<token>" means the Secret is an identity token.
+      if (doc.Username === IDENTITY_TOKEN_USERNAME) return { username: '', secret: '', identityToken: doc.Secret };
       return { username: typeof doc.Username === 'string' ? doc.Username : '', secret: doc.Secret };
     } catch (err) {
       throw new CredentialsError(`credential helper docker-credential-${helper} returned invalid JSON`, { cause: err });

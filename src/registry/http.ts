@@ -16,9 +16,11 @@ export interface TlsSettings {
 }
 
 export interface RequestSpec {
-  method: 'GET' | 'HEAD';
+  method: 'GET' | 'HEAD' | 'POST';
   url: URL;
   headers?: Record<string, string>;
+  /** Request body (POST only; a form for OAuth2 token requests). */
+  body?: string | Buffer;
   /** TLS settings for the request's own host; redirect targets on other hosts get the defaults. */
   tls?: TlsSettings;
   /** Idle timeout of the socket, also while the body streams (default 30 s). */
@@ -61,9 +63,11 @@ const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 export async function request(spec: RequestSpec): Promise<HttpResponse> {
   let url = spec.url;
   let headers: Record<string, string> = { ...spec.headers };
+  let method = spec.method;
+  let body = spec.body;
   const origin = spec.url.origin;
   for (let hop = 0; ; hop++) {
-    const res = await once(spec, url, headers, url.origin === origin ? spec.tls : undefined);
+    const res = await once(spec, method, body, url, headers, url.origin === origin ? spec.tls : undefined);
     const location = res.headers.location;
     if (!REDIRECTS.has(res.statusCode ?? 0) || !location) {
       return { status: res.statusCode ?? 0, headers: res.headers, url, body: res };
@@ -73,6 +77,12 @@ export async function request(spec: RequestSpec): Promise<HttpResponse> {
       throw new RegistryError(`too many redirects fetching ${spec.url.href} (last: ${url.href})`, res.statusCode, undefined);
     }
     const next = new URL(location, url);
+    if (method === 'POST' && res.statusCode !== 307 && res.statusCode !== 308) {
+      // 301/302/303 turn a POST into a GET without its body, as browsers and Go do.
+      method = 'GET';
+      body = undefined;
+      headers = Object.fromEntries(Object.entries(headers).filter(([k]) => !['content-type', 'content-length'].includes(k.toLowerCase())));
+    }
     if (next.origin !== origin) {
       // Credentials are for the registry only: drop them for any other host,
       // and keep them dropped even if a later hop comes back.
@@ -105,18 +115,25 @@ export function networkError(url: URL, err: unknown): RegistryUnreachableError {
   return new RegistryUnreachableError(`cannot connect to ${url.host} (${url.protocol}//${url.host}): ${describeErrno(code)}`, code, { cause: err });
 }
 
-function once(spec: RequestSpec, url: URL, headers: Record<string, string>, tls: TlsSettings | undefined): Promise<IncomingMessage> {
+function once(
+  spec: RequestSpec,
+  method: RequestSpec['method'],
+  body: string | Buffer | undefined,
+  url: URL,
+  headers: Record<string, string>,
+  tls: TlsSettings | undefined,
+): Promise<IncomingMessage> {
   const isHttps = url.protocol === 'https:';
   if (!isHttps && url.protocol !== 'http:') return Promise.reject(new RegistryError(`unsupported URL scheme in ${url.href}`, undefined, undefined));
   const timeoutMs = spec.timeoutMs ?? 30_000;
   return new Promise((resolve, reject) => {
     const options: https.RequestOptions = {
-      method: spec.method,
+      method,
       protocol: url.protocol,
       hostname: url.hostname.replace(/^\[|\]$/g, ''),
       port: url.port || (isHttps ? 443 : 80),
       path: url.pathname + url.search,
-      headers: { 'user-agent': 'tsrun/0.1', ...headers },
+      headers: { 'user-agent': 'tsrun/0.1', ...headers, ...(body !== undefined ? { 'content-length': String(Buffer.byteLength(body)) } : {}) },
       agent: isHttps ? httpsAgent() : httpAgent,
       signal: spec.signal,
     };
@@ -133,7 +150,7 @@ function once(spec: RequestSpec, url: URL, headers: Record<string, string>, tls:
       req.destroy(Object.assign(new Error(`no answer from ${url.host} in ${timeoutMs} ms`), { code: 'ETIMEDOUT' }));
     });
     req.on('error', (err) => reject(spec.signal?.aborted ? err : networkError(url, err)));
-    req.end();
+    req.end(body);
   });
 }
 

@@ -2,7 +2,7 @@
 // three auth modes, with images pushed by skopeo. A counting proxy in front of
 // the registry measures resumed downloads, injects 429s and redirects blobs
 // to another host.
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -167,5 +167,96 @@ describe.each<RegistryAuth>(['none', 'basic', 'token'])('docker-registry with au
     expect(err.expected).toBe(layout.layers[0]!.digest);
     expect(existsSync(partial)).toBe(false);
     expect(readdirSync(work).filter((f) => f.endsWith('.partial'))).toEqual([]);
+  });
+});
+
+// Docker's "identitytoken": an OAuth2 refresh token exchanged at the token issuer
+// with a POST (grant_type=refresh_token), falling back to the GET flow on a 404.
+describe('identity tokens with the token issuer', () => {
+  let reg: RunningRegistry;
+  let work: string;
+  let layout: BuiltLayout;
+
+  const client = (dockerConfig: object) => {
+    const path = join(work, `config-${Math.random().toString(36).slice(2)}.json`);
+    writeFileSync(path, JSON.stringify(dockerConfig));
+    return new RegistryClient({ dockerConfigPath: path, hostsConfigPath: join(work, 'none.json'), retryBaseDelayMs: 50 });
+  };
+  const pullAll = async (c: RegistryClient, host: string) => {
+    const ref = parseReference(`${host}/test/app:v1`);
+    const m = await c.getManifest(ref);
+    const parsed = parseManifest(m.bytes, m.mediaType);
+    if (parsed.kind !== 'manifest') throw new Error('expected a manifest');
+    await c.getBlob(ref, parsed.manifest.config);
+    const partial = join(work, 'layer.partial');
+    await c.fetchBlob(ref, parsed.manifest.layers[0]!, partial);
+    expect(readFileSync(partial).equals(layout.layers[0]!.blob)).toBe(true);
+    rmSync(partial);
+  };
+
+  beforeAll(async () => {
+    work = mkdtempSync(join(tmpdir(), 'tsrun-reg-it-identity-'));
+    reg = await startRegistry({ auth: 'token' });
+    layout = buildOciLayout(join(work, 'layout'), 'v1', [tarOf([{ path: 'etc/' }, { path: 'etc/id', content: 'identity\n' }])]);
+    await pushImage(layout.dir, reg.host, 'test/app:v1', reg.credentials);
+  });
+  afterAll(async () => {
+    await reg?.stop();
+    rmSync(work, { recursive: true, force: true });
+  });
+
+  it('pulls with the identitytoken of config.json: one OAuth2 POST, no password sent', async () => {
+    const before = reg.tokenLog.length;
+    const c = client({ auths: { [reg.host]: { auth: Buffer.from(`${reg.credentials.username}:`).toString('base64'), identitytoken: reg.identityToken } } });
+    await pullAll(c, reg.host);
+    const reqs = reg.tokenLog.slice(before);
+    expect(reqs).toHaveLength(1);
+    expect(reqs[0]).toEqual({
+      method: 'POST',
+      params: { grant_type: 'refresh_token', refresh_token: reg.identityToken, service: 'tsrun-test-registry', client_id: 'tsrun', scope: 'repository:test/app:pull' },
+      contentType: 'application/x-www-form-urlencoded',
+      status: 200,
+    });
+  });
+
+  it('treats a credential helper answering Username "<token>" the same way', async () => {
+    const bin = join(work, 'bin');
+    mkdirSync(bin, { recursive: true });
+    const helper = join(bin, 'docker-credential-tokentest');
+    writeFileSync(helper, `#!/bin/sh\nread server\necho '{"ServerURL":"'"$server"'","Username":"<token>","Secret":"${reg.identityToken}"}'\n`);
+    chmodSync(helper, 0o755);
+    const oldPath = process.env.PATH;
+    process.env.PATH = `${bin}:${oldPath}`;
+    try {
+      const before = reg.tokenLog.length;
+      await pullAll(client({ credHelpers: { [reg.host]: 'tokentest' } }), reg.host);
+      const reqs = reg.tokenLog.slice(before);
+      expect(reqs.map((r) => [r.method, r.params.grant_type, r.params.refresh_token, r.status])).toEqual([['POST', 'refresh_token', reg.identityToken, 200]]);
+    } finally {
+      process.env.PATH = oldPath;
+    }
+  });
+
+  it('reports a revoked identity token as unauthorized, with what the issuer said', async () => {
+    const err = await client({ auths: { [reg.host]: { identitytoken: 'revoked' } } }).getManifest(parseReference(`${reg.host}/test/app:v1`)).catch((e) => e);
+    expect(err).toBeInstanceOf(RegistryError);
+    expect(err.registryCode).toBe('UNAUTHORIZED');
+    expect(err.message).toMatch(/rejected the identity token .*invalid_grant: unknown or revoked refresh token/);
+  });
+
+  it('falls back to the GET flow (Basic credentials) when the issuer answers the POST with 404', async () => {
+    const plain = await startRegistry({ auth: 'token', oauth: false });
+    try {
+      await pushImage(layout.dir, plain.host, 'test/app:v1', plain.credentials);
+      const before = plain.tokenLog.length;
+      const auth = Buffer.from(`${plain.credentials.username}:${plain.credentials.password}`).toString('base64');
+      await pullAll(client({ auths: { [plain.host]: { auth, identitytoken: 'not-used-here' } } }), plain.host);
+      const reqs = plain.tokenLog.slice(before);
+      expect(reqs.map((r) => [r.method, r.status])).toEqual([['POST', 404], ['GET', 200]]);
+      expect(reqs[1]!.authorization).toBe(`Basic ${auth}`);
+      expect(reqs[1]!.params).toMatchObject({ service: 'tsrun-test-registry', scope: 'repository:test/app:pull', account: plain.credentials.username });
+    } finally {
+      await plain.stop();
+    }
   });
 });

@@ -33,13 +33,24 @@ export interface RecordedRequest {
   status: number;
   /** Body bytes actually written. */
   bytesSent: number;
+  /** The request body, for token POSTs. */
+  body?: string;
 }
 
 export interface FaultRegistryOptions {
   /** Send blob GETs to the storage server (another host) with a 307. */
   redirectBlobs?: boolean;
   /** 'basic' or 'bearer' auth, with these credentials (anonymous pulls refused). */
-  auth?: { scheme: 'basic' | 'bearer'; username: string; password: string; tokenExpiresIn?: number };
+  auth?: {
+    scheme: 'basic' | 'bearer';
+    username: string;
+    password: string;
+    tokenExpiresIn?: number;
+    /** Bearer: the refresh token an OAuth2 POST to /token may exchange (grant_type=refresh_token). */
+    identityToken?: string;
+    /** Bearer: false makes POST /token answer 404, like a token server without OAuth2 (default true). */
+    oauth?: boolean;
+  };
 }
 
 export interface FaultRegistry {
@@ -162,6 +173,27 @@ export async function startFaultRegistry(opts: FaultRegistryOptions = {}): Promi
     const a = opts.auth;
     if (url.pathname === '/token' && a?.scheme === 'bearer') {
       state.tokenRequests++;
+      if (req.method === 'POST') {
+        // OAuth2 (distribution spec, auth/oauth.md): a form, answered with access_token.
+        const chunks: Buffer[] = [];
+        for await (const c of req as AsyncIterable<Buffer>) chunks.push(c);
+        rec.body = Buffer.concat(chunks).toString('utf8');
+        if (a.oauth === false) {
+          sendError(res, 404, 'NOT_FOUND', 'no OAuth2 here');
+          return;
+        }
+        const form = new URLSearchParams(rec.body);
+        if (form.get('grant_type') !== 'refresh_token' || !a.identityToken || form.get('refresh_token') !== a.identityToken) {
+          res.writeHead(400, { 'content-type': 'application/json' });
+          res.end(JSON.stringify({ error: 'invalid_grant', error_description: 'unknown refresh token' }));
+          return;
+        }
+        const token = randomBytes(16).toString('hex');
+        tokens.add(token);
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ access_token: token, expires_in: a.tokenExpiresIn ?? 300, scope: form.get('scope') ?? '' }));
+        return;
+      }
       if (req.headers.authorization !== `Basic ${Buffer.from(`${a.username}:${a.password}`).toString('base64')}`) {
         sendError(res, 401, 'UNAUTHORIZED', 'bad credentials');
         return;

@@ -26,6 +26,24 @@ export interface StartRegistryOptions {
   tokenExpiresIn?: number;
   /** Token auth: give anonymous clients pull access (default false: credentials required). */
   anonymousPull?: boolean;
+  /**
+   * Token auth: the OAuth2 refresh token ("identitytoken" in config.json) that a POST with
+   * grant_type=refresh_token exchanges for an access token of the user (default: a random one,
+   * see RunningRegistry.identityToken).
+   */
+  identityToken?: string;
+  /** Token auth: false makes the issuer answer every POST with 404, like token servers without OAuth2 (default true). */
+  oauth?: boolean;
+}
+
+/** One request the token issuer served. */
+export interface TokenRequestRecord {
+  method: string;
+  /** POST: the form fields; GET: the query parameters (scope joined by spaces when repeated). */
+  params: Record<string, string>;
+  authorization?: string;
+  contentType?: string;
+  status: number;
 }
 
 export interface RunningRegistry {
@@ -40,6 +58,10 @@ export interface RunningRegistry {
   readonly tokenRequests: number;
   /** Token auth: the issuer's address. */
   tokenRealm?: string;
+  /** Token auth: the refresh token the issuer accepts in an OAuth2 POST. */
+  identityToken?: string;
+  /** Token auth: every request the issuer served, in order (empty otherwise). */
+  readonly tokenLog: TokenRequestRecord[];
   /** The last few kB the registry printed (for failure messages). */
   logs(): string;
   stop(): Promise<void>;
@@ -80,7 +102,10 @@ function b64url(b: Buffer | string): string {
 }
 
 /** A token issuer for the registry's token auth: ES256 JWTs carrying the signing certificate in x5c. */
-async function startTokenIssuer(dir: string, opts: { username: string; password: string; service: string; issuer: string; expiresIn: number; anonymousPull: boolean }) {
+async function startTokenIssuer(
+  dir: string,
+  opts: { username: string; password: string; service: string; issuer: string; expiresIn: number; anonymousPull: boolean; identityToken: string; oauth: boolean },
+) {
   const keyPath = join(dir, 'token-key.pem');
   const certPath = join(dir, 'token-cert.pem');
   execFileSync('openssl', [
@@ -90,24 +115,41 @@ async function startTokenIssuer(dir: string, opts: { username: string; password:
   const key = readFileSync(keyPath);
   const certDer = readFileSync(certPath, 'utf8').replace(/-----[^-]+-----|\s/g, '');
   const state = { requests: 0 };
+  const log: TokenRequestRecord[] = [];
 
-  const server = http.createServer((req, res) => {
+  const issue = (req: http.IncomingMessage, res: http.ServerResponse, body: string) => {
     state.requests++;
     const url = new URL(req.url ?? '/', 'http://x');
-    const expected = `Basic ${Buffer.from(`${opts.username}:${opts.password}`).toString('base64')}`;
-    const authed = req.headers.authorization === expected;
-    if (req.headers.authorization && !authed) {
-      res.writeHead(401, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ errors: [{ code: 'UNAUTHORIZED', message: 'invalid username or password' }] }));
-      return;
-    }
-    if (!authed && !opts.anonymousPull) {
-      res.writeHead(401, { 'content-type': 'application/json', 'www-authenticate': 'Basic realm="tsrun-test-token-issuer"' });
-      res.end(JSON.stringify({ errors: [{ code: 'UNAUTHORIZED', message: 'authentication required' }] }));
-      return;
+    const post = req.method === 'POST';
+    const params = post ? new URLSearchParams(body) : url.searchParams;
+    const rec: TokenRequestRecord = { method: req.method ?? '', params: {}, status: 0 };
+    for (const [k, v] of params) rec.params[k] = rec.params[k] === undefined ? v : `${rec.params[k]} ${v}`;
+    if (req.headers.authorization) rec.authorization = req.headers.authorization;
+    if (req.headers['content-type']) rec.contentType = req.headers['content-type'];
+    log.push(rec);
+    const answer = (status: number, doc: unknown, headers: Record<string, string> = {}) => {
+      rec.status = status;
+      res.writeHead(status, { 'content-type': 'application/json', ...headers });
+      res.end(JSON.stringify(doc));
+    };
+    let authed: boolean;
+    if (post) {
+      // OAuth2 (distribution spec auth/oauth.md, RFC 6749): only the refresh_token grant is known here.
+      if (!opts.oauth) return answer(404, { errors: [{ code: 'NOT_FOUND', message: 'this token server has no OAuth2 endpoint' }] });
+      if (params.get('grant_type') !== 'refresh_token') return answer(400, { error: 'unsupported_grant_type' });
+      if (!params.get('client_id') || params.get('service') !== opts.service) return answer(400, { error: 'invalid_request', error_description: 'client_id and service are required' });
+      if (params.get('refresh_token') !== opts.identityToken) return answer(400, { error: 'invalid_grant', error_description: 'unknown or revoked refresh token' });
+      authed = true;
+    } else {
+      const expected = `Basic ${Buffer.from(`${opts.username}:${opts.password}`).toString('base64')}`;
+      authed = req.headers.authorization === expected;
+      if (req.headers.authorization && !authed) return answer(401, { errors: [{ code: 'UNAUTHORIZED', message: 'invalid username or password' }] });
+      if (!authed && !opts.anonymousPull) {
+        return answer(401, { errors: [{ code: 'UNAUTHORIZED', message: 'authentication required' }] }, { 'www-authenticate': 'Basic realm="tsrun-test-token-issuer"' });
+      }
     }
     // scope=repository:<name>:<actions>; grant what is asked (anonymous: pull only).
-    const access = url.searchParams.getAll('scope').flatMap((s) => s.split(' ')).map((s) => {
+    const access = params.getAll('scope').flatMap((s) => s.split(' ')).map((s) => {
       const m = /^([^:]+):(.+):([^:]+)$/.exec(s);
       if (!m) return undefined;
       const actions = m[3]!.split(',').filter((a) => authed || a === 'pull');
@@ -122,14 +164,24 @@ async function startTokenIssuer(dir: string, opts: { username: string; password:
     const signingInput = `${b64url(JSON.stringify(header))}.${b64url(JSON.stringify(claims))}`;
     const signature = createSign('SHA256').update(signingInput).sign({ key, dsaEncoding: 'ieee-p1363' });
     const token = `${signingInput}.${b64url(signature)}`;
-    res.writeHead(200, { 'content-type': 'application/json' });
-    res.end(JSON.stringify({ token, access_token: token, expires_in: opts.expiresIn, issued_at: new Date().toISOString() }));
+    const issuedAt = new Date().toISOString();
+    // The OAuth2 answer has access_token and scope only; the GET flow's has both token fields.
+    if (post) answer(200, { access_token: token, scope: access.map((a) => `${a.type}:${a.name}:${a.actions.join(',')}`).join(' '), expires_in: opts.expiresIn, issued_at: issuedAt });
+    else answer(200, { token, access_token: token, expires_in: opts.expiresIn, issued_at: issuedAt });
+  };
+
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => issue(req, res, Buffer.concat(chunks).toString('utf8')));
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
   const port = (server.address() as AddressInfo).port;
   return {
     realm: `http://127.0.0.1:${port}/token`,
     certPath,
+    log,
+    identityToken: opts.identityToken,
     get requests() {
       return state.requests;
     },
@@ -179,6 +231,7 @@ export async function startRegistry(opts: StartRegistryOptions = {}): Promise<Ru
     const iss = 'tsrun-test-issuer';
     issuer = await startTokenIssuer(dir, {
       username, password, service, issuer: iss, expiresIn: opts.tokenExpiresIn ?? 300, anonymousPull: opts.anonymousPull ?? false,
+      identityToken: opts.identityToken ?? `tsrun-refresh-${randomBytes(12).toString('hex')}`, oauth: opts.oauth ?? true,
     });
     authYaml = `auth:\n  token:\n    realm: ${issuer.realm}\n    service: ${service}\n    issuer: ${iss}\n    rootcertbundle: ${issuer.certPath}\n`;
   }
@@ -219,6 +272,9 @@ export async function startRegistry(opts: StartRegistryOptions = {}): Promise<Ru
     auth,
     credentials: { username, password },
     storageDir,
+    get tokenLog() {
+      return issuer?.log ?? [];
+    },
     get tokenRequests() {
       return issuer?.requests ?? 0;
     },
@@ -235,7 +291,10 @@ export async function startRegistry(opts: StartRegistryOptions = {}): Promise<Ru
       rmSync(dir, { recursive: true, force: true });
     },
   };
-  if (issuer) running.tokenRealm = issuer.realm;
+  if (issuer) {
+    running.tokenRealm = issuer.realm;
+    running.identityToken = issuer.identityToken;
+  }
   return running;
 }
 

@@ -272,6 +272,50 @@ describe('auth and redirects', () => {
     expect(reg!.tokenRequests).toBe(2);
   });
 
+  const identityConfig = (entry: Record<string, string>) => writeFileSync(join(dir, 'config.json'), JSON.stringify({ auths: { [reg!.host]: entry } }));
+
+  it('exchanges an identity token with an OAuth2 POST (grant_type=refresh_token) and reuses the token', async () => {
+    const { client, ref, layer, partial } = await setup({ auth: { scheme: 'bearer', username: 'u', password: 'p', identityToken: 'refresh-123' } });
+    identityConfig({ auth: Buffer.from('u:').toString('base64'), identitytoken: 'refresh-123' });
+    await client.getManifest(ref);
+    await client.fetchBlob(ref, layer, partial);
+    const tokenReqs = reg!.requests.filter((r) => r.path.startsWith('/token'));
+    expect(tokenReqs).toHaveLength(1);
+    const post = tokenReqs[0]!;
+    expect(post.method).toBe('POST');
+    expect(post.path).toBe('/token');
+    expect(post.headers['content-type']).toBe('application/x-www-form-urlencoded');
+    expect(post.headers.authorization).toBeUndefined();
+    expect(Object.fromEntries(new URLSearchParams(post.body))).toEqual({
+      grant_type: 'refresh_token',
+      refresh_token: 'refresh-123',
+      service: 'fault-registry',
+      client_id: 'tsrun',
+      scope: 'repository:test/app:pull',
+    });
+    expect(readFileSync(partial).equals(BLOB)).toBe(true);
+  });
+
+  it('falls back to the GET token flow when the token server answers the POST with 404', async () => {
+    const { client, ref } = await setup({ auth: { scheme: 'bearer', username: 'u', password: 'p', oauth: false } });
+    identityConfig({ auth: Buffer.from('u:p').toString('base64'), identitytoken: 'refresh-123' });
+    await client.getManifest(ref);
+    const tokenReqs = reg!.requests.filter((r) => r.path.startsWith('/token'));
+    expect(tokenReqs.map((r) => [r.method, r.status])).toEqual([['POST', 404], ['GET', 200]]);
+    expect(tokenReqs[1]!.headers.authorization).toBe(`Basic ${Buffer.from('u:p').toString('base64')}`);
+    expect(tokenReqs[1]!.path).toContain('account=u');
+  });
+
+  it('reports a refused identity token as UNAUTHORIZED, with what the token server said', async () => {
+    const { client, ref } = await setup({ auth: { scheme: 'bearer', username: 'u', password: 'p', identityToken: 'refresh-123' } });
+    identityConfig({ identitytoken: 'revoked' });
+    const err = await client.getManifest(ref).catch((e) => e);
+    expect(err).toBeInstanceOf(RegistryError);
+    expect(err.registryCode).toBe('UNAUTHORIZED');
+    expect(err.message).toBe(`unauthorized: token server ${reg!.host} rejected the identity token for ${reg!.host}/test/app (invalid_grant: unknown refresh token)`);
+    expect(err.temporary()).toBe(false);
+  });
+
   it('checks login credentials with the token flow', async () => {
     const { client } = await setup({ auth: { scheme: 'bearer', username: 'u', password: 'p' } });
     await client.checkLogin(reg!.host, { username: 'u', secret: 'p' });

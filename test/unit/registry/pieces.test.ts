@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { CredentialsError, RegistryError } from '../../../src/errors.js';
-import { TokenCache, parseTokenResponse, parseWwwAuthenticate, tokenUrl } from '../../../src/registry/auth.js';
+import { TokenCache, oauthErrorText, oauthRefreshRequest, parseTokenResponse, parseWwwAuthenticate, tokenUrl } from '../../../src/registry/auth.js';
 import { configKey, loadCredentials, normaliseServer, removeCredentials, saveCredentials } from '../../../src/registry/credentials.js';
 import { registryError } from '../../../src/registry/error-answers.js';
 import { endpointsFor, isLoopbackHost, loadHostsConfig } from '../../../src/registry/hosts.js';
@@ -33,6 +33,25 @@ describe('WWW-Authenticate', () => {
   it('builds the token URL', () => {
     const u = tokenUrl({ scheme: 'bearer', params: { realm: 'https://a/token?x=1', service: 's' } }, ['repository:a/b:pull'], 'me');
     expect(u.href).toBe('https://a/token?x=1&service=s&scope=repository%3Aa%2Fb%3Apull&account=me');
+  });
+  it('builds the OAuth2 refresh-token request: POST form to the realm, scopes space-separated', () => {
+    const { url, body } = oauthRefreshRequest(
+      { scheme: 'bearer', params: { realm: 'https://auth.example/token', service: 'registry.example' } },
+      ['repository:a/b:pull', 'repository:c:pull,push'],
+      'ref&tok=',
+    );
+    expect(url.href).toBe('https://auth.example/token');
+    expect(body).toBe('grant_type=refresh_token&refresh_token=ref%26tok%3D&service=registry.example&client_id=tsrun&scope=repository%3Aa%2Fb%3Apull+repository%3Ac%3Apull%2Cpush');
+    expect(new URLSearchParams(body).get('scope')).toBe('repository:a/b:pull repository:c:pull,push');
+    // No scope asked: no scope sent; the client id can be chosen.
+    expect(oauthRefreshRequest({ scheme: 'bearer', params: { realm: 'http://a/t' } }, [], 'r', 'other').body).toBe('grant_type=refresh_token&refresh_token=r&client_id=other');
+    expect(() => oauthRefreshRequest({ scheme: 'bearer', params: {} }, [], 'r')).toThrow(/realm/);
+  });
+  it('reads RFC 6749 error answers', () => {
+    expect(oauthErrorText(Buffer.from('{"error":"invalid_grant","error_description":"revoked"}'))).toBe('invalid_grant: revoked');
+    expect(oauthErrorText(Buffer.from('{"error":"invalid_request"}'))).toBe('invalid_request');
+    expect(oauthErrorText(Buffer.from('{"errors":[{"code":"UNAUTHORIZED","message":"no"}]}'))).toBe('no');
+    expect(oauthErrorText(Buffer.from('<html>'))).toBe('');
   });
   it('reads token or access_token, defaulting expires_in to 60 s', () => {
     expect(parseTokenResponse(Buffer.from('{"token":"t","expires_in":300}'))).toEqual({ token: 't', expiresInSec: 300 });
@@ -151,6 +170,19 @@ describe('credentials (config.json)', () => {
     expect(await loadCredentials('other', p)).toBeUndefined();
     expect(await loadCredentials('x', join(dir, 'missing.json'))).toBeUndefined();
   });
+  it('reads identity tokens ("identitytoken" next to auth, or alone)', async () => {
+    const p = join(dir, 'config.json');
+    writeFileSync(p, JSON.stringify({
+      auths: {
+        'https://index.docker.io/v1/': { auth: Buffer.from('hub:').toString('base64'), identitytoken: 'rt-1' },
+        'reg.example': { identitytoken: 'rt-2' },
+        'empty.example': { auth: Buffer.from('u:p').toString('base64'), identitytoken: '' },
+      },
+    }));
+    expect(await loadCredentials('docker.io', p)).toEqual({ username: 'hub', secret: '', identityToken: 'rt-1' });
+    expect(await loadCredentials('reg.example', p)).toEqual({ username: '', secret: '', identityToken: 'rt-2' });
+    expect(await loadCredentials('empty.example', p)).toStrictEqual({ username: 'u', secret: 'p' });
+  });
   it('saves atomically with mode 0600, keeping other keys, and removes', async () => {
     const p = join(dir, 'sub', 'config.json');
     await saveCredentials('docker.io', 'me', 's3cret', p);
@@ -199,6 +231,9 @@ process.stdin.on('data', d => input += d).on('end', () => {
       expect(await loadCredentials('index.docker.io', p)).toEqual({ username: 'hubuser', secret: 'tok' });
       expect(await removeCredentials('docker.io', p)).toBe(true);
       expect(await loadCredentials('docker.io', p)).toBeUndefined();
+      // Username "<token>": the Secret is an identity token (Docker's convention).
+      await saveCredentials('tok.example', '<token>', 'refresh-xyz', p);
+      expect(await loadCredentials('tok.example', p)).toStrictEqual({ username: '', secret: '', identityToken: 'refresh-xyz' });
       const err = await loadCredentials('special:1', p).catch((e) => e);
       expect(err).toBeInstanceOf(CredentialsError);
       expect(err.message).toMatch(/docker-credential-missing \(not installed or not in PATH\)/);
