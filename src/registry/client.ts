@@ -84,7 +84,7 @@ export class RegistryClient {
     return this.overEndpoints(ref.domain, 'pull', async (ep) => {
       const ctx = this.context(ref, 'manifest', target);
       const res = await this.retrying(undefined, () =>
-        this.send(ep, { method: 'HEAD', path: manifestPath(ref, target), headers: { accept: MANIFEST_ACCEPT }, scope: pullScope(ref.path), ctx }),
+        this.send(ep, { method: 'HEAD', path: manifestPath(ep, ref, target), headers: { accept: MANIFEST_ACCEPT }, scope: pullScope(ref.path), ctx }),
       );
       discard(res);
       const digest = header(res, 'docker-content-digest');
@@ -112,7 +112,7 @@ export class RegistryClient {
     return this.overEndpoints(ref.domain, 'pull', (ep) =>
       this.retrying(undefined, async () => {
         const ctx = this.context(ref, 'blob', desc.digest);
-        const res = await this.send(ep, { method: 'GET', path: blobPath(ref, desc.digest), scope: pullScope(ref.path), ctx });
+        const res = await this.send(ep, { method: 'GET', path: blobPath(ep, ref, desc.digest), scope: pullScope(ref.path), ctx });
         const bytes = await readBody(res, desc.size);
         if (bytes.length !== desc.size) {
           throw new DigestMismatchError(`${desc.size} bytes`, `${bytes.length} bytes`, `size of blob ${desc.digest} of ${ctx.repository}`);
@@ -147,7 +147,7 @@ export class RegistryClient {
     const domain = normaliseServer(server);
     const [ep] = this.endpointList(domain, 'login');
     const ctx: RequestContext = { registry: domain, what: 'ping' };
-    const res = await this.retrying(undefined, () => this.send(ep!, { method: 'GET', path: '/v2/', ctx, creds }));
+    const res = await this.retrying(undefined, () => this.send(ep!, { method: 'GET', path: `${ep!.root}/`, ctx, creds }));
     discard(res);
   }
 
@@ -205,7 +205,7 @@ export class RegistryClient {
   private async manifestFrom(ep: Endpoint, ref: Reference, target: string): Promise<FetchedManifest> {
     return this.retrying(undefined, async () => {
       const ctx = this.context(ref, 'manifest', target);
-      const res = await this.send(ep, { method: 'GET', path: manifestPath(ref, target), headers: { accept: MANIFEST_ACCEPT }, scope: pullScope(ref.path), ctx });
+      const res = await this.send(ep, { method: 'GET', path: manifestPath(ep, ref, target), headers: { accept: MANIFEST_ACCEPT }, scope: pullScope(ref.path), ctx });
       const bytes = await readBody(res, MAX_MANIFEST_BYTES);
       const digest = sha256Digest(bytes);
       const name = `manifest ${repositoryName(ref)}${target.includes(':') ? '@' : ':'}${target}`;
@@ -241,7 +241,7 @@ export class RegistryClient {
     if (have > 0) await hashFile(partialPath, hash, opts.signal);
     if (have < desc.size) {
       let res: HttpResponse | undefined;
-      const spec: SendSpec = { method: 'GET', path: blobPath(ref, desc.digest), scope: pullScope(ref.path), ctx };
+      const spec: SendSpec = { method: 'GET', path: blobPath(ep, ref, desc.digest), scope: pullScope(ref.path), ctx };
       if (opts.signal) spec.signal = opts.signal;
       if (have > 0) {
         try {
@@ -464,12 +464,13 @@ function header(res: HttpResponse, name: string): string | undefined {
   return Array.isArray(v) ? v[0] : v;
 }
 
-function manifestPath(ref: Reference, target: string): string {
-  return `/v2/${ref.path}/manifests/${target}`;
+/** The endpoint's API root ("/v2", or a mirror's "/cache/v2") + the repository's path. */
+function manifestPath(ep: Endpoint, ref: Reference, target: string): string {
+  return `${ep.root}/${ref.path}/manifests/${target}`;
 }
 
-function blobPath(ref: Reference, digest: string): string {
-  return `/v2/${ref.path}/blobs/${digest}`;
+function blobPath(ep: Endpoint, ref: Reference, digest: string): string {
+  return `${ep.root}/${ref.path}/blobs/${digest}`;
 }
 
 function fileSize(path: string): number {

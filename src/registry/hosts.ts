@@ -8,8 +8,10 @@
 //       "docker.io": {                       // key: the registry as written in image names
 //         "mirrors": [                       // tried in order before the registry itself, for pulls only
 //           "https://mirror.example.com",    //   a URL (scheme decides http/https)
-//           "mirror2.example.com:5000"       //   or a host, whose own entry below decides its settings
-//         ]
+//           "mirror2.example.com:5000",      //   or a host, whose own entry below decides its settings
+//           "https://mirror3.example/cache", //   a path: the API root is /cache/v2 (containerd's rule)
+//           { "url": "https://harbor.example/v2/proxy-docker", "overridePath": true }
+//         ]                                  //   the path is the API root as it is
 //       },
 //       "registry.lan:5000": {
 //         "insecure": true,                  // HTTPS without certificate checks, falling back to plain HTTP
@@ -21,8 +23,14 @@
 //
 // Loopback registries (127.0.0.0/8, ::1, localhost) use plain HTTP without any
 // setting, as Docker does.
+//
+// A path in a mirror's URL follows containerd's hosts.toml: the path is
+// cleaned and "/v2" appended unless it already ends in "/v2"; with
+// "overridePath" (containerd's override_path) the path is the API root as
+// written. Requests then go to <scheme>://<host><root>/<name>/manifests/<ref>.
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
+import { posix } from 'node:path';
 import { RegistryError } from '../errors.js';
 import type { TlsSettings } from './http.js';
 
@@ -31,8 +39,14 @@ export const DEFAULT_HOSTS_CONFIG = '/etc/tsrun/registries.json';
 export const DOCKER_HUB_API_HOST = 'registry-1.docker.io';
 const DOCKER_HUB_ALIASES = new Set(['docker.io', 'index.docker.io', 'registry-1.docker.io']);
 
+/** A mirror given as an object: its URL (or host[/path]) and whether its path is the API root as it is. */
+export interface MirrorSpec {
+  url: string;
+  overridePath?: boolean;
+}
+
 export interface HostSettings {
-  mirrors?: string[];
+  mirrors?: (string | MirrorSpec)[];
   insecure?: boolean;
   caFile?: string;
   tls?: boolean;
@@ -46,8 +60,10 @@ export interface HostsConfig {
 export interface Endpoint {
   /** "registry-1.docker.io", "127.0.0.1:5000": the host credentials and tokens belong to. */
   host: string;
-  /** Base URL of the API, without /v2/. */
+  /** Scheme and host of the API (no path). */
   base: URL;
+  /** Path of the API root, without a trailing slash: "/v2", or "/cache/v2" for a mirror with a path. */
+  root: string;
   mirror: boolean;
   tls: TlsSettings;
   /** Insecure HTTPS endpoint that may be retried over plain HTTP. */
@@ -81,8 +97,28 @@ export function loadHostsConfig(path = defaultHostsConfigPath()): HostsConfig {
   for (const [host, s] of Object.entries(regs as Record<string, unknown>)) {
     if (typeof s !== 'object' || s === null || Array.isArray(s)) bad(`"${host}" must be an object`);
     const e = s as Record<string, unknown>;
-    if (e.mirrors !== undefined && (!Array.isArray(e.mirrors) || e.mirrors.some((m) => typeof m !== 'string' || m === ''))) {
-      bad(`"${host}".mirrors must be a list of URLs or hosts`);
+    if (e.mirrors !== undefined) {
+      if (!Array.isArray(e.mirrors)) bad(`"${host}".mirrors must be a list of URLs or hosts`);
+      for (const [i, m] of (e.mirrors as unknown[]).entries()) {
+        const where = `"${host}".mirrors[${i}]`;
+        let url: unknown = m;
+        if (typeof m === 'object' && m !== null && !Array.isArray(m)) {
+          const o = m as Record<string, unknown>;
+          for (const k of Object.keys(o)) if (k !== 'url' && k !== 'overridePath') bad(`${where}: unknown setting "${k}" (known: url, overridePath)`);
+          if (o.overridePath !== undefined && typeof o.overridePath !== 'boolean') bad(`${where}.overridePath must be true or false`);
+          url = o.url;
+        }
+        if (typeof url !== 'string' || url === '') bad(`${where} must be a URL, a host or { "url": ..., "overridePath": ... }`);
+        let parsed: URL | undefined;
+        try {
+          parsed = mirrorUrl(url as string);
+        } catch {
+          parsed = undefined;
+        }
+        if (!parsed || !parsed.host || parsed.search || parsed.hash || parsed.username || parsed.password) {
+          bad(`${where}: ${JSON.stringify(url)} is not a usable mirror URL (http(s)://host[:port][/path], or host[:port][/path])`);
+        }
+      }
     }
     for (const k of ['insecure', 'tls']) if (e[k] !== undefined && typeof e[k] !== 'boolean') bad(`"${host}".${k} must be true or false`);
     if (e.caFile !== undefined && typeof e.caFile !== 'string') bad(`"${host}".caFile must be a path`);
@@ -124,9 +160,30 @@ function readCa(path: string | undefined, host: string): Buffer | undefined {
   }
 }
 
-function endpointFor(config: HostsConfig, hostOrUrl: string, mirror: boolean): Endpoint {
+/** A mirror entry as a URL: "host[:port][/path]" gets https:// (the scheme is decided later). */
+function mirrorUrl(hostOrUrl: string): URL {
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(hostOrUrl) && !/^https?:\/\//i.test(hostOrUrl)) throw new Error('only http and https');
+  return new URL(/^https?:\/\//i.test(hostOrUrl) ? hostOrUrl : `https://${hostOrUrl}`);
+}
+
+/**
+ * The API root for a URL path, by containerd's hosts.toml rule: "" or "/" is
+ * "/v2"; another path is cleaned and gets "/v2" appended unless it ends in
+ * "/v2" already ("/cache" -> "/cache/v2", "/v2/proxy" -> "/v2/proxy/v2").
+ * With overridePath the cleaned path is the root as it is ("/v2/proxy").
+ */
+export function apiRoot(pathname: string, overridePath = false): string {
+  const clean = posix.normalize(`/${pathname}`).replace(/\/+$/, '');
+  if (overridePath) return clean;
+  if (clean === '') return '/v2';
+  return clean.endsWith('/v2') ? clean : `${clean}/v2`;
+}
+
+function endpointFor(config: HostsConfig, entry: string | MirrorSpec, mirror: boolean): Endpoint {
+  const hostOrUrl = typeof entry === 'string' ? entry : entry.url;
   const explicit = /^https?:\/\//i.test(hostOrUrl);
-  const url = new URL(explicit ? hostOrUrl : `https://${hostOrUrl}`);
+  const url = mirrorUrl(hostOrUrl);
+  const root = apiRoot(url.pathname, typeof entry === 'string' ? false : entry.overridePath === true);
   const host = url.host;
   const s = settingsFor(config, host);
   const tls: TlsSettings = {};
@@ -141,7 +198,7 @@ function endpointFor(config: HostsConfig, hostOrUrl: string, mirror: boolean): E
       httpFallback = true;
     }
   } else if (s.insecure) tls.rejectUnauthorized = false;
-  return { host, base: new URL(`${scheme}//${host}`), mirror, tls, httpFallback };
+  return { host, base: new URL(`${scheme}//${host}`), root, mirror, tls, httpFallback };
 }
 
 /** Where to send requests for `domain`, in order: mirrors first for pulls, then the registry. */

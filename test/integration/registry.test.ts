@@ -153,6 +153,53 @@ describe.each<RegistryAuth>(['none', 'basic', 'token'])('docker-registry with au
     rmSync(partial);
   });
 
+  // Mirrors whose URL has a path, with containerd's hosts.toml rule: "/v2" is appended to a
+  // path that does not end in it; overridePath takes the path as the API root. The image's own
+  // registry (127.0.0.1:1) refuses connections, so only the mirror can have served the pull.
+  it('pulls through mirrors whose URLs have a path', async () => {
+    const mirror = await startRegistryProxy(reg.host, {
+      mapPath: (p) => {
+        for (const prefix of ['/mirror/v2/', '/v2/proxy-docker/v2/', '/v2/proxy-docker/']) if (p.startsWith(prefix)) return `/v2/${p.slice(prefix.length)}`;
+        return undefined;
+      },
+    });
+    try {
+      const b64 = Buffer.from(`${reg.credentials.username}:${reg.credentials.password}`).toString('base64');
+      const config = join(work, 'mirror-config.json');
+      writeFileSync(config, JSON.stringify(auth === 'none' ? {} : { auths: { [mirror.host]: { auth: b64 } } }));
+      const cases: [unknown, string][] = [
+        [`http://${mirror.host}/mirror`, '/mirror/v2/test/app/'],
+        [`${mirror.host}/mirror/v2/`, '/mirror/v2/test/app/'],
+        [`http://${mirror.host}/v2/proxy-docker`, '/v2/proxy-docker/v2/test/app/'],
+        [{ url: `http://${mirror.host}/v2/proxy-docker`, overridePath: true }, '/v2/proxy-docker/test/app/'],
+      ];
+      for (const [entry, expectedPrefix] of cases) {
+        const hosts = join(work, 'mirror-registries.json');
+        writeFileSync(hosts, JSON.stringify({ registries: { '127.0.0.1:1': { mirrors: [entry] } } }));
+        const c = new RegistryClient({ dockerConfigPath: config, hostsConfigPath: hosts, retryBaseDelayMs: 50 });
+        const ref = parseReference('127.0.0.1:1/test/app:v1');
+        const start = mirror.requests.length;
+        expect((await c.resolve(ref)).digest).toBe(layout.manifestDigest);
+        const m = await c.getManifest(ref);
+        const parsed = parseManifest(m.bytes, m.mediaType);
+        if (parsed.kind !== 'manifest') throw new Error('expected a manifest');
+        await c.getBlob(ref, parsed.manifest.config);
+        const partial = join(work, 'mirrored.partial');
+        await c.fetchBlob(ref, layerDesc(1), partial);
+        expect(readFileSync(partial).equals(layout.layers[1]!.blob)).toBe(true);
+        rmSync(partial);
+        const reqs = mirror.requests.slice(start);
+        expect(reqs.length).toBeGreaterThanOrEqual(4);
+        for (const r of reqs) {
+          expect(r.path.startsWith(expectedPrefix), `${JSON.stringify(entry)}: ${r.path}`).toBe(true);
+          expect([200, 401]).toContain(r.status);
+        }
+      }
+    } finally {
+      await mirror.close();
+    }
+  });
+
   it('rejects a corrupted blob with DigestMismatchError and leaves no partial file', async () => {
     // Corrupt the stored layer in the registry's storage (it does not re-verify on read).
     const hex = layout.layers[0]!.digest.slice(7);

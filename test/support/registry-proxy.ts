@@ -3,7 +3,10 @@
 // place of the registry, and can redirect blob GETs to a "storage" listener on
 // another host (127.0.0.2), which fetches the blob from the registry with the
 // credentials of the redirected request, remembered server-side under the
-// URL's signature (like a pre-signed storage URL).
+// URL's signature (like a pre-signed storage URL). With `mapPath` it serves
+// the registry under other paths (a mirror behind a path prefix): each request
+// path is rewritten before it is forwarded, and a path it maps to undefined is
+// answered 404 without asking the registry.
 import http, { type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
@@ -28,7 +31,12 @@ export interface RegistryProxy {
   close(): Promise<void>;
 }
 
-export async function startRegistryProxy(upstream: string): Promise<RegistryProxy> {
+export interface RegistryProxyOptions {
+  /** The registry's path for a request path (query included), or undefined for a 404. Default: the same path. */
+  mapPath?: (path: string) => string | undefined;
+}
+
+export async function startRegistryProxy(upstream: string, opts: RegistryProxyOptions = {}): Promise<RegistryProxy> {
   const requests: ProxiedRequest[] = [];
   const throttles: { path: RegExp; retryAfter: string; times: number }[] = [];
   let redirect = false;
@@ -53,7 +61,14 @@ export async function startRegistryProxy(upstream: string): Promise<RegistryProx
   };
 
   const proxy = http.createServer((req, res) => {
-    const path = req.url ?? '/';
+    const path = opts.mapPath ? opts.mapPath(req.url ?? '/') : (req.url ?? '/');
+    if (path === undefined) {
+      requests.push({ server: 'proxy', method: req.method ?? '', path: req.url ?? '', headers: req.headers, status: 404, bodyBytes: 0 });
+      const body = JSON.stringify({ errors: [{ code: 'NAME_UNKNOWN', message: 'not served under this path', detail: null }] });
+      res.writeHead(404, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+      res.end(body);
+      return;
+    }
     const t = throttles.find((x) => x.path.test(path));
     if (t) {
       if (--t.times <= 0) throttles.splice(throttles.indexOf(t), 1);

@@ -7,7 +7,7 @@ import { CredentialsError, RegistryError } from '../../../src/errors.js';
 import { TokenCache, oauthErrorText, oauthRefreshRequest, parseTokenResponse, parseWwwAuthenticate, tokenUrl } from '../../../src/registry/auth.js';
 import { configKey, loadCredentials, normaliseServer, removeCredentials, saveCredentials } from '../../../src/registry/credentials.js';
 import { registryError } from '../../../src/registry/error-answers.js';
-import { endpointsFor, isLoopbackHost, loadHostsConfig } from '../../../src/registry/hosts.js';
+import { apiRoot, endpointsFor, isLoopbackHost, loadHostsConfig } from '../../../src/registry/hosts.js';
 import { backoffMs, retryAfterMs } from '../../../src/registry/retry.js';
 
 let dir: string;
@@ -118,6 +118,54 @@ describe('hosts config', () => {
     expect(lan.base.protocol).toBe('https:');
     expect(lan.tls.rejectUnauthorized).toBe(false);
     expect(lan.httpFallback).toBe(true);
+  });
+  it('puts a mirror path in front of /v2 as containerd hosts.toml does, or uses it as the root with overridePath', () => {
+    expect(apiRoot('')).toBe('/v2');
+    expect(apiRoot('/')).toBe('/v2');
+    expect(apiRoot('/v2/')).toBe('/v2');
+    expect(apiRoot('/prefix')).toBe('/prefix/v2');
+    expect(apiRoot('/a//b/')).toBe('/a/b/v2');
+    expect(apiRoot('/cache/v2')).toBe('/cache/v2');
+    expect(apiRoot('/v2/proxy-docker')).toBe('/v2/proxy-docker/v2');
+    expect(apiRoot('/v2/proxy-docker/', true)).toBe('/v2/proxy-docker');
+    expect(apiRoot('/', true)).toBe('');
+    const p = join(dir, 'r.json');
+    writeFileSync(p, JSON.stringify({
+      registries: {
+        'docker.io': {
+          mirrors: [
+            'https://mirror.example/prefix',
+            '127.0.0.1:5001/cache/v2/',
+            { url: 'http://127.0.0.1:5002/v2/proxy-docker', overridePath: true },
+            { url: 'http://127.0.0.1:5002/v2/proxy-docker' },
+          ],
+        },
+      },
+    }));
+    const eps = endpointsFor(loadHostsConfig(p), 'docker.io');
+    expect(eps.map((e) => `${e.base.origin}${e.root}`)).toEqual([
+      'https://mirror.example/prefix/v2',
+      'http://127.0.0.1:5001/cache/v2',
+      'http://127.0.0.1:5002/v2/proxy-docker',
+      'http://127.0.0.1:5002/v2/proxy-docker/v2',
+      'https://registry-1.docker.io/v2',
+    ]);
+    expect(eps.map((e) => e.host)).toEqual(['mirror.example', '127.0.0.1:5001', '127.0.0.1:5002', '127.0.0.1:5002', 'registry-1.docker.io']);
+    // Login never uses a mirror, and the registry's own root stays /v2.
+    expect(endpointsFor(loadHostsConfig(p), 'docker.io', 'login').map((e) => e.root)).toEqual(['/v2']);
+  });
+  it('rejects unusable mirror entries, naming them', () => {
+    const p = join(dir, 'r.json');
+    const bad = (m: unknown) => {
+      writeFileSync(p, JSON.stringify({ registries: { 'docker.io': { mirrors: [m] } } }));
+      return () => loadHostsConfig(p);
+    };
+    expect(bad('')).toThrow(/"docker.io".mirrors\[0\] must be a URL/);
+    expect(bad('ftp://m.example/x')).toThrow(/not a usable mirror URL/);
+    expect(bad('https://m.example/x?y=1')).toThrow(/not a usable mirror URL/);
+    expect(bad({ url: 'https://m.example', overridePath: 'yes' })).toThrow(/overridePath must be true or false/);
+    expect(bad({ url: 'https://m.example', path: '/x' })).toThrow(/unknown setting "path"/);
+    expect(bad({ overridePath: true })).toThrow(/must be a URL/);
   });
   it('treats a missing file as empty and rejects a malformed one', () => {
     expect(loadHostsConfig(join(dir, 'none.json'))).toEqual({ registries: {} });
