@@ -29,6 +29,23 @@ export interface RestartPolicy {
   maximumRetryCount: number;
 }
 
+/** A volume or bind mount of a container, as inspect's Mounts shows it. */
+export interface ContainerMount {
+  type: 'volume' | 'bind';
+  /** Volume only: its name (a 64-hex name for an anonymous volume). */
+  name?: string;
+  /** Host path: the bind's source, or the volume's data directory. */
+  source: string;
+  destination: string;
+  /** The mode text given with -v ("ro", "rw,nocopy"), else "". */
+  mode: string;
+  rw: boolean;
+  /** Bind only. */
+  propagation?: string;
+  /** Volume only: created for this container (-v /path, --mount without source, the image's VOLUME); `rm -v` and --rm remove it. */
+  anonymous?: boolean;
+}
+
 export interface ContainerRecord {
   id: string;
   name: string;
@@ -73,6 +90,8 @@ export interface ContainerRecord {
   manuallyStopped?: boolean;
   /** The pod (id) whose namespaces and cgroup the container joined (--pod). */
   pod?: string;
+  /** Its volumes and bind mounts (absent in records written before volumes existed). */
+  mounts?: ContainerMount[];
 }
 
 export class ContainerStore extends RecordDirs<ContainerRecord> {

@@ -11,7 +11,7 @@ import type { Process, Spec, State } from '../oci/runtime.js';
 import { writeJsonAtomic } from '../util/fs.js';
 import { parseSignal } from '../util/signals.js';
 import type { EngineContext } from './context.js';
-import { ContainerStore, randomName, type ContainerRecord, type ContainerState, type RestartPolicy } from './container-store.js';
+import { ContainerStore, randomName, type ContainerMount, type ContainerRecord, type ContainerState, type RestartPolicy } from './container-store.js';
 import { writeEtcFiles } from './etc-files.js';
 import { launcherFor, type AnyLauncher, type ExitStatus } from './launchers.js';
 import { resolveImage, type LocalImage, type PullPolicy } from './image-access.js';
@@ -22,7 +22,7 @@ import { parseRestartPolicy, restartDelay, shouldRestart } from './restart.js';
 import { FileLock } from '../util/lock.js';
 import { ensureDir } from '../util/fs.js';
 import { layout } from './context.js';
-import { buildExecProcess, buildSpec, composeArgs, parseExecFlags, parseRunFlags, type RunOptions } from '../spec/index.js';
+import { buildExecProcess, buildSpec, composeArgs, imageVolumeRequests, parseExecFlags, parseRunFlags, resolveInRootfs, type MountRequest, type RunOptions } from '../spec/index.js';
 import { attachNetwork, detachNetwork, isLoopbackOnly, networkModeName, registerHosts, resolveJoinedNamespaces } from './container-network.js';
 import { LOOPBACK_UP_ANNOTATION } from '../runtime/index.js';
 import { findInit } from './init.js';
@@ -31,6 +31,7 @@ import { parsePortMappings } from '../network/index.js';
 import { joinPod } from './pod-join.js';
 import { removeCgroupOf } from './container-resources.js';
 import { afterPodMemberExit } from './rkt/exit-policy.js';
+import { Volumes } from './volumes.js';
 
 export interface CreateRequest {
   image: string;
@@ -95,7 +96,7 @@ export class Containers {
       if (state.status === 'running') return 'stopped' as const;
       record.state = { ...state, status: 'exited' };
       if (record.hostConfig.autoRemove) {
-        await this.removeLocked(record, { force: true });
+        await this.removeLocked(record, { force: true, volumes: true });
         return 'removed' as const;
       }
       const exitCode = state.exitCode ?? 0;
@@ -167,6 +168,8 @@ export class Containers {
   ): Promise<ContainerRecord> {
     const id = ContainerStore.newId();
     const name = this.claimNameFor(id, req.flags.name as string | undefined);
+    // The image's VOLUME paths that no -v/--mount/--tmpfs covers get anonymous volumes.
+    opts = { ...opts, mounts: [...(opts.mounts ?? []), ...imageVolumeRequests(image.config.config?.Volumes, opts.mounts ?? [])] };
     try {
       const config = image.config.config ?? {};
       const argv = composeArgs(image.config, { entrypoint: opts.entrypoint, command: req.command });
@@ -207,21 +210,55 @@ export class Containers {
         restartCount: 0,
       };
       const paths = this.store.paths(id);
-      this.store.create(record, (tmp) => {
-        for (const d of ['upper', 'work', 'rootfs', 'bundle']) mkdirSync(join(tmp, d));
-      });
+      const volumes = new Volumes(this.ctx);
+      // Held from finding or creating the volumes until the record names them, so volume rm/prune cannot take them meanwhile.
+      const volumeLease = await volumes.lease();
+      try {
+        record.mounts = [];
+        this.resolveMounts(volumes, opts.mounts ?? [], record.mounts);
+        this.store.create(record, (tmp) => {
+          for (const d of ['upper', 'work', 'rootfs', 'bundle']) mkdirSync(join(tmp, d));
+        });
+      } catch (err) {
+        volumeLease.release();
+        await volumes.removeAnonymousOf(record).catch(() => undefined);
+        throw err;
+      } finally {
+        volumeLease.release();
+      }
       try {
         await this.prepareBundle(record, image.config, opts, req.command, (req.flags.publish as string[] | undefined) ?? []);
       } catch (err) {
         await detachNetwork(this.ctx, record.id).catch(() => undefined);
         unmountRootfs(paths.rootfs);
         this.store.remove(record);
+        await volumes.removeAnonymousOf(record).catch(() => undefined);
         throw err;
       }
       return record;
     } catch (err) {
       this.store.releaseName(name, id);
       throw err;
+    }
+  }
+
+  /**
+   * Finds or creates the volumes of `mounts` (an anonymous one gets a fresh name)
+   * and fills in their host directories; appends to `out` what the record keeps
+   * for inspect and for `rm -v` (as it goes, so a failure midway still names the
+   * anonymous volumes to remove). The caller holds the volumes' lease.
+   */
+  private resolveMounts(volumes: Volumes, mounts: MountRequest[], out: ContainerMount[]): void {
+    for (const m of mounts) {
+      if (m.type === 'bind') {
+        out.push({ type: 'bind', source: m.source!, destination: m.target, mode: m.readonly ? 'ro' : '', rw: !m.readonly, propagation: m.propagation ?? 'rprivate' });
+      } else if (m.type === 'volume') {
+        const anonymous = m.volumeName === undefined;
+        const { volume } = volumes.createLocked({ name: m.volumeName, labels: m.volumeLabels });
+        m.volumeName = volume.name;
+        m.source = volume.mountpoint;
+        out.push({ type: 'volume', name: volume.name, source: volume.mountpoint, destination: m.target, mode: m.mode ?? '', rw: !m.readonly, anonymous });
+      }
     }
   }
 
@@ -246,6 +283,11 @@ export class Containers {
   private async prepareBundle(record: ContainerRecord, imageConfig: ImageConfig, opts: RunOptions, command: string[], publishFlags: string[]): Promise<void> {
     const paths = this.store.paths(record.id);
     if (!isMounted(paths.rootfs)) mountRootfs(record.lowerDirs, paths.upper, paths.work, paths.rootfs, { volatile: record.hostConfig.autoRemove });
+    // Docker's copy-up: an empty volume takes the image's content at its path (unless nocopy).
+    const volumes = new Volumes(this.ctx);
+    for (const m of opts.mounts ?? []) {
+      if (m.type === 'volume' && !m.noCopy && m.volumeName) await volumes.populate(m.volumeName, resolveInRootfs(paths.rootfs, m.target));
+    }
     const joined = resolveJoinedNamespaces(this, opts);
     const ports = parsePortMappings(publishFlags, Object.keys(imageConfig.config?.ExposedPorts ?? {}), Boolean(opts.publishAll));
     const net = await attachNetwork(this.ctx, record, opts, ports);
@@ -353,7 +395,7 @@ export class Containers {
     } catch (err) {
       record.state = { status: 'exited', exitCode: 127, error: err instanceof Error ? err.message : String(err), finishedAt: new Date().toISOString() };
       this.store.save(record);
-      if (record.hostConfig.autoRemove) await this.remove(record, { force: true });
+      if (record.hostConfig.autoRemove) await this.remove(record, { force: true, volumes: true });
       throw err;
     }
     if (!exit) return undefined;
@@ -370,7 +412,7 @@ export class Containers {
       finishedAt: exit.finishedAt,
     };
     if (record.hostConfig.autoRemove) {
-      await this.remove(record, { force: true });
+      await this.remove(record, { force: true, volumes: true });
       return;
     }
     if (this.store.get(record.id)) this.store.save(record);
@@ -413,7 +455,8 @@ export class Containers {
     return this.state(record).exitCode ?? 0;
   }
 
-  async remove(record: ContainerRecord, opts: { force?: boolean } = {}): Promise<void> {
+  /** `volumes`: also its anonymous volumes (rm -v; --rm does it too), unless another container uses them. */
+  async remove(record: ContainerRecord, opts: { force?: boolean; volumes?: boolean } = {}): Promise<void> {
     if (opts.force && this.state(record).status === 'running') {
       // Keep the exit hook from restarting what is being removed.
       record.manuallyStopped = true;
@@ -422,7 +465,7 @@ export class Containers {
     await this.withContainerLock(record.id, () => this.removeLocked(record, opts));
   }
 
-  private async removeLocked(record: ContainerRecord, opts: { force?: boolean }): Promise<void> {
+  private async removeLocked(record: ContainerRecord, opts: { force?: boolean; volumes?: boolean }): Promise<void> {
     if (!this.store.get(record.id)) return;
     const launcher = this.launcher(record);
     const status = this.state(record).status;
@@ -441,6 +484,7 @@ export class Containers {
     await detachNetwork(this.ctx, record.id);
     unmountRootfs(this.store.paths(record.id).rootfs);
     this.store.remove(record);
+    if (opts.volumes) await new Volumes(this.ctx).removeAnonymousOf(record);
   }
 
   rename(record: ContainerRecord, newName: string): void {

@@ -32,6 +32,8 @@ export function layout(ctx: EngineContext) {
     containers: join(ctx.root, 'containers'),
     /** Per-pod persistent state. */
     pods: join(ctx.root, 'pods'),
+    /** Local volumes: <name>/_data and <name>/volume.json (engine/volumes.ts). */
+    volumes: join(ctx.root, 'volumes'),
     /** Live state of the launcher (runtime/): one dir per running container. */
     runtime: join(ctx.runroot, 'runtime'),
     /** Locks that must vanish at reboot. */

@@ -457,7 +457,7 @@ export class RktPods {
     const meta = readMeta(cur.dir);
     for (const app of meta?.apps ?? []) {
       const record = app.containerId ? this.containers.store.get(app.containerId) : undefined;
-      if (record) await this.containers.remove(record, { force: true });
+      if (record) await this.containers.remove(record, { force: true, volumes: true }); // the anonymous volumes of image VOLUME paths go with the pod
     }
     // The engine pod by its name finds it even when a crash came before pod.json recorded it.
     let pod: PodRecord | undefined;
@@ -617,7 +617,7 @@ export class RktPods {
       const app = meta.apps.find((a) => a.name === name);
       if (!app) throw new NotFoundError('app', name);
       const record = app.containerId ? this.containers.store.get(app.containerId) : undefined;
-      if (record) await this.containers.remove(record, { force: true });
+      if (record) await this.containers.remove(record, { force: true, volumes: true }); // the anonymous volumes of image VOLUME paths go with the pod
       meta.apps = meta.apps.filter((a) => a.name !== name);
       writeMeta(cur.dir, meta);
       const manifest = this.manifest(cur);

@@ -7,6 +7,7 @@ import { registerLogout } from './logout.js';
 import { registerSystemVerbs } from './system-verbs.js';
 import { registerPodVerbs } from './pod-verbs.js';
 import { registerNetworkVerbs } from './network-verbs.js';
+import { registerVolumeVerbs } from './volume-verbs.js';
 
 export function registerDockerCommands(program: Command): void {
   registerContainerVerbs(program);
@@ -16,4 +17,5 @@ export function registerDockerCommands(program: Command): void {
   registerSystemVerbs(program);
   registerPodVerbs(program);
   registerNetworkVerbs(program);
+  registerVolumeVerbs(program);
 }

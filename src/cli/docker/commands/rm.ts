@@ -12,10 +12,10 @@ export function registerRm(program: Command, name = 'rm'): void {
     .option('-f, --force', 'force the removal of a running container (uses SIGKILL)')
     .option('-v, --volumes', 'remove anonymous volumes associated with the container')
     .action(
-      action('tsrun', async (names: string[], flags: { force?: boolean }, self: Command) => {
+      action('tsrun', async (names: string[], flags: { force?: boolean; volumes?: boolean }, self: Command) => {
         const containers = containersOf(self);
         return forEachContainer(containers, names, async (record, given) => {
-          await containers.remove(record, { force: flags.force });
+          await containers.remove(record, { force: flags.force, volumes: flags.volumes });
           process.stdout.write(`${given}\n`);
         });
       }),

@@ -1,7 +1,8 @@
-// tsrun system df: disk used by images (and by containers, through the engine's hook).
+// tsrun system df: disk used by images, containers and local volumes.
 import type { Command } from 'commander';
 import { imageDiskUsage } from '../../../engine/images.js';
 import { containerDiskUsage } from '../../../engine/container-usage.js';
+import { Volumes } from '../../../engine/volumes.js';
 import { action, contextOf } from '../../common.js';
 import { humanSize } from '../../format.js';
 import { printTable } from '../table.js';
@@ -20,10 +21,11 @@ export function registerSystemDf(program: Command, name = 'df'): Command {
         const ctx = contextOf(self);
         const img = imageDiskUsage(ctx);
         const ctr = containerDiskUsage(ctx);
+        const vol = new Volumes(ctx).diskUsage();
         const rows = [
           { Type: 'Images', TotalCount: img.total, Active: img.active, Size: img.size, Reclaimable: img.reclaimable },
           { Type: 'Containers', TotalCount: ctr.total, Active: ctr.active, Size: ctr.size, Reclaimable: ctr.reclaimable },
-          { Type: 'Local Volumes', TotalCount: 0, Active: 0, Size: 0, Reclaimable: 0 },
+          { Type: 'Local Volumes', TotalCount: vol.total, Active: vol.active, Size: vol.size, Reclaimable: vol.reclaimable },
           { Type: 'Build Cache', TotalCount: 0, Active: 0, Size: 0, Reclaimable: 0 },
         ];
         if (flags.format === 'json') {

@@ -4,6 +4,7 @@
 import { createInterface } from 'node:readline/promises';
 import type { Command } from 'commander';
 import { pruneImages } from '../../../engine/images.js';
+import { Volumes } from '../../../engine/volumes.js';
 import { action, contextOf } from '../../common.js';
 import { humanSize } from '../../format.js';
 import { podsOf } from '../pod-access.js';
@@ -25,13 +26,15 @@ export function registerSystemPrune(system: Command): void {
     .description('remove unused data and the leftovers of crashed tsrun processes')
     .option('-a, --all', 'remove all unused images, not just dangling ones')
     .option('-f, --force', 'do not prompt for confirmation')
+    .option('--volumes', 'also remove anonymous volumes no container uses')
     .option('--sweep-network', 'also remove veths and published ports on the tsrun bridge that no endpoint of this --root accounts for (only when no other tsrun root shares the host)')
     .action(
-      action('tsrun', async (flags: { all?: boolean; force?: boolean; sweepNetwork?: boolean }, self: Command) => {
+      action('tsrun', async (flags: { all?: boolean; force?: boolean; volumes?: boolean; sweepNetwork?: boolean }, self: Command) => {
         if (!flags.force) {
           const images = flags.all ? 'all images without at least one container associated to them' : 'all dangling images';
           const question =
             'WARNING! This will remove:\n  - all stopped containers\n  - all pods without running containers\n' +
+            (flags.volumes ? '  - anonymous volumes not used by at least one container\n' : '') +
             `  - ${images}\n  - network namespaces, interfaces, firewall entries and addresses left by crashed tsrun processes\n\n` +
             'Are you sure you want to continue? [y/N] ';
           if (!(await confirm(question))) return 0;
@@ -41,12 +44,14 @@ export function registerSystemPrune(system: Command): void {
         const repaired = await pods.repair({ sweepNetwork: flags.sweepNetwork });
         const containers = await pods.containers.prune();
         const removedPods = await pods.prune();
+        const volumes = flags.volumes ? await new Volumes(contextOf(self)).prune() : { removed: [], reclaimed: 0 };
         const images = await pruneImages(contextOf(self), { all: flags.all });
         const section = (title: string, lines: string[]) => {
           if (lines.length) process.stdout.write(`${title}:\n${lines.join('\n')}\n\n`);
         };
         section('Deleted Containers', containers.removed);
         section('Deleted Pods', removedPods);
+        section('Deleted Volumes', volumes.removed);
         section('Deleted Images', [...images.untagged.map((u) => `untagged: ${u}`), ...images.deleted.map((d) => `deleted: ${d}`)]);
         const net = repaired.network;
         section('Repaired', [
@@ -59,7 +64,7 @@ export function registerSystemPrune(system: Command): void {
           ...net.ports.map((o) => `published ports of ${o}`),
           ...net.leases.map((ip) => `address lease ${ip}`),
         ]);
-        process.stdout.write(`Total reclaimed space: ${humanSize(images.reclaimed)}\n`);
+        process.stdout.write(`Total reclaimed space: ${humanSize(images.reclaimed + volumes.reclaimed)}\n`);
         return 0;
       }),
     );

@@ -1,0 +1,23 @@
+// tsrun volume rm [-f] VOLUME...: refused for a volume any container (running or
+// not) uses, with Docker's "volume is in use - [IDS]"; -f makes a missing volume no error.
+import type { Command } from 'commander';
+import { action } from '../../common.js';
+import { forEachVolume, volumesOf } from '../volume-access.js';
+
+export function registerVolumeRm(volume: Command): void {
+  volume
+    .command('rm')
+    .alias('remove')
+    .description('remove one or more volumes')
+    .argument('<volume...>')
+    .option('-f, --force', 'do not report volumes that do not exist (volumes in use are still kept)')
+    .action(
+      action('tsrun', async (names: string[], flags: { force?: boolean }, self: Command) => {
+        const volumes = volumesOf(self);
+        return forEachVolume('remove', names, async (name) => {
+          await volumes.remove(name, { force: flags.force });
+          process.stdout.write(`${name}\n`);
+        });
+      }),
+    );
+}

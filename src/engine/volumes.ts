@@ -1,0 +1,372 @@
+// Local volumes behind `tsrun volume create|ls|inspect|rm|prune`, `-v NAME:/path`,
+// `-v /path`, `--mount type=volume` and the image's VOLUME paths. On disk:
+//   <root>/volumes/<name>/_data         what the container sees (bind-mounted)
+//   <root>/volumes/<name>/volume.json   name, driver, creation time, labels, anonymous flag
+//   <root>/volumes/.creating-<name>-*   a volume being created, renamed into place once complete
+//   <root>/volumes/.removing-<name>-*   a volume being deleted, renamed out of sight first
+//   <root>/volumes/<name>/.copy-*       copy-up of the image's content in progress (volume-copy.ts)
+//   <root>/volumes/.lock                shared by whoever creates or fills volumes, exclusive for rm/prune/repair
+// Which containers use a volume is read from the container records (their
+// `mounts`), so there is no reference count to get out of step after a kill -9.
+// Container creation holds the lock (shared) from finding or creating its volumes
+// until its record is in place, so rm and prune never miss a user being born.
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { ConflictError, NotFoundError, UsageError } from '../errors.js';
+import { validateVolumeName, VOLUME_NAME_PATTERN } from '../spec/index.js';
+import { ensureDir, writeJsonAtomic } from '../util/fs.js';
+import { FileLock } from '../util/lock.js';
+import { ContainerStore, type ContainerRecord } from './container-store.js';
+import { treeSize } from './container-usage.js';
+import { layout, type EngineContext } from './context.js';
+import { copyUp } from './volume-copy.js';
+
+/** Docker (23+) marks anonymous volumes with this label; `volume prune` without -a removes only those. */
+export const ANONYMOUS_VOLUME_LABEL = 'com.docker.volume.anonymous';
+
+export interface VolumeRecord {
+  name: string;
+  driver: 'local';
+  /** RFC 3339 to the second, as Docker shows it. */
+  createdAt: string;
+  labels: Record<string, string>;
+  options: Record<string, string>;
+  /** Created without a name (-v /path, --mount without source, the image's VOLUME). */
+  anonymous: boolean;
+}
+
+export interface VolumeInfo extends VolumeRecord {
+  /** The host directory containers see: <root>/volumes/<name>/_data. */
+  mountpoint: string;
+}
+
+export interface CreateVolumeRequest {
+  /** Omitted: an anonymous volume with a random 64-hex name. */
+  name?: string;
+  driver?: string;
+  labels?: Record<string, string>;
+  options?: Record<string, string>;
+}
+
+export interface VolumeDiskUsage {
+  total: number;
+  /** Volumes some container (running or not) uses. */
+  active: number;
+  size: number;
+  /** Bytes of the volumes no container uses. */
+  reclaimable: number;
+}
+
+function errno(err: unknown): string | undefined {
+  return (err as NodeJS.ErrnoException | undefined)?.code;
+}
+
+/** Docker's CreatedAt: RFC 3339 without fractions. */
+function createdNow(): string {
+  return new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+}
+
+/** Parses "k=v" (or a bare "k") labels. */
+export function labelsFrom(list: readonly string[] | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const l of list ?? []) {
+    const i = l.indexOf('=');
+    out[i < 0 ? l : l.slice(0, i)] = i < 0 ? '' : l.slice(i + 1);
+  }
+  return out;
+}
+
+export class Volumes {
+  readonly dir: string;
+
+  constructor(readonly ctx: EngineContext) {
+    this.dir = layout(ctx).volumes;
+  }
+
+  volumeDir(name: string): string {
+    return join(this.dir, name);
+  }
+
+  /** The directory containers see. */
+  dataDir(name: string): string {
+    return join(this.dir, name, '_data');
+  }
+
+  private metaPath(name: string): string {
+    return join(this.dir, name, 'volume.json');
+  }
+
+  /** Shared: creating or filling volumes; exclusive: removing them (rm, prune, repair). */
+  async lease(exclusive = false): Promise<FileLock> {
+    ensureDir(this.dir);
+    return FileLock.acquire(join(this.dir, '.lock'), { shared: !exclusive });
+  }
+
+  async withLease<T>(exclusive: boolean, fn: () => T | Promise<T>): Promise<T> {
+    const lock = await this.lease(exclusive);
+    try {
+      return await fn();
+    } finally {
+      lock.release();
+    }
+  }
+
+  /** Creates a volume (idempotent for a name that exists, as Docker); returns it and whether it is new. */
+  async create(req: CreateVolumeRequest): Promise<{ volume: VolumeInfo; created: boolean }> {
+    return this.withLease(false, () => this.createLocked(req));
+  }
+
+  /** create() for a caller holding lease(). */
+  createLocked(req: CreateVolumeRequest): { volume: VolumeInfo; created: boolean } {
+    const driver = req.driver ?? 'local';
+    if (driver !== 'local') throw new UsageError(`volume driver "${driver}" is not supported (only local)`);
+    if (req.options && Object.keys(req.options).length > 0) {
+      throw new UsageError(`volume options are not supported (${Object.keys(req.options).join(', ')}): local volumes here are plain directories`);
+    }
+    const anonymous = req.name === undefined;
+    const name = req.name ?? randomBytes(32).toString('hex');
+    validateVolumeName(name);
+    const existing = this.find(name);
+    if (existing) return { volume: existing, created: false };
+
+    const record: VolumeRecord = {
+      name,
+      driver: 'local',
+      createdAt: createdNow(),
+      labels: { ...(req.labels ?? {}), ...(anonymous ? { [ANONYMOUS_VOLUME_LABEL]: '' } : {}) },
+      options: {},
+      anonymous,
+    };
+    ensureDir(this.dir);
+    const temp = join(this.dir, `.creating-${name}-${process.pid}-${randomBytes(4).toString('hex')}`);
+    try {
+      mkdirSync(temp, { mode: 0o701 });
+      mkdirSync(join(temp, '_data'), { mode: 0o755 });
+      writeJsonAtomic(join(temp, 'volume.json'), record);
+      renameSync(temp, this.volumeDir(name));
+    } catch (err) {
+      rmSync(temp, { recursive: true, force: true });
+      // Another process created the same name meanwhile: theirs is as good as ours.
+      if ((errno(err) === 'ENOTEMPTY' || errno(err) === 'EEXIST') && this.find(name)) return { volume: this.find(name)!, created: false };
+      throw err;
+    }
+    return { volume: { ...record, mountpoint: this.dataDir(name) }, created: true };
+  }
+
+  /** The volume, or undefined when there is none of that name. */
+  find(name: string): VolumeInfo | undefined {
+    if (!VOLUME_NAME_PATTERN.test(name)) return undefined;
+    let record: VolumeRecord;
+    try {
+      record = JSON.parse(readFileSync(this.metaPath(name), 'utf8')) as VolumeRecord;
+    } catch (err) {
+      if (errno(err) !== 'ENOENT') throw err;
+      // A volume directory without metadata (copied in by hand): still a volume, as Docker's local driver sees it.
+      if (!existsSync(this.dataDir(name))) return undefined;
+      record = { name, driver: 'local', createdAt: createdNow(), labels: {}, options: {}, anonymous: false };
+    }
+    return { ...record, name, labels: record.labels ?? {}, options: record.options ?? {}, mountpoint: this.dataDir(name) };
+  }
+
+  get(name: string): VolumeInfo {
+    const v = this.find(name);
+    if (!v) throw new NotFoundError('volume', name);
+    return v;
+  }
+
+  /** Every volume, by name. */
+  list(): VolumeInfo[] {
+    let names: string[];
+    try {
+      names = readdirSync(this.dir);
+    } catch {
+      return [];
+    }
+    return names
+      .filter((n) => VOLUME_NAME_PATTERN.test(n))
+      .sort()
+      .map((n) => this.find(n))
+      .filter((v): v is VolumeInfo => v !== undefined);
+  }
+
+  /** Volume name -> ids of the containers (any state) that mount it. */
+  usage(): Map<string, string[]> {
+    const out = new Map<string, string[]>();
+    for (const record of new ContainerStore(this.ctx).list()) {
+      for (const m of record.mounts ?? []) {
+        if (m.type !== 'volume' || !m.name) continue;
+        const ids = out.get(m.name) ?? [];
+        if (!ids.includes(record.id)) ids.push(record.id);
+        out.set(m.name, ids);
+      }
+    }
+    return out;
+  }
+
+  /** Removes a volume no container uses; -f makes a missing one no error (Docker's rules). */
+  async remove(name: string, opts: { force?: boolean } = {}): Promise<void> {
+    await this.withLease(true, () => {
+      if (!this.find(name)) {
+        if (opts.force) return;
+        throw new NotFoundError('volume', name);
+      }
+      const users = this.usage().get(name) ?? [];
+      if (users.length > 0) throw new ConflictError(`remove ${name}: volume is in use - [${users.join(' ')}]`);
+      this.removeLocked(name);
+    });
+  }
+
+  /** Renamed out of sight first, so a crash never leaves a half-deleted volume visible. */
+  private removeLocked(name: string): void {
+    const doomed = join(this.dir, `.removing-${name}-${randomBytes(4).toString('hex')}`);
+    try {
+      renameSync(this.volumeDir(name), doomed);
+    } catch (err) {
+      if (errno(err) === 'ENOENT') return;
+      throw err;
+    }
+    rmSync(doomed, { recursive: true, force: true });
+  }
+
+  /**
+   * Removes the anonymous volumes created for `record` (rm -v, --rm) that no
+   * other container uses; call it once the container's record is gone.
+   * Named volumes are never removed here. Returns the names removed.
+   */
+  async removeAnonymousOf(record: Pick<ContainerRecord, 'mounts'>): Promise<string[]> {
+    const names = (record.mounts ?? []).filter((m) => m.type === 'volume' && m.anonymous && m.name).map((m) => m.name!);
+    if (names.length === 0) return [];
+    return this.withLease(true, () => {
+      const usage = this.usage();
+      const removed: string[] = [];
+      for (const name of names) {
+        if ((usage.get(name) ?? []).length > 0 || !this.find(name)) continue;
+        this.removeLocked(name);
+        removed.push(name);
+      }
+      return removed;
+    });
+  }
+
+  /** Volumes no container uses: only anonymous ones unless `all` (Docker 23+). Returns names and bytes freed. */
+  async prune(opts: { all?: boolean } = {}): Promise<{ removed: string[]; reclaimed: number }> {
+    return this.withLease(true, () => {
+      this.repairLocked();
+      const usage = this.usage();
+      const out = { removed: [] as string[], reclaimed: 0 };
+      for (const v of this.list()) {
+        if ((usage.get(v.name) ?? []).length > 0) continue;
+        if (!opts.all && !this.isAnonymous(v)) continue;
+        out.reclaimed += treeSize(v.mountpoint);
+        this.removeLocked(v.name);
+        out.removed.push(v.name);
+      }
+      return out;
+    });
+  }
+
+  isAnonymous(v: VolumeInfo): boolean {
+    return v.anonymous || ANONYMOUS_VOLUME_LABEL in v.labels;
+  }
+
+  /** Sweeps what crashes leave (half-created or half-removed volumes, copy-up temp dirs), unless someone is creating. */
+  repair(): string[] {
+    if (!existsSync(this.dir)) return [];
+    const lock = FileLock.tryAcquire(join(this.dir, '.lock'));
+    if (!lock) return [];
+    try {
+      return this.repairLocked();
+    } finally {
+      lock.release();
+    }
+  }
+
+  private repairLocked(): string[] {
+    const swept: string[] = [];
+    let names: string[] = [];
+    try {
+      names = readdirSync(this.dir);
+    } catch {
+      return swept;
+    }
+    for (const n of names) {
+      if (n.startsWith('.creating-') || n.startsWith('.removing-')) {
+        rmSync(join(this.dir, n), { recursive: true, force: true });
+        swept.push(n);
+      } else if (VOLUME_NAME_PATTERN.test(n)) {
+        let inner: string[] = [];
+        try {
+          inner = readdirSync(this.volumeDir(n));
+        } catch {
+          continue;
+        }
+        for (const c of inner.filter((c) => c.startsWith('.copy-'))) {
+          rmSync(join(this.volumeDir(n), c), { recursive: true, force: true });
+          swept.push(`${n}/${c}`);
+        }
+      }
+    }
+    return swept;
+  }
+
+  /**
+   * Copy-up (Docker's): fills the empty volume `name` from `source`, a directory
+   * of a container's mounted rootfs. Holds the lease so repair leaves the copy alone.
+   */
+  async populate(name: string, source: string): Promise<boolean> {
+    return this.withLease(false, () => copyUp(source, this.dataDir(name)));
+  }
+
+  /** For `system df`. */
+  diskUsage(): VolumeDiskUsage {
+    const usage = this.usage();
+    const out: VolumeDiskUsage = { total: 0, active: 0, size: 0, reclaimable: 0 };
+    for (const v of this.list()) {
+      const bytes = treeSize(v.mountpoint);
+      out.total++;
+      out.size += bytes;
+      if ((usage.get(v.name) ?? []).length > 0) out.active++;
+      else out.reclaimable += bytes;
+    }
+    return out;
+  }
+}
+
+const FILTER_KEYS = new Set(['dangling', 'name', 'label', 'driver']);
+
+/**
+ * `volume ls --filter` values ("dangling=true", "name=web", "label=k[=v]",
+ * "driver=local"), grouped by key: values of one key are alternatives, keys
+ * must all match (Docker's rules).
+ */
+export function parseVolumeFilters(list: readonly string[]): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  for (const f of list) {
+    const eq = f.indexOf('=');
+    const key = eq < 0 ? f : f.slice(0, eq);
+    const value = eq < 0 ? '' : f.slice(eq + 1);
+    if (!FILTER_KEYS.has(key)) throw new UsageError(`invalid filter '${key}' (dangling, name, label or driver)`);
+    if (key === 'dangling' && !['true', 'false', '1', '0'].includes(value)) throw new UsageError(`invalid filter 'dangling=${value}' (true or false)`);
+    out.set(key, [...(out.get(key) ?? []), value]);
+  }
+  return out;
+}
+
+/** Whether volume `v` (used by `users` containers) passes the filters of parseVolumeFilters. */
+export function volumeMatches(v: VolumeRecord, users: number, filters: Map<string, string[]>): boolean {
+  const test: Record<string, (value: string) => boolean> = {
+    dangling: (value) => (value === 'true' || value === '1') === (users === 0),
+    name: (value) => v.name.includes(value),
+    driver: (value) => v.driver === value,
+    label: (value) => {
+      const eq = value.indexOf('=');
+      if (eq < 0) return value in v.labels;
+      return v.labels[value.slice(0, eq)] === value.slice(eq + 1);
+    },
+  };
+  for (const [key, values] of filters) {
+    if (!values.some((value) => test[key]!(value))) return false;
+  }
+  return true;
+}
