@@ -1,0 +1,325 @@
+// Docker's named and anonymous volumes end to end: the built `tsrun` CLI runs
+// real containers from the project's busybox image (and a busybox with VOLUME
+// paths derived from it here), pulled from the real docker-registry on
+// 127.0.0.1. Run as root under the integration lock.
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { tarOf } from '../support/oci-layout.js';
+import { pushImage, type RunningRegistry, serveBusybox } from '../support/registry-server.js';
+import { REPO, TsrunCli } from '../support/tsrun-cli.js';
+
+let reg: RunningRegistry;
+let cli: TsrunCli;
+let image: string;
+/** busybox plus a layer with /data/seed.txt, and VOLUME /data and /cache in its config. */
+let volImage: string;
+let work: string;
+
+const sha256 = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
+
+/**
+ * Copies the OCI layout at `src` to `dst` with one more layer and config
+ * changes: how a Dockerfile's `ADD` and `VOLUME` would extend busybox.
+ */
+function deriveLayout(src: string, dst: string, tag: string, extraTar: Buffer, patchConfig: (cfg: Record<string, unknown>) => void): void {
+  const blobs = join(dst, 'blobs', 'sha256');
+  mkdirSync(blobs, { recursive: true });
+  const read = (digest: string) => readFileSync(join(src, 'blobs', 'sha256', digest.slice(7)));
+  const put = (b: Buffer) => {
+    const d = sha256(b);
+    writeFileSync(join(blobs, d.slice(7)), b);
+    return d;
+  };
+  const index = JSON.parse(readFileSync(join(src, 'index.json'), 'utf8'));
+  const manifest = JSON.parse(read(index.manifests[0].digest).toString());
+  for (const l of manifest.layers) put(read(l.digest));
+  const config = JSON.parse(read(manifest.config.digest).toString());
+  const layer = gzipSync(extraTar);
+  manifest.layers.push({ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: put(layer), size: layer.length });
+  config.rootfs.diff_ids.push(sha256(extraTar));
+  config.config ??= {};
+  patchConfig(config.config);
+  const configBlob = Buffer.from(JSON.stringify(config));
+  manifest.config = { ...manifest.config, digest: put(configBlob), size: configBlob.length };
+  const manifestBlob = Buffer.from(JSON.stringify(manifest));
+  writeFileSync(join(dst, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
+  writeFileSync(
+    join(dst, 'index.json'),
+    JSON.stringify({
+      schemaVersion: 2,
+      manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: put(manifestBlob), size: manifestBlob.length, annotations: { 'org.opencontainers.image.ref.name': tag } }],
+    }),
+  );
+}
+
+beforeAll(async () => {
+  ({ registry: reg, image } = await serveBusybox());
+  work = mkdtempSync('/tmp/tsrun-volumes-it-');
+  const extra = tarOf([{ path: 'data/' }, { path: 'data/seed.txt', content: 'seed\n', mode: 0o640 }, { path: 'cache/' }]);
+  deriveLayout(join(REPO, 'images/out/busybox'), join(work, 'vol-layout'), 'latest', extra, (cfg) => {
+    cfg.Volumes = { '/data': {}, '/cache': {} };
+  });
+  await pushImage(join(work, 'vol-layout'), reg.host, 'busybox-vol:latest');
+  volImage = `${reg.host}/busybox-vol`;
+  cli = new TsrunCli();
+  for (const img of [image, volImage]) {
+    const pulled = cli.run(['pull', '-q', img]);
+    expect(pulled.code, pulled.stderr).toBe(0);
+  }
+}, 180_000);
+
+afterAll(async () => {
+  cli?.destroy();
+  await reg?.stop();
+  if (work) rmSync(work, { recursive: true, force: true });
+});
+
+const volumeNames = (c = cli) => c.run(['volume', 'ls', '-q']).stdout.split('\n').filter(Boolean);
+const dataDir = (name: string, c = cli) => join(c.root, 'volumes', name, '_data');
+interface MountJson {
+  Type: string;
+  Name?: string;
+  Source: string;
+  Destination: string;
+  Driver?: string;
+  Mode: string;
+  RW: boolean;
+}
+const mountsOf = (container: string): MountJson[] => {
+  const r = cli.run(['inspect', container]);
+  expect(r.code, r.stderr).toBe(0);
+  return JSON.parse(r.stdout)[0].Mounts;
+};
+
+describe('named volumes', () => {
+  it('keep data across containers, created on first use, visible on the host and in volume ls/inspect', () => {
+    const w = cli.run(['run', '--rm', '-v', 'persist1:/data', image, 'sh', '-c', 'echo persisted > /data/f']);
+    expect(w.code, w.stderr).toBe(0);
+    expect(readFileSync(join(dataDir('persist1'), 'f'), 'utf8')).toBe('persisted\n');
+    const r = cli.run(['run', '--rm', '-v', 'persist1:/other', image, 'cat', '/other/f']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toBe('persisted\n');
+    // --rm never removes a named volume.
+    expect(volumeNames()).toContain('persist1');
+    expect(cli.run(['volume', 'ls']).stdout).toMatch(/^DRIVER\s+VOLUME NAME\n(.*\n)*local\s+persist1\n/m);
+    const inspected = JSON.parse(cli.run(['volume', 'inspect', 'persist1']).stdout);
+    expect(inspected).toEqual([
+      {
+        CreatedAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/),
+        Driver: 'local',
+        Labels: {},
+        Mountpoint: dataDir('persist1'),
+        Name: 'persist1',
+        Options: {},
+        Scope: 'local',
+      },
+    ]);
+  });
+
+  it(':ro and --mount readonly mount it read-only', () => {
+    expect(cli.run(['volume', 'create', 'rovol']).stdout).toBe('rovol\n');
+    const ro = cli.run(['run', '--rm', '-v', 'rovol:/data:ro', image, 'touch', '/data/x']);
+    expect(ro.code).not.toBe(0);
+    expect(ro.stderr).toMatch(/Read-only file system/);
+    const mount = cli.run(['run', '--rm', '--mount', 'type=volume,source=rovol,target=/m,readonly', image, 'touch', '/m/x']);
+    expect(mount.code).not.toBe(0);
+    expect(mount.stderr).toMatch(/Read-only file system/);
+    const rw = cli.run(['run', '--rm', '--mount', 'type=volume,source=rovol,target=/m', image, 'touch', '/m/x']);
+    expect(rw.code, rw.stderr).toBe(0);
+    expect(existsSync(join(dataDir('rovol'), 'x'))).toBe(true);
+  });
+
+  it('inspect shows the mount as Docker does', () => {
+    const id = cli.run(['create', '--name', 'showmounts', '-v', 'shown1:/data:ro', '--mount', 'type=volume,src=shown2,dst=/m', image, 'true']).stdout.trim();
+    expect(id).toMatch(/^[0-9a-f]{64}$/);
+    expect(mountsOf('showmounts')).toEqual([
+      { Type: 'volume', Name: 'shown1', Source: dataDir('shown1'), Destination: '/data', Driver: 'local', Mode: 'ro', RW: false, Propagation: '' },
+      { Type: 'volume', Name: 'shown2', Source: dataDir('shown2'), Destination: '/m', Driver: 'local', Mode: '', RW: true, Propagation: '' },
+    ]);
+    expect(cli.run(['rm', 'showmounts']).code).toBe(0);
+  });
+
+  it('copy-up: an empty volume takes the image content at its path, with modes; a filled one is left alone; nocopy skips it', () => {
+    const r = cli.run(['run', '--rm', '-v', 'etcvol:/etc', image, 'sh', '-c', 'grep -c "^root:" /etc/passwd; stat -c %a /etc/group']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toBe('1\n644\n');
+    const hostPasswd = readFileSync(join(dataDir('etcvol'), 'passwd'), 'utf8');
+    expect(hostPasswd).toMatch(/^root:x:0:0:/m);
+    expect(hostPasswd).toMatch(/^tsuser:x:1000:/m);
+    // The volume has content now: a later container sees the volume's, not the image's.
+    expect(cli.run(['run', '--rm', '-v', 'etcvol:/etc', image, 'sh', '-c', 'echo "mine:x:7:7::/:/bin/sh" > /etc/passwd']).code).toBe(0);
+    expect(cli.run(['run', '--rm', '-v', 'etcvol:/etc', image, 'cat', '/etc/passwd']).stdout).toBe('mine:x:7:7::/:/bin/sh\n');
+    // nocopy: the volume stays empty of the image's files.
+    expect(cli.run(['run', '--rm', '-v', 'etcnocopy:/etc:nocopy', image, 'true']).code).toBe(0);
+    expect(existsSync(join(dataDir('etcnocopy'), 'passwd'))).toBe(false);
+    expect(cli.run(['run', '--rm', '--mount', 'type=volume,src=etcnocopy2,dst=/etc,volume-nocopy', image, 'true']).code).toBe(0);
+    expect(existsSync(join(dataDir('etcnocopy2'), 'passwd'))).toBe(false);
+  });
+});
+
+describe('anonymous volumes', () => {
+  const anonymousOf = (container: string) => {
+    const m = mountsOf(container).filter((x) => x.Type === 'volume');
+    expect(m).toHaveLength(1);
+    expect(m[0]!.Name).toMatch(/^[0-9a-f]{64}$/);
+    return m[0]!;
+  };
+
+  it('-v /path makes one tied to the container: plain rm keeps it, rm -v removes it', () => {
+    expect(cli.run(['create', '--name', 'anonkeep', '-v', '/scratch', image, 'true']).code).toBe(0);
+    const kept = anonymousOf('anonkeep');
+    expect(kept).toMatchObject({ Destination: '/scratch', Driver: 'local', RW: true, Source: dataDir(kept.Name!) });
+    expect(existsSync(dataDir(kept.Name!))).toBe(true);
+    expect(cli.run(['rm', 'anonkeep']).code).toBe(0);
+    expect(volumeNames()).toContain(kept.Name);
+
+    expect(cli.run(['create', '--name', 'anongone', '-v', '/scratch', image, 'true']).code).toBe(0);
+    const gone = anonymousOf('anongone');
+    expect(volumeNames()).toContain(gone.Name);
+    expect(cli.run(['rm', '-v', 'anongone']).code).toBe(0);
+    expect(volumeNames()).not.toContain(gone.Name);
+    expect(existsSync(join(cli.root, 'volumes', gone.Name!))).toBe(false);
+    // Named volumes survive rm -v.
+    expect(cli.run(['create', '--name', 'namedkeep', '-v', 'survivor:/s', image, 'true']).code).toBe(0);
+    expect(cli.run(['rm', '-v', 'namedkeep']).code).toBe(0);
+    expect(volumeNames()).toContain('survivor');
+  });
+
+  it('--rm removes the anonymous volumes (attached and detached) but not named ones', async () => {
+    const before = new Set(volumeNames());
+    const r = cli.run(['run', '--rm', '-v', '/scratch', '-v', 'rmkeeps:/k', image, 'sh', '-c', 'echo x > /scratch/f; echo y > /k/f']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(volumeNames().filter((n) => !before.has(n))).toEqual(['rmkeeps']);
+
+    const id = cli.run(['run', '-d', '--rm', '-v', '/scratch', image, 'sleep', '1']).stdout.trim();
+    expect(id).toMatch(/^[0-9a-f]{64}$/);
+    const anon = volumeNames().filter((n) => !before.has(n) && n !== 'rmkeeps');
+    expect(anon).toHaveLength(1);
+    for (let i = 0; i < 100 && cli.run(['ps', '-aq', '--no-trunc']).stdout.includes(id); i++) await sleep(100);
+    expect(cli.run(['ps', '-aq', '--no-trunc']).stdout).not.toContain(id);
+    expect(volumeNames()).not.toContain(anon[0]);
+  });
+});
+
+describe('volume rm', () => {
+  it('refuses a volume a container uses, stopped or running, with Docker\'s message and exit 1', () => {
+    const stopped = cli.run(['create', '--name', 'holder', '-v', 'inuse1:/data', image, 'true']).stdout.trim();
+    const refused = cli.run(['volume', 'rm', 'inuse1']);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain(`Error response from daemon: remove inuse1: volume is in use - [${stopped}]`);
+    expect(volumeNames()).toContain('inuse1');
+
+    const running = cli.run(['run', '-d', '--name', 'runner', '-v', 'inuse1:/d', image, 'sleep', '600']).stdout.trim();
+    const both = cli.run(['volume', 'rm', 'inuse1']);
+    expect(both.code).toBe(1);
+    expect(both.stderr).toContain(stopped);
+    expect(both.stderr).toContain(running);
+    expect(cli.run(['rm', '-f', 'runner']).code).toBe(0);
+    expect(cli.run(['volume', 'rm', 'inuse1']).code).toBe(1);
+    expect(cli.run(['rm', 'holder']).code).toBe(0);
+
+    const ok = cli.run(['volume', 'rm', 'inuse1']);
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(ok.stdout).toBe('inuse1\n');
+    expect(volumeNames()).not.toContain('inuse1');
+    expect(existsSync(join(cli.root, 'volumes', 'inuse1'))).toBe(false);
+  });
+
+  it('a missing volume is an error (exit 1) unless -f', () => {
+    const missing = cli.run(['volume', 'rm', 'never-was']);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/no such volume/);
+    expect(cli.run(['volume', 'rm', '-f', 'never-was']).code).toBe(0);
+  });
+});
+
+describe('bad volume names', () => {
+  it('are usage errors (125) naming the value, and create nothing', () => {
+    const volumesBefore = readdirSync(join(cli.root, 'volumes')).sort();
+    const containersBefore = cli.run(['ps', '-aq']).stdout;
+    for (const [flag, value, bad] of [
+      ['-v', 'bad/name:/x', 'bad/name'],
+      ['-v', 'x:/x', '"x"'],
+      ['-v', '_under:/x', '_under'],
+      ['-v', 'rel', 'rel'],
+      ['--mount', 'type=volume,src=@at,dst=/x', '@at'],
+    ] as const) {
+      const r = cli.run(['run', '--rm', flag, value, image, 'true']);
+      expect(r.code, `${flag} ${value}`).toBe(125);
+      expect(r.stderr).toContain(bad);
+    }
+    const create = cli.run(['volume', 'create', 'bad/name']);
+    expect(create.code).toBe(1);
+    expect(create.stderr).toMatch(/"bad\/name" includes invalid characters/);
+    expect(readdirSync(join(cli.root, 'volumes')).sort()).toEqual(volumesBefore);
+    expect(cli.run(['ps', '-aq']).stdout).toBe(containersBefore);
+  });
+});
+
+describe("the image's VOLUME paths", () => {
+  it('get anonymous volumes filled from the image, unless a mount already covers the path', () => {
+    const r = cli.run(['run', '--rm', volImage, 'sh', '-c', 'cat /data/seed.txt; stat -c %a /data/seed.txt; echo more > /data/more']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toBe('seed\n640\n');
+
+    expect(cli.run(['create', '--name', 'imgvol', volImage, 'true']).code).toBe(0);
+    const mounts = mountsOf('imgvol');
+    expect(mounts.map((m) => [m.Type, m.Destination]).sort()).toEqual([
+      ['volume', '/cache'],
+      ['volume', '/data'],
+    ]);
+    for (const m of mounts) expect(m.Name).toMatch(/^[0-9a-f]{64}$/);
+    const data = mounts.find((m) => m.Destination === '/data')!;
+    expect(readFileSync(join(data.Source, 'seed.txt'), 'utf8')).toBe('seed\n');
+    expect(cli.run(['rm', '-v', 'imgvol']).code).toBe(0);
+    for (const m of mounts) expect(volumeNames()).not.toContain(m.Name);
+
+    // -v NAME:/data and --tmpfs /cache cover both paths: no anonymous volume at all.
+    expect(cli.run(['create', '--name', 'imgcovered', '-v', 'imgdata:/data', '--tmpfs', '/cache', volImage, 'true']).code).toBe(0);
+    expect(mountsOf('imgcovered')).toEqual([
+      { Type: 'volume', Name: 'imgdata', Source: dataDir('imgdata'), Destination: '/data', Driver: 'local', Mode: '', RW: true, Propagation: '' },
+    ]);
+    expect(readFileSync(join(dataDir('imgdata'), 'seed.txt'), 'utf8')).toBe('seed\n');
+    expect(cli.run(['rm', '-v', 'imgcovered']).code).toBe(0);
+    expect(volumeNames()).toContain('imgdata');
+  });
+});
+
+describe('volume ls, prune and system df', () => {
+  it('filters dangling volumes, prunes anonymous ones (all unused with -a), and df counts them', () => {
+    // Its own root, so other tests' volumes do not count.
+    const own = new TsrunCli();
+    try {
+      expect(own.run(['pull', '-q', image]).code).toBe(0);
+      expect(own.run(['volume', 'create', '--label', 'team=a', 'freenamed']).stdout).toBe('freenamed\n');
+      const anon = own.run(['volume', 'create']).stdout.trim();
+      expect(anon).toMatch(/^[0-9a-f]{64}$/);
+      expect(own.run(['create', '--name', 'user', '-v', 'usednamed:/u', '-v', '/anonused', image, 'true']).code).toBe(0);
+      const usedAnon = JSON.parse(own.run(['inspect', 'user']).stdout)[0].Mounts.find((m: MountJson) => m.Destination === '/anonused').Name;
+      writeFileSync(join(dataDir('freenamed', own), 'f'), 'x'.repeat(2000));
+
+      expect(volumeNames(own).sort()).toEqual([anon, 'freenamed', usedAnon, 'usednamed'].sort());
+      expect(own.run(['volume', 'ls', '-q', '-f', 'dangling=true']).stdout.split('\n').filter(Boolean).sort()).toEqual([anon, 'freenamed'].sort());
+      expect(own.run(['volume', 'ls', '-q', '-f', 'label=team=a']).stdout).toBe('freenamed\n');
+      const json = own.run(['volume', 'ls', '--format', 'json']).stdout.trim().split('\n').map((l) => JSON.parse(l));
+      expect(json.find((v) => v.Name === 'freenamed')).toMatchObject({ Driver: 'local', Labels: 'team=a', Mountpoint: dataDir('freenamed', own), Scope: 'local' });
+
+      const df = own.run(['system', 'df', '--format', 'json']).stdout.trim().split('\n').map((l) => JSON.parse(l));
+      expect(df.find((r) => r.Type === 'Local Volumes')).toMatchObject({ TotalCount: 4, Active: 2, Size: '2kB' });
+
+      const prune = own.run(['volume', 'prune', '-f']);
+      expect(prune.code, prune.stderr).toBe(0);
+      expect(prune.stdout).toBe(`Deleted Volumes:\n${anon}\n\nTotal reclaimed space: 0B\n`);
+      expect(volumeNames(own).sort()).toEqual(['freenamed', usedAnon, 'usednamed'].sort());
+      const all = own.run(['volume', 'prune', '-f', '-a']);
+      expect(all.stdout).toMatch(/^Deleted Volumes:\nfreenamed\n\nTotal reclaimed space: 2kB\n$/);
+      expect(volumeNames(own).sort()).toEqual([usedAnon, 'usednamed'].sort());
+    } finally {
+      own.destroy();
+    }
+  });
+});
