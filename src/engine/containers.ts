@@ -484,7 +484,10 @@ export class Containers {
     await detachNetwork(this.ctx, record.id);
     unmountRootfs(this.store.paths(record.id).rootfs);
     this.store.remove(record);
-    if (opts.volumes) await new Volumes(this.ctx).removeAnonymousOf(record);
+    if (opts.volumes) {
+      // The container is gone already: a volume that cannot go is worth a warning, not a failed rm.
+      await new Volumes(this.ctx).removeAnonymousOf(record).catch((err) => this.onWarning?.(`cannot remove the anonymous volumes of ${record.name}: ${err instanceof Error ? err.message : String(err)}`, record));
+    }
   }
 
   rename(record: ContainerRecord, newName: string): void {

@@ -118,6 +118,8 @@ describe('named volumes', () => {
         Scope: 'local',
       },
     ]);
+    // Plain inspect finds volumes too, after containers and images.
+    expect(JSON.parse(cli.run(['inspect', 'persist1']).stdout)[0]).toMatchObject({ Name: 'persist1', Mountpoint: dataDir('persist1') });
   });
 
   it(':ro and --mount readonly mount it read-only', () => {

@@ -1,4 +1,4 @@
-// tsrun inspect NAME|ID...: a container, else an image (as Docker resolves it)
+// tsrun inspect NAME|ID...: a container, else an image, else a volume (as Docker resolves it)
 import type { Command } from 'commander';
 import { inspectImage } from '../../../engine/images.js';
 import { openStore } from '../../../engine/pull.js';
@@ -8,12 +8,13 @@ import { action, contextOf } from '../../common.js';
 import { inspectContainer } from '../container-view.js';
 import { containersOf } from '../engine-access.js';
 import { imageInspectJson } from '../image-view.js';
+import { inspectVolumeJson, volumesOf } from '../volume-access.js';
 import { printInspected } from '../inspect-output.js';
 
 export function registerInspect(program: Command, name = 'inspect', kinds: 'any' | 'container' = 'any'): void {
   program
     .command(name)
-    .description(kinds === 'any' ? 'return low-level information on containers and images' : 'display detailed information on one or more containers')
+    .description(kinds === 'any' ? 'return low-level information on containers, images and volumes' : 'display detailed information on one or more containers')
     .argument('<name...>')
     .option('-f, --format <template>', 'only {{json .}} and {{.Field.Sub}} paths are supported')
     .action(
@@ -22,7 +23,7 @@ export function registerInspect(program: Command, name = 'inspect', kinds: 'any'
         const out: unknown[] = [];
         let failed = 0;
         for (const n of names) {
-          const found = inspectContainerNamed(containers, n) ?? (kinds === 'any' ? inspectImageNamed(self, n) : undefined);
+          const found = inspectContainerNamed(containers, n) ?? (kinds === 'any' ? inspectImageNamed(self, n) ?? inspectVolumeNamed(self, n) : undefined);
           if (found) out.push(found);
           else {
             process.stderr.write(`Error: No such ${kinds === 'any' ? 'object' : 'container'}: ${n}\n`);
@@ -45,6 +46,11 @@ function inspectContainerNamed(containers: ReturnType<typeof containersOf>, name
     if (err instanceof NotFoundError) return undefined;
     throw err;
   }
+}
+
+function inspectVolumeNamed(cmd: Command, name: string): unknown {
+  const volume = volumesOf(cmd).find(name);
+  return volume ? inspectVolumeJson(volume) : undefined;
 }
 
 function inspectImageNamed(cmd: Command, name: string): unknown {

@@ -44,6 +44,7 @@ export function registerSystemPrune(system: Command): void {
         const repaired = await pods.repair({ sweepNetwork: flags.sweepNetwork });
         const containers = await pods.containers.prune();
         const removedPods = await pods.prune();
+        const volumeLeftovers = new Volumes(contextOf(self)).repair();
         const volumes = flags.volumes ? await new Volumes(contextOf(self)).prune() : { removed: [], reclaimed: 0 };
         const images = await pruneImages(contextOf(self), { all: flags.all });
         const section = (title: string, lines: string[]) => {
@@ -63,6 +64,7 @@ export function registerSystemPrune(system: Command): void {
           ...net.veths.map((v) => `veth ${v}`),
           ...net.ports.map((o) => `published ports of ${o}`),
           ...net.leases.map((ip) => `address lease ${ip}`),
+          ...volumeLeftovers.map((v) => `volume leftover ${v}`),
         ]);
         process.stdout.write(`Total reclaimed space: ${humanSize(images.reclaimed + volumes.reclaimed)}\n`);
         return 0;

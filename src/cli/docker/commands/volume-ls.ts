@@ -34,7 +34,7 @@ export function registerVolumeLs(volume: Command): void {
           Labels: Object.entries(v.labels)
             .map(([k, val]) => `${k}=${val}`)
             .join(','),
-          Links: String(usage.get(v.name)?.length ?? 0),
+          Links: 'N/A',
           Mountpoint: v.mountpoint,
           Name: v.name,
           Scope: 'local',
