@@ -14,6 +14,8 @@ export interface CgroupFs {
   rmdir(path: string): void;
   /** Names of subdirectories (child cgroups). */
   subdirs(path: string): string[];
+  /** Names of the (interface) files in a directory; optional for fakes that predate it. */
+  files?(path: string): string[];
 }
 
 export const realCgroupFs: CgroupFs = {
@@ -34,6 +36,10 @@ export const realCgroupFs: CgroupFs = {
   subdirs: (path) =>
     readdirSync(path, { withFileTypes: true })
       .filter((d) => d.isDirectory())
+      .map((d) => d.name),
+  files: (path) =>
+    readdirSync(path, { withFileTypes: true })
+      .filter((d) => d.isFile())
       .map((d) => d.name),
 };
 

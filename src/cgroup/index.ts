@@ -60,7 +60,9 @@
  * counts limit hits that reclaim resolved without any kill.
  * STATS: memory.current|usage_in_bytes, memory.max|limit_in_bytes,
  * memory.stat, cpu.stat|cpuacct.usage*, pids.current/max,
- * io.stat|blkio.throttle.io_service_bytes.
+ * io.stat|blkio.throttle.io_service_bytes. fullStats() reads every counter
+ * runc's `events --stats` reports, as exact bigints (full-stats.ts has the
+ * file table); oomKillCount() is the counter behind oomKilled().
  */
 import { CgroupError } from '../errors.js';
 import type { CgroupFs } from './fsops.js';
@@ -68,6 +70,8 @@ import { DEFAULT_CGROUP_ROOT, detectLayout as detect, type CgroupLayout, type Cg
 import { FsCgroupManager, listChildCgroups, type CgroupManager, type CgroupStats } from './manager.js';
 
 export type { CgroupLayout, CgroupLayoutInfo, CgroupManager, CgroupStats, CgroupFs };
+export type { BlkioEntryStats, FullCgroupStats, MemoryEntryStats } from './full-stats.js';
+export { MAX_U64 } from './full-stats.js';
 export { DEFAULT_CGROUP_ROOT };
 export { sharesToWeight, blkioWeightToIoWeight, swapMaxV2 } from './convert.js';
 

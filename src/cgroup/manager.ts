@@ -10,6 +10,7 @@ import { errnoOf, pollSync, realCgroupFs, sleepSync, type CgroupFs } from './fso
 import type { CgroupLayoutInfo } from './layout.js';
 import { planV1, planV2, type PlanItem, type PlannedWrite } from './plan.js';
 import { parseBlkioServiceBytes, parseFlatKeyed, parseIoStat, parseLimit, parsePids } from './convert.js';
+import { readFullStats, type FullCgroupStats } from './full-stats.js';
 
 export interface CgroupStats {
   memory?: {
@@ -46,8 +47,12 @@ export interface CgroupManager {
   /** rmdir bottom-up in every hierarchy, retrying briefly on EBUSY; missing dirs are fine. */
   destroy(): void;
   stats(): CgroupStats;
+  /** Every counter `tsrun-oci events` reports (full-stats.ts); missing files read as zero. */
+  fullStats(): FullCgroupStats;
   /** Whether the kernel OOM-killed a process in this cgroup (query before destroy()). */
   oomKilled(): boolean;
+  /** How many OOM kills the kernel counted in this cgroup (v1 kernels < 4.13: 1 while under_oom, else 0). */
+  oomKillCount(): number;
 }
 
 type Target = { version: 1 | 2; dir: string };
@@ -469,12 +474,32 @@ export class FsCgroupManager implements CgroupManager {
    * reclaim usually resolves without killing anything.
    */
   oomKilled(): boolean {
+    return this.oomKillCount() > 0;
+  }
+
+  oomKillCount(): number {
     const mem = this.target('memory');
-    if (!mem) return false;
-    if (mem.version === 2) return (parseFlatKeyed(this.readOr(join(mem.dir, 'memory.events'), ''))['oom_kill'] ?? 0) > 0;
+    if (!mem) return 0;
+    if (mem.version === 2) return parseFlatKeyed(this.readOr(join(mem.dir, 'memory.events'), ''))['oom_kill'] ?? 0;
     const ctl = parseFlatKeyed(this.readOr(join(mem.dir, 'memory.oom_control'), ''));
-    if (ctl['oom_kill'] !== undefined) return ctl['oom_kill'] > 0;
-    return ctl['under_oom'] === 1;
+    if (ctl['oom_kill'] !== undefined) return ctl['oom_kill'];
+    return ctl['under_oom'] === 1 ? 1 : 0;
+  }
+
+  fullStats(): FullCgroupStats {
+    return readFullStats({
+      target: (controller) => this.target(controller),
+      v1Dir: (controller) => this.v1Dirs.get(controller),
+      unifiedDir: this.unifiedDir,
+      read: (path) => this.readOr(path, undefined),
+      files: (dir) => {
+        try {
+          return this.fs.files?.(dir) ?? [];
+        } catch {
+          return [];
+        }
+      },
+    });
   }
 
   // ---- small helpers -------------------------------------------------------------

@@ -28,6 +28,7 @@ const COMMANDS: Record<string, Loader> = {
   features: () => import('./commands/features.js'),
   spec: () => import('./commands/spec.js'),
   list: () => import('./commands/list.js'),
+  events: () => import('./commands/events.js'),
 };
 
 const GLOBAL_OPTIONS = {

@@ -163,6 +163,12 @@ export class FakeCgroupFs implements CgroupFs {
       .map((d) => d.name);
   }
 
+  files(path: string): string[] {
+    return readdirSync(path, { withFileTypes: true })
+      .filter((d) => d.isFile())
+      .map((d) => d.name);
+  }
+
   mkdir(path: string): void {
     if (existsSync(path)) throw errno('EEXIST', path);
     const h = this.hierarchyOf(path);
