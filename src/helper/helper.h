@@ -5,6 +5,7 @@
 #ifndef TSRUN_HELPER_H
 #define TSRUN_HELPER_H
 
+#include <poll.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -73,5 +74,27 @@ extern int g_no_monitor;
 
 /* monitor.c */
 int monitor_main(const struct plan *plan);
+
+/* attach.c: the attach socket (frames and types in PLAN.md). */
+#define ATTACH_STDIN 0  /* client -> monitor: bytes for the container's stdin */
+#define ATTACH_STDOUT 1 /* monitor -> client */
+#define ATTACH_STDERR 2 /* monitor -> client */
+#define ATTACH_EXIT 3   /* monitor -> client: the exit code in decimal, then the monitor closes */
+#define ATTACH_RESIZE 4 /* client -> monitor: rows and cols, big-endian u16 each */
+#define ATTACH_FRAME_MAX 16384
+/* Where client input goes: stdin bytes appended to buf (NULL: dropped), resizes to pty (-1: none). */
+struct attach_input {
+  char *buf;
+  size_t *len;
+  size_t cap;
+  int pty;
+};
+int attach_listen(const char *path);
+int attach_fds(struct pollfd *pf, int want_input); /* the listener and the clients; room: 1 + 16 */
+void attach_io(const struct pollfd *pf, int n, struct attach_input *in);
+void attach_broadcast(int type, const char *data, size_t len);
+int attach_busy(void);       /* a client has not taken the last frame: read no more output */
+int attach_timeout_ms(void); /* -1, or when attach_io must run to drop a stalled client */
+void attach_finish(int exit_code);
 
 #endif

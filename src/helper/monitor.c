@@ -26,7 +26,7 @@
 
 
 struct config {
-  const char *lock_file, *exit_file, *pid_file, *started_file, *log_file, *exec_fifo, *console_socket;
+  const char *lock_file, *exit_file, *pid_file, *started_file, *log_file, *exec_fifo, *console_socket, *attach_socket;
   int detach, stdin_open, terminal, inherit_stdio;
   unsigned rows, cols;
   char *const *exit_command; /* argv run after the exit file is written (detached only) */
@@ -35,6 +35,7 @@ struct config {
 /* Output of one stream, cut into lines for the log as Docker's json-file does. */
 struct stream {
   const char *name;
+  int type;     /* its frame type on the attach socket */
   int fd;       /* read end, -1 once at EOF */
   int relay_fd; /* our own stdout/stderr when attached, else -1 */
   char line[16384];
@@ -74,6 +75,7 @@ static void read_config(const struct plan *plan) {
     else if (!strcmp(n, "log-file")) cfg.log_file = s->argv[0];
     else if (!strcmp(n, "exec-fifo")) cfg.exec_fifo = s->argv[0];
     else if (!strcmp(n, "console-socket")) cfg.console_socket = s->argv[0];
+    else if (!strcmp(n, "attach-socket")) cfg.attach_socket = s->argv[0];
     else if (!strcmp(n, "detach")) cfg.detach = 1;
     else if (!strcmp(n, "exit-command")) cfg.exit_command = s->argv;
     else if (!strcmp(n, "stdin")) cfg.stdin_open = 1;
@@ -94,6 +96,8 @@ static void read_config(const struct plan *plan) {
   }
   if (!cfg.lock_file || !cfg.exit_file) fail("config", EINVAL, "lock-file and exit-file are required");
   if (g_no_monitor && cfg.detach) fail("config", EINVAL, "no-monitor and detach exclude each other");
+  if (cfg.attach_socket && (g_no_monitor || cfg.inherit_stdio || cfg.console_socket))
+    fail("config", EINVAL, "attach-socket needs the monitor to own the container's stdio");
   if (g_no_monitor && cfg.terminal && !cfg.console_socket) fail("config", EINVAL, "no-monitor with a terminal needs a console-socket");
   for (int i = 0; i < g_preserve_fds; i++)
     if (fcntl(PRESERVED_FD_BASE + i, F_GETFD) < 0) fail("preserve-fds", EBADF, "fd not passed");
@@ -120,7 +124,7 @@ static void log_bytes(struct stream *s, const char *data, size_t len) {
 
 /* Reads what is available; returns 0 at EOF (also EIO from a pty whose slave closed). */
 static int pump(struct stream *s) {
-  char buf[16384];
+  char buf[ATTACH_FRAME_MAX];
   ssize_t n = read(s->fd, buf, sizeof buf);
   if (n < 0 && (errno == EINTR || errno == EAGAIN)) return 1;
   if (n <= 0) {
@@ -132,6 +136,7 @@ static int pump(struct stream *s) {
   }
   log_bytes(s, buf, (size_t)n);
   if (s->relay_fd >= 0 && write_all(s->relay_fd, buf, (size_t)n)) s->relay_fd = -1;
+  attach_broadcast(s->type, buf, (size_t)n);
   return 1;
 }
 
@@ -402,8 +407,8 @@ int monitor_main(const struct plan *plan) {
   }
 
   int attached = !cfg.detach;
-  struct stream out = {.name = "stdout", .fd = -1, .relay_fd = attached ? 1 : -1};
-  struct stream err = {.name = "stderr", .fd = -1, .relay_fd = attached ? 2 : -1};
+  struct stream out = {.name = "stdout", .type = ATTACH_STDOUT, .fd = -1, .relay_fd = attached ? 1 : -1};
+  struct stream err = {.name = "stderr", .type = ATTACH_STDERR, .fd = -1, .relay_fd = attached ? 2 : -1};
   int cstdio[3], master = -1, in_w = -1, relay_stdin = 0;
   int consp[2] = {-1, -1};
   if (cfg.terminal) {
@@ -440,6 +445,8 @@ int monitor_main(const struct plan *plan) {
   sigprocmask(SIG_BLOCK, &mask, NULL);
   int sfd = signalfd(-1, &mask, SFD_CLOEXEC);
   if (sfd < 0) fail("signalfd", errno, "");
+  /* Before the container exists, so a client may attach before `start` (close-on-exec: it never reaches the command). */
+  if (cfg.attach_socket && attach_listen(cfg.attach_socket)) fail("attach-socket", errno, cfg.attach_socket);
 
   int pidp[2], initp[2], syncp[2];
   if (pipe2(pidp, O_CLOEXEC) || pipe2(initp, O_CLOEXEC) || pipe2(syncp, O_CLOEXEC)) fail("pipe", errno, "");
@@ -506,22 +513,37 @@ int monitor_main(const struct plan *plan) {
     tty_saved = tcsetattr(0, TCSANOW, &raw) == 0;
   }
 
+  /* The container's stdin: what our own stdin (attached) and attach clients send
+   * waits in ibuf until the container takes it; never block on a container that
+   * does not read its stdin (it may be blocked writing output to us). */
+  static char ibuf[4096];
+  size_t ilen = 0;
+  int close_in = 0; /* our stdin ended (no pty): close the container's once ibuf is empty */
+  if (in_w >= 0) fcntl(in_w, F_SETFL, fcntl(in_w, F_GETFL) | O_NONBLOCK);
+
   int init_fd = initp[0], ready = 0, exited = 0, status = 0, err_no = 0;
   char err_step[64] = "", err_path[2048] = "";
   int stdin_fd = relay_stdin ? 0 : -1;
   for (;;) {
-    struct pollfd pf[5];
-    int np = 0, i_sig, i_init = -1, i_out = -1, i_err = -1, i_in = -1;
+    struct pollfd pf[7 + 17];
+    int np = 0, i_sig, i_init = -1, i_out = -1, i_err = -1, i_in = -1, i_inw = -1;
+    int busy = attach_busy(); /* a client has not taken the last output yet */
     pf[i_sig = np++] = (struct pollfd){.fd = sfd, .events = POLLIN};
     if (init_fd >= 0) pf[i_init = np++] = (struct pollfd){.fd = init_fd, .events = POLLIN};
-    if (out.fd >= 0) pf[i_out = np++] = (struct pollfd){.fd = out.fd, .events = POLLIN};
-    if (err.fd >= 0) pf[i_err = np++] = (struct pollfd){.fd = err.fd, .events = POLLIN};
-    if (stdin_fd >= 0 && !exited) pf[i_in = np++] = (struct pollfd){.fd = stdin_fd, .events = POLLIN};
+    if (out.fd >= 0 && !busy) pf[i_out = np++] = (struct pollfd){.fd = out.fd, .events = POLLIN};
+    if (err.fd >= 0 && !busy) pf[i_err = np++] = (struct pollfd){.fd = err.fd, .events = POLLIN};
+    if (stdin_fd >= 0 && !exited && ilen < sizeof ibuf) pf[i_in = np++] = (struct pollfd){.fd = stdin_fd, .events = POLLIN};
+    if (in_w >= 0 && ilen > 0) pf[i_inw = np++] = (struct pollfd){.fd = in_w, .events = POLLOUT};
+    int i_att = np;
+    int n_att = attach_fds(pf + np, in_w < 0 || !cfg.stdin_open || ilen < sizeof ibuf);
+    np += n_att;
     if (exited && out.fd < 0 && err.fd < 0 && init_fd < 0) break;
     /* Once the container is gone, give its last writers a moment, then stop. */
-    int r = poll(pf, (nfds_t)np, exited ? 200 : -1);
+    int timeout = exited ? 200 : -1, stall = attach_timeout_ms();
+    if (stall >= 0 && (timeout < 0 || stall < timeout)) timeout = stall;
+    int r = poll(pf, (nfds_t)np, timeout);
     if (r < 0 && errno != EINTR) break;
-    if (r == 0 && exited) break;
+    if (r == 0 && exited && !busy) break;
     if (pf[i_sig].revents & POLLIN) {
       struct signalfd_siginfo si;
       if (read(sfd, &si, sizeof si) == sizeof si) {
@@ -568,18 +590,30 @@ int monitor_main(const struct plan *plan) {
         }
       }
     }
-    if (i_out >= 0 && pf[i_out].revents) pump(&out);
+    if (i_out >= 0 && pf[i_out].revents && !pump(&out) && master >= 0) {
+      /* The pty is closed with the output: no more input or resizes go to it. */
+      if (in_w == master) in_w = -1, ilen = 0;
+      master = -1;
+    }
     if (i_err >= 0 && pf[i_err].revents) pump(&err);
     if (i_in >= 0 && pf[i_in].revents) {
-      char buf[4096];
-      ssize_t n = read(0, buf, sizeof buf);
+      ssize_t n = read(0, ibuf + ilen, sizeof ibuf - ilen);
       if (n > 0) {
-        if (in_w >= 0) write_all(in_w, buf, (size_t)n);
+        if (in_w >= 0) ilen += (size_t)n;
       } else if (n == 0 || errno != EINTR) {
         stdin_fd = -1;
-        if (!cfg.terminal && in_w >= 0) close(in_w), in_w = -1; /* EOF reaches the container */
+        if (!cfg.terminal) close_in = 1; /* EOF reaches the container */
       }
     }
+    /* Clients write to the container's stdin only when it was opened for them (the stdin step). */
+    struct attach_input ain = {.buf = in_w >= 0 && cfg.stdin_open ? ibuf : NULL, .len = &ilen, .cap = sizeof ibuf, .pty = master};
+    attach_io(pf + i_att, n_att, &ain);
+    if (in_w >= 0 && ilen > 0 && (i_inw < 0 || pf[i_inw].revents)) {
+      ssize_t w = write(in_w, ibuf, ilen);
+      if (w > 0) memmove(ibuf, ibuf + w, ilen - (size_t)w), ilen -= (size_t)w;
+      else if (w < 0 && errno != EAGAIN && errno != EINTR) ilen = 0; /* the container closed its stdin */
+    }
+    if (close_in && ilen == 0 && in_w >= 0) close(in_w), in_w = -1;
   }
   if (out.fd >= 0) log_entry(&out, out.line, out.used);
   if (err.fd >= 0) log_entry(&err, err.line, err.used);
@@ -592,7 +626,8 @@ int monitor_main(const struct plan *plan) {
   write_exit_file(status, err_step[0] ? err_step : NULL, err_no, err_path);
   if (!ready && !err_step[0]) report_error("init", EPROTO, "container process ended during set-up");
   close(STATUS_FD);
+  int code = WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WIFEXITED(status) ? WEXITSTATUS(status) : 1;
+  attach_finish(code); /* after the exit file: a client that reads the state next sees it stopped */
   if (cfg.exit_command && cfg.detach && ready) run_exit_command();
-  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
+  return code;
 }

@@ -25,6 +25,7 @@ static const struct op OPS[] = {
     {"preserve-fds", PHASE_CONFIG, 1, 1},
     {"no-monitor", PHASE_CONFIG, 0, 0},
     {"exit-command", PHASE_CONFIG, 1, -1},
+    {"attach-socket", PHASE_CONFIG, 1, 1},
     /* setup process */
     {"setns", PHASE_PRECLONE, 2, 2},
     {"clone", PHASE_PRECLONE, 1, 1},

@@ -29,6 +29,8 @@ export interface MonitorConfig {
   consoleSocket?: string;
   /** Detached only: the monitor releases its lock and execs this argv once the exit status is written. */
   exitCommand?: string[];
+  /** A unix socket on which the monitor serves attach clients (`tsrun attach`; protocol in PLAN.md). */
+  attachSocket?: string;
   /** The container gets the helper's own stdio (no pipes, no log, no relay). */
   inheritStdio?: boolean;
   /** The helper's fds 5.. become the command's fds 3.. (OCI --preserve-fds). */
@@ -258,6 +260,12 @@ function configSteps(m: MonitorConfig): PlanStep[] {
   if (m.terminal && m.consoleSize) s.push({ op: 'console-size', args: [String(m.consoleSize.height), String(m.consoleSize.width)] });
   if (m.consoleSocket) s.push({ op: 'console-socket', args: [m.consoleSocket] });
   if (m.detach && m.exitCommand?.length) s.push({ op: 'exit-command', args: m.exitCommand });
+  if (m.attachSocket) {
+    if (m.inheritStdio || m.noMonitor || m.consoleSocket) {
+      throw new LaunchError('an attach socket needs the monitor to own the container\'s stdio (not with inherited stdio, a console socket or no monitor)', 'attach-socket');
+    }
+    s.push({ op: 'attach-socket', args: [m.attachSocket] });
+  }
   if (m.inheritStdio) s.push({ op: 'inherit-stdio', args: [] });
   if (m.preserveFds) s.push({ op: 'preserve-fds', args: [String(m.preserveFds)] });
   if (m.noMonitor) s.push({ op: 'no-monitor', args: [] });

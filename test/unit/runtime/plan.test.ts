@@ -189,6 +189,17 @@ describe('compilePlan', () => {
     expect(find(steps, 'log-file')[0]!.args).toEqual(['/l.json']);
   });
 
+  it('gives the monitor an attach socket only when asked, and never without stdio of its own', () => {
+    expect(find(compilePlan(spec(), monitor, host), 'attach-socket')).toEqual([]);
+    const steps = compilePlan(spec(), { ...monitor, detach: true, stdin: true, attachSocket: '/run/x/attach' }, host);
+    expect(find(steps, 'attach-socket')[0]!.args).toEqual(['/run/x/attach']);
+    expect(ops(steps).indexOf('attach-socket')).toBeLessThan(ops(steps).indexOf('clone'));
+    expect(decodePlan(encodePlan(steps))).toEqual(steps);
+    for (const bad of [{ inheritStdio: true }, { noMonitor: true }, { consoleSocket: '/c.sock' }]) {
+      expect(() => compilePlan(spec(), { ...monitor, ...bad, attachSocket: '/run/x/attach' }, host)).toThrow(LaunchError);
+    }
+  });
+
   it('places seccomp before dropping privileges without no_new_privs, else right before exec', () => {
     const prog = { bytes: Buffer.from([6, 0, 0, 0, 0, 0, 0xff, 0x7f]), flags: 0 };
     const withNnp = ops(compilePlan(spec(), { ...monitor, execFifo: '/f' }, host, prog));
