@@ -390,6 +390,7 @@ export class Containers {
         logPath: paths.log,
         stdin: Boolean(opts.interactive ?? record.config.openStdin),
         exitCommand: opts.attach ? undefined : this.exitCommand(record),
+        attachSocket: true, // `tsrun attach` (our own launcher; runc and crun have none)
         onWarning: (m) => this.onWarning?.(m, record),
       });
     } catch (err) {
@@ -504,6 +505,23 @@ export class Containers {
     const process: Process = buildExecProcess(this.spec(record), execOpts, this.store.paths(record.id).rootfs);
     const exit = await this.launcher(record).exec(record.id, process, { detach: Boolean(req.detach), stdin: Boolean(req.interactive) });
     return exit?.exitCode;
+  }
+
+  /** Where `attach` connects: the monitor's attach socket of a running container (Docker's refusals otherwise). */
+  attachTarget(record: ContainerRecord): { socket: string; tty: boolean; openStdin: boolean } {
+    const state = this.state(record);
+    if (state.status !== 'running') throw new StateError('You cannot attach to a stopped container, start it first');
+    if (state.paused) throw new StateError('You cannot attach to a paused container, unpause it first');
+    const launcher = this.launcher(record);
+    const socket = 'attachSocket' in launcher ? launcher.attachSocket(record.id) : undefined;
+    if (!socket) {
+      throw new StateError(
+        record.hostConfig.runtime === 'tsrun'
+          ? `container ${record.name} has no attach socket (its monitor predates attach): restart it to attach`
+          : `container ${record.name} runs under ${record.hostConfig.runtime}, whose containers cannot be attached to`,
+      );
+    }
+    return { socket, tty: record.config.tty, openStdin: record.config.openStdin };
   }
 
   logPath(record: ContainerRecord): string {

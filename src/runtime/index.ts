@@ -10,3 +10,7 @@ export {
 } from './plan.js';
 export { errorForFailure, execFailureExitCode, type StepFailure } from './report.js';
 export { compileSeccomp } from './seccomp.js';
+export {
+  AttachConnection, connectAttachSocket, parseDetachKeys, DEFAULT_DETACH_KEYS, DetachKeyMatcher, FrameDecoder, encodeFrame, FRAME,
+  type AttachResult, type AttachStreams,
+} from './attach.js';

@@ -39,6 +39,8 @@ export interface LaunchOptions {
   consoleSocket?: string;
   /** Detached only: run by the monitor after the container exits (absolute path first), e.g. tsrun's cleanup. */
   exitCommand?: string[];
+  /** The monitor serves attach clients on a socket in the state dir (see attachSocket()). */
+  attachSocket?: boolean;
   /** Attached only: the helper's stdin/stdout/stderr (default: inherit ours). Tests pass file descriptors. */
   stdio?: Array<'inherit' | 'ignore' | number>;
   /** Non-fatal notes (e.g. cgroup settings the host cannot honour). */
@@ -284,6 +286,7 @@ export class Launcher implements ContainerLauncher {
         consoleSize: spec.process?.consoleSize,
         consoleSocket: opts.consoleSocket,
         exitCommand: opts.exitCommand,
+        attachSocket: opts.attachSocket ? dir.attachSocket : undefined,
         inheritStdio: opts.inheritStdio,
         preserveFds: opts.preserveFds,
         noMonitor: opts.noMonitor,
@@ -462,6 +465,12 @@ export class Launcher implements ContainerLauncher {
     const d: ContainerDescription = { ...dir.state(), created: rec.created };
     if (rec.rootfs) d.rootfs = rec.rootfs;
     return d;
+  }
+
+  /** The monitor's attach socket, if the container was started with one and runs. */
+  attachSocket(id: string): string | undefined {
+    const dir = this.dir(id);
+    return existsSync(dir.attachSocket) ? dir.attachSocket : undefined;
   }
 
   /** The cgroup of a container, for pause, resume, ps and update. */

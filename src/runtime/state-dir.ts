@@ -64,6 +64,10 @@ export class ContainerDir {
   get execFifo(): string {
     return join(this.dir, 'exec.fifo');
   }
+  /** The monitor's attach socket (when it was asked for one). */
+  get attachSocket(): string {
+    return join(this.dir, 'attach');
+  }
   /** Present while the container's cgroup is frozen (pause). */
   get pausedFile(): string {
     return join(this.dir, 'paused');

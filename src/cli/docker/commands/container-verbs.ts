@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { registerContainerCleanup } from './container-cleanup.js';
 import { registerInfo, registerVersion } from './info.js';
 import { registerContainerPrune } from './container-prune.js';
+import { registerAttach } from './attach.js';
 import { registerCreate } from './create.js';
 import { registerExec } from './exec.js';
 import { registerInspect } from './inspect.js';
@@ -26,6 +27,7 @@ export function registerContainerVerbs(program: Command): void {
   registerRun(program);
   registerCreate(program);
   registerStart(program);
+  registerAttach(program);
   registerPs(program);
   registerLogs(program);
   registerExec(program);
