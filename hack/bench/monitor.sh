@@ -11,10 +11,17 @@ $T pull -q "$IMG" >/dev/null
 # kB of RSS and PSS of a process, from smaps_rollup.
 mem() { awk '/^Rss:/ {r=$2} /^Pss:/ {p=$2} END {printf "RSS %5d kB  PSS %5d kB", r, p}' "/proc/$1/smaps_rollup"; }
 
+monitor_of() { node -e 'console.log(JSON.parse(require("fs").readFileSync(process.argv[1])).monitorPid)' "$WORK/tsrun-run/runtime/$1/state.json"; }
+rss() { awk '/^Rss:/ {print $2}' "/proc/$1/smaps_rollup"; }
+# The target: a monitor stays within 1 MB of RSS, attached to or not (src/helper/PLAN.md).
+over=0
+check() { local r; r=$(rss "$1"); [ "$r" -le 1024 ] || { echo "  ^ over the 1024 kB target"; over=1; }; }
+
 id=$($T run -d --network none "$IMG" sleep 600)
-monitor=$(node -e 'console.log(JSON.parse(require("fs").readFileSync(process.argv[1])).monitorPid)' "$WORK/tsrun-run/runtime/$id/state.json")
+monitor=$(monitor_of "$id")
 echo "monitor of a sleeping container:"
 echo "  tsrun-helper  $(mem "$monitor")"
+check "$monitor"
 $T rm -f "$id" >/dev/null
 
 P="podman --root $WORK/podman-root --runroot $WORK/podman-run --runtime runc --cgroup-manager cgroupfs --events-backend file"
@@ -27,6 +34,23 @@ if command -v podman >/dev/null; then
   $P rm -f -t 0 "$pid" >/dev/null
 fi
 
+# A -dit shell: idle, then while `tsrun attach` (in a pty from script) runs a command, then after it detached.
+id=$($T run -dit --network none "$IMG" sh)
+monitor=$(monitor_of "$id")
+sleep 0.5
+echo "monitor of a -dit shell:"
+echo "  idle            $(mem "$monitor")"
+check "$monitor"
+(sleep 1; printf 'seq 1 20000\r'; sleep 2; printf '\020\021') | script -qfec "$T attach $id" /dev/null >/dev/null &
+attach=$!
+sleep 2.5
+echo "  attached        $(mem "$monitor")"
+check "$monitor"
+wait "$attach" || true
+echo "  after detach    $(mem "$monitor")"
+check "$monitor"
+$T rm -f "$id" >/dev/null
+
 created=$($T create --network none "$IMG" true)
 # -x: the rootfs mount point is another filesystem (the image), not the container's own disk.
 echo "disk per created container:"
@@ -38,3 +62,5 @@ if command -v podman >/dev/null; then
   after=$(du -skx "$WORK/podman-root" | cut -f1)
   echo "  podman  $((after - before)) kB   (growth of its store for one created container)"
 fi
+
+[ "$over" = 0 ] || { echo "monitor RSS over 1024 kB (see above)"; exit 1; }
