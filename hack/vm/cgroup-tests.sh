@@ -8,6 +8,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 # The limits test drives the built CLI and the project's busybox image (both shared into the VM over 9p).
-[[ -f dist/tsrun.mjs ]] || npm run build >/dev/null
+[[ -f dist/tsrun.cjs ]] || npm run build >/dev/null
 [[ -f images/out/busybox/index.json ]] || node images/build.mjs busybox >/dev/null
 exec hack/vm/cgroup2-vm.sh npx vitest run test/unit/cgroup test/integration/cgroup.test.ts test/integration/limits.test.ts

@@ -20,7 +20,7 @@ import { MNT_DETACH, MS_NODEV, MS_NOEXEC, MS_NOSUID, native } from '../native/in
 import { ensureDir } from '../util/fs.js';
 import type { EngineContext } from './context.js';
 
-const run = promisify(execFile);
+const run = (file: string, args: readonly string[]) => promisify(execFile)(file, args);
 
 /** Docker's and Podman's default /dev/shm size. */
 const SHM_BYTES = 64 * 1024 * 1024;

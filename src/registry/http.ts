@@ -37,7 +37,7 @@ export interface HttpResponse {
   body: IncomingMessage;
 }
 
-const httpAgent = new http.Agent({ keepAlive: true, maxSockets: 16 });
+let httpAgentCache: http.Agent | undefined;
 let httpsAgentCache: https.Agent | undefined;
 
 /**
@@ -134,7 +134,7 @@ function once(
       port: url.port || (isHttps ? 443 : 80),
       path: url.pathname + url.search,
       headers: { 'user-agent': 'tsrun/0.1', ...headers, ...(body !== undefined ? { 'content-length': String(Buffer.byteLength(body)) } : {}) },
-      agent: isHttps ? httpsAgent() : httpAgent,
+      agent: isHttps ? httpsAgent() : (httpAgentCache ??= new http.Agent({ keepAlive: true, maxSockets: 16 })),
       signal: spec.signal,
     };
     if (isHttps && tls) {

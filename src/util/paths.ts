@@ -1,4 +1,4 @@
-// Where the built artefacts live. Works both from the bundle (dist/*.mjs) and
+// Where the built artefacts live. Works both from the bundle (dist/*.bundle.cjs) and
 // from sources run by vitest (src/**), by finding the checkout's package.json.
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';

@@ -2,7 +2,8 @@
 import { constants } from 'node:os';
 import { UsageError } from '../errors.js';
 
-const BY_NAME = constants.signals as Record<string, number>;
+// Read on use, not at load: node:os is loaded lazily in the bundle (hack/lazy-builtins.mjs).
+const byName = (): Record<string, number> => constants.signals as Record<string, number>;
 
 export function parseSignal(input: string | number): number {
   if (typeof input === 'number') return checkNumber(input, String(input));
@@ -10,7 +11,7 @@ export function parseSignal(input: string | number): number {
   if (/^\d+$/.test(s)) return checkNumber(Number(s), input);
   const rt = /^(?:SIG)?RTMIN(?:\+(\d+))?$/.exec(s);
   if (rt) return 34 + Number(rt[1] ?? 0);
-  const n = BY_NAME[s.startsWith('SIG') ? s : `SIG${s}`];
+  const n = byName()[s.startsWith('SIG') ? s : `SIG${s}`];
   if (n === undefined) throw new UsageError(`invalid signal: ${input}`);
   return n;
 }
@@ -21,6 +22,6 @@ function checkNumber(n: number, input: string): number {
 }
 
 export function signalName(n: number): string {
-  for (const [name, num] of Object.entries(BY_NAME)) if (num === n && name !== 'SIGIOT' && name !== 'SIGPOLL') return name;
+  for (const [name, num] of Object.entries(byName())) if (num === n && name !== 'SIGIOT' && name !== 'SIGPOLL') return name;
   return `SIG${n}`;
 }

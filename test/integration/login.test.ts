@@ -6,7 +6,7 @@ import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startRegistry, type RunningRegistry } from '../support/registry-server.js';
 
-const TSRUN = resolve(__dirname, '../../dist/tsrun.mjs');
+const TSRUN = resolve(__dirname, '../../dist/tsrun.cjs');
 
 /** Asynchronous on purpose: the token issuer lives in this process. */
 function tsrun(args: string[], env: NodeJS.ProcessEnv, input = ''): Promise<{ code: number; stdout: string; stderr: string }> {

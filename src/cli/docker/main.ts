@@ -10,4 +10,4 @@ const program = addGlobalOptions(new Command('tsrun'))
   .enablePositionalOptions();
 
 registerDockerCommands(program);
-await runProgram(program, process.argv);
+void runProgram(program, process.argv);

@@ -6,12 +6,12 @@ import { RktPods } from '../../engine/rkt/rkt-pods.js';
 
 /**
  * Containers whose detached monitors call back into `tsrun container cleanup`
- * (dist/tsrun.mjs beside this bundle): that hook applies rkt's exit rules too,
+ * (dist/tsrun.cjs beside this bundle): that hook applies rkt's exit rules too,
  * so tsrkt needs no hidden verb of its own.
  */
 export function containersFor(ctx: EngineContext): Containers {
   const self = process.argv[1] ?? '';
-  return new Containers(ctx, { cli: [process.execPath, join(dirname(self), 'tsrun.mjs')] });
+  return new Containers(ctx, { cli: [process.execPath, join(dirname(self), 'tsrun.cjs')] });
 }
 
 export function rktPodsFor(ctx: EngineContext): RktPods {

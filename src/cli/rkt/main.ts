@@ -32,33 +32,39 @@ const raw = splitGlobalOptions(process.argv.slice(2));
 const rawVerb = raw.rest[0] === 'run' || raw.rest[0] === 'prepare' ? raw.rest[0] : raw.rest[0] === 'app' && raw.rest[1] === 'add' ? 'app add' : undefined;
 const wantsHelp = raw.rest.length === 2 && (raw.rest[1] === '--help' || raw.rest[1] === '-h');
 
-if (rawVerb && !wantsHelp) {
-  const ctx: EngineContext = makeContext(raw.root, raw.runroot);
-  try {
-    const code =
-      rawVerb === 'app add' ? await appAdd(ctx, raw.rest.slice(2)) : await runOrPrepare(ctx, rawVerb as 'run' | 'prepare', raw.rest.slice(1));
-    process.exitCode = code;
-  } catch (err) {
-    reportAndExit('tsrkt', err, EXIT_RKT);
+// An async main, not top-level await: the bundle is CommonJS (see hack/build.mjs).
+async function main(): Promise<void> {
+  if (rawVerb && !wantsHelp) {
+    const ctx: EngineContext = makeContext(raw.root, raw.runroot);
+    try {
+      const code =
+        rawVerb === 'app add' ? await appAdd(ctx, raw.rest.slice(2)) : await runOrPrepare(ctx, rawVerb as 'run' | 'prepare', raw.rest.slice(1));
+      process.exitCode = code;
+    } catch (err) {
+      reportAndExit('tsrkt', err, EXIT_RKT);
+    }
+  } else {
+    const program = addGlobalOptions(new Command('tsrkt'))
+      .description('a daemonless container runtime with an rkt-like CLI (pods first)')
+      .version('0.1.0')
+      .enablePositionalOptions();
+    for (const verb of ['run', 'prepare'] as const) {
+      program
+        .command(verb)
+        .description(
+          verb === 'run'
+            ? 'run a pod: [pod flags] IMAGE [app flags] [-- args] [--- IMAGE [app flags] [-- args]]...'
+            : 'prepare a pod to run later with run-prepared (same arguments as run); prints its UUID',
+        )
+        .allowUnknownOption()
+        .argument('[args...]');
+    }
+    registerImageVerbs(program);
+    registerPodVerbs(program);
+    registerAppVerbs(program);
+    await runProgram(program, process.argv, EXIT_RKT);
   }
-} else {
-  const program = addGlobalOptions(new Command('tsrkt'))
-    .description('a daemonless container runtime with an rkt-like CLI (pods first)')
-    .version('0.1.0')
-    .enablePositionalOptions();
-  for (const verb of ['run', 'prepare'] as const) {
-    program
-      .command(verb)
-      .description(
-        verb === 'run'
-          ? 'run a pod: [pod flags] IMAGE [app flags] [-- args] [--- IMAGE [app flags] [-- args]]...'
-          : 'prepare a pod to run later with run-prepared (same arguments as run); prints its UUID',
-      )
-      .allowUnknownOption()
-      .argument('[args...]');
-  }
-  registerImageVerbs(program);
-  registerPodVerbs(program);
-  registerAppVerbs(program);
-  await runProgram(program, process.argv, EXIT_RKT);
 }
+
+void main();
+
