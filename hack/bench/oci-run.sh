@@ -5,7 +5,7 @@
 source "$(dirname "$0")/lib.sh"
 RUNS=${RUNS:-40}
 OCI="$REPO/bin/tsrun-oci"
-[ -f "$REPO/dist/tsrun-oci.mjs" ] || node "$REPO/hack/build.mjs"
+[ -f "$REPO/dist/tsrun-oci.cjs" ] || node "$REPO/hack/build.mjs"
 [ -d "$REPO/images/out/busybox" ] || node "$REPO/images/build.mjs" busybox
 
 prepare_bundle "$WORK/bundle"
