@@ -1,4 +1,5 @@
 // tsrun run IMAGE [COMMAND] [ARG...]
+import { isatty } from 'node:tty';
 import type { Command } from 'commander';
 import { containersOf } from '../engine-access.js';
 import { action } from '../../common.js';
@@ -20,7 +21,7 @@ export function registerRun(program: Command): void {
     action('tsrun', async (image: string, command: string[], flags: Record<string, unknown>, self: Command) => {
       const containers = containersOf(self);
       const detach = Boolean(flags.detach);
-      if (flags.tty && !detach && flags.interactive && !process.stdin.isTTY) {
+      if (flags.tty && !detach && flags.interactive && !isatty(0)) {
         throw new UsageError('the input device is not a TTY');
       }
       const record = await createFromFlags(containers, image, command, flags);
