@@ -13,7 +13,22 @@ export interface NativeAddon {
   llistxattr(path: string): string[];
   mount(source: string, target: string, fstype: string, flags: number, data: string | null): void;
   umount2(target: string, flags: number): void;
+  /** A pool of threads that creates files and symlinks (node_writer.c); see unpack/node-writer.ts. */
+  nodeWriterOpen(threads: number, maxBytes: number): NodeWriterHandle;
+  nodeWriterFile(
+    w: NodeWriterHandle, path: string, chunks: Buffer[], mode: number, uid: number, gid: number,
+    atime: number, mtime: number, xattrNames: string[], xattrValues: Buffer[],
+  ): void;
+  nodeWriterSymlink(
+    w: NodeWriterHandle, target: string, path: string, uid: number, gid: number,
+    atime: number, mtime: number, xattrNames: string[], xattrValues: Buffer[],
+  ): void;
+  nodeWriterDrain(w: NodeWriterHandle): void;
+  nodeWriterClose(w: NodeWriterHandle): void;
 }
+
+/** The native writer's handle (an external value). */
+export type NodeWriterHandle = { readonly __nodeWriter: unique symbol };
 
 export const LOCK_SH = 1;
 export const LOCK_EX = 2;

@@ -1,9 +1,10 @@
 /*
  * tsrun_native: the few system calls Node's core lacks (flock, mknod, xattrs,
- * mount). Thin wrappers only: every decision stays in TypeScript.
+ * mount), and a small pool of threads that creates files for layer extraction
+ * (node_writer.c). Thin wrappers only: every decision stays in TypeScript.
  */
 #define _GNU_SOURCE
-#include <node_api.h>
+#include "native.h"
 #include <errno.h>
 #include <string.h>
 #include <stdio.h>
@@ -14,9 +15,8 @@
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
 
-#define PATH_BUF 4096
 
-static napi_value throw_errno(napi_env env, int err, const char *syscall, const char *path) {
+napi_value throw_errno(napi_env env, int err, const char *syscall, const char *path) {
   char msg[PATH_BUF + 256];
   const char *name = strerrordesc_np(err);
   const char *code = strerrorname_np(err);
@@ -42,7 +42,7 @@ static napi_value throw_errno(napi_env env, int err, const char *syscall, const 
   return NULL;
 }
 
-static int get_args(napi_env env, napi_callback_info info, size_t want, napi_value *argv) {
+int get_args(napi_env env, napi_callback_info info, size_t want, napi_value *argv) {
   size_t argc = want;
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < want) {
     napi_throw_type_error(env, NULL, "wrong number of arguments");
@@ -51,7 +51,7 @@ static int get_args(napi_env env, napi_callback_info info, size_t want, napi_val
   return 1;
 }
 
-static int get_string(napi_env env, napi_value v, char *buf, size_t len) {
+int get_string(napi_env env, napi_value v, char *buf, size_t len) {
   size_t got;
   if (napi_get_value_string_utf8(env, v, buf, len, &got) != napi_ok) {
     napi_throw_type_error(env, NULL, "expected a string");
@@ -64,7 +64,7 @@ static int get_string(napi_env env, napi_value v, char *buf, size_t len) {
   return 1;
 }
 
-static int get_int(napi_env env, napi_value v, int64_t *out) {
+int get_int(napi_env env, napi_value v, int64_t *out) {
   if (napi_get_value_int64(env, v, out) != napi_ok) {
     napi_throw_type_error(env, NULL, "expected a number");
     return 0;
@@ -225,6 +225,7 @@ static napi_value init(napi_env env, napi_value exports) {
     {"umount2", NULL, js_umount2, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
+  register_node_writer(env, exports);
   return exports;
 }
 

@@ -1,6 +1,9 @@
-// Writes tar entries into a fresh directory with synchronous fs calls (the
-// fastest option measured here), reproducing owners, modes, devices, xattrs
-// and times, and turning whiteouts into their overlayfs form.
+// Writes tar entries into a fresh directory, reproducing owners, modes,
+// devices, xattrs and times, and turning whiteouts into their overlayfs form.
+// Directories, devices and links are made here with synchronous fs calls;
+// regular files and symlinks, most of the work, go to a NodeWriter's threads
+// when one is given. Anything that depends on an earlier entry (a hardlink, an
+// entry replacing another, directory times) drains the writer first.
 import {
   closeSync,
   constants,
@@ -20,6 +23,7 @@ import {
 } from 'node:fs';
 import { ArchiveError, StoreError, TsrunError, UnsafeArchiveError } from '../errors.js';
 import { native } from '../native/index.js';
+import type { NodeMeta, NodeWriter } from './node-writer.js';
 import { entryComponents, TreeIndex, whiteoutOf, type NodeKind } from './paths.js';
 import type { TarEntry, TarSink } from './tar.js';
 
@@ -27,6 +31,8 @@ const S_IFCHR = 0o020000;
 const S_IFBLK = 0o060000;
 const S_IFIFO = 0o010000;
 const OPEN_NEW_FILE = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
+/** A file larger than this is written here as it streams, not held in memory for the writer. */
+const MAX_QUEUED_FILE = 8 * 1024 * 1024;
 
 /** overlayfs reserves these; a layer must not smuggle in redirects or opaque markers of its own. */
 function allowedXattr(name: string, kind: NodeKind): boolean {
@@ -43,8 +49,13 @@ export class LayerExtractor implements TarSink {
   private current: TarEntry | undefined;
   private fd: number | undefined;
   private fdPath = '';
+  /** The content of the current file, while it is bound for the writer. */
+  private queued: { path: string; chunks: Buffer[]; size: number } | undefined;
 
-  constructor(private readonly root: string) {}
+  constructor(
+    private readonly root: string,
+    private readonly writer?: NodeWriter,
+  ) {}
 
   private abs(rel: string): string {
     return rel === '' ? this.root : `${this.root}/${rel}`;
@@ -60,6 +71,13 @@ export class LayerExtractor implements TarSink {
   }
 
   data(chunk: Buffer): void {
+    const q = this.queued;
+    if (q) {
+      q.chunks.push(chunk);
+      q.size += chunk.length;
+      if (q.size > MAX_QUEUED_FILE) this.writeQueuedHere();
+      return;
+    }
     const fd = this.fd;
     if (fd === undefined) return; // content of an entry we skipped
     try {
@@ -70,8 +88,31 @@ export class LayerExtractor implements TarSink {
     }
   }
 
+  /** A large file: open it now and write what came so far; the rest streams in data(). */
+  private writeQueuedHere(): void {
+    const q = this.queued!;
+    this.queued = undefined;
+    try {
+      this.fd = openSync(q.path, OPEN_NEW_FILE, 0o600);
+      this.fdPath = q.path;
+    } catch (err) {
+      throw this.wrap(err, this.current?.name ?? '');
+    }
+    for (const chunk of q.chunks) this.data(chunk);
+  }
+
   endEntry(): void {
     const e = this.current;
+    const q = this.queued;
+    if (e && q) {
+      this.queued = undefined;
+      try {
+        this.writer!.file(q.path, q.chunks, e.mode, this.metaOf(e, 'file'));
+      } catch (err) {
+        throw this.writerError(err);
+      }
+      return;
+    }
     const fd = this.fd;
     if (!e || fd === undefined) return;
     this.fd = undefined;
@@ -89,8 +130,9 @@ export class LayerExtractor implements TarSink {
     }
   }
 
-  /** Applies the directory times; call once after the last entry. */
+  /** Waits for the writer and applies the directory times; call once after the last entry. */
   finish(): void {
+    this.drain();
     for (const [rel, [atime, mtime]] of this.dirTimes) {
       try {
         lutimesSync(this.abs(rel), atime, mtime);
@@ -101,10 +143,33 @@ export class LayerExtractor implements TarSink {
     this.dirTimes.clear();
   }
 
-  /** Closes an open file after a failure elsewhere. */
+  /** Closes an open file and lets the writer finish after a failure elsewhere (before the tree is removed). */
   abort(): void {
     if (this.fd !== undefined) closeSync(this.fd);
     this.fd = undefined;
+    this.queued = undefined;
+    this.writer?.close();
+  }
+
+  /** Waits until every queued file and symlink exists. */
+  private drain(): void {
+    try {
+      this.writer?.drain();
+    } catch (err) {
+      throw this.writerError(err);
+    }
+  }
+
+  private metaOf(e: TarEntry, kind: NodeKind): NodeMeta {
+    const xattrs = [...e.xattrs].filter(([name]) => allowedXattr(name, kind));
+    return { uid: e.uid, gid: e.gid, atime: e.atime ?? e.mtime, mtime: e.mtime, xattrs };
+  }
+
+  /** A writer failure names the entry it was creating, which may be an earlier one than the current. */
+  private writerError(err: unknown): Error {
+    const path = (err as NodeJS.ErrnoException).path;
+    const name = path?.startsWith(`${this.root}/`) ? path.slice(this.root.length + 1) : (path ?? this.current?.name ?? '');
+    return this.wrap(err, name);
   }
 
   private wrap(err: unknown, name: string): Error {
@@ -143,6 +208,7 @@ export class LayerExtractor implements TarSink {
       const target = this.tree.hardlinkTarget(e.name, e.linkname);
       const rel = parts.join('/');
       if (target === rel) throw new ArchiveError(`tar entry "${e.name}": hardlink to itself`);
+      this.drain(); // the target may still be on its way
       this.prepare(e.name, parts, false);
       // link(2) does not follow a symlink target, so a hardlink to a symlink stays inside the tree.
       linkSync(this.abs(target), this.abs(rel));
@@ -158,11 +224,24 @@ export class LayerExtractor implements TarSink {
         this.applyDirMeta(rel, e);
         return;
       case 'file':
-        this.fd = openSync(path, OPEN_NEW_FILE, 0o600);
-        this.fdPath = path;
+        if (this.writer && e.size <= MAX_QUEUED_FILE) {
+          this.queued = { path, chunks: [], size: 0 };
+        } else {
+          this.fd = openSync(path, OPEN_NEW_FILE, 0o600);
+          this.fdPath = path;
+        }
         this.tree.set(rel, 'file');
         return; // metadata once the content is written (endEntry)
       case 'symlink':
+        if (this.writer) {
+          this.tree.set(rel, 'symlink');
+          try {
+            this.writer.symlink(e.linkname, path, this.metaOf(e, 'symlink'));
+          } catch (err) {
+            throw this.writerError(err);
+          }
+          return;
+        }
         symlinkSync(e.linkname, path); // target kept verbatim, absolute or not: it is never followed here
         this.tree.set(rel, 'symlink');
         lchownSync(path, e.uid, e.gid);
@@ -193,6 +272,7 @@ export class LayerExtractor implements TarSink {
     const rel = parts.join('/');
     const existing = this.tree.get(rel);
     if (existing === undefined || (isDir && existing === 'dir')) return rel;
+    this.drain(); // what is replaced, or something under it, may still be on its way
     // rmSync never follows symlinks; it removes the link itself.
     if (existing === 'dir') {
       rmSync(this.abs(rel), { recursive: true, force: true });

@@ -1,0 +1,106 @@
+// The native node writer: files and symlinks made on its threads with their
+// metadata, and failures kept and thrown with the path that failed.
+import { lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { native } from '../../../src/native/index.js';
+import { LayerExtractor } from '../../../src/unpack/extract.js';
+import { NodeWriter } from '../../../src/unpack/node-writer.js';
+import { TarParser } from '../../../src/unpack/tar.js';
+import { TarWriter } from '../../../images/lib/tar-writer.mjs';
+
+const dir = mkdtempSync(join(tmpdir(), 'tsrun-node-writer-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const meta = (over: Partial<{ uid: number; gid: number; atime: number; mtime: number; xattrs: [string, Buffer][] }> = {}) => ({
+  uid: 1234,
+  gid: 5678,
+  atime: 1_600_000_000.25,
+  mtime: 1_500_000_000.5,
+  xattrs: [] as [string, Buffer][],
+  ...over,
+});
+
+describe('NodeWriter', () => {
+  it('creates files with content, owner, mode (setuid kept), times and xattrs', () => {
+    const w = new NodeWriter(2);
+    try {
+      const cap = Buffer.from([1, 0, 0, 2, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+      for (let i = 0; i < 200; i++) {
+        w.file(join(dir, `f${i}`), [Buffer.from('hello '), Buffer.from(String(i))], 0o4755, meta({ xattrs: [['user.n', Buffer.from([i & 255, 0])]] }));
+      }
+      w.file(join(dir, 'cap'), [], 0o755, meta({ uid: 0, gid: 0, xattrs: [['security.capability', cap]] }));
+      w.drain();
+      for (let i = 0; i < 200; i++) {
+        const p = join(dir, `f${i}`);
+        const st = lstatSync(p); // before reading, which moves atime
+        expect(readFileSync(p, 'utf8')).toBe(`hello ${i}`);
+        expect([st.uid, st.gid, st.mode & 0o7777]).toEqual([1234, 5678, 0o4755]);
+        expect(st.mtimeMs).toBe(1_500_000_000_500);
+        expect(st.atimeMs).toBe(1_600_000_000_250);
+        expect(native().lgetxattr(p, 'user.n')).toEqual(Buffer.from([i & 255, 0]));
+      }
+      expect(native().lgetxattr(join(dir, 'cap'), 'security.capability')).toEqual(cap);
+    } finally {
+      w.close();
+    }
+  });
+
+  it('creates symlinks with their target verbatim, owner and times, never following them', () => {
+    const w = new NodeWriter(1);
+    try {
+      w.symlink('/etc/passwd', join(dir, 'abs-link'), meta());
+      w.symlink('../../outside', join(dir, 'rel-link'), meta());
+      w.drain();
+      expect(readlinkSync(join(dir, 'abs-link'))).toBe('/etc/passwd');
+      expect(readlinkSync(join(dir, 'rel-link'))).toBe('../../outside');
+      const st = lstatSync(join(dir, 'abs-link'));
+      expect([st.isSymbolicLink(), st.uid, st.gid, st.mtimeMs]).toEqual([true, 1234, 5678, 1_500_000_000_500]);
+    } finally {
+      w.close();
+    }
+  });
+
+  it('keeps the first failure, throws it with the path, and refuses later requests', () => {
+    const w = new NodeWriter(2);
+    try {
+      writeFileSync(join(dir, 'taken'), 'x');
+      w.file(join(dir, 'taken'), [Buffer.from('y')], 0o644, meta()); // O_EXCL: EEXIST
+      let thrown: NodeJS.ErrnoException | undefined;
+      try {
+        w.drain();
+      } catch (err) {
+        thrown = err as NodeJS.ErrnoException;
+      }
+      expect(thrown?.code).toBe('EEXIST');
+      expect(thrown?.syscall).toBe('open');
+      expect(thrown?.path).toBe(join(dir, 'taken'));
+      expect(readFileSync(join(dir, 'taken'), 'utf8')).toBe('x');
+      expect(() => w.file(join(dir, 'later'), [], 0o644, meta())).toThrow(/EEXIST/);
+    } finally {
+      w.close();
+    }
+    expect(() => lstatSync(join(dir, 'later'))).toThrow();
+  });
+
+  it('an extraction names the entry whose file the writer failed to create', () => {
+    const root = join(dir, 'tree');
+    mkdirSync(root);
+    writeFileSync(join(root, 'in-the-way'), 'x'); // not in the extractor's index, so O_EXCL fails
+    const tar = new TarWriter();
+    tar.add({ name: 'a.txt', data: 'a' });
+    tar.add({ name: 'in-the-way', data: 'b' });
+    tar.add({ name: 'c.txt', data: 'c' });
+    const w = new NodeWriter(1);
+    const extractor = new LayerExtractor(root, w);
+    try {
+      const parser = new TarParser(extractor);
+      parser.write(tar.finish());
+      parser.end();
+      expect(() => extractor.finish()).toThrow(/"in-the-way"/);
+    } finally {
+      w.close();
+    }
+  });
+});
