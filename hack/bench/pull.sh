@@ -17,20 +17,24 @@ layers=$(node -e '
   console.log(m.layers.map((l) => blob(l.digest)).join(" "));
 ' "$REPO/images/out/$IMAGE")
 
-# Each command starts from an empty destination; emptying it (rm -rf of ~5k files) is done by
-# hyperfine's --prepare, outside the timing, so it weighs on no one's figure.
+# Each command starts from an empty destination. The previous one is moved aside by hyperfine's
+# --prepare (not timed) and deleted at the end: on this host's ext4 (no journal), creating files
+# soon after deleting thousands makes the inode allocator skip the recently freed inodes
+# (perf: recently_deleted), which would make every run measure the benchmark's own rm -rf.
+mkdir -p "$WORK/trash"
+aside() { echo "bash -c 'if [ -e $1 ]; then mv $1 $WORK/trash/\$(date +%s%N); fi; rm -rf ${2:-/nonexistent}'"; }
 cat >"$WORK/gzip-tar.sh" <<EOF2
 set -e; mkdir -p $WORK/x
 for l in $layers; do mkdir -p $WORK/x/\$(basename \$l); gzip -dc \$l | tar -x --numeric-owner -C $WORK/x/\$(basename \$l); done
 EOF2
 
 cmds=("bash $WORK/gzip-tar.sh" "$TSRUN --root $WORK/ts --runroot $WORK/ts-run pull -q $IMG")
-prepares=(--prepare "rm -rf $WORK/x" --prepare "rm -rf $WORK/ts $WORK/ts-run")
+prepares=(--prepare "$(aside $WORK/x)" --prepare "$(aside $WORK/ts $WORK/ts-run)")
 if command -v podman >/dev/null; then
   P="podman --root $WORK/podman-root --runroot $WORK/podman-run --runtime runc --cgroup-manager cgroupfs --events-backend file"
-  # Both stores are reset the same way (rm -rf), so neither pays for a slower reset command.
+  # Both stores are reset the same way (moved aside), so neither pays for a slower reset command.
   cmds+=("$P pull -q --tls-verify=false $IMG")
-  prepares+=(--prepare "rm -rf $WORK/podman-root $WORK/podman-run")
+  prepares+=(--prepare "$(aside $WORK/podman-root $WORK/podman-run)")
   cleanup_fns+=("$P system reset -f >/dev/null 2>&1")
 fi
 hyperfine -N --warmup 1 --runs "$RUNS" "${prepares[@]}" --export-json "$WORK/pull.json" "${cmds[@]}" >/dev/null

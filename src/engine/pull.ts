@@ -7,18 +7,25 @@
 // - Layers download in parallel (3, as Docker) into stable partial files under
 //   the per-blob lock: a second process pulling the same image waits on the lock
 //   ("Waiting") and then finds the blob; a killed pull resumes from the partial.
-// - Each layer is unpacked as soon as its own download completes: layers live
-//   in separate directories (overlay stacks them), so order does not matter.
+// - Each layer is unpacked while its own download runs, from the partial file
+//   as it grows (decompression and file creation, not transfer, are a pull's
+//   cost). The layer appears only once the blob's digest and the layer's diffID
+//   both checked out; should that early unpack fail, the layer is unpacked again
+//   from the verified blob, which reports the real error if there is one.
+//   Layers live in separate directories (overlay stacks them), so order does
+//   not matter.
 // - The image record and names are written last: an image is visible only when
 //   all of it is on disk. The whole pull holds the store's shared lease so a
 //   concurrent rmi/prune cannot sweep blobs we stored but have not yet recorded.
-import { StoreError } from '../errors.js';
+import { closeSync, openSync } from 'node:fs';
+import { DigestMismatchError, StoreError } from '../errors.js';
 import { digestHex } from '../image/digest.js';
 import { chainIds, hostPlatform, parseImageConfig, parseManifest, parsePlatform, selectManifest, type ParsedManifest } from '../image/manifest.js';
 import { familiarString, parseReference, referenceString, repositoryName, type Reference } from '../image/reference.js';
 import type { Descriptor, ImageManifest } from '../oci/image.js';
 import { RegistryClient, type RegistryClientOptions } from '../registry/client.js';
 import { Store, nameKey, type ImageLayer, type ImageRecord } from '../store/index.js';
+import type { Growth } from '../unpack/growing-file.js';
 import { unpackLayer } from '../unpack/index.js';
 import { layout, type EngineContext } from './context.js';
 
@@ -59,7 +66,12 @@ export type UnpackFn = (
   blobPath: string,
   mediaType: string,
   destDir: string,
-  opts?: { expectedDiffId?: string; onProgress?: (done: number, total: number) => void },
+  opts?: {
+    expectedDiffId?: string;
+    onProgress?: (done: number, total: number) => void;
+    /** blobPath is still being downloaded, up to `size` bytes: read it as it grows. */
+    growing?: { size: number; growth: Growth };
+  },
 ) => Promise<{ diffId: string; size: number }>;
 
 export interface PullDeps {
@@ -106,6 +118,34 @@ function throttled(ms: number, fn: (done: number, total: number) => void): (done
       fn(done, total);
     }
   };
+}
+
+/** The download's side of a blob that is unpacked while it arrives. */
+class DownloadGrowth implements Growth {
+  private waiters: (() => void)[] = [];
+  private finished = false;
+  private error: unknown;
+
+  next(): Promise<void> {
+    return new Promise<void>((res) => this.waiters.push(res));
+  }
+
+  state(): { finished: boolean; error?: unknown } {
+    return { finished: this.finished, error: this.error };
+  }
+
+  /** More bytes were written. */
+  grew(): void {
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const wake of waiters) wake();
+  }
+
+  settle(error?: unknown): void {
+    this.finished = true;
+    this.error = error;
+    this.grew();
+  }
 }
 
 /** A counting semaphore for the download slots. */
@@ -231,6 +271,24 @@ export async function pullImage(ctx: EngineContext, reference: string, opts: Pul
       const ev = (status: LayerStatus, extra: Partial<Extract<PullEvent, { type: 'layer' }>> = {}) =>
         emit({ type: 'layer', id, status, ...extra });
       if (queued) ev('Waiting');
+      // The layer's unpack, from the blob or from its partial file while it downloads.
+      let downloaded = false;
+      const extract = (blobPath: string, growing?: { size: number; growth: Growth }) =>
+        store.layers.ensure(
+          l.chainId,
+          async (tmpTree) => {
+            const result = await unpack(blobPath, l.mediaType, tmpTree, {
+              expectedDiffId: l.diffId,
+              // While it downloads, the line shows the download; extraction shows once that is complete.
+              onProgress: throttled(100, (done, total) => downloaded && ev('Extracting', { current: done, total })),
+              ...(growing ? { growing } : {}),
+            });
+            if (result.diffId !== l.diffId) throw new DigestMismatchError(l.diffId, result.diffId, `layer ${l.digest} (diffId)`);
+            return result;
+          },
+          { parent: i > 0 ? chains[i - 1] : undefined },
+        );
+      let early: Promise<Awaited<ReturnType<typeof extract>> | undefined> | undefined;
       await slots.take();
       try {
         if (abort.signal.aborted) return;
@@ -241,14 +299,35 @@ export async function pullImage(ctx: EngineContext, reference: string, opts: Pul
               ...opts.registryOptions,
               onRetry: (info) => ev('Retrying', { retryInSeconds: Math.ceil(info.delayMs / 1000) }),
             });
-            await client.fetchBlob(ref, desc, store.content.partialPath(l.digest), {
-              signal: abort.signal,
-              onProgress: throttled(100, (done, total) => ev('Downloading', { current: done, total })),
-            });
-            ev('Verifying Checksum');
-            // fetchBlob verified the digest while streaming; the size check here is cheap.
-            await store.content.commitPartial(l.digest, { expectedSize: desc.size });
+            const partial = store.content.partialPath(l.digest);
+            closeSync(openSync(partial, 'a')); // the early unpack opens it at once
+            const growth = new DownloadGrowth();
+            const progress = throttled(100, (done, total) => ev('Downloading', { current: done, total }));
+            const download = (async () => {
+              await client.fetchBlob(ref, desc, partial, {
+                signal: abort.signal,
+                onProgress: (done, total) => {
+                  growth.grew();
+                  progress(done, total);
+                },
+              });
+              ev('Verifying Checksum');
+              // fetchBlob verified the digest while streaming; the size check here is cheap.
+              await store.content.commitPartial(l.digest, { expectedSize: desc.size });
+            })();
+            download.then(
+              () => growth.settle(),
+              (err: unknown) => growth.settle(err ?? new Error('download failed')),
+            );
+            early = extract(partial, { size: desc.size, growth }).catch(() => undefined);
+            try {
+              await download;
+            } catch (err) {
+              await early; // its tree is removed before the error goes on
+              throw err;
+            }
           }
+          downloaded = true;
           ev('Download complete');
         } finally {
           lock.release();
@@ -258,15 +337,7 @@ export async function pullImage(ctx: EngineContext, reference: string, opts: Pul
       }
       if (abort.signal.aborted) return;
       ev('Extracting', { current: 0, total: desc.size });
-      const { meta } = await store.layers.ensure(
-        l.chainId,
-        (tmpTree) =>
-          unpack(store.content.blobPath(l.digest), l.mediaType, tmpTree, {
-            expectedDiffId: l.diffId,
-            onProgress: throttled(100, (done, total) => ev('Extracting', { current: done, total })),
-          }),
-        { parent: i > 0 ? chains[i - 1] : undefined },
-      );
+      const { meta } = (await early) ?? (await extract(store.content.blobPath(l.digest)));
       sizes[i] = meta.size;
       ev('Pull complete');
     };

@@ -6,6 +6,7 @@ import { closeSync, createReadStream, openSync, readSync, statSync } from 'node:
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { ArchiveError, StoreError } from '../errors.js';
+import { readGrowingFile, type Growth } from './growing-file.js';
 
 export type Compression = 'gzip' | 'zstd' | 'none';
 
@@ -50,6 +51,24 @@ function readHead(path: string): Buffer {
   }
 }
 
+/** The first bytes of a stream (for its magic), and the stream with them put back. */
+async function peekHead(chunks: AsyncGenerator<Buffer>): Promise<[Buffer, AsyncIterable<Buffer>]> {
+  const seen: Buffer[] = [];
+  let have = 0;
+  while (have < 4) {
+    const { value, done } = await chunks.next();
+    if (done) break;
+    seen.push(value);
+    have += value.length;
+  }
+  const head = Buffer.concat(seen).subarray(0, 4);
+  async function* replay() {
+    yield* seen;
+    yield* chunks;
+  }
+  return [head, replay()];
+}
+
 const READ_CHUNK = 1 << 20;
 const OUT_CHUNK = 256 * 1024;
 
@@ -63,19 +82,27 @@ export async function streamUncompressed(
   mediaType: string,
   consume: (chunk: Buffer) => void,
   onProgress?: (compressedBytesRead: number, totalCompressed: number) => void,
+  growing?: { size: number; growth: Growth },
 ): Promise<void> {
   let total: number;
   let head: Buffer;
+  let source: AsyncIterable<Buffer> & { destroy?: () => void };
   try {
-    total = statSync(blobPath).size;
-    head = readHead(blobPath);
+    if (growing) {
+      total = growing.size;
+      [head, source] = await peekHead(readGrowingFile(blobPath, growing.size, growing.growth));
+    } else {
+      total = statSync(blobPath).size;
+      head = readHead(blobPath);
+      source = createReadStream(blobPath, { highWaterMark: READ_CHUNK });
+    }
   } catch (err) {
+    if (err instanceof ArchiveError) throw err;
     throw new StoreError(`cannot read layer blob ${blobPath}: ${(err as Error).message}`, { cause: err });
   }
   const compression = chooseCompression(mediaType, head, `layer ${blobPath}`);
 
   let read = 0;
-  const source = createReadStream(blobPath, { highWaterMark: READ_CHUNK });
   const counted = async function* (src: AsyncIterable<Buffer>) {
     for await (const chunk of src) {
       read += chunk.length;
@@ -118,7 +145,7 @@ export async function streamUncompressed(
     await pipeline(child.stdout, sink);
   } catch (err) {
     child.kill('SIGKILL');
-    source.destroy();
+    source.destroy?.();
     await exited; // throws when zstd could not be run at all: the better message
     throw err;
   }

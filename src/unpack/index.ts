@@ -6,6 +6,7 @@ import { dirname } from 'node:path';
 import { DigestMismatchError, StoreError, TsrunError } from '../errors.js';
 import { streamUncompressed } from './decompress.js';
 import { LayerExtractor } from './extract.js';
+import type { Growth } from './growing-file.js';
 import { NodeWriter } from './node-writer.js';
 import { TarParser } from './tar.js';
 
@@ -25,6 +26,8 @@ export interface UnpackResult {
 export interface UnpackOptions {
   expectedDiffId?: string;
   onProgress?: (compressedBytesRead: number, totalCompressed: number) => void;
+  /** The blob is still being written, up to `size` bytes: unpack it as it arrives. */
+  growing?: { size: number; growth: Growth };
 }
 
 /**
@@ -58,6 +61,7 @@ export async function unpackLayer(blobPath: string, mediaType: string, destDir: 
         parser.write(chunk);
       },
       opts.onProgress,
+      opts.growing,
     );
     parser.end();
     extractor.finish();

@@ -47,7 +47,9 @@ function registry(images: Record<string, string[]>): PullDeps {
       getBlob: async (_ref, desc) => blobs.get(desc.digest)!,
       fetchBlob: async (_ref, desc, partial) => writeFileSync(partial, blobs.get(desc.digest)!),
     }),
-    unpack: async (blob, _mt, dest) => {
+    unpack: async (blob, _mt, dest, opts) => {
+      // A blob still downloading is read once it is whole.
+      while (opts?.growing && !opts.growing.growth.state().finished) await opts.growing.growth.next();
       mkdirSync(dest);
       return { diffId: diff.get(sha256Digest(readFileSync(blob)))!, size: 1000 };
     },

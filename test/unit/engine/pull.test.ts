@@ -92,6 +92,9 @@ function fakeDeps(img: FakeImage, calls: { fetchBlob: string[]; head: number; fa
   return {
     makeRegistry: () => registry,
     unpack: async (blobPath, _mt, dest, opts) => {
+      // Like the real unpacker, a blob still downloading is read once it is whole.
+      while (opts?.growing && !opts.growing.growth.state().finished) await opts.growing.growth.next();
+      if (opts?.growing?.growth.state().error) throw opts.growing.growth.state().error;
       const digest = sha256Digest(readFileSync(blobPath));
       mkdirSync(dest);
       writeFileSync(join(dest, digest.slice(7, 19)), 'x');

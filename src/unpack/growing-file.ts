@@ -1,0 +1,46 @@
+// Reads a file that another party is still writing (a blob being downloaded),
+// so a layer can be unpacked while it arrives instead of after.
+import { closeSync, openSync, read as readCb } from 'node:fs';
+import { promisify } from 'node:util';
+import { ArchiveError } from '../errors.js';
+
+const CHUNK = 1 << 20;
+
+/** The writer's side, as the reader sees it. */
+export interface Growth {
+  /** Resolves when more bytes may be there, or the writer finished or failed. */
+  next(): Promise<void>;
+  /** finished: the writer wrote its last byte; error: it failed (the reader throws it). */
+  state(): { finished: boolean; error?: unknown };
+}
+
+/** Yields the file's bytes up to `size`, waiting for them as they are written. */
+export async function* readGrowingFile(path: string, size: number, growth: Growth): AsyncGenerator<Buffer> {
+  const read = promisify(readCb);
+  const fd = openSync(path, 'r');
+  try {
+    let pos = 0;
+    let sawFinished = false;
+    while (pos < size) {
+      const buf = Buffer.allocUnsafe(Math.min(CHUNK, size - pos));
+      const { bytesRead } = await read(fd, buf, 0, buf.length, pos);
+      if (bytesRead > 0) {
+        pos += bytesRead;
+        yield buf.subarray(0, bytesRead);
+        continue;
+      }
+      const { finished, error } = growth.state();
+      if (error !== undefined) throw error;
+      if (finished) {
+        // Its last bytes may have landed after our read: look once more before giving up.
+        // Still short: the writer started over (a retry truncates) or was cut; the caller falls back.
+        if (sawFinished) throw new ArchiveError(`${path} ended at ${pos} of ${size} bytes while it was read`);
+        sawFinished = true;
+        continue;
+      }
+      await growth.next();
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
