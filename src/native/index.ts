@@ -23,6 +23,8 @@ export interface NativeAddon {
     w: NodeWriterHandle, target: string, path: string, uid: number, gid: number,
     atime: number, mtime: number, xattrNames: string[], xattrValues: Buffer[],
   ): void;
+  /** mkdir when createMode >= 0; with meta [mode, uid, gid, xattrNames, xattrValues], then owner, mode and xattrs. */
+  nodeWriterDir(w: NodeWriterHandle, path: string, createMode: number, meta: [number, number, number, string[], Buffer[]] | null): void;
   nodeWriterDrain(w: NodeWriterHandle): void;
   nodeWriterClose(w: NodeWriterHandle): void;
 }

@@ -24,13 +24,16 @@
 
 #define MAX_THREADS 8
 
-enum job_kind { JOB_FILE, JOB_SYMLINK };
+enum job_kind { JOB_FILE, JOB_SYMLINK, JOB_DIR };
 
 struct job {
   struct job *next;
   enum job_kind kind;
   char *path;
   char *link_target; /* JOB_SYMLINK */
+  int dir_create; /* JOB_DIR: mkdir first (with create_mode, then chmod to it against the umask) */
+  mode_t dir_create_mode;
+  int dir_meta; /* JOB_DIR: then owner, mode and xattrs of the entry */
   unsigned char *data; /* JOB_FILE content */
   size_t len;
   mode_t mode;
@@ -117,6 +120,19 @@ static int run_symlink(struct job *j, const char **step) {
   return 0;
 }
 
+static int run_dir(struct job *j, const char **step) {
+  if (j->dir_create) {
+    if (mkdir(j->path, j->dir_create_mode) < 0) return *step = "mkdir", errno;
+    if (!j->dir_meta && chmod(j->path, j->dir_create_mode) < 0) return *step = "chmod", errno;
+  }
+  if (!j->dir_meta) return 0;
+  if (lchown(j->path, j->uid, j->gid) < 0) return *step = "lchown", errno;
+  if (chmod(j->path, j->mode) < 0) return *step = "chmod", errno;
+  for (size_t i = 0; i < j->nxattrs; i++)
+    if (lsetxattr(j->path, j->xattr_names[i], j->xattr_values[i], j->xattr_lens[i], 0) < 0) return *step = "lsetxattr", errno;
+  return 0;
+}
+
 static void *worker(void *arg) {
   struct writer *w = arg;
   pthread_mutex_lock(&w->mu);
@@ -130,7 +146,7 @@ static void *worker(void *arg) {
     pthread_mutex_unlock(&w->mu);
 
     const char *step = NULL;
-    int err = skip ? 0 : j->kind == JOB_FILE ? run_file(j, &step) : run_symlink(j, &step);
+    int err = skip ? 0 : j->kind == JOB_FILE ? run_file(j, &step) : j->kind == JOB_SYMLINK ? run_symlink(j, &step) : run_dir(j, &step);
 
     pthread_mutex_lock(&w->mu);
     if (err && !w->err) {
@@ -385,6 +401,49 @@ static napi_value js_symlink(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/*
+ * nodeWriterDir(w, path, createMode|-1, meta|null): mkdir when createMode >= 0; with meta
+ * [mode, uid, gid, xattrNames, xattrValues], then lchown, chmod and the xattrs. Jobs run in
+ * order only with one thread: the caller must not depend on that with more.
+ */
+static napi_value js_dir(napi_env env, napi_callback_info info) {
+  napi_value argv[4];
+  int64_t create_mode;
+  napi_valuetype t;
+  if (!get_args(env, info, 4, argv)) return NULL;
+  struct writer *w = get_writer(env, argv[0]);
+  if (!w || !get_int(env, argv[2], &create_mode)) return NULL;
+  struct job *j = calloc(1, sizeof *j);
+  if (!j) return throw_errno(env, ENOMEM, "malloc", NULL);
+  j->kind = JOB_DIR;
+  j->dir_create = create_mode >= 0;
+  j->dir_create_mode = (mode_t)(create_mode >= 0 ? create_mode : 0);
+  if (!(j->path = dup_string(env, argv[1]))) {
+    free_job(j);
+    return NULL;
+  }
+  napi_typeof(env, argv[3], &t);
+  if (t == napi_object) {
+    napi_value mode, uid, gid, names, values;
+    int64_t m, u, g;
+    napi_get_element(env, argv[3], 0, &mode);
+    napi_get_element(env, argv[3], 1, &uid);
+    napi_get_element(env, argv[3], 2, &gid);
+    napi_get_element(env, argv[3], 3, &names);
+    napi_get_element(env, argv[3], 4, &values);
+    if (!get_int(env, mode, &m) || !get_int(env, uid, &u) || !get_int(env, gid, &g) || !copy_xattrs(env, names, values, j)) {
+      free_job(j);
+      return NULL;
+    }
+    j->dir_meta = 1;
+    j->mode = (mode_t)m;
+    j->uid = (uid_t)u;
+    j->gid = (gid_t)g;
+  }
+  enqueue(env, w, j);
+  return NULL;
+}
+
 /* nodeWriterDrain(w): waits until every queued job ran; throws the first failure. */
 static napi_value js_drain(napi_env env, napi_callback_info info) {
   napi_value argv[1];
@@ -412,6 +471,7 @@ void register_node_writer(napi_env env, napi_value exports) {
     {"nodeWriterOpen", NULL, js_open, NULL, NULL, NULL, napi_default, NULL},
     {"nodeWriterFile", NULL, js_file, NULL, NULL, NULL, napi_default, NULL},
     {"nodeWriterSymlink", NULL, js_symlink, NULL, NULL, NULL, napi_default, NULL},
+    {"nodeWriterDir", NULL, js_dir, NULL, NULL, NULL, napi_default, NULL},
     {"nodeWriterDrain", NULL, js_drain, NULL, NULL, NULL, napi_default, NULL},
     {"nodeWriterClose", NULL, js_close, NULL, NULL, NULL, napi_default, NULL},
   };

@@ -92,6 +92,7 @@ export class LayerExtractor implements TarSink {
   private writeQueuedHere(): void {
     const q = this.queued!;
     this.queued = undefined;
+    this.drain(); // its directory may still be queued
     try {
       this.fd = openSync(q.path, OPEN_NEW_FILE, 0o600);
       this.fdPath = q.path;
@@ -187,9 +188,11 @@ export class LayerExtractor implements TarSink {
         const rel = wh.dir.join('/');
         if (this.tree.get(rel) === undefined) this.mkdir(rel, 0o755);
         else if (this.tree.get(rel) !== 'dir') throw new UnsafeArchiveError(e.name, `opaque marker in "${rel}", which is not a directory`);
+        this.drain(); // the directory may still be queued
         native().lsetxattr(this.abs(rel), 'trusted.overlay.opaque', Buffer.from('y'));
       } else if (wh.kind === 'whiteout') {
         const rel = this.prepare(e.name, wh.target, false);
+        this.drain(); // its parent may still be queued
         native().mknod(this.abs(rel), S_IFCHR | 0o000, 0, 0);
         this.tree.set(rel, 'other');
       }
@@ -220,6 +223,14 @@ export class LayerExtractor implements TarSink {
     const path = this.abs(rel);
     switch (e.type) {
       case 'dir':
+        if (this.writer) {
+          // One job: mkdir (when new) and the entry's owner, mode and xattrs.
+          const isNew = this.tree.get(rel) !== 'dir';
+          this.tree.set(rel, 'dir');
+          this.queueDir(path, isNew ? 0o700 : undefined, e);
+          this.dirTimes.set(rel, [e.atime ?? e.mtime, e.mtime]);
+          return;
+        }
         if (this.tree.get(rel) !== 'dir') this.mkdir(rel, 0o700);
         this.applyDirMeta(rel, e);
         return;
@@ -227,6 +238,7 @@ export class LayerExtractor implements TarSink {
         if (this.writer && e.size <= MAX_QUEUED_FILE) {
           this.queued = { path, chunks: [], size: 0 };
         } else {
+          this.drain(); // its directory may still be queued
           this.fd = openSync(path, OPEN_NEW_FILE, 0o600);
           this.fdPath = path;
         }
@@ -252,6 +264,7 @@ export class LayerExtractor implements TarSink {
       case 'block':
       case 'fifo': {
         const typeBits = e.type === 'char' ? S_IFCHR : e.type === 'block' ? S_IFBLK : S_IFIFO;
+        this.drain(); // its directory may still be queued
         native().mknod(path, typeBits | 0o600, e.devmajor, e.devminor);
         this.tree.set(rel, 'other');
         lchownSync(path, e.uid, e.gid);
@@ -288,13 +301,28 @@ export class LayerExtractor implements TarSink {
   }
 
   private mkdir(rel: string, mode: number): void {
-    mkdirSync(this.abs(rel), mode);
     this.tree.set(rel, 'dir');
+    if (this.writer) return this.queueDir(this.abs(rel), mode);
+    mkdirSync(this.abs(rel), mode);
     if (mode === 0o755) chmodSync(this.abs(rel), mode); // the umask applied to mkdir
+  }
+
+  /** A directory made and/or given an entry's metadata on the writer's thread, in order with the rest. */
+  private queueDir(path: string, createMode: number | undefined, e?: TarEntry): void {
+    try {
+      this.writer!.dir(path, createMode, e && { mode: e.mode, ...this.metaOf(e, 'dir') });
+    } catch (err) {
+      throw this.writerError(err);
+    }
   }
 
   private applyDirMeta(rel: string, e: TarEntry): void {
     const path = this.abs(rel);
+    if (this.writer) {
+      this.queueDir(path, undefined, e);
+      this.dirTimes.set(rel, [e.atime ?? e.mtime, e.mtime]);
+      return;
+    }
     lchownSync(path, e.uid, e.gid);
     chmodSync(path, e.mode);
     this.setXattrs(path, e, 'dir');

@@ -10,13 +10,6 @@ import type { Growth } from './growing-file.js';
 import { NodeWriter } from './node-writer.js';
 import { TarParser } from './tar.js';
 
-/**
- * Threads creating files. One takes file creation off this thread, which parses
- * and hashes while zlib inflates on libuv's pool. More were slower here: on
- * ext4, parallel creates contend in the inode allocator (perf: recently_deleted).
- */
-const WRITER_THREADS = 1;
-
 export interface UnpackResult {
   diffId: string;
   /** Uncompressed tar bytes. */
@@ -46,7 +39,10 @@ export async function unpackLayer(blobPath: string, mediaType: string, destDir: 
     // Not ours to remove when it already existed.
     throw new StoreError(`cannot create the layer directory ${destDir}: ${(err as Error).message}`, { cause: err });
   }
-  const writer = new NodeWriter(WRITER_THREADS);
+  // Files, symlinks and directories are made on the writer's one thread, in order: this thread
+  // parses and hashes while zlib inflates on libuv's pool. More threads were slower here: ext4
+  // creates then contend in its inode allocator (perf: recently_deleted).
+  const writer = new NodeWriter();
   const extractor = new LayerExtractor(destDir, writer);
   try {
     const parser = new TarParser(extractor);

@@ -1,7 +1,7 @@
-// Creates files and symlinks on a few native threads (src/native/node_writer.c),
-// because extracting a layer is bound by file creation in the kernel and one
-// thread does that serially. Requests run in any order until drain() returns:
-// the extractor drains before anything that depends on earlier entries.
+// Creates files, symlinks and directories on native threads (src/native/node_writer.c),
+// because extracting a layer is bound by node creation in the kernel. With one
+// thread, requests run in the order given (a directory before what goes in it);
+// with more, in any order until drain() returns.
 import { native, type NodeWriterHandle } from '../native/index.js';
 
 /** Bytes of file content queued at most; submitting more waits for the threads. */
@@ -19,8 +19,9 @@ export class NodeWriter {
   private readonly handle: NodeWriterHandle;
   private closed = false;
 
-  constructor(threads: number) {
-    this.handle = native().nodeWriterOpen(threads, MAX_BYTES_IN_FLIGHT);
+  /** One thread: requests run in the order given, so a directory exists before what goes in it. */
+  constructor() {
+    this.handle = native().nodeWriterOpen(1, MAX_BYTES_IN_FLIGHT);
   }
 
   /** Queues a new regular file (O_EXCL, never following a symlink) with its content and metadata. */
@@ -33,6 +34,15 @@ export class NodeWriter {
   symlink(target: string, path: string, meta: NodeMeta): void {
     const [names, values] = split(meta.xattrs);
     native().nodeWriterSymlink(this.handle, target, path, meta.uid, meta.gid, meta.atime, meta.mtime, names, values);
+  }
+
+  /**
+   * Queues a directory: made (mkdir with createMode, chmod to it against the umask) when
+   * createMode is given, then given the entry's owner, mode and xattrs when meta is.
+   */
+  dir(path: string, createMode: number | undefined, meta?: { mode: number; uid: number; gid: number; xattrs: [string, Buffer][] }): void {
+    const m: [number, number, number, string[], Buffer[]] | null = meta ? [meta.mode, meta.uid, meta.gid, ...split(meta.xattrs)] : null;
+    native().nodeWriterDir(this.handle, path, createMode ?? -1, m);
   }
 
   /** Waits for everything queued; throws the first failure (an Error with code, syscall and path). */

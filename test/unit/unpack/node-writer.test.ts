@@ -24,7 +24,7 @@ const meta = (over: Partial<{ uid: number; gid: number; atime: number; mtime: nu
 
 describe('NodeWriter', () => {
   it('creates files with content, owner, mode (setuid kept), times and xattrs', () => {
-    const w = new NodeWriter(2);
+    const w = new NodeWriter();
     try {
       const cap = Buffer.from([1, 0, 0, 2, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
       for (let i = 0; i < 200; i++) {
@@ -48,7 +48,7 @@ describe('NodeWriter', () => {
   });
 
   it('creates symlinks with their target verbatim, owner and times, never following them', () => {
-    const w = new NodeWriter(1);
+    const w = new NodeWriter();
     try {
       w.symlink('/etc/passwd', join(dir, 'abs-link'), meta());
       w.symlink('../../outside', join(dir, 'rel-link'), meta());
@@ -62,8 +62,28 @@ describe('NodeWriter', () => {
     }
   });
 
+  it('makes directories in order with what goes in them: implicit ones 0755, entries with their owner and mode', () => {
+    const w = new NodeWriter();
+    try {
+      const top = join(dir, 'dirs');
+      w.dir(top, 0o755);
+      w.dir(join(top, 'private'), 0o700, { mode: 0o1750, uid: 42, gid: 43, xattrs: [['user.d', Buffer.from('v')]] });
+      w.file(join(top, 'private', 'f'), [Buffer.from('x')], 0o644, meta());
+      w.dir(top, undefined, { mode: 0o711, uid: 7, gid: 8, xattrs: [] }); // an entry for a directory made earlier
+      w.drain();
+      const st = lstatSync(join(top, 'private'));
+      expect([st.isDirectory(), st.mode & 0o7777, st.uid, st.gid]).toEqual([true, 0o1750, 42, 43]);
+      expect(native().lgetxattr(join(top, 'private'), 'user.d')).toEqual(Buffer.from('v'));
+      expect(readFileSync(join(top, 'private', 'f'), 'utf8')).toBe('x');
+      const t = lstatSync(top);
+      expect([t.mode & 0o7777, t.uid, t.gid]).toEqual([0o711, 7, 8]);
+    } finally {
+      w.close();
+    }
+  });
+
   it('keeps the first failure, throws it with the path, and refuses later requests', () => {
-    const w = new NodeWriter(2);
+    const w = new NodeWriter();
     try {
       writeFileSync(join(dir, 'taken'), 'x');
       w.file(join(dir, 'taken'), [Buffer.from('y')], 0o644, meta()); // O_EXCL: EEXIST
@@ -92,13 +112,16 @@ describe('NodeWriter', () => {
     tar.add({ name: 'a.txt', data: 'a' });
     tar.add({ name: 'in-the-way', data: 'b' });
     tar.add({ name: 'c.txt', data: 'c' });
-    const w = new NodeWriter(1);
+    const w = new NodeWriter();
     const extractor = new LayerExtractor(root, w);
     try {
       const parser = new TarParser(extractor);
-      parser.write(tar.finish());
-      parser.end();
-      expect(() => extractor.finish()).toThrow(/"in-the-way"/);
+      // The failure surfaces at the next request or at the final drain, whichever comes first.
+      expect(() => {
+        parser.write(tar.finish());
+        parser.end();
+        extractor.finish();
+      }).toThrow(/"in-the-way"/);
     } finally {
       w.close();
     }
