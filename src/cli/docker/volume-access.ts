@@ -1,6 +1,5 @@
 // The volume engine for the volume verbs, and how they report errors: as the
 // Docker CLI prints the daemon's answer ("Error response from daemon: ..."), exit 1.
-import { createInterface } from 'node:readline/promises';
 import type { Command } from 'commander';
 import { Volumes } from '../../engine/volumes.js';
 import { describeError, NotFoundError } from '../../errors.js';
@@ -29,18 +28,6 @@ export async function forEachVolume(verb: string, names: string[], fn: (name: st
     }
   }
   return failed ? 1 : 0;
-}
-
-/** Asks on the terminal; anything but y/yes (or no terminal) is a no. */
-export async function confirm(question: string): Promise<boolean> {
-  const rl = createInterface({ input: process.stdin, output: process.stdout });
-  try {
-    return /^y(es)?$/i.test((await rl.question(question)).trim());
-  } catch {
-    return false;
-  } finally {
-    rl.close();
-  }
 }
 
 /** Docker's shape of a volume for inspect (and for templates). */

@@ -1,21 +1,9 @@
 // tsrun image prune [-a] [-f]
-import { createInterface } from 'node:readline/promises';
 import type { Command } from 'commander';
 import { pruneImages } from '../../../engine/images.js';
 import { action, contextOf } from '../../common.js';
 import { humanSize } from '../../format.js';
-
-async function confirm(question: string): Promise<boolean> {
-  const rl = createInterface({ input: process.stdin, output: process.stdout });
-  try {
-    const answer = await rl.question(question);
-    return /^y(es)?$/i.test(answer.trim());
-  } catch {
-    return false;
-  } finally {
-    rl.close();
-  }
-}
+import { confirm } from '../confirm.js';
 
 export function registerImagePrune(program: Command, name = 'prune'): Command {
   return program

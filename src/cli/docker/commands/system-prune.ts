@@ -1,24 +1,13 @@
 // tsrun system prune [-f] [-a]: stopped containers, pods without running containers,
 // dangling (or, with -a, unused) images, and what crashed tsrun processes left
 // behind: half-created pods, network namespaces, veths, firewall entries, leases.
-import { createInterface } from 'node:readline/promises';
 import type { Command } from 'commander';
 import { pruneImages } from '../../../engine/images.js';
 import { Volumes } from '../../../engine/volumes.js';
 import { action, contextOf } from '../../common.js';
 import { humanSize } from '../../format.js';
 import { podsOf } from '../pod-access.js';
-
-async function confirm(question: string): Promise<boolean> {
-  const rl = createInterface({ input: process.stdin, output: process.stdout });
-  try {
-    return /^y(es)?$/i.test((await rl.question(question)).trim());
-  } catch {
-    return false;
-  } finally {
-    rl.close();
-  }
-}
+import { confirm } from '../confirm.js';
 
 export function registerSystemPrune(system: Command): void {
   system

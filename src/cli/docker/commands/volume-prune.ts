@@ -3,7 +3,8 @@
 import type { Command } from 'commander';
 import { action } from '../../common.js';
 import { humanSize } from '../../format.js';
-import { confirm, volumesOf } from '../volume-access.js';
+import { confirm } from '../confirm.js';
+import { volumesOf } from '../volume-access.js';
 
 export function registerVolumePrune(volume: Command): void {
   volume
