@@ -1,77 +1,23 @@
 // tsrun-oci as runc's callers drive it: the OCI lifecycle with exact state
 // documents, exec, hooks, pid files, a console socket receiving the pty
 // master (SCM_RIGHTS), preserved fds, pause/resume/ps/update, and errors.
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { chmodSync, closeSync, existsSync, mkdtempSync, openSync, readFileSync, readdirSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { execFileSync, spawn } from 'node:child_process';
+import { closeSync, existsSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Spec } from '../../src/oci/runtime.js';
-import { makeBundle, makeBusyboxRootfs } from '../support/rootfs.js';
+import { ociHarness, OCI_BIN } from '../support/oci-harness.js';
 
-const BIN = join(__dirname, '../../bin/tsrun-oci');
 const CG_PARENT = 'tsrun-oci-test';
-let work: string;
-let root: string;
-let rootfs: string;
-let seq = 0;
-/** The stdout file of the last tsrun-oci command (a created container keeps writing there). */
-let lastOut = '';
-
-beforeAll(() => {
-  execFileSync('node', ['hack/build.mjs'], { stdio: 'inherit' });
-  work = mkdtempSync(join(tmpdir(), 'tsrun-oci-'));
-  chmodSync(work, 0o755);
-  root = join(work, 'state');
-  rootfs = makeBusyboxRootfs(join(work, 'rootfs'));
-});
-afterAll(() => {
-  for (const id of existsSync(root) ? readdirSync(root) : []) spawnSync(BIN, ['--root', root, 'delete', '--force', id]);
-  rmSync(work, { recursive: true, force: true });
-  for (const h of readdirSync('/sys/fs/cgroup')) {
-    try {
-      rmdirSync(join('/sys/fs/cgroup', h, CG_PARENT));
-    } catch {
-      /* absent or not a hierarchy */
-    }
-  }
-});
-
-function bundle(args: string[], edit?: (s: Spec) => void): { dir: string; id: string } {
-  const id = `oci${process.pid}-${++seq}`;
-  const dir = join(work, `bundle-${seq}`);
-  makeBundle(dir, rootfs, (s: Spec) => {
-    s.process!.args = args;
-    s.linux!.cgroupsPath = `/${CG_PARENT}/${id}`;
+const h = ociHarness('oci', CG_PARENT);
+const { oci, ok } = h;
+/** Bundles carry an annotation, which state must report. */
+const bundle = (args: string[], edit?: (s: Spec) => void) =>
+  h.bundle(args, (s) => {
     s.annotations = { 'org.example.test': 'yes' };
     edit?.(s);
   });
-  return { dir, id };
-}
-
-/** tsrun-oci with stdout/stderr in files (a created container inherits them, so no pipes). */
-function oci(args: string[], extraFds: number[] = []): { code: number; out: string; err: string } {
-  const n = ++seq;
-  const outPath = join(work, `cmd-${n}.out`);
-  const errPath = join(work, `cmd-${n}.err`);
-  lastOut = outPath;
-  const o = openSync(outPath, 'w');
-  const e = openSync(errPath, 'w');
-  try {
-    const r = spawnSync(BIN, ['--root', root, ...args], { stdio: ['ignore', o, e, ...extraFds], timeout: 30_000 });
-    return { code: r.status ?? -1, out: readFileSync(outPath, 'utf8'), err: readFileSync(errPath, 'utf8') };
-  } finally {
-    closeSync(o);
-    closeSync(e);
-  }
-}
-
-function ok(args: string[]): string {
-  const r = oci(args);
-  if (r.code !== 0) throw new Error(`tsrun-oci ${args.join(' ')} exited ${r.code}: ${r.err}`);
-  return r.out;
-}
 
 function state(id: string): Record<string, unknown> {
   return JSON.parse(ok(['state', id])) as Record<string, unknown>;
@@ -107,10 +53,10 @@ function alive(pid: number): boolean {
 describe('tsrun-oci lifecycle', () => {
   it('create -> created (exact state), start -> running, kill -> stopped, delete -> gone', async () => {
     const { dir, id } = bundle(['sh', '-c', 'echo out-line; echo err-line >&2; exec sleep 30']);
-    const pidFile = join(work, `${id}.pid`);
+    const pidFile = join(h.work, `${id}.pid`);
     const created = oci(['create', '--bundle', dir, '--pid-file', pidFile, id]);
     expect(created.code).toBe(0);
-    const createdOut = lastOut;
+    const createdOut = h.lastOut;
     const pid = Number(readFileSync(pidFile, 'utf8'));
     expect(pid).toBeGreaterThan(1);
     const s1 = state(id);
@@ -121,7 +67,7 @@ describe('tsrun-oci lifecycle', () => {
       pid,
       status: 'created',
       bundle: dir,
-      rootfs,
+      rootfs: h.rootfs,
       created: s1.created,
       owner: '',
       annotations: { 'org.example.test': 'yes' },
@@ -140,7 +86,7 @@ describe('tsrun-oci lifecycle', () => {
     await waitFor(() => state(id).status === 'stopped', 'stopped');
     expect(state(id)).toMatchObject({ pid: 0, status: 'stopped' });
     ok(['delete', id]);
-    expect(existsSync(join(root, id))).toBe(false);
+    expect(existsSync(join(h.root, id))).toBe(false);
     const gone = oci(['state', id]);
     expect(gone.code).toBe(1);
     expect(gone.err).toBe(`tsrun-oci: container "${id}" does not exist\n`);
@@ -179,12 +125,12 @@ describe('tsrun-oci lifecycle', () => {
     const { dir, id } = bundle(['sh', '-c', 'echo hello; echo oops >&2; exit 3']);
     const r = oci(['run', '--bundle', dir, id]);
     expect(r).toEqual({ code: 3, out: 'hello\n', err: 'oops\n' });
-    expect(existsSync(join(root, id))).toBe(false);
+    expect(existsSync(join(h.root, id))).toBe(false);
   });
 
   it('the container process is a child of the caller\'s subreaper, not of a monitor', async () => {
     const { dir, id } = bundle(['sleep', '30']);
-    const pidFile = join(work, `${id}.pid`);
+    const pidFile = join(h.work, `${id}.pid`);
     ok(['create', '--bundle', dir, '--pid-file', pidFile, id]);
     const pid = Number(readFileSync(pidFile, 'utf8'));
     // No subreaper here: the orphaned container belongs to init (pid 1) now.
@@ -203,39 +149,39 @@ describe('tsrun-oci exec', () => {
     const r = oci(['exec', '--env', 'FOO=bar', '--cwd', '/tmp', '--user', '1000:1000', id, 'sh', '-c', 'echo "$FOO $(pwd) $(id -u):$(id -g)"; exit 5']);
     expect(r).toEqual({ code: 5, out: 'bar /tmp 1000:1000\n', err: '' });
 
-    const procFile = join(work, `${id}-process.json`);
+    const procFile = join(h.work, `${id}-process.json`);
     const marker = `/tmp/detached-${id}`;
     writeFileSync(procFile, JSON.stringify({ user: { uid: 0, gid: 0 }, args: ['sh', '-c', `echo $$ > ${marker}; sleep 30`], cwd: '/', env: ['PATH=/bin'] }));
-    const pidFile = join(work, `${id}-exec.pid`);
+    const pidFile = join(h.work, `${id}-exec.pid`);
     ok(['exec', '--process', procFile, '--detach', '--pid-file', pidFile, id]);
     const execPid = Number(readFileSync(pidFile, 'utf8'));
     expect(processStartTime(execPid)).toBeDefined();
-    await waitFor(() => existsSync(join(rootfs, marker)), 'exec marker');
+    await waitFor(() => existsSync(join(h.rootfs, marker)), 'exec marker');
     // The exec'd process is in the container's pid namespace (its own pid differs there).
-    expect(Number(readFileSync(join(rootfs, marker), 'utf8'))).not.toBe(execPid);
+    expect(Number(readFileSync(join(h.rootfs, marker), 'utf8'))).not.toBe(execPid);
     ok(['delete', '--force', id]);
     await waitFor(() => !alive(execPid), 'exec process gone with the container');
-    rmSync(join(rootfs, marker), { force: true });
+    rmSync(join(h.rootfs, marker), { force: true });
   });
 });
 
 describe('tsrun-oci hooks', () => {
   it('runs each hook at its point with the state JSON on stdin', async () => {
-    const hookDir = join(work, 'hooks');
+    const hookDir = join(h.work, 'hooks');
     execFileSync('mkdir', ['-p', hookDir]);
     const hook = join(hookDir, 'record.sh');
     writeFileSync(hook, `#!/bin/sh\ncat > "${hookDir}/$1.json"\n`, { mode: 0o755 });
     // startContainer runs in the container's namespaces: its path resolves in the rootfs.
-    writeFileSync(join(rootfs, 'bin/in-container-hook'), '#!/bin/sh\n(cat; echo; hostname) > /tmp/$1.json\n', { mode: 0o755 });
-    const h = (name: string) => ({ path: hook, args: ['record.sh', name], timeout: 5 });
+    writeFileSync(join(h.rootfs, 'bin/in-container-hook'), '#!/bin/sh\n(cat; echo; hostname) > /tmp/$1.json\n', { mode: 0o755 });
+    const hookAt = (name: string) => ({ path: hook, args: ['record.sh', name], timeout: 5 });
     const { dir, id } = bundle(['sleep', '30'], (s) => {
       s.hooks = {
-        prestart: [h('prestart')],
-        createRuntime: [h('createRuntime')],
+        prestart: [hookAt('prestart')],
+        createRuntime: [hookAt('createRuntime')],
         createContainer: [{ path: '/bin/in-container-hook', args: ['in-container-hook', 'createContainer'] }],
         startContainer: [{ path: '/bin/in-container-hook', args: ['in-container-hook', 'startContainer'] }],
-        poststart: [h('poststart')],
-        poststop: [h('poststop')],
+        poststart: [hookAt('poststart')],
+        poststop: [hookAt('poststop')],
       };
     });
     const read = (n: string) => JSON.parse(readFileSync(join(hookDir, `${n}.json`), 'utf8')) as Record<string, unknown>;
@@ -243,21 +189,21 @@ describe('tsrun-oci hooks', () => {
     const pid = state(id).pid;
     expect(read('prestart')).toEqual({ ociVersion: '1.0.2', id, status: 'creating', pid, bundle: dir, annotations: { 'org.example.test': 'yes' } });
     expect(read('createRuntime')).toMatchObject({ id, status: 'creating', pid });
-    const created = readFileSync(join(rootfs, 'tmp/createContainer.json'), 'utf8').split('\n');
+    const created = readFileSync(join(h.rootfs, 'tmp/createContainer.json'), 'utf8').split('\n');
     expect(JSON.parse(created[0]!)).toMatchObject({ id, status: 'creating', pid });
     expect(created[1]).toBe('tsrun-test');
-    expect(existsSync(join(rootfs, 'tmp/startContainer.json'))).toBe(false);
+    expect(existsSync(join(h.rootfs, 'tmp/startContainer.json'))).toBe(false);
     expect(existsSync(join(hookDir, 'poststart.json'))).toBe(false);
     ok(['start', id]);
-    const inside = readFileSync(join(rootfs, 'tmp/startContainer.json'), 'utf8').split('\n');
+    const inside = readFileSync(join(h.rootfs, 'tmp/startContainer.json'), 'utf8').split('\n');
     expect(JSON.parse(inside[0]!)).toMatchObject({ id, status: 'created', pid });
     expect(inside[1]).toBe('tsrun-test'); // the container's UTS namespace
     expect(read('poststart')).toMatchObject({ id, status: 'running', pid });
     expect(existsSync(join(hookDir, 'poststop.json'))).toBe(false);
     ok(['delete', '--force', id]);
     expect(read('poststop')).toEqual({ ociVersion: '1.0.2', id, status: 'stopped', bundle: dir, annotations: { 'org.example.test': 'yes' } });
-    rmSync(join(rootfs, 'tmp/startContainer.json'));
-    rmSync(join(rootfs, 'tmp/createContainer.json'));
+    rmSync(join(h.rootfs, 'tmp/startContainer.json'));
+    rmSync(join(h.rootfs, 'tmp/createContainer.json'));
   });
 
   it('a failing or slow createRuntime hook fails create with its name and destroys the container', () => {
@@ -267,7 +213,7 @@ describe('tsrun-oci hooks', () => {
     const r = oci(['create', '--bundle', fail.dir, fail.id]);
     expect(r.code).toBe(1);
     expect(r.err).toBe('tsrun-oci: createRuntime hook /bin/sh exited with status 2: hook-broke\n');
-    expect(existsSync(join(root, fail.id))).toBe(false);
+    expect(existsSync(join(h.root, fail.id))).toBe(false);
     const slow = bundle(['true'], (s) => {
       s.hooks = { createRuntime: [{ path: '/bin/sleep', args: ['sleep', '10'], timeout: 1 }] };
     });
@@ -275,14 +221,14 @@ describe('tsrun-oci hooks', () => {
     const r2 = oci(['create', '--bundle', slow.dir, slow.id]);
     expect(r2.err).toBe('tsrun-oci: createRuntime hook /bin/sleep timed out after 1s\n');
     expect(Date.now() - t0).toBeLessThan(5000);
-    expect(existsSync(join(root, slow.id))).toBe(false);
+    expect(existsSync(join(h.root, slow.id))).toBe(false);
   });
 });
 
 describe('tsrun-oci terminal and fds', () => {
   it('sends the pty master to --console-socket (SCM_RIGHTS) and the container runs on that terminal', async () => {
-    const sock = join(work, 'console.sock');
-    const outFile = join(work, 'console.out');
+    const sock = join(h.work, 'console.sock');
+    const outFile = join(h.work, 'console.out');
     // A tiny receiver: accept one connection, take the fd, read the container's output from the master.
     const receiver = spawn('python3', ['-c', `
 import socket, os, sys, array
@@ -325,7 +271,7 @@ open(sys.argv[2], "wb").write(msg + b"|" + out)
   });
 
   it('--preserve-fds hands our fds 3.. to the container as 3..', async () => {
-    const extra = join(work, 'fd3.txt');
+    const extra = join(h.work, 'fd3.txt');
     const fd = openSync(extra, 'w');
     const { dir, id } = bundle(['sh', '-c', 'echo via-fd3 >&3; ls /proc/self/fd | sort -n | tr "\\n" " "']);
     try {
@@ -344,7 +290,7 @@ open(sys.argv[2], "wb").write(msg + b"|" + out)
 describe('tsrun-oci cgroup verbs', () => {
   it('pause/resume freeze the container; ps lists its pids; update changes limits', async () => {
     const { dir, id } = bundle(['sh', '-c', 'sleep 30 & sleep 30']);
-    const pidFile = join(work, `${id}.pid`);
+    const pidFile = join(h.work, `${id}.pid`);
     ok(['create', '--bundle', dir, '--pid-file', pidFile, id]);
     ok(['start', id]);
     const pid = Number(readFileSync(pidFile, 'utf8'));
@@ -362,7 +308,7 @@ describe('tsrun-oci cgroup verbs', () => {
     ok(['update', '--pids-limit', '42', '--memory', '64m', id]);
     expect(readFileSync(`/sys/fs/cgroup/pids/${CG_PARENT}/${id}/pids.max`, 'utf8').trim()).toBe('42');
     expect(readFileSync(`/sys/fs/cgroup/memory/${CG_PARENT}/${id}/memory.limit_in_bytes`, 'utf8').trim()).toBe(String(64 * 1024 * 1024));
-    const resFile = join(work, `${id}-res.json`);
+    const resFile = join(h.work, `${id}-res.json`);
     writeFileSync(resFile, JSON.stringify({ pids: { limit: 77 } }));
     ok(['update', '-r', resFile, id]);
     expect(readFileSync(`/sys/fs/cgroup/pids/${CG_PARENT}/${id}/pids.max`, 'utf8').trim()).toBe('77');
@@ -390,7 +336,7 @@ describe('tsrun-oci documents and errors', () => {
   });
 
   it('spec writes a runnable config.json once; --rootless is refused', () => {
-    const dir = join(work, 'spec-bundle');
+    const dir = join(h.work, 'spec-bundle');
     execFileSync('mkdir', ['-p', dir]);
     ok(['spec', '--bundle', dir]);
     const s = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as Spec;
@@ -398,11 +344,11 @@ describe('tsrun-oci documents and errors', () => {
     expect(s.process!.args).toEqual(['sh']);
     expect(s.root!.path).toBe('rootfs');
     expect(oci(['spec', '--bundle', dir]).err).toMatch(/config.json exists/);
-    const rl = oci(['spec', '--rootless', '--bundle', join(work, 'nope')]);
+    const rl = oci(['spec', '--rootless', '--bundle', join(h.work, 'nope')]);
     expect(rl.code).toBe(1);
     expect(rl.err).toMatch(/--rootless is not supported/);
     // The starter spec runs (with our rootfs and without a terminal).
-    s.root = { path: rootfs, readonly: true };
+    s.root = { path: h.rootfs, readonly: true };
     s.process!.terminal = false;
     s.process!.args = ['sh', '-c', 'echo starter'];
     writeFileSync(join(dir, 'config.json'), JSON.stringify(s));
@@ -410,10 +356,10 @@ describe('tsrun-oci documents and errors', () => {
   });
 
   it('a missing bundle, a bad ociVersion and --systemd-cgroup fail with clear messages; --log gets runc-style JSON', () => {
-    const log = join(work, 'log.json');
-    const missing = oci(['--log', log, '--log-format', 'json', 'create', '--bundle', join(work, 'no-such-bundle'), 'x1']);
+    const log = join(h.work, 'log.json');
+    const missing = oci(['--log', log, '--log-format', 'json', 'create', '--bundle', join(h.work, 'no-such-bundle'), 'x1']);
     expect(missing.code).toBe(1);
-    expect(missing.err.startsWith(`tsrun-oci: no such bundle config: ${join(work, 'no-such-bundle', 'config.json')}`)).toBe(true);
+    expect(missing.err.startsWith(`tsrun-oci: no such bundle config: ${join(h.work, 'no-such-bundle', 'config.json')}`)).toBe(true);
     const line = JSON.parse(readFileSync(log, 'utf8').trim()) as Record<string, string>;
     expect(Object.keys(line)).toEqual(['level', 'msg', 'time']);
     expect(line.level).toBe('error');
@@ -426,7 +372,7 @@ describe('tsrun-oci documents and errors', () => {
     const bad = oci(['create', '--bundle', dir, id]);
     expect(bad.code).toBe(1);
     expect(bad.err).toBe(`tsrun-oci: unsupported ociVersion "2.0.0" in ${join(dir, 'config.json')}: tsrun-oci supports runtime-spec 1.0.0 to 1.2.x\n`);
-    expect(existsSync(join(root, id))).toBe(false);
+    expect(existsSync(join(h.root, id))).toBe(false);
     for (const v of ['1.0.0', '1.1.0', '1.2.0', '1.0.2-dev']) {
       const b = bundle(['true'], (s) => {
         s.ociVersion = v;
@@ -436,7 +382,7 @@ describe('tsrun-oci documents and errors', () => {
     const sd = oci(['--systemd-cgroup', 'state', 'x']);
     expect(sd.code).toBe(1);
     expect(sd.err).toMatch(/--systemd-cgroup is not supported yet/);
-    const text = join(work, 'log.txt');
+    const text = join(h.work, 'log.txt');
     oci(['--log', text, 'state', 'nothing-here']);
     expect(readFileSync(text, 'utf8')).toMatch(/^time="[^"]+" level=error msg="container \\"nothing-here\\" does not exist"\n$/);
   });
@@ -473,8 +419,8 @@ describe('tsrun-oci config.json conformance', () => {
     expect(r.out).toBe('321\n654\n123\n1\nCapEff:\t0000000000000020\nCapBnd:\t0000000000000021\nNoNewPrivs:\t1\n');
   });
 
-  it('maskedPaths, readonlyPaths, root.readonly and mounts with options and propagation', () => {
-    const src = join(work, 'bind-src');
+  it('maskedPaths, readonlyPaths, h.root.readonly and mounts with options and propagation', () => {
+    const src = join(h.work, 'bind-src');
     execFileSync('mkdir', ['-p', src]);
     writeFileSync(join(src, 'file'), 'from-host\n');
     const r = check(
@@ -510,7 +456,7 @@ describe('tsrun-oci config.json conformance', () => {
 
   it('namespaces given by path are joined', async () => {
     const a = bundle(['sleep', '30']);
-    const pidFile = join(work, `${a.id}.pid`);
+    const pidFile = join(h.work, `${a.id}.pid`);
     ok(['create', '--bundle', a.dir, '--pid-file', pidFile, a.id]);
     const pid = Number(readFileSync(pidFile, 'utf8'));
     const r = check('readlink /proc/self/ns/net; readlink /proc/self/ns/uts; hostname', (s) => {

@@ -2,74 +2,19 @@
 // numbers equal to the cgroup files, uint64 values exact), the stream of stats
 // every --interval until the container stops, an "oom" event when the OOM
 // killer strikes, and the errors.
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { chmodSync, closeSync, existsSync, mkdtempSync, openSync, readFileSync, readdirSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Spec } from '../../src/oci/runtime.js';
-import { makeBundle, makeBusyboxRootfs } from '../support/rootfs.js';
+import { ociHarness, OCI_BIN } from '../support/oci-harness.js';
 
-const BIN = join(__dirname, '../../bin/tsrun-oci');
 const CG_PARENT = 'tsrun-oci-events-test';
+const h = ociHarness('ev', CG_PARENT);
+const { oci, ok } = h;
+const bundle = h.bundle;
 const MB = 1024 * 1024;
-let work: string;
-let root: string;
-let rootfs: string;
-let seq = 0;
-
-beforeAll(() => {
-  execFileSync('node', ['hack/build.mjs'], { stdio: 'inherit' });
-  work = mkdtempSync(join(tmpdir(), 'tsrun-oci-events-'));
-  chmodSync(work, 0o755);
-  root = join(work, 'state');
-  rootfs = makeBusyboxRootfs(join(work, 'rootfs'));
-});
-afterAll(() => {
-  for (const id of existsSync(root) ? readdirSync(root) : []) spawnSync(BIN, ['--root', root, 'delete', '--force', id]);
-  rmSync(work, { recursive: true, force: true });
-  for (const h of readdirSync('/sys/fs/cgroup')) {
-    try {
-      rmdirSync(join('/sys/fs/cgroup', h, CG_PARENT));
-    } catch {
-      /* absent or not a hierarchy */
-    }
-  }
-});
-
-function bundle(args: string[], edit?: (s: Spec) => void): { dir: string; id: string } {
-  const id = `ev${process.pid}-${++seq}`;
-  const dir = join(work, `bundle-${seq}`);
-  makeBundle(dir, rootfs, (s: Spec) => {
-    s.process!.args = args;
-    s.linux!.cgroupsPath = `/${CG_PARENT}/${id}`;
-    edit?.(s);
-  });
-  return { dir, id };
-}
-
-/** tsrun-oci with stdout/stderr in files (a created container inherits them, so no pipes). */
-function oci(args: string[]): { code: number; out: string; err: string } {
-  const n = ++seq;
-  const outPath = join(work, `cmd-${n}.out`);
-  const errPath = join(work, `cmd-${n}.err`);
-  const o = openSync(outPath, 'w');
-  const e = openSync(errPath, 'w');
-  try {
-    const r = spawnSync(BIN, ['--root', root, ...args], { stdio: ['ignore', o, e], timeout: 30_000 });
-    return { code: r.status ?? -1, out: readFileSync(outPath, 'utf8'), err: readFileSync(errPath, 'utf8') };
-  } finally {
-    closeSync(o);
-    closeSync(e);
-  }
-}
-
-function ok(args: string[]): string {
-  const r = oci(args);
-  if (r.code !== 0) throw new Error(`tsrun-oci ${args.join(' ')} exited ${r.code}: ${r.err}`);
-  return r.out;
-}
 
 function startContainer(args: string[], edit?: (s: Spec) => void): string {
   const { dir, id } = bundle(args, edit);
@@ -81,7 +26,7 @@ function startContainer(args: string[], edit?: (s: Spec) => void): string {
 /** `events` running in the background: its output lines as they come, and its exit. */
 function streamEvents(args: string[]): { lines: () => string[]; exited: Promise<{ code: number | null; err: string; ms: number }> } {
   const t0 = Date.now();
-  const child = spawn(BIN, ['--root', root, 'events', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(OCI_BIN, ['--root', h.root, 'events', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
@@ -181,7 +126,7 @@ describe('tsrun-oci events (stream)', () => {
   it('reports an OOM kill as {"type":"oom"} and then ends with the container', async () => {
     // A 16 MiB limit (no swap) and dd asking for a 64 MiB buffer once events is up
     // (its first stats line), signalled through a file in the shared rootfs.
-    const go = join(rootfs, 'tmp/oom-go');
+    const go = join(h.rootfs, 'tmp/oom-go');
     rmSync(go, { force: true });
     const id = startContainer(['sh', '-c', 'while [ ! -e /tmp/oom-go ]; do sleep 0.05; done; dd if=/dev/zero of=/dev/null bs=64M count=1; sleep 0.3'], (s) => {
       s.linux!.resources = { memory: { limit: 16 * MB, swap: 16 * MB } };
