@@ -8,6 +8,7 @@ import { makeContext, type EngineContext } from '../../engine/context.js';
 import { addGlobalOptions, runProgram } from '../common.js';
 import { EXIT_RKT, reportAndExit } from '../exit.js';
 import { appAdd, registerAppVerbs } from './commands/app.js';
+import { registerAttachVerb } from './commands/attach.js';
 import { registerImageVerbs } from './commands/images.js';
 import { registerPodVerbs } from './commands/pods.js';
 import { runOrPrepare } from './commands/run.js';
@@ -62,6 +63,7 @@ async function main(): Promise<void> {
     registerImageVerbs(program);
     registerPodVerbs(program);
     registerAppVerbs(program);
+    registerAttachVerb(program);
     await runProgram(program, process.argv, EXIT_RKT);
   }
 }

@@ -10,6 +10,8 @@ import {
   emptyPodSpec, parseMountFlag, parseNetFlag, parsePortFlag, parsePullPolicy, parseVolumeFlag, validateAcName,
   type RktAppSpec, type RktMount, type RktPodSpec,
 } from '../../engine/rkt/pod-spec.js';
+import { parseDnsFlags } from '../../engine/rkt/dns.js';
+import { DEFAULT_STDIO, engineStdio, parseOutputMode, parseStdinMode } from '../../engine/rkt/stdio.js';
 
 export interface RunArgs {
   spec: RktPodSpec;
@@ -19,14 +21,14 @@ export interface RunArgs {
   quiet: boolean;
 }
 
-const POD_VALUE = new Set(['volume', 'net', 'port', 'hostname', 'set-env', 'set-env-file', 'uuid-file-save', 'pull-policy', 'dns', 'mount']);
+const POD_VALUE = new Set([
+  'volume', 'net', 'port', 'hostname', 'set-env', 'set-env-file', 'uuid-file-save', 'pull-policy', 'mount',
+  'dns', 'dns-search', 'dns-opt', 'dns-domain', 'hosts-entry',
+]);
 const POD_BOOL = new Set(['interactive', 'inherit-env', 'quiet', 'no-overlay']);
-const APP_VALUE = new Set(['exec', 'name', 'user', 'group', 'working-dir', 'environment', 'memory', 'cpu', 'mount']);
+const APP_VALUE = new Set(['exec', 'name', 'user', 'group', 'working-dir', 'environment', 'memory', 'cpu', 'mount', 'stdin', 'stdout', 'stderr']);
 /** rkt flags tsrkt knows but does not offer, with the reason. */
 const UNSUPPORTED: Record<string, string> = {
-  stdin: 'stdio modes are not configurable: app output goes to the log, use --interactive for a terminal',
-  stdout: 'stdio modes are not configurable: app output goes to the log',
-  stderr: 'stdio modes are not configurable: app output goes to the log',
   'stage1-name': 'tsrkt has no stage1 images: apps run as tsrun containers',
   'stage1-path': 'tsrkt has no stage1 images: apps run as tsrun containers',
   'stage1-url': 'tsrkt has no stage1 images: apps run as tsrun containers',
@@ -110,6 +112,18 @@ export function parseRunArgs(argv: readonly string[], opts: { verb?: string } = 
       case 'dns':
         spec.dns.push(value);
         break;
+      case 'dns-search':
+        spec.dnsSearch.push(value);
+        break;
+      case 'dns-opt':
+        spec.dnsOpt.push(value);
+        break;
+      case 'dns-domain':
+        spec.dnsDomain = value;
+        break;
+      case 'hosts-entry':
+        spec.hostsEntries.push(value);
+        break;
       case 'mount':
         out.podMounts.push(parseMountFlag(value));
         break;
@@ -147,6 +161,13 @@ export function parseRunArgs(argv: readonly string[], opts: { verb?: string } = 
         break;
       case 'mount':
         a.mounts.push(parseMountFlag(value));
+        break;
+      case 'stdin':
+        a.stdio = { ...a.stdio, stdin: parseStdinMode(value) };
+        break;
+      case 'stdout':
+      case 'stderr':
+        a.stdio = { ...a.stdio, [f.name]: parseOutputMode(f.name, value) };
         break;
     }
   };
@@ -196,5 +217,13 @@ export function parseRunArgs(argv: readonly string[], opts: { verb?: string } = 
   if (spec.apps.length === 0) throw new UsageError(`${verb} needs at least one image`);
   if (spec.interactive && spec.apps.length > 1) throw new UsageError('--interactive works with one image only: an interactive pod has a single app');
   if (spec.ports.length > 0 && (spec.net === 'host' || spec.net === 'none')) throw new UsageError(`--port needs a contained network: it cannot be used with --net=${spec.net}`);
+  for (const a of spec.apps) {
+    if (!a.stdio) continue;
+    if (spec.interactive) {
+      throw new UsageError('--interactive puts the app on this terminal: it cannot be combined with --stdin, --stdout or --stderr');
+    }
+    engineStdio({ ...DEFAULT_STDIO, ...a.stdio }, a.name ?? a.image); // refuses what the engine cannot do, before anything is made
+  }
+  parseDnsFlags(spec); // rkt's checks of --dns* and --hosts-entry, likewise
   return out;
 }

@@ -1,21 +1,36 @@
 // The appc pod manifest of a tsrkt pod (what `rkt cat-manifest` prints): one
-// entry per app with its image, exec, user, environment, mounts and isolators,
-// plus the pod's volumes and ports. Built from the resolved apps; pure.
+// entry per app with its image (rkt's "sha512-" ID), exec, user, environment,
+// the image's mount points, the app's mounts, isolators and stdio annotations,
+// plus the pod's volumes (the implicit ones of mount points included) and
+// ports. Built from the resolved apps; pure.
+import type { AppMount, ImplicitVolume, RktMountPoint } from './mount-points.js';
 import type { RktPodSpec, RktVolume } from './pod-spec.js';
+import { stdioAnnotations, type RktStdio } from './stdio.js';
 
 export interface ResolvedApp {
   name: string;
+  /** The image as tsrkt shows it, and what the engine resolves (a name, or tsrun's ID for an image run by ID). */
   image: string;
+  ref: string;
+  /** tsrun's image ID ("sha256:...") and rkt's ("sha512-...", image-id.ts). */
   imageId: string;
+  rktImageId: string;
   exec: string[];
   user: string;
   group: string;
   workingDirectory: string;
   /** The environment the user set on top of the image's (NAME=VALUE). */
   environment: string[];
-  mounts: { volume: string; path: string }[];
+  /** The image's mount points (its Docker VOLUMEs). */
+  mountPoints: RktMountPoint[];
+  /** What is mounted where: --mount, volumes matched by name, implicit volumes. */
+  mounts: AppMount[];
+  /** Implicit empty volumes of this app's unfilled mount points. */
+  implicit: ImplicitVolume[];
   memoryBytes?: number;
   cpus?: number;
+  stdio: RktStdio;
+  interactive: boolean;
 }
 
 export interface PodManifest {
@@ -28,7 +43,7 @@ export interface PodManifest {
   ports: unknown[];
 }
 
-function volumeJson(v: RktVolume) {
+export function volumeJson(v: RktVolume) {
   return {
     name: v.name,
     kind: v.kind,
@@ -46,7 +61,7 @@ export function appJson(a: ResolvedApp) {
   if (a.cpus !== undefined) isolators.push({ name: 'resource/cpu', value: { limit: `${Math.round(a.cpus * 1000)}m` } });
   return {
     name: a.name,
-    image: { name: a.image, id: a.imageId },
+    image: { name: a.image, id: a.rktImageId },
     app: {
       exec: a.exec,
       user: a.user,
@@ -56,10 +71,11 @@ export function appJson(a: ResolvedApp) {
         const i = e.indexOf('=');
         return { name: e.slice(0, i), value: e.slice(i + 1) };
       }),
-      mountPoints: a.mounts.map((m) => ({ name: m.volume, path: m.path })),
+      mountPoints: a.mountPoints.map((m) => ({ name: m.name, path: m.path, readOnly: m.readOnly })),
       isolators,
     },
-    mounts: a.mounts.map((m) => ({ volume: m.volume, path: m.path })),
+    mounts: a.mounts.map((m) => ({ volume: m.volume, path: m.path, ...(m.readOnly ? { readOnly: true } : {}) })),
+    annotations: stdioAnnotations(a.stdio, a.interactive),
   };
 }
 
@@ -68,7 +84,7 @@ export function buildPodManifest(apps: ResolvedApp[], spec: Pick<RktPodSpec, 'vo
     acVersion: '0.8.11',
     acKind: 'PodManifest',
     apps: apps.map(appJson),
-    volumes: spec.volumes.map(volumeJson),
+    volumes: [...spec.volumes, ...apps.flatMap((a) => a.implicit)].map(volumeJson),
     isolators: [],
     annotations: [{ name: 'coreos.com/rkt/stage1/hostname', value: hostname }],
     ports: spec.ports.map((p) => ({ name: p.name, hostPort: p.hostPort, ...(p.hostIp ? { hostIP: p.hostIp } : {}) })),

@@ -6,15 +6,22 @@
 import { closeSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeJsonAtomic } from '../../util/fs.js';
+import type { RktDnsConfig } from './dns.js';
 import type { RktPodSpec } from './pod-spec.js';
+import type { RktStdio } from './stdio.js';
 
 export interface RktAppMeta {
   name: string;
-  /** The image as the user named it, and its id. */
+  /** The image as the user named it, its tsrun ("sha256:") ID and its rkt ("sha512-") ID (image-id.ts). */
   image: string;
   imageId: string;
+  rktImageId?: string;
   /** The engine container that runs the app (absent until it is created). */
   containerId?: string;
+  /** The app's --stdin/--stdout/--stderr modes (absent: rkt's defaults). */
+  stdio?: RktStdio;
+  /** Names of the implicit volumes made for its image's mount points (mount-points.ts). */
+  implicitVolumes?: string[];
 }
 
 export interface RktPodMeta {
@@ -30,6 +37,8 @@ export interface RktPodMeta {
   interactive: boolean;
   hostname: string;
   net: RktPodSpec['net'];
+  /** --dns* and --hosts-entry (absent: the engine's files); apps added later get the same. */
+  dns?: RktDnsConfig;
   apps: RktAppMeta[];
 }
 

@@ -3,6 +3,7 @@
 // --memory, --cpu. Pure: unit-tested without a kernel.
 import { UsageError } from '../../errors.js';
 import type { PullPolicy } from '../image-access.js';
+import type { RktStdio } from './stdio.js';
 
 export interface RktVolume {
   name: string;
@@ -42,6 +43,8 @@ export interface RktAppSpec {
   memory?: string;
   cpu?: string;
   mounts: RktMount[];
+  /** --stdin/--stdout/--stderr given for this app (the rest keep rkt's defaults). */
+  stdio?: Partial<RktStdio>;
 }
 
 export interface RktPodSpec {
@@ -56,13 +59,21 @@ export interface RktPodSpec {
   inheritEnv: boolean;
   interactive: boolean;
   pullPolicy: RktPullPolicy;
+  /** --dns, --dns-search, --dns-opt, --dns-domain, --hosts-entry as given (dns.ts reads them). */
   dns: string[];
+  dnsSearch: string[];
+  dnsOpt: string[];
+  dnsDomain?: string;
+  hostsEntries: string[];
 }
 
 export type RktPullPolicy = 'new' | 'update' | 'never';
 
 export function emptyPodSpec(): RktPodSpec {
-  return { apps: [], volumes: [], net: 'default', ports: [], setEnv: [], setEnvFile: [], inheritEnv: false, interactive: false, pullPolicy: 'new', dns: [] };
+  return {
+    apps: [], volumes: [], net: 'default', ports: [], setEnv: [], setEnvFile: [], inheritEnv: false, interactive: false, pullPolicy: 'new',
+    dns: [], dnsSearch: [], dnsOpt: [], hostsEntries: [],
+  };
 }
 
 const NAME_RE = /^[a-z0-9]+([-._][a-z0-9]+)*$/;

@@ -11,24 +11,31 @@
 // container lock for as long as the app runs. So a pod in run/ is running while
 // its lock or any app's monitor lock is held: kill -9 of `tsrkt run` leaves the
 // apps running and the pod "running"; once they are gone it reads "exited".
-import { chownSync, lstatSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, chownSync, lstatSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConflictError, describeError, NotFoundError, StateError, UsageError } from '../../errors.js';
 import { attachmentsOf, DEFAULT_NETWORK, readEndpoint } from '../../network/index.js';
+import { readRootfsFile, resolveInRootfs } from '../../spec/index.js';
 import { FileLock } from '../../util/lock.js';
 import { networkPaths } from '../container-network.js';
 import type { ContainerRecord, ContainerState } from '../container-store.js';
 import type { Containers } from '../containers.js';
 import type { EngineContext } from '../context.js';
 import { resolveImage, type LocalImage } from '../image-access.js';
+import { familiarName } from '../images.js';
 import { ensurePodReady } from '../pod-join.js';
 import { Pods, type PodRecord } from '../pods.js';
-import { buildPodManifest, appJson, type PodManifest, type ResolvedApp } from './manifest.js';
+import { copyUp } from '../volume-copy.js';
+import { parseDnsFlags, renderHosts, renderResolvConf, type RktDnsConfig } from './dns.js';
+import { engineImageRef, findImageByRktId, looksLikeRktImageId, rktImageIdOf, rktImageIdOfStored } from './image-id.js';
+import { buildPodManifest, appJson, volumeJson, type PodManifest, type ResolvedApp } from './manifest.js';
+import { dockerMountPoints, implicitVolumeWarning, planAppMounts, type ImplicitVolume } from './mount-points.js';
 import { PodDirs, type PodLocation } from './pod-dirs.js';
+import { DEFAULT_STDIO, engineStdio, type RktStdio } from './stdio.js';
 import {
   claimHalt, enginePodName, readHalt, readManifest, readMeta, writeManifest, writeMeta, type HaltRecord, type RktAppMeta, type RktPodMeta,
 } from './pod-files.js';
-import { cpuToCpus, enginePullPolicy, memoryToBytes, portNameOf, type RktAppSpec, type RktMount, type RktPodSpec } from './pod-spec.js';
+import { cpuToCpus, emptyPodSpec, enginePullPolicy, memoryToBytes, portNameOf, type RktAppSpec, type RktMount, type RktPodSpec, type RktVolume } from './pod-spec.js';
 import { gcAction, podState, type GcOptions, type PodState } from './pod-state.js';
 
 export const RKT_UUID_LABEL = 'io.tsrun.rkt.uuid';
@@ -47,7 +54,10 @@ export function podDirsOf(ctx: EngineContext): PodDirs {
 export interface RktAppView {
   name: string;
   image: string;
+  /** tsrun's image ID and rkt's (the latter as recorded, else computed; tsrun's when the image is gone). */
   imageId: string;
+  rktImageId: string;
+  stdio: RktStdio;
   containerId?: string;
   record?: ContainerRecord;
   state?: ContainerState;
@@ -139,14 +149,48 @@ export class RktPods {
     return join(rktBase(this.ctx), 'volumes', uuid, name);
   }
 
+  /** The pod-wide resolv.conf and hosts of --dns* / --hosts-entry (".etc" is no AC name, so no volume's). */
+  private etcDir(uuid: string): string {
+    return join(rktBase(this.ctx), 'volumes', uuid, '.etc');
+  }
+
+  private writeDnsFiles(uuid: string, dns: RktDnsConfig): void {
+    if (dns.resolv !== 'stage0' && dns.hosts !== 'stage0') return;
+    const dir = this.etcDir(uuid);
+    mkdirSync(dir, { recursive: true, mode: 0o755 });
+    if (dns.resolv === 'stage0') writeFileSync(join(dir, 'resolv.conf'), renderResolvConf(dns), { mode: 0o644 });
+    if (dns.hosts === 'stage0') writeFileSync(join(dir, 'hosts'), renderHosts(dns), { mode: 0o644 });
+  }
+
+  /** Bind mounts (-v) that give an app the pod's resolv.conf and hosts; the host's are read-only, as in rkt. */
+  private dnsBinds(uuid: string, dns: RktDnsConfig | undefined): string[] {
+    const out: string[] = [];
+    if (dns?.resolv === 'host') out.push('/etc/resolv.conf:/etc/resolv.conf:ro');
+    else if (dns?.resolv === 'stage0') out.push(`${join(this.etcDir(uuid), 'resolv.conf')}:/etc/resolv.conf`);
+    if (dns?.hosts === 'host') out.push('/etc/hosts:/etc/hosts:ro');
+    else if (dns?.hosts === 'stage0') out.push(`${join(this.etcDir(uuid), 'hosts')}:/etc/hosts`);
+    return out;
+  }
+
+  /** What the engine resolves for an app's image (an rkt ID becomes tsrun's), and the name tsrkt shows. */
+  private imageOf(app: RktAppSpec): { ref: string; display: string } {
+    if (!looksLikeRktImageId(app.image)) return { ref: engineImageRef(this.ctx, app.image), display: imageReference(app.image) };
+    const rec = findImageByRktId(this.ctx, app.image);
+    return { ref: rec.id, display: rec.repoTags[0] ? familiarName(rec.repoTags[0]) : app.image };
+  }
+
   /**
    * embryo -> prepare: resolves the images, writes the manifest, creates the
    * engine pod and one container per app. Returns with the pod in prepare/ and
    * its lock held: the caller moves it on (prepared/ or run/). On failure
    * everything made so far is removed.
    */
-  async prepare(spec: RktPodSpec, podMounts: RktMount[], opts: { mutable?: boolean; onPull?: (ref: string) => void } = {}): Promise<PreparedPod> {
-    if (spec.dns.length > 0) throw new UsageError('--dns is not supported by tsrkt pods yet: apps get the host\'s resolv.conf');
+  async prepare(
+    spec: RktPodSpec,
+    podMounts: RktMount[],
+    opts: { mutable?: boolean; onPull?: (ref: string) => void; onWarning?: (message: string) => void } = {},
+  ): Promise<PreparedPod> {
+    const dns = parseDnsFlags(spec);
     const { loc: embryo, lock } = this.dirs.createEmbryo();
     let loc: PodLocation = embryo;
     try {
@@ -155,23 +199,32 @@ export class RktPods {
       const hostname = spec.hostname ?? `rkt-${uuid}`;
       const meta: RktPodMeta = {
         uuid, created: new Date().toISOString(), mutable: Boolean(opts.mutable), interactive: spec.interactive, hostname, net: spec.net, apps: [],
+        ...(dns.resolv !== 'default' || dns.hosts !== 'default' ? { dns } : {}),
       };
       writeMeta(loc.dir, meta);
 
       const images: LocalImage[] = [];
+      const refs: { ref: string; display: string }[] = [];
       for (const app of spec.apps) {
-        images.push(await resolveImage(this.ctx, imageReference(app.image), { pull: enginePullPolicy(spec.pullPolicy), onPull: opts.onPull }));
+        const ref = this.imageOf(app);
+        refs.push(ref);
+        images.push(await resolveImage(this.ctx, ref.ref, { pull: enginePullPolicy(spec.pullPolicy), onPull: opts.onPull }));
       }
       const names = new Set<string>();
       const resolved = spec.apps.map((app, i) => {
-        const r = this.resolveApp(app, images[i]!, spec, podMounts);
+        const r = this.resolveApp(app, images[i]!, refs[i]!, spec, podMounts);
         if (names.has(r.name)) throw new UsageError(`two apps are named "${r.name}": give one of them --name`);
         names.add(r.name);
         return r;
       });
-      meta.apps = resolved.map((r) => ({ name: r.name, image: r.image, imageId: r.imageId }));
+      for (const r of resolved) for (const v of r.implicit) opts.onWarning?.(implicitVolumeWarning(v.mountPoint));
+      meta.apps = resolved.map((r) => ({
+        name: r.name, image: r.image, imageId: r.imageId, rktImageId: r.rktImageId, stdio: r.stdio,
+        ...(r.implicit.length > 0 ? { implicitVolumes: r.implicit.map((v) => v.name) } : {}),
+      }));
       writeManifest(loc.dir, buildPodManifest(resolved, spec, hostname));
       writeMeta(loc.dir, meta);
+      this.writeDnsFiles(uuid, dns);
 
       const publish = this.publishSpecs(spec, images);
       const pod = await this.pods.create({
@@ -184,9 +237,9 @@ export class RktPods {
       meta.enginePod = pod.id;
       writeMeta(loc.dir, meta);
 
-      this.makeEmptyVolumes(uuid, spec);
+      this.makeEmptyVolumes(uuid, spec.volumes);
       for (let i = 0; i < resolved.length; i++) {
-        const record = await this.createApp(uuid, pod, resolved[i]!, spec);
+        const record = await this.createApp(uuid, pod, resolved[i]!, spec.volumes, meta.dns);
         meta.apps[i]!.containerId = record.id;
         writeMeta(loc.dir, meta);
       }
@@ -198,7 +251,7 @@ export class RktPods {
     }
   }
 
-  private resolveApp(app: RktAppSpec, image: LocalImage, spec: RktPodSpec, podMounts: RktMount[]): ResolvedApp {
+  private resolveApp(app: RktAppSpec, image: LocalImage, ref: { ref: string; display: string }, spec: RktPodSpec, podMounts: RktMount[]): ResolvedApp {
     const cfg = image.config.config ?? {};
     const base = app.exec !== undefined ? [app.exec] : [...(cfg.Entrypoint ?? []), ...(cfg.Cmd ?? [])];
     const exec = [...base, ...app.args];
@@ -220,24 +273,29 @@ export class RktPods {
       setEnv: spec.setEnv,
       environment: app.environment,
     });
-    const mounts = [...podMounts, ...app.mounts].map((m) => {
-      if (!spec.volumes.some((v) => v.name === m.volume)) {
-        throw new UsageError(`--mount volume=${m.volume}: no volume of that name: declare it with --volume ${m.volume},kind=host,source=PATH or kind=empty`);
-      }
-      return { volume: m.volume, path: m.target };
-    });
+    const name = app.name ?? defaultAppName(ref.display);
+    const mountPoints = dockerMountPoints(cfg.Volumes);
+    const { mounts, implicit } = planAppMounts(name, mountPoints, podMounts, app.mounts, spec.volumes);
+    const stdio: RktStdio = { ...DEFAULT_STDIO, ...app.stdio };
+    if (!spec.interactive) engineStdio(stdio, name); // refuses what the engine cannot do
     return {
-      name: app.name ?? defaultAppName(app.image),
-      image: imageReference(app.image),
+      name,
+      image: ref.display,
+      ref: ref.ref,
       imageId: image.id,
+      rktImageId: rktImageIdOf(this.ctx, image),
       exec,
       user: app.user ?? imageUser,
       group: app.group ?? imageGroup,
       workingDirectory: app.workingDir ?? (cfg.WorkingDir || '/'),
       environment,
+      mountPoints,
       mounts,
+      implicit,
       ...(app.memory !== undefined ? { memoryBytes: Number(memoryToBytes(app.memory)) } : {}),
       ...(app.cpu !== undefined ? { cpus: Number(cpuToCpus(app.cpu)) } : {}),
+      stdio,
+      interactive: spec.interactive,
     };
   }
 
@@ -252,21 +310,31 @@ export class RktPods {
     });
   }
 
-  private makeEmptyVolumes(uuid: string, spec: RktPodSpec): void {
-    for (const v of spec.volumes) {
+  private makeEmptyVolumes(uuid: string, volumes: readonly RktVolume[]): void {
+    for (const v of volumes) {
       if (v.kind !== 'empty') continue;
       const dir = this.volumeDir(uuid, v.name);
       mkdirSync(dir, { recursive: true, mode: v.mode ?? 0o755 });
+      if (v.mode !== undefined) chmodSync(dir, v.mode); // whatever the umask
       if (v.uid !== undefined || v.gid !== undefined) chownSync(dir, v.uid ?? 0, v.gid ?? 0);
     }
   }
 
-  private async createApp(uuid: string, pod: PodRecord, app: ResolvedApp, spec: RktPodSpec): Promise<ContainerRecord> {
+  /**
+   * The engine container of one app: its mounts (pod volumes, implicit
+   * volumes, the pod's resolv.conf/hosts), stdio modes and limits. Once it
+   * exists (rootfs mounted), implicit volumes take the image's content at their
+   * path and --dns=none gives it the image's own resolv.conf.
+   */
+  private async createApp(uuid: string, pod: PodRecord, app: ResolvedApp, volumes: readonly RktVolume[], dns: RktDnsConfig | undefined): Promise<ContainerRecord> {
+    this.makeEmptyVolumes(uuid, app.implicit);
     const volume = app.mounts.map((m) => {
-      const v = spec.volumes.find((x) => x.name === m.volume)!;
+      const v: RktVolume = volumes.find((x) => x.name === m.volume) ?? app.implicit.find((x) => x.name === m.volume)!;
       const source = v.kind === 'host' ? v.source! : this.volumeDir(uuid, v.name);
-      return `${source}:${m.path}${v.readOnly ? ':ro' : ''}`;
+      return `${source}:${m.path}${m.readOnly ? ':ro' : ''}`;
     });
+    volume.push(...this.dnsBinds(uuid, dns));
+    const stdio = app.interactive ? { interactive: true, tty: Boolean(process.stdin.isTTY) } : engineStdio(app.stdio, app.name);
     const flags: Record<string, unknown> = {
       name: `rkt-${uuid}-${app.name}`,
       entrypoint: app.exec[0],
@@ -278,10 +346,28 @@ export class RktPods {
       stopTimeout: String(RKT_STOP_TIMEOUT),
       ...(app.memoryBytes !== undefined ? { memory: String(app.memoryBytes) } : {}),
       ...(app.cpus !== undefined ? { cpus: String(app.cpus) } : {}),
-      ...(spec.interactive ? { interactive: true, tty: Boolean(process.stdin.isTTY) } : {}),
+      ...(stdio.interactive ? { interactive: true } : {}),
+      ...(stdio.tty ? { tty: true } : {}),
     };
     // The image is already local (resolved under the pull policy): never pull again here.
-    return this.containers.create({ image: app.image, command: app.exec.slice(1), flags, pull: 'never', pod: pod.id });
+    const record = await this.containers.create({ image: app.ref, command: app.exec.slice(1), flags, pull: 'never', pod: pod.id });
+    try {
+      const paths = this.containers.store.paths(record.id);
+      for (const v of app.implicit) copyUp(resolveInRootfs(paths.rootfs, v.copyFrom), this.volumeDir(uuid, v.name));
+      if (dns?.resolv === 'none') {
+        let text = '';
+        try {
+          text = readRootfsFile(paths.rootfs, '/etc/resolv.conf') ?? '';
+        } catch {
+          /* not a regular file in the image: none */
+        }
+        writeFileSync(join(paths.etc, 'resolv.conf'), text);
+      }
+    } catch (err) {
+      await this.containers.remove(record, { force: true, volumes: true }).catch(() => undefined);
+      throw err;
+    }
+    return record;
   }
 
   /** prepare/ -> prepared/ (tsrkt prepare); the lock is released. */
@@ -351,7 +437,8 @@ export class RktPods {
     const meta = readMeta(loc.dir);
     const apps: RktAppView[] = (meta?.apps ?? []).map((a) => {
       const record = a.containerId ? this.containers.store.get(a.containerId) : undefined;
-      return { ...a, ...(record ? { record, state: this.containers.state(record) } : {}) };
+      const rktImageId = a.rktImageId ?? rktImageIdOfStored(this.ctx, a.imageId) ?? a.imageId;
+      return { ...a, rktImageId, stdio: a.stdio ?? { ...DEFAULT_STDIO }, ...(record ? { record, state: this.containers.state(record) } : {}) };
     });
     const running = apps.filter((a) => a.state?.status === 'running');
     const locked = !holdingLock && this.dirs.isLocked(loc);
@@ -457,7 +544,7 @@ export class RktPods {
     const meta = readMeta(cur.dir);
     for (const app of meta?.apps ?? []) {
       const record = app.containerId ? this.containers.store.get(app.containerId) : undefined;
-      if (record) await this.containers.remove(record, { force: true, volumes: true }); // the anonymous volumes of image VOLUME paths go with the pod
+      if (record) await this.containers.remove(record, { force: true, volumes: true }); // and any anonymous volume the engine made for it
     }
     // The engine pod by its name finds it even when a crash came before pod.json recorded it.
     let pod: PodRecord | undefined;
@@ -576,19 +663,30 @@ export class RktPods {
   }
 
   /** rkt app add: one app from a local image, created but not started. */
-  async addApp(loc: PodLocation, app: RktAppSpec, spec: Pick<RktPodSpec, 'setEnv' | 'setEnvFile' | 'inheritEnv'>): Promise<string> {
+  async addApp(
+    loc: PodLocation,
+    app: RktAppSpec,
+    spec: Pick<RktPodSpec, 'setEnv' | 'setEnvFile' | 'inheritEnv'>,
+    opts: { onWarning?: (message: string) => void } = {},
+  ): Promise<string> {
     return this.withMutablePod(loc, async (meta, cur) => {
-      const image = await resolveImage(this.ctx, imageReference(app.image), { pull: 'never' });
-      const full: RktPodSpec = { ...spec, apps: [app], volumes: [], net: meta.net, ports: [], interactive: false, pullPolicy: 'never', dns: [] };
-      const resolved = this.resolveApp(app, image, full, []);
+      const ref = this.imageOf(app);
+      const image = await resolveImage(this.ctx, ref.ref, { pull: 'never' });
+      const full: RktPodSpec = { ...emptyPodSpec(), ...spec, apps: [app], net: meta.net, pullPolicy: 'never' };
+      const resolved = this.resolveApp(app, image, ref, full, []);
       if (meta.apps.some((a) => a.name === resolved.name)) throw new ConflictError(`pod ${cur.uuid} already has an app named ${resolved.name}: give --name`);
       const pod = meta.enginePod ? this.pods.store.get(meta.enginePod) : undefined;
       if (!pod) throw new NotFoundError('engine pod', enginePodName(cur.uuid));
-      const record = await this.createApp(cur.uuid, pod, resolved, full);
-      meta.apps.push({ name: resolved.name, image: resolved.image, imageId: resolved.imageId, containerId: record.id });
+      for (const v of resolved.implicit) opts.onWarning?.(implicitVolumeWarning(v.mountPoint));
+      const record = await this.createApp(cur.uuid, pod, resolved, [], meta.dns);
+      meta.apps.push({
+        name: resolved.name, image: resolved.image, imageId: resolved.imageId, rktImageId: resolved.rktImageId, containerId: record.id, stdio: resolved.stdio,
+        ...(resolved.implicit.length > 0 ? { implicitVolumes: resolved.implicit.map((v) => v.name) } : {}),
+      });
       writeMeta(cur.dir, meta);
       const manifest = this.manifest(cur);
       manifest.apps.push(appJson(resolved));
+      manifest.volumes.push(...resolved.implicit.map(volumeJson));
       writeManifest(cur.dir, manifest);
       return resolved.name;
     });
@@ -617,11 +715,15 @@ export class RktPods {
       const app = meta.apps.find((a) => a.name === name);
       if (!app) throw new NotFoundError('app', name);
       const record = app.containerId ? this.containers.store.get(app.containerId) : undefined;
-      if (record) await this.containers.remove(record, { force: true, volumes: true }); // the anonymous volumes of image VOLUME paths go with the pod
+      if (record) await this.containers.remove(record, { force: true, volumes: true });
       meta.apps = meta.apps.filter((a) => a.name !== name);
       writeMeta(cur.dir, meta);
+      // Its implicit volumes go with it: an app added again under its name starts from the image's content.
+      const implicit = new Set(app.implicitVolumes ?? []);
+      for (const v of implicit) rmSync(this.volumeDir(cur.uuid, v), { recursive: true, force: true });
       const manifest = this.manifest(cur);
       manifest.apps = manifest.apps.filter((a) => (a as { name: string }).name !== name);
+      manifest.volumes = manifest.volumes.filter((v) => !implicit.has((v as { name: string }).name));
       writeManifest(cur.dir, manifest);
     });
   }

@@ -3,6 +3,7 @@
 // `app add` takes rkt's app flags, so main.ts hands it the raw argv.
 import type { Command } from 'commander';
 import type { EngineContext } from '../../../engine/context.js';
+import { parseDnsFlags } from '../../../engine/rkt/dns.js';
 import { emptyPodSpec, parseNetFlag } from '../../../engine/rkt/pod-spec.js';
 import { UsageError } from '../../../errors.js';
 import { action, contextOf } from '../../common.js';
@@ -11,6 +12,18 @@ import { printColumns, rktPodsFor } from '../engine-access.js';
 import { parseRunArgs } from '../run-args.js';
 
 const act = <A extends unknown[]>(fn: (...args: A) => Promise<number | void> | number | void) => action('tsrkt', fn, EXIT_RKT);
+const collect = (v: string, all: string[]) => [...all, v];
+
+interface SandboxOptions {
+  hostname?: string;
+  net: string | boolean;
+  uuidFileSave?: string;
+  dns: string[];
+  dnsSearch: string[];
+  dnsOpt: string[];
+  dnsDomain?: string;
+  hostsEntry: string[];
+}
 
 /** app add UUID IMAGE [app flags] [-- args] */
 export async function appAdd(ctx: EngineContext, argv: string[]): Promise<number> {
@@ -19,7 +32,7 @@ export async function appAdd(ctx: EngineContext, argv: string[]): Promise<number
   const parsed = parseRunArgs(rest, { verb: 'app add' });
   if (parsed.spec.apps.length !== 1) throw new UsageError('app add takes exactly one image');
   const rkt = rktPodsFor(ctx);
-  const name = await rkt.addApp(rkt.resolve(uuid), parsed.spec.apps[0]!, parsed.spec);
+  const name = await rkt.addApp(rkt.resolve(uuid), parsed.spec.apps[0]!, parsed.spec, { onWarning: (m) => process.stderr.write(`tsrkt: ${m}\n`) });
   process.stdout.write(`${name}\n`);
   return 0;
 }
@@ -33,11 +46,19 @@ export function registerAppVerbs(program: Command): void {
     .option('--hostname <name>', 'the pod hostname (default rkt-UUID)')
     .option('--net [net]', 'default, host or none', 'default')
     .option('--uuid-file-save <file>', 'write the UUID to this file')
+    .option('--dns <ip>', "name server for the pod's /etc/resolv.conf (repeatable; host or none)", collect, [])
+    .option('--dns-search <domain>', 'search domain for /etc/resolv.conf (repeatable)', collect, [])
+    .option('--dns-opt <option>', 'resolv.conf option (repeatable)', collect, [])
+    .option('--dns-domain <domain>', 'domain for /etc/resolv.conf')
+    .option('--hosts-entry <IP=HOST>', "entry for the pod's /etc/hosts (repeatable; host for the host's)", collect, [])
     .action(
-      act(async (opts: { hostname?: string; net: string | boolean; uuidFileSave?: string }, self: Command) => {
+      act(async (opts: SandboxOptions, self: Command) => {
         const spec = emptyPodSpec();
         spec.net = parseNetFlag([opts.net === true ? 'default' : String(opts.net)]);
         if (opts.hostname) spec.hostname = opts.hostname;
+        Object.assign(spec, { dns: opts.dns, dnsSearch: opts.dnsSearch, dnsOpt: opts.dnsOpt, hostsEntries: opts.hostsEntry });
+        if (opts.dnsDomain !== undefined) spec.dnsDomain = opts.dnsDomain;
+        parseDnsFlags(spec); // usage errors before anything is made
         const loc = await rktPodsFor(contextOf(self)).sandbox(spec);
         if (opts.uuidFileSave) (await import('node:fs')).writeFileSync(opts.uuidFileSave, loc.uuid);
         process.stdout.write(`${loc.uuid}\n`);

@@ -1,7 +1,11 @@
 // tsrkt fetch and tsrkt image list|rm|cat-manifest|export|extract|render|gc.
-// Images are the engine's (OCI/Docker) images shared with tsrun; IDs are
-// sha256 config digests where rkt showed sha512 ACI hashes. `docker://` is
-// accepted and dropped: every image here comes from a Docker/OCI registry.
+// Images are the engine's (OCI/Docker) images shared with tsrun. tsrkt shows
+// them with rkt's "sha512-" IDs (engine/rkt/image-id.ts: derived from the
+// image's config blob; "sha512-" + 12 hex digits in lists, 64 with --full or
+// in JSON) and takes those IDs or any prefix of them (at least "sha512-" and 2
+// hex digits) wherever an image is named, as well as names and tsrun's
+// "sha256:" IDs. `docker://` is accepted and dropped: every image here comes
+// from a Docker/OCI registry.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -10,6 +14,8 @@ import { ConflictError, describeError, StoreError, UsageError } from '../../../e
 import { saveImagesToFile } from '../../../engine/archive.js';
 import { familiarName, inspectImage, listImages, mountImage, pruneImages, removeImage, unmountImage } from '../../../engine/images.js';
 import { pullImage } from '../../../engine/pull.js';
+import { engineImageRef, rktImageIdOf, shortRktImageId } from '../../../engine/rkt/image-id.js';
+import { dockerMountPoints } from '../../../engine/rkt/mount-points.js';
 import { imageReference } from '../../../engine/rkt/rkt-pods.js';
 import { isMounted } from '../../../engine/rootfs.js';
 import type { ImageRecord } from '../../../store/index.js';
@@ -46,6 +52,7 @@ export function imageManifestOf(rec: ImageRecord) {
         const [port, proto = 'tcp'] = p.split('/');
         return { name: `${port}-${proto}`, protocol: proto, port: Number(port) };
       }),
+      mountPoints: dockerMountPoints(cfg.Volumes),
     },
     annotations: [{ name: 'created', value: rec.created }, { name: 'io.tsrun.image.id', value: rec.id }],
   };
@@ -54,7 +61,7 @@ export function imageManifestOf(rec: ImageRecord) {
 /** Copies the image's merged tree (overlay of its layers, whiteouts applied) into `dest/rootfs`. */
 async function extractImage(cmd: Command, name: string, dest: string, opts: { rootfsOnly?: boolean; overwrite?: boolean }): Promise<void> {
   const ctx = contextOf(cmd);
-  const rec = inspectImage(ctx, imageReference(name));
+  const rec = inspectImage(ctx, engineImageRef(ctx, name));
   if (existsSync(dest) && readdirSync(dest).length > 0 && !opts.overwrite) {
     throw new ConflictError(`${dest} is not empty: use --overwrite to write into it`);
   }
@@ -81,10 +88,11 @@ export function registerImageVerbs(program: Command): void {
     .argument('<images...>', 'docker://NAME[:TAG] or NAME[:TAG]')
     .action(
       act(async (images: string[], _opts: unknown, self: Command) => {
+        const ctx = contextOf(self);
         for (const img of images) {
           process.stderr.write(`pulling ${imageReference(img)}\n`);
-          const rec = await pullImage(contextOf(self), imageReference(img));
-          process.stdout.write(`${rec.id}\n`);
+          const rec = await pullImage(ctx, imageReference(img));
+          process.stdout.write(`${rktImageIdOf(ctx, rec)}\n`);
         }
       }),
     );
@@ -99,19 +107,23 @@ export function registerImageVerbs(program: Command): void {
     .option('--format <format>', 'json')
     .action(
       act((opts: { legend: boolean; full?: boolean; format?: string }, self: Command) => {
-        const recs = listImages(contextOf(self));
+        const ctx = contextOf(self);
+        const recs = listImages(ctx);
         if (opts.format === 'json') {
           process.stdout.write(
-            JSON.stringify(recs.map((r) => ({ id: r.id, name: r.repoTags.map(familiarName)[0] ?? '<none>', import_time: Date.parse(r.pulledAt) * 1e6, size: r.size }))) + '\n',
+            JSON.stringify(
+              recs.map((r) => ({ id: rktImageIdOf(ctx, r), name: r.repoTags.map(familiarName)[0] ?? '<none>', import_time: Date.parse(r.pulledAt) * 1e6, size: r.size })),
+            ) + '\n',
           );
           return;
         }
         if (opts.format !== undefined) throw new UsageError(`invalid --format "${opts.format}": tsrkt knows json`);
         const rows: string[][] = opts.legend ? [['ID', 'NAME', 'SIZE', 'IMPORT TIME']] : [];
         for (const r of recs) {
+          const id = rktImageIdOf(ctx, r);
           const names = r.repoTags.length > 0 ? r.repoTags.map(familiarName) : ['<none>'];
           for (const n of names) {
-            rows.push([opts.full ? r.id : r.id.slice(0, 19), n, humanSize(r.size), opts.full ? r.pulledAt : timeAgo(r.pulledAt)]);
+            rows.push([opts.full ? id : shortRktImageId(id), n, humanSize(r.size), opts.full ? r.pulledAt : timeAgo(r.pulledAt)]);
           }
         }
         printColumns(rows);
@@ -124,16 +136,28 @@ export function registerImageVerbs(program: Command): void {
     .argument('<images...>')
     .action(
       act(async (names: string[], _opts: unknown, self: Command) => {
+        const ctx = contextOf(self);
         let failed = 0;
+        let removed = 0;
         for (const n of names) {
           try {
-            await removeImage(contextOf(self), imageReference(n));
-            process.stdout.write(`successfully removed image ${n}\n`);
+            const ref = engineImageRef(ctx, n);
+            const rec = inspectImage(ctx, ref);
+            const id = rktImageIdOf(ctx, rec);
+            const r = await removeImage(ctx, ref);
+            if (r.deleted.length > 0) {
+              removed++;
+              const name = rec.repoTags[0] ? ` ("${familiarName(rec.repoTags[0])}")` : '';
+              process.stderr.write(`tsrkt: successfully removed aci for image: "${id}"${name}\n`);
+            } else {
+              process.stderr.write(`tsrkt: removed the name ${r.untagged.join(', ')}: image "${id}" keeps its other names\n`);
+            }
           } catch (err) {
             process.stderr.write(`tsrkt: ${n}: ${describeError(err)}\n`);
             failed++;
           }
         }
+        if (removed > 0) process.stderr.write(`tsrkt: ${removed} image(s) successfully removed\n`);
         return failed ? EXIT_RKT : 0;
       }),
     );
@@ -145,7 +169,8 @@ export function registerImageVerbs(program: Command): void {
     .option('--pretty-print [bool]', 'indent the JSON', 'true')
     .action(
       act((name: string, opts: { prettyPrint: string | boolean }, self: Command) => {
-        const rec = inspectImage(contextOf(self), imageReference(name));
+        const ctx = contextOf(self);
+        const rec = inspectImage(ctx, engineImageRef(ctx, name));
         const pretty = opts.prettyPrint !== 'false' && opts.prettyPrint !== false;
         process.stdout.write(JSON.stringify(imageManifestOf(rec), null, pretty ? 2 : undefined) + '\n');
       }),
@@ -160,7 +185,8 @@ export function registerImageVerbs(program: Command): void {
     .action(
       act(async (name: string, file: string, opts: { overwrite?: boolean }, self: Command) => {
         if (existsSync(file) && !opts.overwrite) throw new ConflictError(`${file} exists: use --overwrite to replace it`);
-        await saveImagesToFile(contextOf(self), [imageReference(name)], file);
+        const ctx = contextOf(self);
+        await saveImagesToFile(ctx, [engineImageRef(ctx, name)], file);
       }),
     );
 

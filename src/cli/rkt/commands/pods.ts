@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { describeError, UsageError } from '../../../errors.js';
 import { parseDuration } from '../../../engine/rkt/pod-state.js';
 import type { RktPodView, RktPods } from '../../../engine/rkt/rkt-pods.js';
+import { shortRktImageId } from '../../../engine/rkt/image-id.js';
 import { shortUuid } from '../../../engine/rkt/uuid.js';
 import { action, contextOf } from '../../common.js';
 import { EXIT_RKT } from '../../exit.js';
@@ -42,7 +43,7 @@ function podJson(v: RktPodView) {
     app_names: v.apps.map((a) => a.name),
     apps: v.apps.map((a) => ({
       name: a.name,
-      image_id: a.imageId,
+      image_id: a.rktImageId,
       state: a.state?.status ?? 'unknown',
       ...(a.state?.status === 'exited' ? { exit_code: a.state.exitCode ?? 0 } : {}),
     })),
@@ -73,12 +74,12 @@ export function registerPodVerbs(program: Command): void {
           : ['UUID', 'APP', 'IMAGE NAME', 'STATE', 'CREATED', 'STARTED', 'NETWORKS'];
         const rows: string[][] = opts.legend ? [header] : [];
         for (const v of pods) {
-          const apps = v.apps.length > 0 ? v.apps : [{ name: '-', image: '-', imageId: '-' }];
+          const apps = v.apps.length > 0 ? v.apps : [{ name: '-', image: '-', rktImageId: '-' }];
           apps.forEach((a, i) => {
             const podCols = i === 0 ? [v.state, when(v.meta?.created), when(v.meta?.started), v.networks] : ['', '', '', ''];
             const uuid = i === 0 ? (opts.full ? v.loc.uuid : shortUuid(v.loc.uuid)) : '';
-            const imageId = a.imageId.startsWith('sha256:') && !opts.full ? a.imageId.slice(0, 19) : a.imageId;
-            rows.push(opts.full ? [uuid, a.name, a.image, imageId, ...podCols] : [uuid, a.name, a.image, ...podCols]);
+            // rkt's list --full shows the short image ID ("sha512-" + 12 hex digits).
+            rows.push(opts.full ? [uuid, a.name, a.image, shortRktImageId(a.rktImageId), ...podCols] : [uuid, a.name, a.image, ...podCols]);
           });
         }
         printColumns(rows);

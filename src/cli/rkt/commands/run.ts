@@ -4,13 +4,15 @@
 // A foreground run starts every app detached (each with its monitor and exit
 // hook), keeps the pod's lock, and streams the apps' output the way rkt's
 // systemd console did: "[    1.234567] APP[PID]: LINE" (seconds since the pod
-// started; stderr lines go to stderr). It returns when every app has exited,
-// with rkt's status: the code of the app that halted the pod, else 0.
-// --interactive runs the pod's single app attached to this terminal.
+// started; stderr lines go to stderr) for the streams in rkt's default "log"
+// mode (those in stream/tty mode are for `tsrkt attach`). It returns when every
+// app has exited, with rkt's status: the code of the app that halted the pod,
+// else 0. --interactive runs the pod's single app attached to this terminal.
 import { writeFileSync } from 'node:fs';
 import type { EngineContext } from '../../../engine/context.js';
 import { readLogs } from '../../../engine/logs.js';
 import type { PreparedPod, RktPods } from '../../../engine/rkt/rkt-pods.js';
+import { consoleStreams } from '../../../engine/rkt/stdio.js';
 import { parseRunArgs } from '../run-args.js';
 import { rktPodsFor } from '../engine-access.js';
 
@@ -18,7 +20,8 @@ export async function runOrPrepare(ctx: EngineContext, verb: 'run' | 'prepare', 
   const args = parseRunArgs(argv, { verb });
   const rkt = rktPodsFor(ctx);
   const onPull = args.quiet ? undefined : (ref: string) => process.stderr.write(`pulling ${ref}\n`);
-  const prepared = await rkt.prepare(args.spec, args.podMounts, { onPull });
+  const onWarning = (message: string) => process.stderr.write(`tsrkt: ${message}\n`);
+  const prepared = await rkt.prepare(args.spec, args.podMounts, { onPull, onWarning });
   if (args.uuidFileSave) writeFileSync(args.uuidFileSave, prepared.loc.uuid);
   if (verb === 'prepare') {
     rkt.finishPrepare(prepared);
@@ -72,7 +75,10 @@ async function streamUntilEnd(rkt: RktPods, uuid: string): Promise<void> {
       if (!app.record) return;
       const record = app.record;
       const pid = app.state?.pid;
+      const shown = consoleStreams(app.stdio); // streams in tty/stream mode are for `tsrkt attach`
+      if (!shown.stdout && !shown.stderr) return;
       for await (const e of readLogs(rkt.containers.logPath(record), { follow: true, isRunning: () => rkt.containers.isRunning(record), pollMs: 50 })) {
+        if (!(e.stream === 'stderr' ? shown.stderr : shown.stdout)) continue;
         const t = Date.parse(e.time);
         const text = e.log.endsWith('\n') ? e.log : `${e.log}\n`;
         (e.stream === 'stderr' ? process.stderr : process.stdout).write(prefix((t - started) / 1000, app.name, pid) + text);

@@ -91,13 +91,33 @@ describe('tsrkt run argv grammar', () => {
       [['--volume', 'v,kind=host,source=rel', 'img'], /source=ABSOLUTE-PATH/],
       [['--port', '80-tcp:99999', 'img'], /99999/],
       [['img', '--mount', 'volume=v'], /volume=NAME,target=PATH/],
-      [['img', '--stdin=tty'], /--stdin is not supported/],
+      [['img', '--stdin=tty'], /--stdin=tty needs --stdout=tty and --stderr=tty/],
+      [['img', '--stdout=null'], /--stdout=null is not supported/],
+      [['img', '--stdin=log'], /invalid stdin mode "log"/],
+      [['--stdin=stream', 'img'], /--stdin is an app flag/],
+      [['--interactive', 'img', '--stdin=stream'], /--interactive .* cannot be combined/],
+      [['--dns=host', '--dns=1.1.1.1', 'img'], /no other --dns options allowed when --dns=host/],
+      [['--dns=none', '--dns-search=x', 'img'], /with --dns=none/],
+      [['--dns=8.8.8', 'img'], /invalid IP passed to --dns/],
+      [['--hosts-entry=db', 'img'], /did not understand --hosts-entry "db"/],
+      [['img', '--dns=1.1.1.1'], /--dns is a pod flag/],
       [['--interactive=maybe', 'img'], /maybe/],
     ];
     for (const [argv, msg] of bad) {
       expect(() => parseRunArgs(argv), argv.join(' ')).toThrow(UsageError);
       expect(() => parseRunArgs(argv), argv.join(' ')).toThrow(msg);
     }
+  });
+
+  it('parses the DNS pod flags and the per-app stdio modes', () => {
+    const r = parseRunArgs([
+      '--dns', '10.0.0.1', '--dns=10.0.0.2,10.0.0.3', '--dns-search=a.example', '--dns-opt', 'ndots:2', '--dns-domain=example.org',
+      '--hosts-entry', '10.1.1.1=db', 'one', '--stdin=stream', '--stdout', 'stream', '---', 'two', '--stdout=tty', '--stderr=tty', '--stdin=tty',
+    ]);
+    expect(r.spec).toMatchObject({
+      dns: ['10.0.0.1', '10.0.0.2,10.0.0.3'], dnsSearch: ['a.example'], dnsOpt: ['ndots:2'], dnsDomain: 'example.org', hostsEntries: ['10.1.1.1=db'],
+    });
+    expect(r.spec.apps.map((a) => a.stdio)).toEqual([{ stdin: 'stream', stdout: 'stream' }, { stdout: 'tty', stderr: 'tty', stdin: 'tty' }]);
   });
 
   it('names the verb in its messages', () => {

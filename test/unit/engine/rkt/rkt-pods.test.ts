@@ -32,20 +32,37 @@ describe('rkt app defaults', () => {
     expect(() => parseEnvFileText('NOPE\n', '/e')).toThrow(/NOPE.*\/e/);
   });
 
-  it('builds an appc pod manifest with apps, volumes, isolators and ports', () => {
+  it('builds an appc pod manifest with apps, volumes (implicit ones too), isolators, stdio annotations and ports', () => {
     const m = buildPodManifest(
-      [{ name: 'web', image: 'busybox', imageId: 'sha256:1', exec: ['/bin/httpd', '-f'], user: '0', group: '0', workingDirectory: '/', environment: ['A=1'], mounts: [{ volume: 'data', path: '/d' }], memoryBytes: 64e6, cpus: 0.5 }],
+      [{
+        name: 'web', image: 'busybox', ref: 'busybox', imageId: 'sha256:1', rktImageId: 'sha512-ab', exec: ['/bin/httpd', '-f'], user: '0', group: '0', workingDirectory: '/',
+        environment: ['A=1'], mountPoints: [{ name: 'volume-www', path: '/www', readOnly: false }],
+        mounts: [{ volume: 'data', path: '/d', readOnly: true }, { volume: 'web-volume-www', path: '/www', readOnly: false }],
+        implicit: [{ name: 'web-volume-www', kind: 'empty', readOnly: false, mode: 0o755, uid: 0, gid: 0, mountPoint: 'volume-www', copyFrom: '/www' }],
+        memoryBytes: 64e6, cpus: 0.5, stdio: { stdin: 'stream', stdout: 'log', stderr: 'tty' }, interactive: false,
+      }],
       { volumes: [{ name: 'data', kind: 'empty', readOnly: false, mode: 0o700 }], ports: [{ name: '80-tcp', hostPort: 8080 }] },
       'rkt-x',
     );
     expect(m.acKind).toBe('PodManifest');
     expect(m.apps[0]).toMatchObject({
       name: 'web',
-      image: { name: 'busybox', id: 'sha256:1' },
-      app: { exec: ['/bin/httpd', '-f'], environment: [{ name: 'A', value: '1' }], isolators: [{ name: 'resource/memory', value: { limit: '64000000' } }, { name: 'resource/cpu', value: { limit: '500m' } }] },
-      mounts: [{ volume: 'data', path: '/d' }],
+      image: { name: 'busybox', id: 'sha512-ab' },
+      app: {
+        exec: ['/bin/httpd', '-f'], environment: [{ name: 'A', value: '1' }], mountPoints: [{ name: 'volume-www', path: '/www', readOnly: false }],
+        isolators: [{ name: 'resource/memory', value: { limit: '64000000' } }, { name: 'resource/cpu', value: { limit: '500m' } }],
+      },
+      mounts: [{ volume: 'data', path: '/d', readOnly: true }, { volume: 'web-volume-www', path: '/www' }],
+      annotations: [
+        { name: 'coreos.com/rkt/stage2/stdin', value: 'stream' },
+        { name: 'coreos.com/rkt/stage2/stdout', value: 'log' },
+        { name: 'coreos.com/rkt/stage2/stderr', value: 'tty' },
+      ],
     });
-    expect(m.volumes).toEqual([{ name: 'data', kind: 'empty', readOnly: false, mode: '0700' }]);
+    expect(m.volumes).toEqual([
+      { name: 'data', kind: 'empty', readOnly: false, mode: '0700' },
+      { name: 'web-volume-www', kind: 'empty', readOnly: false, mode: '0755', uid: 0, gid: 0 },
+    ]);
     expect(m.ports).toEqual([{ name: '80-tcp', hostPort: 8080 }]);
   });
 });
