@@ -1,6 +1,7 @@
 // What a tsrkt pod is asked to be (from `run`/`prepare`/`app add` flags), and the
 // parsers for rkt's flag values: --volume, --mount, --port, --net, --pull-policy,
-// --memory, --cpu. Pure: unit-tested without a kernel.
+// --memory, --cpu (--dns* are read by dns.ts, stdio modes by stdio.ts). Pure:
+// unit-tested without a kernel.
 import { UsageError } from '../../errors.js';
 import type { PullPolicy } from '../image-access.js';
 import type { RktStdio } from './stdio.js';

@@ -3,7 +3,11 @@
 // containers (named `rkt-<uuid>-<app>`, labelled with the UUID and app name), so
 // `tsrun pod ps` and `tsrun ps` show them. This layer adds what rkt had: the
 // RFC 4122 UUID, the phase directories with their flock (pod-dirs.ts), the appc
-// pod manifest, rkt's exit rules (exit-policy.ts) and gc.
+// pod manifest, rkt's exit rules (exit-policy.ts) and gc, rkt's image IDs
+// (image-id.ts), volumes with implicit ones for unfilled mount points
+// (mount-points.ts), the pod-wide resolv.conf/hosts (dns.ts) and stdio modes
+// (stdio.ts). Pod volumes and those files live under ROOT/rkt/volumes/<uuid>/
+// (the files in its ".etc", never a volume's name), deleted with the pod.
 //
 // Liveness without a daemon: while tsrkt prepares, starts or deletes a pod it
 // holds the pod dir's flock (a foreground `tsrkt run` keeps it until the pod
