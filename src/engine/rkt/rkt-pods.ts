@@ -33,7 +33,7 @@ import { copyUp } from '../volume-copy.js';
 import { parseDnsFlags, renderHosts, renderResolvConf, type RktDnsConfig } from './dns.js';
 import { engineImageRef, findImageByRktId, looksLikeRktImageId, rktImageIdOf, rktImageIdOfStored } from './image-id.js';
 import { buildPodManifest, appJson, volumeJson, type PodManifest, type ResolvedApp } from './manifest.js';
-import { dockerMountPoints, implicitVolumeWarning, planAppMounts, type ImplicitVolume } from './mount-points.js';
+import { dockerMountPoints, implicitVolumeWarning, planAppMounts } from './mount-points.js';
 import { PodDirs, type PodLocation } from './pod-dirs.js';
 import { DEFAULT_STDIO, engineStdio, type RktStdio } from './stdio.js';
 import {
