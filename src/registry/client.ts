@@ -1,6 +1,6 @@
 // A pull-side client for the OCI distribution API: manifests and blobs,
 // with auth (Basic, Bearer tokens), mirrors, retries and resumable,
-// verified blob downloads.
+// verified blob downloads. The push side (uploads) builds on it in upload.ts.
 import { createHash, type Hash } from 'node:crypto';
 import { closeSync, createReadStream, createWriteStream, openSync, rmSync, statSync, truncateSync } from 'node:fs';
 import { Transform } from 'node:stream';
@@ -15,7 +15,7 @@ import { TokenCache, basicAuthorization, oauthErrorText, oauthRefreshRequest, pa
 import { defaultDockerConfigPath, loadCredentials, normaliseServer, type Credentials } from './credentials.js';
 import { registryError, type RequestContext } from './error-answers.js';
 import { endpointsFor, loadHostsConfig, type Endpoint, type HostsConfig } from './hosts.js';
-import { bodyError, discard, readBody, request, type HttpResponse } from './http.js';
+import { bodyError, discard, readBody, request, type HttpMethod, type HttpResponse, type RequestSpec } from './http.js';
 import { MAX_RETRY_AFTER_MS, backoffMs, isTemporary, retryAfterMs } from './retry.js';
 
 export interface RegistryClientOptions {
@@ -43,11 +43,13 @@ const MAX_ERROR_BODY = 64 << 10;
 /** Code of network errors after which an "insecure" HTTPS endpoint is retried over plain HTTP. */
 const TLS_FAILURES = new Set(['EPROTO', 'ERR_SSL_WRONG_VERSION_NUMBER', 'ECONNRESET']);
 
-interface SendSpec {
-  method: 'GET' | 'HEAD';
+export interface SendSpec {
+  method: HttpMethod;
+  /** A path under the endpoint's host, or an absolute URL (an upload's Location). */
   path: string;
   headers?: Record<string, string>;
-  /** Token scope; undefined for /v2/. */
+  body?: RequestSpec['body'];
+  /** Token scope, several separated by spaces; undefined for /v2/. */
   scope?: string;
   ctx: RequestContext;
   signal?: AbortSignal;
@@ -158,13 +160,13 @@ export class RegistryClient {
 
   // ---- internals ----
 
-  private context(ref: Reference, what: RequestContext['what'], target?: string): RequestContext {
+  protected context(ref: Reference, what: RequestContext['what'], target?: string): RequestContext {
     const ctx: RequestContext = { registry: ref.domain, repository: repositoryName(ref), what };
     if (target !== undefined) ctx.target = target;
     return ctx;
   }
 
-  private endpointList(domain: string, purpose: 'pull' | 'login'): Endpoint[] {
+  protected endpointList(domain: string, purpose: 'pull' | 'push' | 'login'): Endpoint[] {
     const key = `${purpose} ${domain}`;
     let eps = this.endpoints.get(key);
     if (!eps) this.endpoints.set(key, (eps = endpointsFor(this.hosts, domain, purpose)));
@@ -186,17 +188,25 @@ export class RegistryClient {
     throw new RegistryError(`no endpoint configured for ${domain}`, undefined, undefined);
   }
 
-  /** Run `fn` again on temporary failures, with backoff or the server's Retry-After. */
-  private async retrying<T>(signal: AbortSignal | undefined, fn: () => Promise<T>): Promise<T> {
+  /**
+   * Run `fn` again on temporary failures (and on those `alsoRetry` accepts),
+   * with backoff or the server's Retry-After. `onRetry` replaces the client's
+   * own callback for this call.
+   */
+  protected async retrying<T>(
+    signal: AbortSignal | undefined,
+    fn: () => Promise<T>,
+    opts: { onRetry?: RegistryClientOptions['onRetry']; alsoRetry?: (err: unknown) => boolean } = {},
+  ): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       try {
         return await fn();
       } catch (err) {
-        if (signal?.aborted || attempt >= this.maxAttempts || !isTemporary(err)) throw err;
+        if (signal?.aborted || attempt >= this.maxAttempts || !(isTemporary(err) || opts.alsoRetry?.(err))) throw err;
         const asked = this.retryAfter.get(err as object);
         if (asked !== undefined && asked > MAX_RETRY_AFTER_MS) throw err;
         const delayMs = asked ?? backoffMs(attempt, this.baseDelayMs);
-        this.opts.onRetry?.({ attempt, delayMs, reason: (err as Error).message });
+        (opts.onRetry ?? this.opts.onRetry)?.({ attempt, delayMs, reason: (err as Error).message });
         await sleep(delayMs, undefined, signal ? { signal } : undefined);
       }
     }
@@ -312,19 +322,19 @@ export class RegistryClient {
    * asks for, and on a 401 learns the challenge and tries once more. Answers
    * >= 400 become RegistryErrors (with Retry-After remembered for 429s).
    */
-  private async send(ep: Endpoint, spec: SendSpec): Promise<HttpResponse> {
+  protected async send(ep: Endpoint, spec: SendSpec): Promise<HttpResponse> {
     const creds = spec.creds === undefined ? await this.storedCredentials(ep.host) : (spec.creds ?? undefined);
-    const ctx: RequestContext = creds ? { ...spec.ctx, username: creds.username } : spec.ctx;
+    let ctx: RequestContext = creds ? { ...spec.ctx, username: creds.username } : spec.ctx;
     const scope = spec.scope ?? '';
     let authorization = await this.authorization(ep, scope, creds, ctx);
     for (let round = 0; ; round++) {
       const res = await this.transport(ep, spec, authorization);
       if (res.status < 400) return res;
       const body = await readBody(res, MAX_ERROR_BODY).catch(() => Buffer.alloc(0));
-      if (res.status === 401 && round === 0) {
+      if (res.status === 401) {
         const challenges = parseWwwAuthenticate(res.headers['www-authenticate']);
         const challenge = challenges.find((c) => c.scheme === 'bearer' && c.params.realm) ?? challenges.find((c) => c.scheme === 'basic');
-        if (challenge) {
+        if (challenge && round === 0) {
           this.challenges.set(ep.host, challenge);
           if (authorization?.startsWith('Bearer ')) this.tokens.delete(tokenOwner(ep, creds), scope);
           const next = await this.authorization(ep, scope || challenge.params.scope || '', creds, ctx);
@@ -333,6 +343,8 @@ export class RegistryClient {
             continue;
           }
         }
+        // A token that authenticates but does not grant what the request needs (RFC 6750).
+        if (challenge?.params.error === 'insufficient_scope') ctx = { ...ctx, insufficientScope: true };
       }
       const err = registryError(res.status, body, ctx);
       const after = retryAfterMs(res.headers['retry-after']);
@@ -342,15 +354,18 @@ export class RegistryClient {
   }
 
   private async transport(ep: Endpoint, spec: SendSpec, authorization: string | undefined): Promise<HttpResponse> {
-    const headers: Record<string, string> = { ...spec.headers };
-    if (authorization) headers.authorization = authorization;
     for (;;) {
+      const url = new URL(spec.path, ep.base);
+      const headers: Record<string, string> = { ...spec.headers };
+      // An upload's Location may send us to another host (object storage): our credentials are for the registry only.
+      if (authorization && url.origin === ep.base.origin) headers.authorization = authorization;
       try {
         return await request({
           method: spec.method,
-          url: new URL(spec.path, ep.base),
+          url,
           headers,
-          tls: ep.tls,
+          ...(spec.body !== undefined ? { body: spec.body } : {}),
+          ...(url.origin === ep.base.origin ? { tls: ep.tls } : {}),
           timeoutMs: this.timeoutMs,
           ...(spec.signal ? { signal: spec.signal } : {}),
         });
@@ -385,7 +400,7 @@ export class RegistryClient {
   }
 
   private async fetchToken(ep: Endpoint, challenge: Challenge, scope: string, creds: Credentials | undefined, ctx: RequestContext): Promise<string> {
-    const scopes = scope ? [scope] : [];
+    const scopes = scope.split(' ').filter(Boolean);
     const unusable = (err: unknown) =>
       new RegistryError(`${ep.host} sent an unusable Bearer challenge (realm ${JSON.stringify(challenge.params.realm)})`, 401, 'UNAUTHORIZED', { cause: err });
     if (creds?.identityToken) {

@@ -8,11 +8,16 @@ export interface RequestContext {
   registry: string;
   /** Full repository name: 'docker.io/library/ubuntu'. */
   repository?: string;
-  what: 'manifest' | 'blob' | 'ping' | 'token';
+  /** 'upload': a blob upload session (POST, PATCH, PUT of .../blobs/uploads/). */
+  what: 'manifest' | 'blob' | 'upload' | 'ping' | 'token';
   /** Tag or digest asked for. */
   target?: string;
   /** User whose credentials were sent, if any. */
   username?: string;
+  /** Part of a push (the messages say "push to" instead of "pull"). */
+  push?: boolean;
+  /** The 401 carried error="insufficient_scope": authenticated, but not allowed. */
+  insufficientScope?: boolean;
 }
 
 interface DistributionError {
@@ -38,7 +43,11 @@ function codeFromStatus(status: number, ctx: RequestContext): string | undefined
   if (status === 401) return 'UNAUTHORIZED';
   if (status === 403) return 'DENIED';
   if (status === 429) return 'TOOMANYREQUESTS';
-  if (status === 404) return ctx.what === 'manifest' ? 'MANIFEST_UNKNOWN' : ctx.what === 'blob' ? 'BLOB_UNKNOWN' : 'NAME_UNKNOWN';
+  if (status === 404) {
+    if (ctx.what === 'upload') return 'BLOB_UPLOAD_UNKNOWN';
+    return ctx.what === 'manifest' ? 'MANIFEST_UNKNOWN' : ctx.what === 'blob' ? 'BLOB_UNKNOWN' : 'NAME_UNKNOWN';
+  }
+  if (status === 405) return 'UNSUPPORTED';
   return undefined;
 }
 
@@ -50,6 +59,10 @@ function targetName(ctx: RequestContext): string {
 
 export function loginHint(registry: string): string {
   return registry === 'docker.io' ? 'run "tsrun login" if the repository is private' : `run "tsrun login ${registry}" if the registry needs credentials`;
+}
+
+export function pushLoginHint(registry: string): string {
+  return registry === 'docker.io' ? 'run "tsrun login" first' : `run "tsrun login ${registry}" first`;
 }
 
 /** Build the error for a failed response with status `status` and body `body`. */
@@ -71,17 +84,48 @@ export function registryError(status: number, body: Buffer, ctx: RequestContext)
       message = `blob unknown: ${ctx.target ?? 'blob'} of ${repo} not found in registry`;
       break;
     case 'UNAUTHORIZED':
-      message = ctx.username
-        ? `unauthorized: ${ctx.registry} rejected the credentials of user "${ctx.username}" for ${repo}${said}`
-        : `unauthorized: authentication required for ${repo}: the repository does not exist or needs a login${said}`;
-      hint = ctx.username ? `check the password, or run "tsrun login ${ctx.registry}" again` : loginHint(ctx.registry);
+      if (ctx.insufficientScope) {
+        message = `unauthorized: ${ctx.username ? `user "${ctx.username}"` : 'an anonymous client'} may not ${ctx.push ? 'push to' : 'pull from'} ${repo}${said}`;
+        hint = ctx.username ? undefined : ctx.push ? pushLoginHint(ctx.registry) : loginHint(ctx.registry);
+      } else if (ctx.username) {
+        message = `unauthorized: ${ctx.registry} rejected the credentials of user "${ctx.username}" for ${repo}${said}`;
+        hint = `check the password, or run "tsrun login ${ctx.registry}" again`;
+      } else if (ctx.push) {
+        message = `unauthorized: authentication required to push to ${repo}${said}`;
+        hint = pushLoginHint(ctx.registry);
+      } else {
+        message = `unauthorized: authentication required for ${repo}: the repository does not exist or needs a login${said}`;
+        hint = loginHint(ctx.registry);
+      }
       break;
     case 'DENIED':
-      message = `denied: access to ${repo} is denied${ctx.username ? ` for user "${ctx.username}"` : ''}${said}`;
-      hint = ctx.username ? undefined : loginHint(ctx.registry);
+      message = `denied: ${ctx.push ? 'push ' : ''}access to ${repo} is denied${ctx.username ? ` for user "${ctx.username}"` : ''}${said}`;
+      hint = ctx.username ? undefined : ctx.push ? pushLoginHint(ctx.registry) : loginHint(ctx.registry);
       break;
     case 'TOOMANYREQUESTS':
-      message = `too many requests: ${ctx.registry} is rate-limiting pulls${said}`;
+      message = `too many requests: ${ctx.registry} is rate-limiting ${ctx.push ? 'pushes' : 'pulls'}${said}`;
+      break;
+    case 'NAME_INVALID':
+      message = `invalid repository name: ${ctx.registry} does not accept the name ${repo}${said}`;
+      break;
+    case 'BLOB_UPLOAD_INVALID':
+      message = `blob upload invalid: ${ctx.registry} refused the upload of ${ctx.target ?? 'a blob'} to ${repo}${said}`;
+      break;
+    case 'BLOB_UPLOAD_UNKNOWN':
+      message = `blob upload unknown: the upload session of ${ctx.target ?? 'a blob'} to ${repo} is gone (expired or cancelled)${said}`;
+      break;
+    case 'DIGEST_INVALID':
+      message = `digest invalid: ${ctx.registry} found that the bytes sent for ${ctx.target ?? 'a blob'} to ${repo} do not match the digest${said}`;
+      break;
+    case 'MANIFEST_INVALID':
+      message = `manifest invalid: ${ctx.registry} refused the manifest of ${targetName(ctx)}${said}`;
+      break;
+    case 'MANIFEST_BLOB_UNKNOWN':
+      message = `manifest blob unknown: the manifest of ${targetName(ctx)} names a blob that ${ctx.registry} does not have${said}`;
+      break;
+    case 'UNSUPPORTED':
+      message = `unsupported: ${ctx.registry} does not support this ${ctx.push ? 'push request' : 'request'} for ${targetName(ctx)}${said}`;
+      if (ctx.push) hint = 'the registry may be read-only, or a pull-through cache';
       break;
     case undefined:
       message = `${ctx.registry} answered HTTP ${status} for the ${ctx.what} of ${targetName(ctx)}`;

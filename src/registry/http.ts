@@ -6,6 +6,7 @@ import http, { type IncomingHttpHeaders, type IncomingMessage } from 'node:http'
 import https from 'node:https';
 import tls from 'node:tls';
 import { readFileSync } from 'node:fs';
+import type { Readable } from 'node:stream';
 import { RegistryError, RegistryUnreachableError } from '../errors.js';
 
 export interface TlsSettings {
@@ -15,12 +16,24 @@ export interface TlsSettings {
   rejectUnauthorized?: boolean;
 }
 
+export type HttpMethod = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+
+/**
+ * A body streamed from elsewhere (a blob file): opened afresh for every
+ * attempt (a 307/308 redirect, a second auth round), with its length known
+ * up front so it goes out with a Content-Length rather than chunked.
+ */
+export interface StreamBody {
+  length: number;
+  open: () => Readable;
+}
+
 export interface RequestSpec {
-  method: 'GET' | 'HEAD' | 'POST';
+  method: HttpMethod;
   url: URL;
   headers?: Record<string, string>;
-  /** Request body (POST only; a form for OAuth2 token requests). */
-  body?: string | Buffer;
+  /** Request body: a form for OAuth2 token requests, a manifest, or a blob as a stream. */
+  body?: string | Buffer | StreamBody;
   /** TLS settings for the request's own host; redirect targets on other hosts get the defaults. */
   tls?: TlsSettings;
   /** Idle timeout of the socket, also while the body streams (default 30 s). */
@@ -77,8 +90,8 @@ export async function request(spec: RequestSpec): Promise<HttpResponse> {
       throw new RegistryError(`too many redirects fetching ${spec.url.href} (last: ${url.href})`, res.statusCode, undefined);
     }
     const next = new URL(location, url);
-    if (method === 'POST' && res.statusCode !== 307 && res.statusCode !== 308) {
-      // 301/302/303 turn a POST into a GET without its body, as browsers and Go do.
+    if (method !== 'GET' && method !== 'HEAD' && res.statusCode !== 307 && res.statusCode !== 308) {
+      // 301/302/303 turn a POST (or PUT, PATCH) into a GET without its body, as browsers and Go do.
       method = 'GET';
       body = undefined;
       headers = Object.fromEntries(Object.entries(headers).filter(([k]) => !['content-type', 'content-length'].includes(k.toLowerCase())));
@@ -118,7 +131,7 @@ export function networkError(url: URL, err: unknown): RegistryUnreachableError {
 function once(
   spec: RequestSpec,
   method: RequestSpec['method'],
-  body: string | Buffer | undefined,
+  body: RequestSpec['body'],
   url: URL,
   headers: Record<string, string>,
   tls: TlsSettings | undefined,
@@ -133,7 +146,7 @@ function once(
       hostname: url.hostname.replace(/^\[|\]$/g, ''),
       port: url.port || (isHttps ? 443 : 80),
       path: url.pathname + url.search,
-      headers: { 'user-agent': 'tsrun/0.1', ...headers, ...(body !== undefined ? { 'content-length': String(Buffer.byteLength(body)) } : {}) },
+      headers: { 'user-agent': 'tsrun/0.1', ...headers, ...(body !== undefined ? { 'content-length': String(bodyLength(body)) } : {}) },
       agent: isHttps ? httpsAgent() : (httpAgentCache ??= new http.Agent({ keepAlive: true, maxSockets: 16 })),
       signal: spec.signal,
     };
@@ -150,8 +163,22 @@ function once(
       req.destroy(Object.assign(new Error(`no answer from ${url.host} in ${timeoutMs} ms`), { code: 'ETIMEDOUT' }));
     });
     req.on('error', (err) => reject(spec.signal?.aborted ? err : networkError(url, err)));
-    req.end(body);
+    if (body === undefined || typeof body === 'string' || Buffer.isBuffer(body)) {
+      req.end(body);
+      return;
+    }
+    // A streamed body: a read error aborts the request; an early answer (an
+    // error before the whole body went out) stops the stream.
+    const stream = body.open();
+    stream.once('error', (err) => req.destroy(err));
+    req.once('close', () => stream.destroy());
+    stream.pipe(req);
   });
+}
+
+function bodyLength(body: NonNullable<RequestSpec['body']>): number {
+  if (typeof body === 'string' || Buffer.isBuffer(body)) return Buffer.byteLength(body);
+  return body.length;
 }
 
 /** Read a whole (small) body; fails if it exceeds `limit` bytes or breaks off. */

@@ -1,4 +1,5 @@
-// A small in-memory registry (OCI distribution API, pull side) that can
+// A small in-memory registry (OCI distribution API: pulls, and pushes with
+// monolithic or chunked uploads, mounts and manifest PUTs) that can
 // misbehave on demand: wrong bytes, truncated bodies, 429/5xx answers, slow
 // bodies, blob redirects to a second host, ignored Range headers. It records
 // every request with its headers, so tests can check what a client sent.
@@ -33,13 +34,23 @@ export interface RecordedRequest {
   status: number;
   /** Body bytes actually written. */
   bytesSent: number;
-  /** The request body, for token POSTs. */
+  /** The request body, for token POSTs and manifest PUTs. */
   body?: string;
+  /** Upload PATCH/PUT: bytes of blob data received. */
+  bytesReceived?: number;
 }
 
 export interface FaultRegistryOptions {
   /** Send blob GETs to the storage server (another host) with a 307. */
   redirectBlobs?: boolean;
+  /**
+   * How upload sessions are given in Location (each carries its state in the query, checked on
+   * the next request): 'root-relative' /v2/… (default), 'absolute' http://host/v2/…, or
+   * 'relative' to the URL that answered ("u1?_state=…").
+   */
+  uploadLocation?: 'root-relative' | 'absolute' | 'relative';
+  /** Answer upload POSTs with OCI-Chunk-Min-Length. */
+  chunkMinLength?: number;
   /** 'basic' or 'bearer' auth, with these credentials (anonymous pulls refused). */
   auth?: {
     scheme: 'basic' | 'bearer';
@@ -61,6 +72,11 @@ export interface FaultRegistry {
   tokenRequests: number;
   addBlob(bytes: Buffer | string): { digest: string; size: number };
   addManifest(repo: string, tag: string, bytes: Buffer | string, mediaType: string): string;
+  /** What was pushed (or added): a blob by digest, a manifest by repository and tag. */
+  blob(digest: string): Buffer | undefined;
+  manifest(repo: string, tag: string): { bytes: Buffer; mediaType: string; digest: string } | undefined;
+  /** Upload sessions still open (neither completed nor cancelled). */
+  openUploads(): number;
   inject(rule: FaultRule): void;
   close(): Promise<void>;
 }
@@ -166,6 +182,92 @@ export async function startFaultRegistry(opts: FaultRegistryOptions = {}): Promi
     return h.startsWith('Bearer ') && tokens.has(h.slice(7));
   };
 
+  // ---- push side: upload sessions and manifest PUTs ----
+  const uploads = new Map<string, { repo: string; data: Buffer[]; size: number; state: string }>();
+  let uploadCount = 0;
+  /** The Location of an upload session, in the style the options ask for, with its state in the query. */
+  const sessionLocation = (host: string | undefined, repo: string, id: string, state: string): string => {
+    const query = `?_state=${encodeURIComponent(state)}`;
+    if (opts.uploadLocation === 'absolute') return `http://${host}/v2/${repo}/blobs/uploads/${id}${query}`;
+    if (opts.uploadLocation === 'relative') return `${id}${query}`; // relative to .../blobs/uploads/(…)
+    return `/v2/${repo}/blobs/uploads/${id}${query}`;
+  };
+  const readAll = async (req: IncomingMessage): Promise<Buffer> => {
+    const chunks: Buffer[] = [];
+    for await (const c of req as AsyncIterable<Buffer>) chunks.push(c);
+    return Buffer.concat(chunks);
+  };
+
+  const handleUpload = async (req: IncomingMessage, res: ServerResponse, rec: RecordedRequest, url: URL, repo: string, id: string) => {
+    if (req.method === 'POST' && id === '') {
+      await readAll(req);
+      const mount = url.searchParams.get('mount');
+      const from = url.searchParams.get('from');
+      if (mount && from && from !== repo && blobs.has(mount)) {
+        res.writeHead(201, { location: `/v2/${repo}/blobs/${mount}`, 'docker-content-digest': mount, 'content-length': 0 });
+        res.end();
+        return;
+      }
+      const newId = `u${++uploadCount}`;
+      const state = `${newId}+0/=`;
+      uploads.set(newId, { repo, data: [], size: 0, state });
+      res.writeHead(202, {
+        location: sessionLocation(req.headers.host, repo, newId, state), 'docker-upload-uuid': newId, range: '0-0', 'content-length': 0,
+        ...(opts.chunkMinLength ? { 'oci-chunk-min-length': String(opts.chunkMinLength) } : {}),
+      });
+      res.end();
+      return;
+    }
+    const session = uploads.get(id);
+    if (!session || session.repo !== repo) {
+      await readAll(req);
+      sendError(res, 404, 'BLOB_UPLOAD_UNKNOWN', 'blob upload unknown to registry');
+      return;
+    }
+    if (req.method === 'DELETE') {
+      uploads.delete(id);
+      res.writeHead(204);
+      res.end();
+      return;
+    }
+    if (url.searchParams.get('_state') !== session.state) {
+      await readAll(req);
+      sendError(res, 400, 'BLOB_UPLOAD_INVALID', `upload state lost: got ${JSON.stringify(url.searchParams.get('_state'))}`);
+      return;
+    }
+    const range = /^(\d+)-(\d+)$/.exec(String(req.headers['content-range'] ?? ''));
+    if (req.method === 'PATCH' && range && Number(range[1]) !== session.size) {
+      await readAll(req);
+      res.writeHead(416, { range: `0-${session.size - 1}`, 'content-length': 0 });
+      res.end();
+      return;
+    }
+    const body = await readAll(req);
+    rec.bytesReceived = body.length;
+    session.data.push(body);
+    session.size += body.length;
+    if (req.method === 'PATCH') {
+      session.state = `${id}+${session.size}/=`;
+      res.writeHead(202, { location: sessionLocation(req.headers.host, repo, id, session.state), range: `0-${session.size - 1}`, 'docker-upload-uuid': id, 'content-length': 0 });
+      res.end();
+      return;
+    }
+    if (req.method === 'PUT') {
+      const want = url.searchParams.get('digest') ?? '';
+      const bytes = Buffer.concat(session.data);
+      uploads.delete(id);
+      if (sha256(bytes) !== want) {
+        sendError(res, 400, 'DIGEST_INVALID', 'provided digest did not match uploaded content');
+        return;
+      }
+      blobs.set(want, bytes);
+      res.writeHead(201, { location: `/v2/${repo}/blobs/${want}`, 'docker-content-digest': want, 'content-length': 0 });
+      res.end();
+      return;
+    }
+    sendError(res, 405, 'UNSUPPORTED', `${req.method} on an upload`);
+  };
+
   let storagePort = 0;
   const registry = http.createServer(async (req, res) => {
     const rec = record('registry', req, res);
@@ -226,6 +328,26 @@ export async function startFaultRegistry(opts: FaultRegistryOptions = {}): Promi
       res.end('{}');
       return;
     }
+    const up = /^\/v2\/(.+)\/blobs\/uploads\/([^/]*)$/.exec(url.pathname);
+    if (up) {
+      await handleUpload(req, res, rec, url, up[1]!, up[2]!);
+      return;
+    }
+    if (req.method === 'PUT') {
+      const man = /^\/v2\/(.+)\/manifests\/([^/]+)$/.exec(url.pathname);
+      if (!man) {
+        sendError(res, 404, 'NAME_UNKNOWN', 'no such route');
+        return;
+      }
+      const body = await readAll(req);
+      const digest = sha256(body);
+      const mediaType = req.headers['content-type'] ?? '';
+      rec.body = body.toString('utf8');
+      manifests.set(`${man[1]}:${man[2]}`, { bytes: body, mediaType, digest });
+      res.writeHead(201, { location: `/v2/${man[1]}/manifests/${digest}`, 'docker-content-digest': digest, 'content-length': 0 });
+      res.end();
+      return;
+    }
     const m = /^\/v2\/(.+)\/(manifests|blobs)\/([^/]+)$/.exec(url.pathname);
     if (!m) {
       sendError(res, 404, 'NAME_UNKNOWN', 'no such route');
@@ -281,6 +403,15 @@ export async function startFaultRegistry(opts: FaultRegistryOptions = {}): Promi
       const digest = sha256(b);
       blobs.set(digest, b);
       return { digest, size: b.length };
+    },
+    blob(digest) {
+      return blobs.get(digest);
+    },
+    manifest(repo, tag) {
+      return manifests.get(`${repo}:${tag}`);
+    },
+    openUploads() {
+      return uploads.size;
     },
     addManifest(repo, tag, bytes, mediaType) {
       const b = Buffer.from(bytes);
