@@ -8,6 +8,7 @@ import { registerSystemVerbs } from './system-verbs.js';
 import { registerPodVerbs } from './pod-verbs.js';
 import { registerNetworkVerbs } from './network-verbs.js';
 import { registerVolumeVerbs } from './volume-verbs.js';
+import { registerFsVerbs } from './fs-verbs.js';
 
 export function registerDockerCommands(program: Command): void {
   registerContainerVerbs(program);
@@ -18,4 +19,5 @@ export function registerDockerCommands(program: Command): void {
   registerPodVerbs(program);
   registerNetworkVerbs(program);
   registerVolumeVerbs(program);
+  registerFsVerbs(program);
 }
