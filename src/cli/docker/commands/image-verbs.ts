@@ -7,12 +7,14 @@ import { registerImagePrune } from './image-prune.js';
 import { registerImages } from './images.js';
 import { registerLoad } from './load.js';
 import { registerPull } from './pull.js';
+import { registerPush } from './push.js';
 import { registerRmi } from './rmi.js';
 import { registerSave } from './save.js';
 import { registerTag } from './tag.js';
 
 export function registerImageVerbs(program: Command): void {
   registerPull(program);
+  registerPush(program);
   registerImages(program);
   registerRmi(program);
   registerTag(program);
@@ -20,6 +22,7 @@ export function registerImageVerbs(program: Command): void {
   registerLoad(program);
   const image = program.command('image').description('manage images');
   registerPull(image, 'pull');
+  registerPush(image, 'push');
   registerImages(image, 'ls');
   registerImages(image, 'list');
   registerRmi(image, 'rm');
