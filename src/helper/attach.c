@@ -31,10 +31,13 @@ struct client {
   uint32_t left;        /* payload bytes of that frame still to come */
   unsigned char arg[4]; /* first payload bytes of a resize frame */
   unsigned alen;
+  unsigned char once;   /* sent ATTACH_STDIN_ONCE: the end of its input ends the container's stdin */
+  unsigned char in_eof; /* it shut down its writing side (its stdin ended): it only receives now */
 };
 
 static struct client clients[ATTACH_MAX_CLIENTS];
 static int nclients;
+static int stdin_ended;
 static int listen_fd = -1;
 static const char *sock_path;
 static unsigned char pend[8 + ATTACH_FRAME_MAX];
@@ -87,8 +90,13 @@ int attach_listen(const char *path) {
 }
 
 static void drop(struct client *c) {
+  if (c->once) stdin_ended = 1; /* gone, detached or dropped: its input has ended too */
   close(c->fd);
   c->fd = -1;
+}
+
+int attach_stdin_ended(void) {
+  return stdin_ended;
 }
 
 static void compact(void) {
@@ -144,7 +152,7 @@ int attach_fds(struct pollfd *pf, int want_input) {
   int n = 0;
   pf[n++] = (struct pollfd){.fd = listen_fd, .events = nclients < ATTACH_MAX_CLIENTS ? POLLIN : 0};
   for (int i = 0; i < nclients; i++) {
-    short ev = (short)((want_input ? POLLIN : 0) | (clients[i].off < pend_len ? POLLOUT : 0));
+    short ev = (short)((want_input && !clients[i].in_eof ? POLLIN : 0) | (clients[i].off < pend_len ? POLLOUT : 0));
     pf[n++] = (struct pollfd){.fd = clients[i].fd, .events = ev};
   }
   return n;
@@ -171,6 +179,7 @@ static void parse_input(struct client *c, const unsigned char *b, size_t n, stru
       c->left -= (uint32_t)take;
     }
     if (c->hlen == 8 && c->left == 0) {
+      if (c->hdr[0] == ATTACH_STDIN_ONCE) c->once = 1;
       if (c->hdr[0] == ATTACH_RESIZE && c->alen == 4 && in && in->pty >= 0) {
         struct winsize ws = {.ws_row = (unsigned short)(c->arg[0] << 8 | c->arg[1]), .ws_col = (unsigned short)(c->arg[2] << 8 | c->arg[3])};
         if (ws.ws_row && ws.ws_col) ioctl(in->pty, TIOCSWINSZ, &ws);
@@ -191,8 +200,14 @@ static void read_client(struct client *c, short revents, struct attach_input *in
   }
   ssize_t n = recv(c->fd, b, room, MSG_DONTWAIT);
   if (n < 0 && (errno == EINTR || errno == EAGAIN)) return;
+  if (n == 0 && !(revents & (POLLHUP | POLLERR))) {
+    /* Shut down for writing (its stdin reached EOF): it still takes the output. */
+    c->in_eof = 1;
+    if (c->once) stdin_ended = 1;
+    return;
+  }
   if (n <= 0) {
-    drop(c); /* detached (or gone): the container's stdin stays open */
+    drop(c); /* detached (or gone): the container's stdin stays open unless it sent ATTACH_STDIN_ONCE */
     return;
   }
   parse_input(c, b, (size_t)n, in);
@@ -213,12 +228,14 @@ void attach_io(const struct pollfd *pf, int n, struct attach_input *in) {
       if (clients[i].fd >= 0 && clients[i].off < pend_len) drop(&clients[i]);
   }
   compact();
-  if (pf[0].revents & POLLIN) {
-    while (nclients < ATTACH_MAX_CLIENTS) {
-      int fd = accept4(listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-      if (fd < 0) break;
-      clients[nclients++] = (struct client){.fd = fd, .off = pend_len};
-    }
+}
+
+void attach_accept(const struct pollfd *pf, int n) {
+  if (listen_fd < 0 || n <= 0 || !(pf[0].revents & POLLIN)) return;
+  while (nclients < ATTACH_MAX_CLIENTS) {
+    int fd = accept4(listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) break;
+    clients[nclients++] = (struct client){.fd = fd, .off = pend_len};
   }
 }
 

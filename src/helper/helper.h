@@ -81,6 +81,7 @@ int monitor_main(const struct plan *plan);
 #define ATTACH_STDERR 2 /* monitor -> client */
 #define ATTACH_EXIT 3   /* monitor -> client: the exit code in decimal, then the monitor closes */
 #define ATTACH_RESIZE 4 /* client -> monitor: rows and cols, big-endian u16 each */
+#define ATTACH_STDIN_ONCE 5 /* client -> monitor: the end of this client's input ends the container's stdin */
 #define ATTACH_FRAME_MAX 16384
 /* Where client input goes: stdin bytes appended to buf (NULL: dropped), resizes to pty (-1: none). */
 struct attach_input {
@@ -91,7 +92,9 @@ struct attach_input {
 };
 int attach_listen(const char *path);
 int attach_fds(struct pollfd *pf, int want_input); /* the listener and the clients; room: 1 + 16 */
+void attach_accept(const struct pollfd *pf, int n); /* before output is read: a client connected before it was written gets it */
 void attach_io(const struct pollfd *pf, int n, struct attach_input *in);
+int attach_stdin_ended(void); /* a client that sent ATTACH_STDIN_ONCE reached the end of its input or left */
 void attach_broadcast(int type, const char *data, size_t len);
 int attach_busy(void);       /* a client has not taken the last frame: read no more output */
 int attach_timeout_ms(void); /* -1, or when attach_io must run to drop a stalled client */

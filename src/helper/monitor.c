@@ -518,7 +518,7 @@ int monitor_main(const struct plan *plan) {
    * does not read its stdin (it may be blocked writing output to us). */
   static char ibuf[4096];
   size_t ilen = 0;
-  int close_in = 0; /* our stdin ended (no pty): close the container's once ibuf is empty */
+  int close_in = 0; /* our stdin or a stdin-once client's ended (no pty): close the container's once ibuf is empty */
   if (in_w >= 0) fcntl(in_w, F_SETFL, fcntl(in_w, F_GETFL) | O_NONBLOCK);
 
   int init_fd = initp[0], ready = 0, exited = 0, status = 0, err_no = 0;
@@ -544,6 +544,8 @@ int monitor_main(const struct plan *plan) {
     int r = poll(pf, (nfds_t)np, timeout);
     if (r < 0 && errno != EINTR) break;
     if (r == 0 && exited && !busy) break;
+    /* New clients first: one that connected before the container wrote (attach, then start) gets all of it. */
+    attach_accept(pf + i_att, n_att);
     if (pf[i_sig].revents & POLLIN) {
       struct signalfd_siginfo si;
       if (read(sfd, &si, sizeof si) == sizeof si) {
@@ -606,8 +608,10 @@ int monitor_main(const struct plan *plan) {
       }
     }
     /* Clients write to the container's stdin only when it was opened for them (the stdin step). */
-    struct attach_input ain = {.buf = in_w >= 0 && cfg.stdin_open ? ibuf : NULL, .len = &ilen, .cap = sizeof ibuf, .pty = master};
+    struct attach_input ain = {.buf = in_w >= 0 && cfg.stdin_open && !close_in ? ibuf : NULL, .len = &ilen, .cap = sizeof ibuf, .pty = master};
     attach_io(pf + i_att, n_att, &ain);
+    /* Docker's StdinOnce, asked for by the client (ATTACH_STDIN_ONCE): the end of its input reaches the container. */
+    if (attach_stdin_ended() && !cfg.terminal) close_in = 1;
     if (in_w >= 0 && ilen > 0 && (i_inw < 0 || pf[i_inw].revents)) {
       ssize_t w = write(in_w, ibuf, ilen);
       if (w > 0) memmove(ibuf, ibuf + w, ilen - (size_t)w), ilen -= (size_t)w;

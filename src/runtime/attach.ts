@@ -21,6 +21,8 @@ export const FRAME = {
   EXIT: 3,
   /** client -> monitor: rows and cols as big-endian u16 each */
   RESIZE: 4,
+  /** client -> monitor, no payload: the end of this client's input (EOF, detach, disconnect) ends the container's stdin (Docker's StdinOnce) */
+  STDIN_ONCE: 5,
 } as const;
 
 export interface Frame {
@@ -107,6 +109,13 @@ export class DetachKeyMatcher {
     }
     return { forward: Buffer.from(out), detached: false };
   }
+
+  /** At the end of the input: what was held back as a possible start of the keys. */
+  flush(): Buffer {
+    const held = this.keys.subarray(0, this.matched);
+    this.matched = 0;
+    return Buffer.from(held);
+  }
 }
 
 /** Connects to an attach socket, through its directory's fd when the path is too long for sun_path. */
@@ -146,6 +155,11 @@ export interface AttachStreams {
   stderr: Writable;
   /** Detach keys (parseDetachKeys); empty: no detaching. Only looked for when stdin is attached. */
   detachKeys?: Buffer;
+  /**
+   * Docker's StdinOnce: when our stdin ends (EOF, detach, or we go away) the
+   * container's stdin is closed. Otherwise it stays open for the next client.
+   */
+  stdinOnce?: boolean;
 }
 
 /**
@@ -192,17 +206,32 @@ export class AttachConnection {
       sock.on('error', () => undefined); // 'close' follows
       sock.on('close', () => finish(this.exitCode !== undefined && Number.isInteger(this.exitCode) ? { kind: 'exited', exitCode: this.exitCode } : { kind: 'closed' }));
       const matcher = new DetachKeyMatcher(streams.detachKeys ?? Buffer.alloc(0));
+      let detaching = false;
       const onInput = (chunk: Buffer | string) => {
+        if (detaching) return;
         const { forward, detached } = matcher.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk));
         if (forward.length && !sock.destroyed) sock.write(encodeFrame(FRAME.STDIN, forward));
         if (detached) {
-          // What was typed before the keys goes out first; the container's stdin stays open.
+          // What was typed before the keys goes out first; the container's stdin stays open (without STDIN_ONCE).
+          detaching = true;
           sock.end(() => finish({ kind: 'detached' }));
           setTimeout(() => finish({ kind: 'detached' }), 1000).unref();
         }
       };
-      // End of our stdin: stop sending. The container's stdin stays open (Docker's StdinOnce=false).
-      if (streams.stdin) streams.stdin.on('data', onInput);
+      if (streams.stdin) {
+        if (streams.stdinOnce) sock.write(encodeFrame(FRAME.STDIN_ONCE));
+        streams.stdin.on('data', onInput);
+        // End of our stdin: shut down our writing side and keep reading the output. The
+        // monitor closes the container's stdin if we sent STDIN_ONCE, else it stays open.
+        const onEnd = () => {
+          if (done || detaching || sock.destroyed) return;
+          const held = matcher.flush();
+          if (held.length) sock.write(encodeFrame(FRAME.STDIN, held));
+          sock.end();
+        };
+        streams.stdin.once('end', onEnd);
+        streams.stdin.once('error', onEnd); // e.g. EIO from a terminal that went away: the same as its end
+      }
     });
   }
 }

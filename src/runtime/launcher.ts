@@ -38,6 +38,8 @@ export interface LaunchOptions {
   stdin?: boolean;
   pidFile?: string;
   consoleSocket?: string;
+  /** The pty's first size, in place of config.json's process.consoleSize (a detached container's client's terminal). */
+  consoleSize?: { height: number; width: number };
   /** Detached only: run by the monitor after the container exits (absolute path first), e.g. tsrun's cleanup. */
   exitCommand?: string[];
   /** The monitor serves attach clients on a socket in the state dir (see attachSocket()). */
@@ -284,7 +286,7 @@ export class Launcher implements ContainerLauncher {
         detach: opts.detach && !opts.noMonitor,
         stdin: !!opts.stdin,
         terminal: !!spec.process?.terminal,
-        consoleSize: spec.process?.consoleSize,
+        consoleSize: opts.consoleSize ?? spec.process?.consoleSize,
         consoleSocket: opts.consoleSocket,
         exitCommand: opts.exitCommand,
         attachSocket: opts.attachSocket ? dir.attachSocket : undefined,

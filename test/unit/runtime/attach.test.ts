@@ -110,6 +110,54 @@ describe('AttachConnection against a fake monitor', () => {
     expect(await second.run({ stdout: new PassThrough(), stderr: new PassThrough() })).toEqual({ kind: 'closed' });
   });
 
+  it('with stdinOnce announces it first; at the end of stdin passes on held-back key bytes, shuts down its writing side and still takes the output', async () => {
+    dir = mkdtempSync('/tmp/tsrun-attach-unit-');
+    const path = join(dir, 'attach');
+    const got: { type: number; payload: string }[] = [];
+    // allowHalfOpen: the fake monitor answers after the client's end, as the real one does.
+    server = createServer({ allowHalfOpen: true }, (s) => {
+      const dec = new FrameDecoder();
+      s.on('data', (chunk: Buffer) => {
+        for (const f of dec.push(chunk)) got.push({ type: f.type, payload: f.payload.toString() });
+      });
+      s.on('end', () => {
+        s.write(encodeFrame(FRAME.STDOUT, Buffer.from('after-eof')));
+        s.end(encodeFrame(FRAME.EXIT, Buffer.from('0')));
+      });
+    });
+    await new Promise<void>((res) => server!.listen(path, res));
+    const conn = new AttachConnection(await connectAttachSocket(path));
+    const stdin = new PassThrough();
+    const stdout = new PassThrough();
+    const result = conn.run({ stdin, stdout, stderr: new PassThrough(), detachKeys: parseDetachKeys('ctrl-p,ctrl-q'), stdinOnce: true });
+    stdin.end('data\x10');
+    expect(await result).toEqual({ kind: 'exited', exitCode: 0 });
+    expect(stdout.read()?.toString()).toBe('after-eof');
+    expect(got).toEqual([
+      { type: FRAME.STDIN_ONCE, payload: '' },
+      { type: FRAME.STDIN, payload: 'data' },
+      { type: FRAME.STDIN, payload: '\x10' },
+    ]);
+  });
+
+  it('without stdinOnce sends no STDIN_ONCE frame', async () => {
+    dir = mkdtempSync('/tmp/tsrun-attach-unit-');
+    const path = join(dir, 'attach');
+    const types: number[] = [];
+    await monitor(path, (s, dec) => {
+      s.on('data', (chunk: Buffer) => {
+        for (const f of dec.push(chunk)) types.push(f.type);
+        s.end(encodeFrame(FRAME.EXIT, Buffer.from('0')));
+      });
+    });
+    const conn = new AttachConnection(await connectAttachSocket(path));
+    const stdin = new PassThrough();
+    const result = conn.run({ stdin, stdout: new PassThrough(), stderr: new PassThrough() });
+    stdin.write('x');
+    expect(await result).toEqual({ kind: 'exited', exitCode: 0 });
+    expect(types).toEqual([FRAME.STDIN]);
+  });
+
   it('connects through the directory when the path is too long for a unix socket address', async () => {
     dir = mkdtempSync('/tmp/tsrun-attach-unit-');
     const deep = join(dir, 'd'.repeat(60), 'e'.repeat(60));
