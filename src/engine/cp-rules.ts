@@ -117,6 +117,8 @@ export function splitCpArg(arg: string): { container: string | undefined; path: 
   if (colon < 0) return { container: undefined, path: arg };
   const container = arg.slice(0, colon);
   if (container.startsWith('.')) return { container: undefined, path: arg };
+  // Docker reads ":PATH" as the local PATH (an empty container name means none).
+  if (container === '') return { container: undefined, path: arg.slice(colon + 1) };
   return { container, path: arg.slice(colon + 1) };
 }
 

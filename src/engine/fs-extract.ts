@@ -201,7 +201,6 @@ export class TreeExtractor implements TarSink {
         if (node.fixed) throw new CopyPathError(`mount source of "${cpath}" is missing`);
         mkdirSync(node.path, 0o700); // the entry's owner and mode follow
       }
-      this.fs.forget(cpath);
       this.chown(e, (uid, gid) => lchownSync(node.path, uid, gid));
       chmodSync(node.path, e.mode);
       this.setXattrs(node.path, e);

@@ -213,30 +213,41 @@ function fstatOf(path: string): BigIntStats {
 /** Entries as a tar stream on `out`; finish() writes the end-of-archive marker and ends the stream. */
 export class TarStreamSink implements WalkSink {
   private size = 0;
+  /** A write error (EPIPE when the reader went away), raised at the next write instead of as an unhandled event. */
+  private error: Error | undefined;
 
-  constructor(private readonly out: Writable) {}
+  constructor(private readonly out: Writable) {
+    out.on('error', (err) => {
+      this.error ??= err;
+    });
+  }
+
+  private write(chunk: Buffer): void {
+    if (this.error) throw new StoreError(`cannot write the archive: ${this.error.message}`, { cause: this.error });
+    this.out.write(chunk);
+  }
 
   entry(e: TarEntry): void {
     this.size = e.type === 'file' ? e.size : 0;
-    this.out.write(encodeTarHeader(e));
+    this.write(encodeTarHeader(e));
   }
 
   data(chunk: Buffer): void {
-    this.out.write(chunk);
+    this.write(chunk);
   }
 
   endEntry(): void {
     const pad = tarPadding(this.size);
-    if (pad.length) this.out.write(pad);
+    if (pad.length) this.write(pad);
     this.size = 0;
   }
 
   async drain(): Promise<void> {
-    if (this.out.writableNeedDrain) await once(this.out, 'drain');
+    if (this.out.writableNeedDrain && !this.error) await once(this.out, 'drain');
   }
 
   async finish(): Promise<void> {
-    this.out.write(tarTrailer());
+    this.write(tarTrailer());
     this.out.end();
     if (!this.out.writableFinished) await once(this.out, 'finish');
   }

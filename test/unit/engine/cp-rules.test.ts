@@ -81,6 +81,7 @@ describe('splitCpArg', () => {
     expect(splitCpArg('./a:b')).toEqual({ container: undefined, path: './a:b' });
     expect(splitCpArg('file')).toEqual({ container: undefined, path: 'file' });
     expect(splitCpArg('-')).toEqual({ container: undefined, path: '-' });
+    expect(splitCpArg(':/tmp/x')).toEqual({ container: undefined, path: '/tmp/x' });
   });
 });
 
