@@ -154,9 +154,20 @@ function once(
       if (tls.ca) options.ca = tls.ca;
       if (tls.rejectUnauthorized === false) options.rejectUnauthorized = false;
     }
+    let stream: Readable | undefined;
     const req = (isHttps ? https : http).request(options, (res) => {
       // The body keeps the same idle timeout: a stalled download becomes an error.
       res.socket.setTimeout(timeoutMs);
+      if (stream && !req.writableFinished) {
+        // Answered before the whole body went out (an error, typically): stop
+        // sending, and drop the connection once the answer is read, since a
+        // server that stopped reading would hold it until its own timeout.
+        stream.unpipe(req);
+        stream.destroy();
+        const drop = () => req.destroy();
+        res.once('end', drop);
+        res.once('close', drop);
+      }
       resolve(res);
     });
     req.setTimeout(timeoutMs, () => {
@@ -167,12 +178,12 @@ function once(
       req.end(body);
       return;
     }
-    // A streamed body: a read error aborts the request; an early answer (an
-    // error before the whole body went out) stops the stream.
-    const stream = body.open();
-    stream.once('error', (err) => req.destroy(err));
-    req.once('close', () => stream.destroy());
-    stream.pipe(req);
+    // A streamed body: a read error aborts the request.
+    const s = body.open();
+    stream = s;
+    s.once('error', (err) => req.destroy(err));
+    req.once('close', () => s.destroy());
+    s.pipe(req);
   });
 }
 

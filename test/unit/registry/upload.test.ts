@@ -190,6 +190,40 @@ describe('RegistryPushClient', () => {
     expect(reg.openUploads()).toBe(0);
   });
 
+  it('stops sending a body the registry answered early, and drops that connection', async () => {
+    // Refuses every PUT at once without reading its body, and keeps idle connections for long.
+    const closed: number[] = [];
+    let answeredAt = 0;
+    const server = http.createServer((req, res) => {
+      if (req.method === 'POST') {
+        req.resume();
+        res.writeHead(202, { location: '/v2/team/app/blobs/uploads/u1', 'content-length': 0 });
+        res.end();
+        return;
+      }
+      req.socket.once('close', () => closed.push(Date.now()));
+      answeredAt = Date.now();
+      const body = JSON.stringify({ errors: [{ code: 'DENIED', message: 'no' }] });
+      res.writeHead(403, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+      res.end(body);
+    });
+    server.keepAliveTimeout = 60_000;
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    try {
+      const host = `127.0.0.1:${(server.address() as AddressInfo).port}`;
+      const client = new RegistryPushClient({ dockerConfigPath: join(dir, 'none.json'), hostsConfigPath: join(dir, 'none.json'), chunkSize: 64 << 20 });
+      const big = Buffer.alloc(48 << 20, 7);
+      const err = await client.uploadBlob(parseReference(`${host}/team/app`), { digest: sha256Digest(big), size: big.length }, { bytes: big }).catch((e) => e);
+      expect(err.registryCode).toBe('DENIED');
+      for (let i = 0; i < 50 && closed.length === 0; i++) await new Promise((r) => setTimeout(r, 20));
+      expect(closed.length).toBe(1);
+      expect(closed[0]! - answeredAt).toBeLessThan(1000);
+    } finally {
+      server.closeAllConnections();
+      await new Promise<void>((r) => server.close(() => r()));
+    }
+  });
+
   it('starts over from the first chunk when a PATCH fails half way', async () => {
     const { reg, client, ref, bytes, path, desc } = await setup({}, { chunkSize: 40_000 });
     reg.inject({ fault: { kind: 'reset' }, method: 'PATCH', path: /\/blobs\/uploads\// });
