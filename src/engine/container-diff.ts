@@ -15,9 +15,10 @@
 // mount points the runtime made for the container's mounts (/etc/hosts, a
 // volume's directory: empty files and directories that the image lacks) are
 // not listed, as Docker keeps them in a separate init layer.
-import { lstatSync, readdirSync, type BigIntStats } from 'node:fs';
+import { closeSync, constants, lstatSync, openSync, readdirSync, type BigIntStats } from 'node:fs';
 import { join } from 'node:path';
 import { native } from '../native/index.js';
+import { fdPath } from './rooted-fs.js';
 
 export type ChangeKind = 'A' | 'C' | 'D';
 
@@ -141,18 +142,20 @@ export function containerChanges(input: DiffInput): Change[] {
 
   const isPlaceholder = (path: string, parts: string[], st: BigIntStats, upperPath: string): boolean => {
     if (!mountPoints.has(path)) return false;
-    const empty = (st.isFile() && st.size === 0n) || (st.isDirectory() && readdirSync(upperPath).length === 0);
+    const empty = (st.isFile() && st.size === 0n) || (st.isDirectory() && inDir(upperPath, (_at, names) => names.length === 0) === true);
     return empty && lower.stat(parts) === undefined;
   };
 
   /**
-   * Walks upper directory `parts`. `replaced`: its merged content is the upper
-   * dir's alone (it or a parent is opaque), so what the image had there and the
-   * upper dir lacks is gone.
+   * Walks upper directory `parts`, reached at `dirPath`. `replaced`: its merged
+   * content is the upper dir's alone (it or a parent is opaque), so what the
+   * image had there and the upper dir lacks is gone.
    */
-  const walk = (parts: string[], replaced: boolean): void => {
-    const dir = join(input.upper, ...parts);
-    const names = readdirSync(dir);
+  const walk = (parts: string[], dirPath: string, replaced: boolean): void => {
+    inDir(dirPath, (at, names) => walkIn(parts, at, names, replaced));
+  };
+
+  const walkIn = (parts: string[], at: (name: string) => string, names: string[], replaced: boolean): void => {
     const gone = replaced ? [...lower.children(parts)].filter((n) => !names.includes(n)) : [];
     const goneSet = new Set(gone);
     for (const name of [...names, ...gone].sort(byteOrder)) {
@@ -162,7 +165,7 @@ export function containerChanges(input: DiffInput): Change[] {
         record('D', path);
         continue;
       }
-      const upperPath = join(dir, name);
+      const upperPath = at(name);
       const st = lstatQuiet(upperPath);
       if (!st) continue; // removed while we read
       if (isWhiteout(st)) {
@@ -174,11 +177,14 @@ export function containerChanges(input: DiffInput): Change[] {
       const opaque = st.isDirectory() && isOpaque(upperPath);
       let kind: ChangeKind | undefined = before ? 'C' : 'A';
       if (before && st.isDirectory() && before.isDirectory() && !opaque && !replaced) {
-        const onlyMountPoints = readdirSync(upperPath).length > 0 && readdirSync(upperPath).every((n) => {
-          const p = `${path}/${n}`;
-          const s = lstatQuiet(join(upperPath, n));
-          return s !== undefined && isPlaceholder(p, [...childParts, n], s, join(upperPath, n));
-        });
+        const onlyMountPoints =
+          inDir(upperPath, (inner, children) =>
+            children.length > 0 &&
+            children.every((n) => {
+              const s = lstatQuiet(inner(n));
+              return s !== undefined && isPlaceholder(`${path}/${n}`, [...childParts, n], s, inner(n));
+            }),
+          ) === true;
         const same = st.mode === before.mode && (onlyMountPoints || (st.size === before.size && sameTime(st, before)));
         if (same) kind = undefined;
       }
@@ -186,12 +192,34 @@ export function containerChanges(input: DiffInput): Change[] {
         if (st.isDirectory()) changedDirs.add(path);
         record(kind, path);
       }
-      if (st.isDirectory()) walk(childParts, replaced || opaque || (before !== undefined && !before.isDirectory()));
+      if (st.isDirectory()) walk(childParts, upperPath, replaced || opaque || (before !== undefined && !before.isDirectory()));
     }
   };
 
-  walk([], false);
+  walk([], input.upper, false);
   return changes;
+}
+
+/**
+ * Runs `fn` with the names in the directory at `path` and a way to name its
+ * entries through a descriptor, so that a directory a running container swaps
+ * for a symlink is not followed out of its upper dir. Undefined when `path` is
+ * no longer a directory.
+ */
+function inDir<T>(path: string, fn: (at: (name: string) => string, names: string[]) => T): T | undefined {
+  let fd: number;
+  try {
+    fd = openSync(path, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'ELOOP') return undefined;
+    throw err;
+  }
+  try {
+    return fn((name) => fdPath(fd, name), readdirSync(fdPath(fd)));
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** Docker's sameFsTime: equal, or the same second with one side lacking nanoseconds (times from a tar). */

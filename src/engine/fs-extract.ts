@@ -8,7 +8,6 @@
 // created through a symlink: files are opened O_CREAT|O_EXCL|O_NOFOLLOW
 // relative to their parent's descriptor.
 import {
-  chmodSync,
   closeSync,
   constants,
   fchmodSync,
@@ -22,7 +21,6 @@ import {
   openSync,
   symlinkSync,
   unlinkSync,
-  utimesSync,
   writeSync,
   type BigIntStats,
 } from 'node:fs';
@@ -123,7 +121,7 @@ export class TreeExtractor implements TarSink {
     for (const [cpath, [atime, mtime]] of [...this.dirTimes].reverse()) {
       try {
         const node = this.fs.resolve(cpath, { followFinal: false });
-        if (node.stat?.isDirectory()) utimesSync(node.path, atime, mtime);
+        if (node.stat?.isDirectory()) withDirFd(node.path, (fd) => futimesSync(fd, atime, mtime));
       } catch {
         // removed meanwhile by a later entry: nothing to date
       }
@@ -201,8 +199,11 @@ export class TreeExtractor implements TarSink {
         if (node.fixed) throw new CopyPathError(`mount source of "${cpath}" is missing`);
         mkdirSync(node.path, 0o700); // the entry's owner and mode follow
       }
-      this.chown(e, (uid, gid) => lchownSync(node.path, uid, gid));
-      chmodSync(node.path, e.mode);
+      // Through a descriptor: chmod(2) on the path would follow a symlink swapped in meanwhile.
+      withDirFd(node.path, (fd) => {
+        this.chown(e, (uid, gid) => fchownSync(fd, uid, gid));
+        fchmodSync(fd, e.mode);
+      });
       this.setXattrs(node.path, e);
       this.dirTimes.set(cpath, [e.atime ?? e.mtime, e.mtime]);
       return;
@@ -232,14 +233,34 @@ export class TreeExtractor implements TarSink {
       case 'block':
       case 'fifo': {
         const typeBits = e.type === 'char' ? S_IFCHR : e.type === 'block' ? S_IFBLK : S_IFIFO;
-        native().mknod(node.path, typeBits | 0o600, e.devmajor, e.devminor);
+        // Made with its final mode (chmod(2) could follow a symlink swapped in meanwhile; a device cannot be opened safely).
+        withUmask0(() => native().mknod(node.path, typeBits | (e.mode & 0o777), e.devmajor, e.devminor));
         this.chown(e, (uid, gid) => lchownSync(node.path, uid, gid));
-        chmodSync(node.path, e.mode); // not a symlink, so chmod cannot follow one
         this.setXattrs(node.path, e);
         lutimesSync(node.path, e.atime ?? e.mtime, e.mtime);
         return;
       }
     }
+  }
+}
+
+/** Runs `fn` with an open descriptor of the directory at `path`, refusing a symlink there. */
+export function withDirFd(path: string, fn: (fd: number) => void): void {
+  const fd = openSync(path, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
+  try {
+    fn(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Runs `fn` with the umask cleared, so a node is made with exactly the mode asked for. */
+function withUmask0<T>(fn: () => T): T {
+  const old = process.umask(0);
+  try {
+    return fn();
+  } finally {
+    process.umask(old);
   }
 }
 

@@ -13,7 +13,7 @@
 // With followSymlinks off (extracting into a host directory) a symlink in the
 // middle of a path is refused rather than followed: an archive must not plant
 // one and then write through it.
-import { closeSync, constants, lstatSync, mkdirSync, chmodSync, openSync, readlinkSync, type BigIntStats } from 'node:fs';
+import { closeSync, constants, fchmodSync, lstatSync, mkdirSync, openSync, readlinkSync, type BigIntStats } from 'node:fs';
 import { CopyPathError, ERR_NOT_DIRECTORY } from './cp-rules.js';
 import { StoreError, UnsafeArchiveError } from '../errors.js';
 
@@ -195,7 +195,13 @@ export class RootedFs {
     this.onCreate?.(cpath, this.mountOf(cpath));
     const path = fdPath(this.dirFd(stack), name);
     mkdirSync(path, 0o755);
-    chmodSync(path, 0o755);
+    // Against the umask, through a descriptor: chmod(2) on the path would follow a symlink swapped in meanwhile.
+    const fd = openSync(path, OPEN_DIR);
+    try {
+      fchmodSync(fd, 0o755);
+    } finally {
+      closeSync(fd);
+    }
   }
 
   /** Called before anything is created (a missing parent); may throw to refuse (a read-only mount). */

@@ -183,8 +183,12 @@ describe('TreeExtractor', () => {
           { e: { name: 'etc/link' }, content: 'was a link' },
           { e: { name: 'a/b/c', mode: 0o750, mtime: 1_500_000_000 }, content: 'deep' },
           { e: { name: 'etc', type: 'dir', mode: 0o700, mtime: 1_400_000_000 } },
+          { e: { name: 'fifo', type: 'fifo', mode: 0o666 } },
         ]),
       );
+      // Made with its mode, whatever the umask (no chmod that could follow a swapped-in symlink).
+      expect(lstatSync(join(root, 'fifo')).isFIFO()).toBe(true);
+      expect(lstatSync(join(root, 'fifo')).mode & 0o777).toBe(0o666);
       expect(read(join(root, 'etc/passwd'))).toBe('new');
       expect(statSync(join(root, 'etc/passwd')).mode & 0o777).toBe(0o600);
       expect(lstatSync(join(root, 'etc/link')).isFile()).toBe(true);
