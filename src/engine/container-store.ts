@@ -62,6 +62,11 @@ export interface ContainerRecord {
     user: string;
     tty: boolean;
     openStdin: boolean;
+    /**
+     * Docker's StdinOnce (`run -i` without -d, `create -i`): the first attached client
+     * whose stdin ends (EOF, detach, gone) closes the container's stdin. Absent in older records.
+     */
+    stdinOnce?: boolean;
     stopSignal: string;
     stopTimeout: number;
     labels: Record<string, string>;

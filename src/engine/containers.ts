@@ -4,6 +4,7 @@
 // helper, or runc/crun) runs the bundle. There is no daemon: every call reads
 // the state from disk and the launcher's monitor lock tells live from dead.
 import { mkdirSync, readFileSync } from 'node:fs';
+import type { Socket } from 'node:net';
 import { join } from 'node:path';
 import { ConflictError, NotFoundError, StateError, UsageError } from '../errors.js';
 import type { ImageConfig } from '../oci/image.js';
@@ -24,7 +25,7 @@ import { ensureDir } from '../util/fs.js';
 import { layout } from './context.js';
 import { buildExecProcess, buildSpec, composeArgs, imageVolumeRequests, parseExecFlags, parseRunFlags, resolveInRootfs, type MountRequest, type RunOptions } from '../spec/index.js';
 import { attachNetwork, detachNetwork, isLoopbackOnly, networkModeName, registerHosts, resolveJoinedNamespaces } from './container-network.js';
-import { LOOPBACK_UP_ANNOTATION } from '../runtime/index.js';
+import { connectAttachSocket, Launcher, LOOPBACK_UP_ANNOTATION } from '../runtime/index.js';
 import { findInit } from './init.js';
 import { reviveNetwork } from './network-revival.js';
 import { parsePortMappings } from '../network/index.js';
@@ -188,6 +189,8 @@ export class Containers {
           user: opts.user ?? config.User ?? '',
           tty: Boolean(opts.tty),
           openStdin: Boolean(opts.interactive),
+          // As Docker: stdin opened for an attached client is closed when that client's ends.
+          stdinOnce: Boolean(opts.interactive) && !req.flags.detach,
           stopSignal: opts.stopSignal ?? config.StopSignal ?? 'SIGTERM',
           stopTimeout: opts.stopTimeout ?? 10,
           labels: { ...(config.Labels ?? {}), ...(opts.labels ?? {}) },
@@ -373,16 +376,7 @@ export class Containers {
       if (opts.attach) throw new StateError(`container ${record.name} is already running`);
       return undefined;
     }
-    const launcher = this.launcher(record);
-    const paths = this.store.paths(record.id);
-    // A previous run leaves the launcher's state behind: clear it before a new start.
-    await launcher.delete(record.id, true).catch(() => undefined);
-    await reviveNetwork(this.ctx, record, paths.etc);
-    if (!isMounted(paths.rootfs)) mountRootfs(record.lowerDirs, paths.upper, paths.work, paths.rootfs, { volatile: record.hostConfig.autoRemove });
-
-    record.state = { status: 'running', startedAt: new Date().toISOString() };
-    if (!opts.keepStopMark) record.manuallyStopped = false;
-    this.store.save(record);
+    const { launcher, paths } = await this.prepareStart(record, Boolean(opts.keepStopMark));
     let exit: ExitStatus | undefined;
     try {
       exit = await launcher.run(record.id, paths.bundle, {
@@ -394,14 +388,91 @@ export class Containers {
         onWarning: (m) => this.onWarning?.(m, record),
       });
     } catch (err) {
-      record.state = { status: 'exited', exitCode: 127, error: err instanceof Error ? err.message : String(err), finishedAt: new Date().toISOString() };
-      this.store.save(record);
-      if (record.hostConfig.autoRemove) await this.remove(record, { force: true, volumes: true });
+      await this.startFailed(record, err);
       throw err;
     }
     if (!exit) return undefined;
     await this.recordExit(record, exit);
     return exit.exitCode;
+  }
+
+  /** Clears what a previous run left, brings back the network and the rootfs, and records the start. */
+  private async prepareStart(record: ContainerRecord, keepStopMark: boolean): Promise<{ launcher: AnyLauncher; paths: ReturnType<ContainerStore['paths']> }> {
+    const launcher = this.launcher(record);
+    const paths = this.store.paths(record.id);
+    // A previous run leaves the launcher's state behind: clear it before a new start.
+    await launcher.delete(record.id, true).catch(() => undefined);
+    await reviveNetwork(this.ctx, record, paths.etc);
+    if (!isMounted(paths.rootfs)) mountRootfs(record.lowerDirs, paths.upper, paths.work, paths.rootfs, { volatile: record.hostConfig.autoRemove });
+
+    record.state = { status: 'running', startedAt: new Date().toISOString() };
+    if (!keepStopMark) record.manuallyStopped = false;
+    this.store.save(record);
+    return { launcher, paths };
+  }
+
+  private async startFailed(record: ContainerRecord, err: unknown): Promise<void> {
+    record.state = { status: 'exited', exitCode: 127, error: err instanceof Error ? err.message : String(err), finishedAt: new Date().toISOString() };
+    this.store.save(record);
+    if (record.hostConfig.autoRemove) await this.remove(record, { force: true, volumes: true });
+  }
+
+  /** Whether startAttached() can start this container: our own launcher, and a CLI for the exit command. */
+  canStartAttached(record: ContainerRecord): boolean {
+    return this.exitCommand(record) !== undefined;
+  }
+
+  /**
+   * Starts the container as a detached one (its monitor outlives the caller and its
+   * exit command applies --rm and the restart policy), with a client connected to its
+   * attach socket before its process runs, so the client misses none of the output.
+   * `run -it` and `start -ai` relay the terminal through it: detaching leaves a container
+   * that `attach` takes back and whose exit is handled as any detached one's.
+   */
+  async startAttached(record: ContainerRecord, opts: { consoleSize?: { height: number; width: number } } = {}): Promise<Socket> {
+    if (this.state(record).status === 'running') throw new StateError(`container ${record.name} is already running`);
+    const exitCommand = this.exitCommand(record);
+    if (!exitCommand) throw new StateError(`container ${record.name} runs under ${record.hostConfig.runtime}, whose containers cannot be attached to`);
+    const { launcher, paths } = await this.prepareStart(record, false);
+    if (!(launcher instanceof Launcher)) throw new StateError(`container ${record.name}: no attach socket with runtime ${record.hostConfig.runtime}`);
+    try {
+      await launcher.create(record.id, paths.bundle, {
+        detach: true,
+        logPath: paths.log,
+        stdin: record.config.openStdin,
+        exitCommand,
+        attachSocket: true,
+        consoleSize: opts.consoleSize,
+        onWarning: (m) => this.onWarning?.(m, record),
+      });
+    } catch (err) {
+      await this.startFailed(record, err);
+      throw err;
+    }
+    let sock: Socket | undefined;
+    try {
+      const path = launcher.attachSocket(record.id);
+      if (!path) throw new StateError(`container ${record.name} has no attach socket`);
+      sock = await connectAttachSocket(path);
+      await launcher.start(record.id);
+      return sock;
+    } catch (err) {
+      sock?.destroy();
+      // Not started (or not reported as started): take it down and report a failed start.
+      await launcher.kill(record.id, 'SIGKILL', true).catch(() => undefined);
+      await waitUntil(() => this.state(record).status !== 'running', 10_000);
+      await this.startFailed(record, err);
+      throw err;
+    }
+  }
+
+  /**
+   * Once the client of startAttached() saw the container end: --rm's removal is done
+   * before the caller returns, as Docker's `run --rm` (the exit command may be removing
+   * it at the same time: removal is serialised and idempotent).
+   */
+  async finishAttached(record: ContainerRecord): Promise<void> {
+    if (record.hostConfig.autoRemove) await this.remove(record, { force: true, volumes: true });
   }
 
   private async recordExit(record: ContainerRecord, exit: ExitStatus): Promise<void> {
@@ -508,7 +579,7 @@ export class Containers {
   }
 
   /** Where `attach` connects: the monitor's attach socket of a running container (Docker's refusals otherwise). */
-  attachTarget(record: ContainerRecord): { socket: string; tty: boolean; openStdin: boolean } {
+  attachTarget(record: ContainerRecord): { socket: string; tty: boolean; openStdin: boolean; stdinOnce: boolean } {
     const state = this.state(record);
     if (state.status !== 'running') throw new StateError('You cannot attach to a stopped container, start it first');
     if (state.paused) throw new StateError('You cannot attach to a paused container, unpause it first');
@@ -521,7 +592,8 @@ export class Containers {
           : `container ${record.name} runs under ${record.hostConfig.runtime}, whose containers cannot be attached to`,
       );
     }
-    return { socket, tty: record.config.tty, openStdin: record.config.openStdin };
+    // StdinOnce closes a pipe; a pty's input is never closed (Docker's CloseStdin && !TTY).
+    return { socket, tty: record.config.tty, openStdin: record.config.openStdin, stdinOnce: Boolean(record.config.stdinOnce) && !record.config.tty };
   }
 
   logPath(record: ContainerRecord): string {

@@ -1,9 +1,10 @@
 // `tsrun attach` end to end: the monitor's attach socket, stdin kept open for
 // detached -i containers, the pty and its size with -t, detach keys, exit
-// codes, Docker's refusals, and `start -a -i`. Real containers from the
-// project's busybox image, pulled from the real docker-registry on 127.0.0.1.
+// codes, Docker's refusals, `start -a -i`, detach keys in the foreground
+// (`run -it`, `start -ai`) and StdinOnce. Real containers from the project's
+// busybox image, pulled from the real docker-registry on 127.0.0.1.
 // Run as root under the integration lock.
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningRegistry, serveBusybox } from '../support/registry-server.js';
@@ -46,13 +47,23 @@ class Session {
     return new Session(process.execPath, cli.args(args));
   }
 
-  /** The verb in a pty of `script`, whose terminal is 33 rows by 91 columns. */
+  /** The verb in a pty of `script`, whose terminal is 33 rows by 91 columns; tsrun is script's child (exec). */
   static inPty(args: string[]): Session {
-    return new Session('script', ['-qfec', `stty cols 91 rows 33; ${process.execPath} ${cli.args(args).join(' ')}`, '/dev/null']);
+    const quoted = [process.execPath, ...cli.args(args)].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
+    return new Session('script', ['-qfec', `stty cols 91 rows 33; exec ${quoted}`, '/dev/null']);
+  }
+
+  get pid(): number {
+    return this.child.pid!;
   }
 
   write(s: string): void {
     this.child.stdin.write(s);
+  }
+
+  /** EOF on the client's stdin. */
+  end(): void {
+    this.child.stdin.end();
   }
 
   async waitFor(re: RegExp, ms = 20_000): Promise<void> {
@@ -200,5 +211,134 @@ describe('tsrun start -a -i', () => {
     s.write('exit 5\r');
     expect(await s.exitCode()).toBe(5);
     expect(cli.run(['rm', tty]).code).toBe(0);
+  }, 60_000);
+});
+
+const exists = (name: string) => cli.run(['inspect', name]).code === 0;
+const inspect = (name: string, format: string) => cli.run(['inspect', '-f', format, name]).stdout.trim();
+
+/** The pid of the tsrun process that `script` runs (Session.inPty execs it as script's child). */
+function tsrunPidIn(s: Session): number {
+  const out = execFileSync('ps', ['-o', 'pid=', '--ppid', String(s.pid)], { encoding: 'utf8' }).trim();
+  expect(out).toMatch(/^\d+$/);
+  return Number(out);
+}
+
+describe('detach keys in the foreground (run -it, start -ai)', () => {
+  it('run -it: ctrl-p ctrl-q leaves the container running, attach takes it back, `exit 3` ends it with 3', async () => {
+    const first = Session.inPty(['run', '-it', '--network', 'none', '--name', 'fg1', image, 'sh']);
+    await first.waitFor(/\/ # /);
+    first.write('echo fg-$((6*7)); stty size\r');
+    await first.waitFor(/fg-42\r*\n33 91/); // the terminal's size from the start
+    first.write(CTRL_P_Q);
+    expect(await first.exitCode()).toBe(0); // docker/cli's run returns quietly on the escape sequence
+    expect(first.out).not.toMatch(/read escape sequence/);
+    expect(running('fg1')).toBe('true');
+    expect(inspect('fg1', '{{.Config.StdinOnce}} {{.Config.OpenStdin}} {{.Config.Tty}}')).toBe('true true true');
+
+    const again = Session.inPty(['attach', 'fg1']);
+    await again.waitFor(/\/ # /);
+    again.write('echo back-$((2+3))\r');
+    await again.waitFor(/back-5/);
+    again.write('exit 3\r');
+    expect(await again.exitCode()).toBe(3);
+    expect(inspect('fg1', '{{.State.Running}} {{.State.ExitCode}}')).toBe('false 3');
+    expect(cli.run(['rm', 'fg1']).code).toBe(0);
+  }, 60_000);
+
+  it('run -it misses no output of a quick command, passes its code, and --rm removes it before returning', async () => {
+    const s = Session.inPty(['run', '-it', '--rm', '--network', 'none', '--name', 'quick', image, 'sh', '-c', 'echo early-$((1+1)); exit 5']);
+    expect(await s.exitCode()).toBe(5);
+    expect(s.out).toMatch(/early-2/);
+    expect(exists('quick')).toBe(false);
+    // tsrun's own errors keep Docker's codes.
+    const missing = Session.inPty(['run', '-it', '--rm', '--network', 'none', image, 'no-such-command']);
+    expect(await missing.exitCode()).toBe(127);
+    const dir = Session.inPty(['run', '-it', '--rm', '--network', 'none', image, '/etc']);
+    expect(await dir.exitCode()).toBe(126);
+    expect(cli.run(['ps', '-aq']).stdout).toBe('');
+  }, 60_000);
+
+  it('run -it --rm: detached, then ended later, the container is still removed', async () => {
+    const s = Session.inPty(['run', '-it', '--rm', '--network', 'none', '--name', 'rmlater', image, 'sh']);
+    await s.waitFor(/\/ # /);
+    s.write(CTRL_P_Q);
+    expect(await s.exitCode()).toBe(0);
+    expect(running('rmlater')).toBe('true');
+    expect(cli.run(['kill', 'rmlater']).code).toBe(0);
+    await until(() => !exists('rmlater')); // the monitor's exit command applied --rm
+  }, 60_000);
+
+  it('run -it forwards signals sent to tsrun to the container', async () => {
+    const s = Session.inPty(['run', '-it', '--rm', '--network', 'none', image, 'sh', '-c', 'trap "echo got-term; exit 9" TERM; echo ready; while :; do sleep 0.1; done']);
+    await s.waitFor(/ready/);
+    process.kill(tsrunPidIn(s), 'SIGTERM');
+    expect(await s.exitCode()).toBe(9);
+    expect(s.out).toMatch(/got-term/);
+  }, 60_000);
+
+  it('start -ai with --detach-keys detaches a container created with -it, which attach then ends', async () => {
+    expect(cli.run(['create', '-it', '--network', 'none', '--name', 'st1', image, 'sh']).code).toBe(0);
+    const s = Session.inPty(['start', '-ai', '--detach-keys', 'ctrl-x', 'st1']);
+    await s.waitFor(/\/ # /);
+    s.write('echo st-$((5*5)); stty size\r');
+    await s.waitFor(/st-25\r*\n33 91/);
+    s.write('\x18');
+    expect(await s.exitCode()).toBe(0);
+    expect(running('st1')).toBe('true');
+
+    const again = Session.inPty(['attach', 'st1']);
+    await again.waitFor(/\/ # /);
+    again.write('exit 6\r');
+    expect(await again.exitCode()).toBe(6);
+    expect(inspect('st1', '{{.State.ExitCode}}')).toBe('6');
+    expect(cli.run(['rm', 'st1']).code).toBe(0);
+  }, 60_000);
+});
+
+describe('stdin without a terminal (run -i) and StdinOnce', () => {
+  it('piped run -i: the data and its EOF reach the container', () => {
+    const cat = cli.run(['run', '-i', '--rm', '--network', 'none', image, 'cat'], { input: 'hi\n' });
+    expect(cat.stdout).toBe('hi\n');
+    expect(cat.code).toBe(0);
+    const eof = cli.run(['run', '-i', '--rm', '--network', 'none', image, 'sh', '-c', 'cat; echo eof-seen; exit 4'], { input: 'a\nb\n' });
+    expect(eof.stdout).toBe('a\nb\neof-seen\n');
+    expect(eof.code).toBe(4);
+  });
+
+  it('StdinOnce (run -i): the end of an attached client\'s stdin closes the container\'s', async () => {
+    // The run client keeps its stdin open; the attach client's EOF is the one that ends the container's.
+    const run = Session.tsrun(['run', '-i', '--network', 'none', '--name', 'once1', image, 'sh', '-c', 'cat; echo after-eof']);
+    await until(() => running('once1') === 'true');
+    expect(inspect('once1', '{{.Config.StdinOnce}}')).toBe('true');
+    const att = cli.run(['attach', 'once1'], { input: 'via-attach\n' });
+    expect(att.stdout).toBe('via-attach\nafter-eof\n');
+    expect(att.code).toBe(0);
+    expect(await run.exitCode()).toBe(0);
+    expect(run.out).toBe('via-attach\nafter-eof\n');
+    expect(cli.run(['rm', 'once1']).code).toBe(0);
+
+    expect(cli.run(['create', '-i', '--network', 'none', '--name', 'once2', image, 'cat']).code).toBe(0);
+    expect(inspect('once2', '{{.Config.StdinOnce}}')).toBe('true');
+    expect(cli.run(['rm', 'once2']).code).toBe(0);
+  }, 60_000);
+
+  it('run -d -i (StdinOnce=false): stdin stays open when a client\'s stdin ends', async () => {
+    expect(cli.run(['run', '-d', '-i', '--network', 'none', '--name', 'open1', image, 'cat']).code).toBe(0);
+    expect(inspect('open1', '{{.Config.StdinOnce}}')).toBe('false');
+    const first = Session.tsrun(['attach', 'open1']);
+    first.write('one\n');
+    first.end();
+    await first.waitFor(/one\n/);
+    const second = Session.tsrun(['attach', 'open1']);
+    await sleep(300);
+    second.write('two\n');
+    await second.waitFor(/two\n/);
+    await first.waitFor(/one\ntwo\n/); // a client whose stdin ended still gets the output
+    expect(running('open1')).toBe('true');
+    expect(cli.run(['kill', 'open1']).code).toBe(0);
+    expect(await first.exitCode()).toBe(137);
+    expect(await second.exitCode()).toBe(137);
+    expect(cli.run(['rm', 'open1']).code).toBe(0);
   }, 60_000);
 });

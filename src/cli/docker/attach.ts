@@ -1,9 +1,16 @@
-// What an attached `run`/`start` does in the user's terminal: forwards signals
-// to the container (Docker's --sig-proxy) and shows pull progress.
+// What an attached `run`/`start`/`attach` does in the user's terminal: forwards
+// signals to the container (Docker's --sig-proxy), relays the terminal through
+// a monitor's attach socket (raw mode, window size, detach keys), and shows pull
+// progress.
+import { readFileSync } from 'node:fs';
 import type { Containers } from '../../engine/containers.js';
 import type { ContainerRecord } from '../../engine/container-store.js';
 import type { PullEvent } from '../../engine/pull.js';
+import { StateError } from '../../errors.js';
+import { defaultDockerConfigPath } from '../../registry/credentials.js';
+import { AttachConnection, DEFAULT_DETACH_KEYS, parseDetachKeys, type AttachResult } from '../../runtime/index.js';
 import { familiarOrSame } from './names.js';
+import { printWarning } from './engine-access.js';
 import { PullProgress } from './pull-progress.js';
 
 const PROXIED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
@@ -18,6 +25,117 @@ export function attachSignalProxy(containers: Containers, record: ContainerRecor
   return () => {
     for (const [sig, handler] of handlers) process.off(sig, handler);
   };
+}
+
+/**
+ * The detach keys: --detach-keys if given ("" turns detaching off), else the
+ * Docker config's "detachKeys", else ctrl-p,ctrl-q. A bad config value is
+ * warned about and replaced by the default, as Docker does.
+ */
+export function detachKeysFor(flag: string | undefined): Buffer {
+  if (flag !== undefined) return parseDetachKeys(flag);
+  let configured: unknown;
+  try {
+    configured = (JSON.parse(readFileSync(defaultDockerConfigPath(), 'utf8')) as { detachKeys?: unknown }).detachKeys;
+  } catch {
+    configured = undefined; // no config (or not JSON): the default
+  }
+  if (typeof configured === 'string' && configured !== '') {
+    try {
+      return parseDetachKeys(configured);
+    } catch (err) {
+      printWarning(`invalid detachKeys in ${defaultDockerConfigPath()}, using the default: ${(err as Error).message}`);
+    }
+  }
+  return parseDetachKeys(DEFAULT_DETACH_KEYS);
+}
+
+export interface RelayOptions {
+  /** The container has a pty: our terminal goes raw and its size follows ours. */
+  tty: boolean;
+  /** Our stdin goes to the container. */
+  withStdin: boolean;
+  detachKeys: Buffer;
+  /** Docker's StdinOnce: the end of our stdin (EOF, detach) ends the container's. */
+  stdinOnce?: boolean;
+  /**
+   * Send a size one off first: a program already waiting for input (a shell
+   * at its prompt) redraws on the change, as Docker's attach does.
+   */
+  nudgeSize?: boolean;
+}
+
+/** Relays our stdio through an attach connection until the container exits, we detach, or the monitor closes. */
+export async function relayTerminal(conn: AttachConnection, o: RelayOptions): Promise<AttachResult> {
+  const stdin = process.stdin;
+  const out = process.stdout;
+  const raw = o.tty && o.withStdin && stdin.isTTY;
+  if (raw) stdin.setRawMode(true);
+  const onResize = () => conn.resize(out.rows, out.columns);
+  if (o.tty && out.isTTY) {
+    if (o.nudgeSize) conn.resize(out.rows + 1, out.columns + 1);
+    onResize();
+    out.on('resize', onResize);
+  }
+  try {
+    return await conn.run({
+      stdin: o.withStdin ? stdin : undefined,
+      stdout: out,
+      stderr: process.stderr,
+      detachKeys: o.detachKeys,
+      stdinOnce: o.stdinOnce,
+    });
+  } finally {
+    if (raw) stdin.setRawMode(false);
+    out.off('resize', onResize);
+    if (o.withStdin) stdin.destroy();
+  }
+}
+
+/**
+ * The exit code once the monitor closed the connection without one (it was
+ * killed, or dropped this client for not keeping up with the output).
+ */
+export async function exitCodeAfterClose(containers: Containers, record: ContainerRecord): Promise<number> {
+  const end = Date.now() + 2000;
+  while (containers.isRunning(record)) {
+    if (Date.now() > end) {
+      throw new StateError(`the monitor of container ${record.name} closed the attach connection (this client did not keep up with its output)`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return containers.state(record).exitCode ?? 0;
+}
+
+/**
+ * `run -it` and `start -ai`: the container starts as a detached one with us as
+ * its first attach client, so the detach keys leave it running (Docker's
+ * ctrl-p ctrl-q) and `attach` takes it back. Returns the container's exit code,
+ * or 0 once detached (docker/cli's run and start return quietly on the escape
+ * sequence). With --rm, the container is removed before we return.
+ */
+export async function startAndAttach(containers: Containers, record: ContainerRecord, o: { detachKeys: Buffer; sigProxy: boolean }): Promise<number> {
+  const out = process.stdout;
+  const consoleSize = record.config.tty && out.isTTY && out.rows > 0 && out.columns > 0 ? { height: out.rows, width: out.columns } : undefined;
+  const sock = await containers.startAttached(record, { consoleSize });
+  const conn = new AttachConnection(sock);
+  // Signals reach the container (in raw mode the terminal's keys arrive as bytes, not signals).
+  const undoProxy = o.sigProxy ? attachSignalProxy(containers, record) : () => undefined;
+  let result: AttachResult;
+  try {
+    result = await relayTerminal(conn, {
+      tty: record.config.tty,
+      withStdin: record.config.openStdin,
+      detachKeys: o.detachKeys,
+      stdinOnce: Boolean(record.config.stdinOnce) && !record.config.tty,
+    });
+  } finally {
+    undoProxy();
+  }
+  if (result.kind === 'detached') return 0;
+  const code = result.kind === 'exited' ? result.exitCode : await exitCodeAfterClose(containers, record);
+  await containers.finishAttached(record);
+  return code;
 }
 
 /** `run` and `create` pull a missing image with Docker's output, on stderr so stdout stays the container's. */

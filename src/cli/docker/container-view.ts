@@ -83,6 +83,7 @@ export function inspectContainer(
       User: record.config.user,
       Tty: record.config.tty,
       OpenStdin: record.config.openStdin,
+      StdinOnce: Boolean(record.config.stdinOnce),
       Env: record.config.env,
       Cmd: record.config.cmd,
       Image: record.image,

@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import { containersOf } from '../engine-access.js';
 import { action } from '../../common.js';
 import { addContainerFlags } from '../run-flags.js';
-import { attachSignalProxy, createFromFlags } from '../attach.js';
+import { attachSignalProxy, createFromFlags, detachKeysFor, startAndAttach } from '../attach.js';
 import { UsageError } from '../../../errors.js';
 
 export function registerRun(program: Command): void {
@@ -16,19 +16,27 @@ export function registerRun(program: Command): void {
     .argument('[command...]')
     .passThroughOptions()
     .option('-d, --detach', 'run container in background and print container ID')
-    .option('--sig-proxy [bool]', 'proxy received signals to the process', 'true');
+    .option('--sig-proxy [bool]', 'proxy received signals to the process', 'true')
+    .option('--detach-keys <keys>', 'override the key sequence for detaching a container (default: detachKeys of the Docker config, else ctrl-p,ctrl-q)');
   addContainerFlags(cmd).action(
     action('tsrun', async (image: string, command: string[], flags: Record<string, unknown>, self: Command) => {
       const containers = containersOf(self);
       const detach = Boolean(flags.detach);
-      if (flags.tty && !detach && flags.interactive && !isatty(0)) {
+      const terminal = Boolean(flags.tty && flags.interactive);
+      if (terminal && !detach && !isatty(0)) {
         throw new UsageError('the input device is not a TTY');
       }
+      // Bad keys are a usage error before anything is created.
+      const detachKeys = terminal && !detach ? detachKeysFor(flags.detachKeys as string | undefined) : undefined;
       const record = await createFromFlags(containers, image, command, flags);
       if (detach) {
         await containers.start(record, { attach: false });
         process.stdout.write(`${record.id}\n`);
         return 0;
+      }
+      // A terminal on stdin: the container runs detached with us attached, so the detach keys work.
+      if (detachKeys && containers.canStartAttached(record)) {
+        return startAndAttach(containers, record, { detachKeys, sigProxy: flags.sigProxy !== 'false' });
       }
       const detachProxy = flags.sigProxy !== 'false' && !flags.tty ? attachSignalProxy(containers, record) : () => undefined;
       try {

@@ -1,9 +1,10 @@
-// tsrun start [-a] [-i] CONTAINER...
+// tsrun start [-a] [-i] [--detach-keys KEYS] CONTAINER...
+import { isatty } from 'node:tty';
 import type { Command } from 'commander';
 import { containersOf } from '../engine-access.js';
 import { UsageError } from '../../../errors.js';
 import { action } from '../../common.js';
-import { attachSignalProxy } from '../attach.js';
+import { attachSignalProxy, detachKeysFor, startAndAttach } from '../attach.js';
 
 export function registerStart(program: Command): void {
   program
@@ -12,15 +13,24 @@ export function registerStart(program: Command): void {
     .argument('<container...>')
     .option('-a, --attach', 'attach STDOUT/STDERR and forward signals')
     .option('-i, --interactive', 'attach the container\'s STDIN')
+    .option('--detach-keys <keys>', 'override the key sequence for detaching a container (default: detachKeys of the Docker config, else ctrl-p,ctrl-q)')
     .action(
-      action('tsrun', async (names: string[], flags: { attach?: boolean; interactive?: boolean }, self: Command) => {
+      action('tsrun', async (names: string[], flags: { attach?: boolean; interactive?: boolean; detachKeys?: string }, self: Command) => {
         const containers = containersOf(self);
-        if (flags.attach && names.length > 1) throw new UsageError('you cannot start and attach multiple containers at once');
+        // As Docker: -i attaches too.
+        const attach = Boolean(flags.attach || flags.interactive);
+        if (attach && names.length > 1) throw new UsageError('you cannot start and attach multiple containers at once');
         let failed = 0;
         for (const name of names) {
           try {
             const record = containers.lookup(name);
-            if (flags.attach) {
+            if (attach) {
+              // Our terminal to the container's pty: started detached with us attached, so the detach keys work.
+              if (flags.interactive && record.config.tty && record.config.openStdin) {
+                if (!isatty(0)) throw new UsageError('the input device is not a TTY');
+                const detachKeys = detachKeysFor(flags.detachKeys);
+                if (containers.canStartAttached(record)) return await startAndAttach(containers, record, { detachKeys, sigProxy: true });
+              }
               const undo = attachSignalProxy(containers, record);
               try {
                 return (await containers.start(record, { attach: true, interactive: Boolean(flags.interactive) })) ?? 0;
