@@ -93,6 +93,8 @@ export interface ContainerRecord {
   quickRestarts?: number;
   /** Set by stop and kill, cleared by start: no restart policy restarts a container the user stopped. */
   manuallyStopped?: boolean;
+  /** Set by restart between its stop and its start: the exit in between is neither --rm's nor a policy's to act on. */
+  restarting?: boolean;
   /** The pod (id) whose namespaces and cgroup the container joined (--pod). */
   pod?: string;
   /** Its volumes and bind mounts (absent in records written before volumes existed). */

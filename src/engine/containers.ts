@@ -89,12 +89,13 @@ export class Containers {
    * Run by the monitor's exit command after a detached container exits: records the exit,
    * then removes the container (--rm) or restarts it as its policy says, with Docker's backoff.
    */
-  async afterExit(id: string): Promise<'removed' | 'restarted' | 'stopped'> {
+  async afterExit(id: string): Promise<'removed' | 'restarted' | 'stopped' | 'restarting'> {
     const decision = await this.withContainerLock(id, async () => {
       const record = this.store.get(id);
       if (!record) return 'stopped' as const;
       const state = this.state(record);
       if (state.status === 'running') return 'stopped' as const;
+      if (record.restarting) return 'restarting' as const; // `restart` starts it again itself
       record.state = { ...state, status: 'exited' };
       if (record.hostConfig.autoRemove) {
         await this.removeLocked(record, { force: true, volumes: true });
@@ -483,6 +484,8 @@ export class Containers {
       oomKilled: exit.oomKilled ?? false,
       finishedAt: exit.finishedAt,
     };
+    // Restarted from elsewhere while attached here: that restart owns the container now.
+    if (this.store.get(record.id)?.restarting) return;
     if (record.hostConfig.autoRemove) {
       await this.remove(record, { force: true, volumes: true });
       return;
@@ -506,14 +509,39 @@ export class Containers {
     await this.launcher(record).kill(record.id, sig, true);
   }
 
-  /** STOPSIGNAL, then SIGKILL after the timeout; explains a PID 1 that ignored the signal. */
-  async stop(record: ContainerRecord, timeoutSec?: number): Promise<{ forced: boolean }> {
+  /**
+   * Docker's restart: stop (STOPSIGNAL, then SIGKILL after the timeout) and start again, detached.
+   * Neither --rm nor a restart policy acts on the exit in between.
+   */
+  async restart(record: ContainerRecord, timeoutSec?: number, signal?: string): Promise<{ forced: boolean }> {
+    record.restarting = true;
+    this.store.save(record);
+    try {
+      const stopped = await this.stop(record, timeoutSec, signal);
+      // An exit hook that ran meanwhile may have saved the record: start from the stored one.
+      const current = this.store.get(record.id) ?? record;
+      current.restarting = true;
+      await this.start(current, { attach: false });
+      Object.assign(record, current);
+      return stopped;
+    } finally {
+      const current = this.store.get(record.id);
+      if (current?.restarting) {
+        delete current.restarting;
+        this.store.save(current);
+      }
+      delete record.restarting;
+    }
+  }
+
+  /** STOPSIGNAL (or `signal`, this once), then SIGKILL after the timeout; explains a PID 1 that ignored the signal. */
+  async stop(record: ContainerRecord, timeoutSec?: number, signal?: string): Promise<{ forced: boolean }> {
     record.manuallyStopped = true;
     this.store.save(record);
     if (this.state(record).status !== 'running') return { forced: false };
     const launcher = this.launcher(record);
     const timeout = timeoutSec ?? record.config.stopTimeout;
-    await launcher.kill(record.id, parseSignal(record.config.stopSignal), false).catch(() => undefined);
+    await launcher.kill(record.id, parseSignal(signal ?? record.config.stopSignal), false).catch(() => undefined);
     const exited = await waitUntil(() => this.state(record).status !== 'running', timeout * 1000);
     if (!exited) {
       await launcher.kill(record.id, parseSignal('SIGKILL'), true).catch(() => undefined);

@@ -10,8 +10,10 @@ import { registerInspect } from './inspect.js';
 import { registerKill } from './kill.js';
 import { registerLogs } from './logs.js';
 import { registerPause } from './pause.js';
+import { registerPort } from './port.js';
 import { registerPs } from './ps.js';
 import { registerRename } from './rename.js';
+import { registerRestart } from './restart.js';
 import { registerRm } from './rm.js';
 import { registerRun } from './run.js';
 import { registerStart } from './start.js';
@@ -32,6 +34,7 @@ export function registerContainerVerbs(program: Command): void {
   registerLogs(program);
   registerExec(program);
   registerStop(program);
+  registerRestart(program);
   registerKill(program);
   registerRm(program);
   registerInspect(program);
@@ -42,7 +45,10 @@ export function registerContainerVerbs(program: Command): void {
   registerPause(program);
   registerUnpause(program);
   registerUpdate(program);
+  // `tsrun container VERB` as `docker container VERB`.
   const container = program.command('container').description('manage containers');
+  for (const register of [registerRun, registerCreate, registerStart, registerAttach, registerLogs, registerExec, registerStop, registerRestart,
+    registerKill, registerWait, registerTop, registerRename, registerStats, registerPause, registerUnpause, registerUpdate, registerPort]) register(container);
   registerPs(container, 'ls');
   registerRm(container, 'rm');
   registerInspect(container, 'inspect', 'container');

@@ -15,9 +15,8 @@ export function registerStop(program: Command): void {
       action('tsrun', async (names: string[], flags: { time?: string; signal?: string }, self: Command) => {
         const containers = containersOf(self);
         return forEachContainer(containers, names, async (record, name) => {
-          if (flags.signal) record.config.stopSignal = flags.signal;
-          const { forced } = await containers.stop(record, flags.time === undefined ? undefined : Number(flags.time));
-          if (forced) process.stderr.write(`container ${name} ignored ${record.config.stopSignal} (a PID 1 without a handler ignores it; try --init): killed\n`);
+          const { forced } = await containers.stop(record, flags.time === undefined ? undefined : Number(flags.time), flags.signal);
+          if (forced) process.stderr.write(`container ${name} ignored ${flags.signal ?? record.config.stopSignal} (a PID 1 without a handler ignores it; try --init): killed\n`);
           process.stdout.write(`${name}\n`);
         });
       }),

@@ -1,0 +1,158 @@
+// Docker verbs beside the core lifecycle: restart (with --rm, restart policies and a
+// one-off stop signal), `container VERB` for every container verb, ps/images
+// --format templates, and history. Real containers from the project's busybox
+// image, pulled from the real docker-registry on 127.0.0.1. Run as root under
+// the integration lock.
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type RunningRegistry, serveBusybox } from '../support/registry-server.js';
+import { TsrunCli } from '../support/tsrun-cli.js';
+
+let reg: RunningRegistry;
+let cli: TsrunCli;
+let image: string;
+
+beforeAll(async () => {
+  ({ registry: reg, image } = await serveBusybox());
+  cli = new TsrunCli();
+  const pulled = cli.run(['pull', '-q', image]);
+  expect(pulled.code, pulled.stderr).toBe(0);
+}, 180_000);
+
+afterAll(async () => {
+  cli?.destroy();
+  await reg?.stop();
+});
+
+function ok(args: string[]): string {
+  const r = cli.run(args);
+  if (r.code !== 0) throw new Error(`tsrun ${args.join(' ')} exited ${r.code}: ${r.stderr}`);
+  return r.stdout;
+}
+
+const inspect = (name: string) => (JSON.parse(ok(['inspect', name])) as Record<string, any>[])[0]!;
+
+async function waitFor(cond: () => boolean, what: string, ms = 10_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await sleep(50);
+  }
+}
+
+describe('tsrun restart', () => {
+  it('stops and starts a running container: a new process, the same container, no policy restart counted', () => {
+    // The shell traps TERM so the stop is clean; each start appends a line to its log.
+    ok(['run', '-d', '--name', 'rs1', image, 'sh', '-c', 'trap "exit 0" TERM; echo start; while :; do sleep 0.1; done']);
+    const before = inspect('rs1').State;
+    expect(ok(['restart', '-t', '5', 'rs1'])).toBe('rs1\n');
+    const after = inspect('rs1').State;
+    expect(after.Running).toBe(true);
+    expect(after.Pid).not.toBe(before.Pid);
+    expect(inspect('rs1').RestartCount).toBe(0);
+    expect(ok(['logs', 'rs1']).trim().split('\n')).toEqual(['start', 'start']);
+    ok(['rm', '-f', 'rs1']);
+  });
+
+  it('keeps an --rm container: the exit in between is not its end', async () => {
+    const id = ok(['run', '-d', '--rm', '--name', 'rs2', image, 'sleep', '300']).trim();
+    // sleep as PID 1 ignores SIGTERM: the restart kills it after the timeout.
+    const r = cli.run(['restart', '-t', '0', 'rs2']);
+    expect(r.code, r.stderr).toBe(0);
+    await sleep(500); // the monitor's exit hook of the first run has had its chance
+    expect(inspect('rs2').State.Running).toBe(true);
+    expect(inspect('rs2').Id).toBe(id);
+    // And its next exit removes it, as --rm says.
+    ok(['kill', 'rs2']);
+    await waitFor(() => cli.run(['inspect', 'rs2']).code !== 0, 'rs2 removed after its exit');
+  });
+
+  it('restarting a foreground --rm container from elsewhere keeps it: the attached tsrun ends, the container runs on', async () => {
+    const attached = cli.runAsync(['run', '--rm', '--name', 'rs6', image, 'sh', '-c', 'trap "exit 0" TERM; while :; do sleep 0.1; done']);
+    await waitFor(() => cli.run(['inspect', 'rs6']).code === 0 && inspect('rs6').State.Running === true, 'rs6 running');
+    const r = cli.run(['restart', '-t', '5', 'rs6']);
+    expect(r.code, r.stderr).toBe(0);
+    expect((await attached).code).toBe(0); // the first run's exit code, as docker run's session ends
+    expect(inspect('rs6').State.Running).toBe(true);
+    ok(['rm', '-f', 'rs6']);
+  });
+
+  it('starts an exited container, and a one-off -s signal does not become its stop signal', () => {
+    ok(['run', '--name', 'rs3', image, 'true']);
+    expect(inspect('rs3').State.Status).toBe('exited');
+    ok(['start', 'rs3']); // exits again at once
+    ok(['run', '-d', '--name', 'rs4', image, 'sh', '-c', 'trap "exit 0" USR1; while :; do sleep 0.1; done']);
+    expect(ok(['restart', '-s', 'USR1', '-t', '5', 'rs4'])).toBe('rs4\n');
+    expect(inspect('rs4').State.Running).toBe(true);
+    expect(inspect('rs4').Config.StopSignal).toBe('SIGTERM');
+    ok(['rm', '-f', 'rs3', 'rs4']);
+  });
+
+  it('a container with --restart always is restarted once, by restart, not twice', async () => {
+    ok(['run', '-d', '--restart', 'always', '--name', 'rs5', image, 'sh', '-c', 'trap "exit 0" TERM; echo up; while :; do sleep 0.1; done']);
+    ok(['restart', '-t', '5', 'rs5']);
+    await sleep(1500); // a policy restart after the stop would add a third "up"
+    expect(ok(['logs', 'rs5']).trim().split('\n')).toEqual(['up', 'up']);
+    expect(inspect('rs5').State.Running).toBe(true);
+    ok(['rm', '-f', 'rs5']);
+  });
+
+  it('names what it cannot find', () => {
+    const r = cli.run(['restart', 'no-such-container']);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/no such container: no-such-container/i);
+  });
+});
+
+describe('tsrun container VERB', () => {
+  it('runs the container verbs under `container` as Docker does', () => {
+    expect(ok(['container', 'run', '--rm', image, 'echo', '-n', 'hi'])).toBe('hi');
+    ok(['container', 'create', '--name', 'cv1', image, 'sh', '-c', 'echo from-cv1; sleep 300']);
+    ok(['container', 'start', 'cv1']);
+    expect(ok(['container', 'exec', 'cv1', 'echo', 'in-exec'])).toBe('in-exec\n');
+    expect(ok(['container', 'ls', '--format', '{{.Names}}'])).toContain('cv1');
+    ok(['container', 'stop', '-t', '0', 'cv1']);
+    expect(ok(['container', 'logs', 'cv1'])).toBe('from-cv1\n');
+    expect(ok(['container', 'wait', 'cv1'])).toBe('137\n');
+    ok(['container', 'rm', 'cv1']);
+  });
+});
+
+describe('--format templates', () => {
+  it('ps prints a template per container, and "table" adds Docker\'s headers', () => {
+    ok(['run', '-d', '--name', 'fmt1', '--label', 'team=a', image, 'sleep', '300']);
+    expect(ok(['ps', '--format', '{{.Names}}|{{.State}}|{{.Labels}}'])).toContain('fmt1|running|team=a');
+    const table = ok(['ps', '--format', 'table {{.Names}}\\t{{.Status}}']).split('\n');
+    expect(table[0]).toMatch(/^NAMES\s+STATUS$/);
+    expect(table.some((l) => /^fmt1\s+Up /.test(l))).toBe(true);
+    const json = ok(['ps', '--format', 'json']).trim().split('\n').map((l) => JSON.parse(l) as Record<string, string>);
+    expect(json.find((j) => j.Names === 'fmt1')).toMatchObject({ State: 'running', Labels: 'team=a' });
+    ok(['rm', '-f', 'fmt1']);
+  });
+
+  it('images takes the same templates', () => {
+    expect(ok(['images', '--format', '{{.Repository}}:{{.Tag}}'])).toContain(`${image}:latest`);
+    expect(ok(['images', '--format', 'table {{.Repository}}\\t{{.Tag}}']).split('\n')[0]).toMatch(/^REPOSITORY\s+TAG$/);
+  });
+});
+
+describe('tsrun history', () => {
+  it("lists the image's steps, newest first, with the size of each step's layer", () => {
+    const lines = ok(['history', image]).trimEnd().split('\n');
+    expect(lines[0]).toMatch(/^IMAGE\s+CREATED\s+CREATED BY\s+SIZE\s+COMMENT$/);
+    const id = (JSON.parse(ok(['image', 'inspect', image])) as { Id: string }[])[0]!.Id;
+    expect(lines[1]!.startsWith(id.slice(7, 19))).toBe(true);
+    const rows = ok(['image', 'history', '--no-trunc', '--format', '{{.ID}}|{{.CreatedBy}}|{{.Size}}', image]).trim().split('\n');
+    expect(rows.length).toBe(lines.length - 1);
+    expect(rows[0]!.startsWith(`${id}|`)).toBe(true);
+    // The project's busybox recipe: one layer, made by one step.
+    expect(rows[0]).toMatch(/\|busybox-static \+ applet symlinks\|\d+(\.\d+)?MB$/);
+    expect(ok(['history', '-q', image]).trim()).toBe(id.slice(7, 19));
+  });
+
+  it('names an image it cannot find', () => {
+    const r = cli.run(['history', 'no-such-image']);
+    expect(r.code).toBe(125);
+    expect(r.stderr).toMatch(/no such image: no-such-image/);
+  });
+});
