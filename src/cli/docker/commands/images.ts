@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { listImages } from '../../../engine/images.js';
 import { action, contextOf } from '../../common.js';
 import { imageRowFields, imageRows, type ImageRow } from '../image-view.js';
+import { printFormatted } from '../list-format.js';
 import { printTable } from '../table.js';
 
 /** "busybox" matches every busybox tag; "busybox:1.36" one of them. */
@@ -18,13 +19,6 @@ const HEADERS: Record<string, string> = {
   Size: 'SIZE', Digest: 'DIGEST', VirtualSize: 'VIRTUAL SIZE', Containers: 'CONTAINERS', SharedSize: 'SHARED SIZE', UniqueSize: 'UNIQUE SIZE',
 };
 
-function fill(template: string, fields: Record<string, string>): string {
-  return template
-    .replace(/\\t/g, '\t')
-    .replace(/\\n/g, '\n')
-    .replace(/\{\{\s*json\s+\.\s*\}\}/g, () => JSON.stringify(fields))
-    .replace(/\{\{\s*\.(\w+)\s*\}\}/g, (_, k: string) => fields[k] ?? '<no value>');
-}
 
 export function registerImages(program: Command, name = 'images'): Command {
   return program
@@ -47,22 +41,7 @@ export function registerImages(program: Command, name = 'images'): Command {
           for (const f of fields) process.stdout.write(`${f.ID}\n`);
           return;
         }
-        if (flags.format === 'json') {
-          for (const f of fields) process.stdout.write(`${JSON.stringify(fields.length ? f : {})}\n`);
-          return;
-        }
-        if (flags.format && flags.format !== 'table') {
-          const table = /^table\s+/.test(flags.format);
-          const template = flags.format.replace(/^table\s+/, '');
-          if (table) {
-            const keys = [...template.matchAll(/\{\{\s*\.(\w+)\s*\}\}/g)].map((m) => m[1]!);
-            const head = keys.map((k) => HEADERS[k] ?? k.toUpperCase());
-            printTable(head, fields.map((f) => keys.map((k) => f[k] ?? '')));
-          } else {
-            for (const f of fields) process.stdout.write(`${fill(template, f)}\n`);
-          }
-          return;
-        }
+        if (printFormatted(flags.format, fields, HEADERS)) return;
         const header = ['REPOSITORY', 'TAG', ...(flags.digests ? ['DIGEST'] : []), 'IMAGE ID', 'CREATED', 'SIZE'];
         printTable(header, fields.map((f) => [f.Repository!, f.Tag!, ...(flags.digests ? [f.Digest!] : []), f.ID!, f.CreatedSince!, f.Size!]));
       }),
