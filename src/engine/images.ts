@@ -47,6 +47,42 @@ export function inspectImage(ctx: EngineContext, name: string): ImageRecord {
   return openStore(ctx).images.require(name);
 }
 
+/** One step of an image's history, newest first as `docker history` lists them. */
+export interface HistoryStep {
+  /** The image's own ID on the newest step; undefined on the others (Docker prints <missing>). */
+  id?: string;
+  created?: string;
+  createdBy: string;
+  /** Bytes of the step's layer unpacked; 0 for steps that made no layer. */
+  size: number;
+  comment: string;
+  /** The image's tags, on the newest step. */
+  tags: string[];
+}
+
+/** The history of image `name`: its config's steps, each with the size of the layer it made. */
+export function imageHistory(ctx: EngineContext, name: string): HistoryStep[] {
+  const store = openStore(ctx);
+  const rec = store.images.require(name);
+  const layerSize = (i: number) => {
+    const layer = rec.layers[i];
+    return layer ? (store.layers.meta(layer.chainId)?.size ?? layer.size) : 0;
+  };
+  // Steps without empty_layer made the layers, in order; an image without history shows one step per layer.
+  const entries = rec.config.history?.length ? rec.config.history : rec.layers.map(() => ({ created: rec.config.created }));
+  let layer = 0;
+  const steps = entries.map((h): HistoryStep => ({
+    created: h.created,
+    createdBy: 'created_by' in h ? (h.created_by ?? '') : '',
+    size: 'empty_layer' in h && h.empty_layer ? 0 : layerSize(layer++),
+    comment: 'comment' in h ? (h.comment ?? '') : '',
+    tags: [],
+  }));
+  steps.reverse();
+  if (steps[0]) Object.assign(steps[0], { id: rec.id, tags: rec.repoTags });
+  return steps;
+}
+
 /** Give image `source` the name `target` ("repo[:tag]"). */
 export async function tagImage(ctx: EngineContext, source: string, target: string): Promise<string> {
   const store = openStore(ctx);

@@ -1,6 +1,7 @@
 // The image verbs, registered as one group (wired into index.ts):
-// pull, images, rmi, tag, save, load, and the `image` command group.
+// pull, images, rmi, tag, save, load, history, and the `image` command group.
 import type { Command } from 'commander';
+import { registerHistory } from './history.js';
 import { registerImageInspect } from './image-inspect.js';
 import { registerImageMount } from './image-mount.js';
 import { registerImagePrune } from './image-prune.js';
@@ -20,6 +21,7 @@ export function registerImageVerbs(program: Command): void {
   registerTag(program);
   registerSave(program);
   registerLoad(program);
+  registerHistory(program);
   const image = program.command('image').description('manage images');
   registerPull(image, 'pull');
   registerPush(image, 'push');
@@ -32,4 +34,5 @@ export function registerImageVerbs(program: Command): void {
   registerImageMount(image);
   registerSave(image, 'save');
   registerLoad(image, 'load');
+  registerHistory(image);
 }
