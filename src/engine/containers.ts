@@ -433,9 +433,11 @@ export class Containers {
   async startAttached(record: ContainerRecord, opts: { consoleSize?: { height: number; width: number } } = {}): Promise<Socket> {
     if (this.state(record).status === 'running') throw new StateError(`container ${record.name} is already running`);
     const exitCommand = this.exitCommand(record);
-    if (!exitCommand) throw new StateError(`container ${record.name} runs under ${record.hostConfig.runtime}, whose containers cannot be attached to`);
-    const { launcher, paths } = await this.prepareStart(record, false);
-    if (!(launcher instanceof Launcher)) throw new StateError(`container ${record.name}: no attach socket with runtime ${record.hostConfig.runtime}`);
+    if (!exitCommand || !(this.launcher(record) instanceof Launcher)) {
+      throw new StateError(`container ${record.name} runs under ${record.hostConfig.runtime}, whose containers cannot be attached to`);
+    }
+    const { paths } = await this.prepareStart(record, false);
+    const launcher = this.launcher(record) as Launcher;
     try {
       await launcher.create(record.id, paths.bundle, {
         detach: true,
