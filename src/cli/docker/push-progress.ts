@@ -7,14 +7,14 @@
 //   5f70bf18a086: Mounted from library/busybox
 //   v1: digest: sha256:… size: 527
 import type { PushEvent } from '../../engine/push.js';
-import { progressBar } from './pull-progress.js';
+import { LayerLines, progressBar } from './layer-lines.js';
 
 export class PushProgress {
-  private order: string[] = [];
-  private lines = new Map<string, string>();
-  private lastStatus = new Map<string, string>();
+  private readonly lines: LayerLines;
 
-  constructor(private readonly out: NodeJS.WritableStream & { isTTY?: boolean }, private readonly tty = Boolean(out.isTTY)) {}
+  constructor(private readonly out: NodeJS.WritableStream & { isTTY?: boolean }, tty = Boolean(out.isTTY)) {
+    this.lines = new LayerLines(out, tty);
+  }
 
   handle(e: PushEvent): void {
     switch (e.type) {
@@ -24,9 +24,7 @@ export class PushProgress {
         return;
       case 'tag':
         // Every tag lists its layers afresh (--all-tags).
-        this.order = [];
-        this.lines = new Map();
-        this.lastStatus = new Map();
+        this.lines.reset();
         return;
       case 'retry':
         this.out.write(`Retrying in ${e.retryInSeconds} second${e.retryInSeconds === 1 ? '' : 's'} (${e.reason})\n`);
@@ -41,26 +39,10 @@ export class PushProgress {
   }
 
   private layer(e: Extract<PushEvent, { type: 'layer' }>): void {
-    let text = `${e.id}: ${e.status}`;
-    if (e.status === 'Mounted from') text = `${e.id}: Mounted from ${e.from ?? ''}`;
-    if (e.status === 'Retrying') text = `${e.id}: Retrying in ${e.retryInSeconds} second${e.retryInSeconds === 1 ? '' : 's'}`;
-    if (!this.tty) {
-      // State changes only: no byte counts.
-      if (this.lastStatus.get(e.id) === e.status && e.status !== 'Retrying') return;
-      this.lastStatus.set(e.id, e.status);
-      this.out.write(`${text}\n`);
-      return;
-    }
-    if (e.status === 'Pushing' && e.total !== undefined) text = `${e.id}: Pushing ${progressBar(e.current ?? 0, e.total)}`;
-    if (!this.lines.has(e.id)) {
-      this.order.push(e.id);
-      this.lines.set(e.id, text);
-      this.out.write(`${text}\n`);
-      return;
-    }
-    this.lines.set(e.id, text);
-    const up = this.order.length - this.order.indexOf(e.id);
-    // Up to the layer's line, clear it, write, and come back down.
-    this.out.write(`\x1b[${up}A\r\x1b[2K${text}\r\x1b[${up}B`);
+    let plain = `${e.id}: ${e.status}`;
+    if (e.status === 'Mounted from') plain = `${e.id}: Mounted from ${e.from ?? ''}`;
+    if (e.status === 'Retrying') plain = `${e.id}: Retrying in ${e.retryInSeconds} second${e.retryInSeconds === 1 ? '' : 's'}`;
+    const withBar = e.status === 'Pushing' && e.total !== undefined ? `${e.id}: Pushing ${progressBar(e.current ?? 0, e.total)}` : plain;
+    this.lines.show(e.id, e.status, plain, withBar, e.status === 'Retrying');
   }
 }
