@@ -21,13 +21,14 @@ import { closeSync, openSync } from 'node:fs';
 import { DigestMismatchError, StoreError } from '../errors.js';
 import { digestHex } from '../image/digest.js';
 import { chainIds, hostPlatform, parseImageConfig, parseManifest, parsePlatform, selectManifest, type ParsedManifest } from '../image/manifest.js';
-import { familiarString, parseReference, referenceString, repositoryName, type Reference } from '../image/reference.js';
+import { familiarString, namesNoTagOrDigest, parseReference, referenceString, repositoryName, type Reference } from '../image/reference.js';
 import type { Descriptor, ImageManifest } from '../oci/image.js';
 import { RegistryClient, type RegistryClientOptions } from '../registry/client.js';
 import { Store, nameKey, type ImageLayer, type ImageRecord } from '../store/index.js';
 import type { Growth } from '../unpack/growing-file.js';
 import { unpackLayer } from '../unpack/index.js';
 import { layout, type EngineContext } from './context.js';
+import { throttled } from '../util/throttle.js';
 
 export type LayerStatus =
   | 'Pulling fs layer'
@@ -102,23 +103,7 @@ export function shortLayerId(digest: string): string {
   return digestHex(digest).slice(0, 12);
 }
 
-/** True when the user typed neither a tag nor a digest (Docker then says "Using default tag: latest"). */
-function namedNoTag(input: string): boolean {
-  const last = input.slice(input.lastIndexOf('/') + 1);
-  return !last.includes(':') && !input.includes('@');
-}
 
-/** Calls `fn` at most every `ms`, except that `force` always goes through. */
-function throttled(ms: number, fn: (done: number, total: number) => void): (done: number, total: number) => void {
-  let last = 0;
-  return (done, total) => {
-    const now = Date.now();
-    if (done >= total || now - last >= ms) {
-      last = now;
-      fn(done, total);
-    }
-  };
-}
 
 /** The download's side of a blob that is unpacked while it arrives. */
 class DownloadGrowth implements Growth {
@@ -182,7 +167,7 @@ export async function pullImage(ctx: EngineContext, reference: string, opts: Pul
 
   emit({
     type: 'start', input: reference, reference: referenceString(ref), familiar: familiarString(ref), path: ref.path,
-    tag: ref.tag, digest: ref.digest, defaultTag: namedNoTag(reference),
+    tag: ref.tag, digest: ref.digest, defaultTag: namesNoTagOrDigest(reference),
   });
 
   return store.withLease(async () => {

@@ -18,13 +18,14 @@
 import { DigestMismatchError, StoreError, TsrunError, UsageError } from '../errors.js';
 import { digestHex, sha256Digest } from '../image/digest.js';
 import { parseManifest } from '../image/manifest.js';
-import { familiarRepository, parseReference, referenceString, repositoryName, type Reference } from '../image/reference.js';
+import { familiarRepository, namesNoTagOrDigest, parseReference, referenceString, repositoryName, type Reference } from '../image/reference.js';
 import type { Descriptor } from '../oci/image.js';
 import type { RegistryClientOptions } from '../registry/client.js';
 import { RegistryPushClient, type BlobSource, type BlobUploadOptions, type MountResult, type RegistryPushClientOptions } from '../registry/upload.js';
 import type { ImageRecord, Store } from '../store/index.js';
 import type { EngineContext } from './context.js';
 import { openStore } from './pull.js';
+import { throttled } from '../util/throttle.js';
 
 export type PushLayerStatus = 'Preparing' | 'Waiting' | 'Pushing' | 'Pushed' | 'Layer already exists' | 'Mounted from' | 'Retrying';
 
@@ -70,23 +71,7 @@ export interface PushResult {
 /** How many other repositories a blob is tried to be mounted from before uploading it (Docker: 3). */
 const MAX_MOUNT_CANDIDATES = 3;
 
-/** True when the user typed neither a tag nor a digest. */
-function namedNoTag(input: string): boolean {
-  const last = input.slice(input.lastIndexOf('/') + 1);
-  return !last.includes(':') && !input.includes('@');
-}
 
-/** Calls `fn` at most every `ms`, except for the final call. */
-function throttled(ms: number, fn: (done: number, total: number) => void): (done: number, total: number) => void {
-  let last = 0;
-  return (done, total) => {
-    const now = Date.now();
-    if (done >= total || now - last >= ms) {
-      last = now;
-      fn(done, total);
-    }
-  };
-}
 
 /** Run `fn` over `items` with at most `n` at a time; `queued(i)` is told which had to wait. Stops starting new ones after a failure. */
 async function limited<T>(items: T[], n: number, fn: (item: T, queued: boolean) => Promise<void>): Promise<void> {
@@ -177,7 +162,7 @@ function storedBlob(store: Store, desc: Descriptor, name: string): BlobSource {
 export async function pushImage(ctx: EngineContext, input: string, opts: PushOptions = {}): Promise<PushResult[]> {
   const ref = parseReference(input);
   if (ref.digest) throw new UsageError(`cannot push a digest reference: "${input}"`, { hint: 'push a tag; the digest stays the same' });
-  const defaultTag = namedNoTag(input);
+  const defaultTag = namesNoTagOrDigest(input);
   if (opts.allTags && !defaultTag) throw new UsageError("tag can't be used with --all-tags/-a");
   const emit = (e: PushEvent) => opts.onEvent?.(e);
   const store = openStore(ctx);

@@ -130,3 +130,9 @@ export function familiarString(ref: Reference): string {
 export function fetchTarget(ref: Reference): string {
   return ref.digest ?? ref.tag ?? DEFAULT_TAG;
 }
+
+/** True when the user typed neither a tag nor a digest (Docker then says "Using default tag: latest"). */
+export function namesNoTagOrDigest(input: string): boolean {
+  const last = input.slice(input.lastIndexOf('/') + 1);
+  return !last.includes(':') && !input.includes('@');
+}
