@@ -1,5 +1,6 @@
 // The container verbs, registered as one group (wired into index.ts).
 import type { Command } from 'commander';
+import { registerCommit } from './commit.js';
 import { registerContainerCleanup } from './container-cleanup.js';
 import { registerInfo, registerVersion } from './info.js';
 import { registerContainerPrune } from './container-prune.js';
@@ -45,10 +46,11 @@ export function registerContainerVerbs(program: Command): void {
   registerPause(program);
   registerUnpause(program);
   registerUpdate(program);
+  registerCommit(program);
   // `tsrun container VERB` as `docker container VERB`.
   const container = program.command('container').description('manage containers');
   for (const register of [registerRun, registerCreate, registerStart, registerAttach, registerLogs, registerExec, registerStop, registerRestart,
-    registerKill, registerWait, registerTop, registerRename, registerStats, registerPause, registerUnpause, registerUpdate, registerPort]) register(container);
+    registerKill, registerWait, registerTop, registerRename, registerStats, registerPause, registerUnpause, registerUpdate, registerPort, registerCommit]) register(container);
   registerPs(container, 'ls');
   registerRm(container, 'rm');
   registerInspect(container, 'inspect', 'container');

@@ -6,6 +6,7 @@ import { registerImageInspect } from './image-inspect.js';
 import { registerImageMount } from './image-mount.js';
 import { registerImagePrune } from './image-prune.js';
 import { registerImages } from './images.js';
+import { registerImport } from './import.js';
 import { registerLoad } from './load.js';
 import { registerPull } from './pull.js';
 import { registerPush } from './push.js';
@@ -22,6 +23,7 @@ export function registerImageVerbs(program: Command): void {
   registerSave(program);
   registerLoad(program);
   registerHistory(program);
+  registerImport(program);
   const image = program.command('image').description('manage images');
   registerPull(image, 'pull');
   registerPush(image, 'push');
@@ -35,4 +37,5 @@ export function registerImageVerbs(program: Command): void {
   registerSave(image, 'save');
   registerLoad(image, 'load');
   registerHistory(image);
+  registerImport(image);
 }
