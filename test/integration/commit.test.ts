@@ -2,7 +2,7 @@
 // the project's busybox image (from the registry on 127.0.0.1) into a new
 // image, runs it, and round-trips export | import. Run as root under the
 // integration lock.
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -71,6 +71,15 @@ describe('tsrun commit', () => {
     const lines = history.stdout.trim().split('\n');
     expect(lines.length).toBe(2);
     expect(lines[0]).toBe(`my commit message|sh -c ${CHANGES}`);
+
+    // The runtime's mount points (the image has no /etc/hosts, /etc/resolv.conf) are in no layer.
+    const layerTrees = readdirSync(join(cli.root, 'layers')).filter((n) => /^[0-9a-f]{64}$/.test(n));
+    expect(layerTrees.length).toBe(2);
+    for (const hex of layerTrees) {
+      expect(existsSync(join(cli.root, 'layers', hex, 'diff', 'etc', 'hosts'))).toBe(false);
+      expect(existsSync(join(cli.root, 'layers', hex, 'diff', 'etc', 'resolv.conf'))).toBe(false);
+    }
+    expect(layerTrees.some((hex) => existsSync(join(cli.root, 'layers', hex, 'diff', 'new')))).toBe(true);
 
     // The image ID printed is the one the name points at.
     const ids = cli.run(['images', '-q', '--no-trunc', 'committed:v1']);
