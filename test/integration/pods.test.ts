@@ -237,7 +237,14 @@ describe('crash recovery', () => {
     };
     const veths = new Set<string>();
     const halfWay = new Set<string>();
-    for (const delayMs of [60, 120, 180, 240, 300, 400, 550, 800]) {
+    // The kills are spread over the time a whole create takes here and now (it moves with the
+    // machine's load and with tsrun's own start-up), so some land half-way whatever that time is.
+    const t0 = Date.now();
+    const timed = ok(['pod', 'create', '-p', `127.0.0.1:${await freePort()}:80`]).trim();
+    const whole = Date.now() - t0;
+    ok(['pod', 'rm', '-f', timed]);
+    const delays = [0.15, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0].map((f) => Math.round(whole * f));
+    for (const delayMs of delays) {
       const child = spawn(process.execPath, cli.args(['pod', 'create', '-p', `127.0.0.1:${await freePort()}:80`]), { stdio: 'ignore' });
       const exited = new Promise((r) => child.once('exit', r)); // it may finish before the kill
       const start = Date.now();
