@@ -525,6 +525,24 @@ function mountPointsOf(containers: Containers, record: ContainerRecord): string[
   }
 }
 
+/**
+ * The image config a commit starts from, as Docker's: the container's own command, entrypoint,
+ * env (-e included), working dir, user, labels and stop signal over the image's config.
+ */
+export function containerRunConfig(record: ContainerRecord, image: ImageRunConfig): ImageRunConfig {
+  const c = record.config;
+  const out: ImageRunConfig = { ...image, Env: [...c.env], WorkingDir: c.workingDir, User: c.user, Labels: { ...c.labels } };
+  if (c.cmd) out.Cmd = [...c.cmd];
+  else delete out.Cmd;
+  if (c.entrypoint) out.Entrypoint = [...c.entrypoint];
+  else delete out.Entrypoint;
+  if (c.stopSignal !== 'SIGTERM' || image.StopSignal) out.StopSignal = c.stopSignal;
+  if (out.User === '') delete out.User;
+  if (out.WorkingDir === '/' && !image.WorkingDir) delete out.WorkingDir;
+  if (Object.keys(out.Labels ?? {}).length === 0) delete out.Labels;
+  return out;
+}
+
 /** `commit`: a new image from the container's changes; returns its ID. */
 export async function commitContainer(containers: Containers, record: ContainerRecord, opts: CommitOptions = {}): Promise<string> {
   const store = openStore(containers.ctx);
@@ -533,7 +551,7 @@ export async function commitContainer(containers: Containers, record: ContainerR
   const parent = store.images.get(record.imageId);
   if (!parent) throw new NotFoundError('image', record.imageId);
   const parentConfig = JSON.parse(store.content.read(parent.id).toString('utf8')) as ImageConfig & Record<string, unknown>;
-  const runConfig = applyChanges(parentConfig.config ?? {}, changes);
+  const runConfig = applyChanges(containerRunConfig(record, parentConfig.config ?? {}), changes);
 
   const resources = new ContainerResources(containers);
   const state = containers.state(record);

@@ -23,7 +23,7 @@ import { parseRestartPolicy, restartDelay, shouldRestart } from './restart.js';
 import { FileLock } from '../util/lock.js';
 import { ensureDir } from '../util/fs.js';
 import { layout } from './context.js';
-import { buildExecProcess, buildSpec, composeArgs, imageVolumeRequests, parseExecFlags, parseRunFlags, resolveInRootfs, type MountRequest, type RunOptions } from '../spec/index.js';
+import { applyEnv, buildExecProcess, buildSpec, composeArgs, imageVolumeRequests, parseExecFlags, parseRunFlags, resolveInRootfs, type MountRequest, type RunOptions } from '../spec/index.js';
 import { attachNetwork, detachNetwork, isLoopbackOnly, networkModeName, registerHosts, resolveJoinedNamespaces } from './container-network.js';
 import { connectAttachSocket, Launcher, LOOPBACK_UP_ANNOTATION } from '../runtime/index.js';
 import { findInit } from './init.js';
@@ -185,7 +185,7 @@ export class Containers {
         path: argv[0]!,
         args: argv.slice(1),
         config: {
-          env: config.Env ?? [],
+          env: applyEnv(config.Env ?? [], opts.env ?? []), // as Docker's Config.Env: the image's, with -e and --env-file
           workingDir: opts.workdir ?? config.WorkingDir ?? '/',
           user: opts.user ?? config.User ?? '',
           tty: Boolean(opts.tty),

@@ -125,6 +125,21 @@ describe('tsrun commit', () => {
     cli.run(['rm', '-f', 'live']);
   });
 
+  it("starts from the container's own config, as Docker: its command, -e env and -w", () => {
+    const made = cli.run(['run', '--name', 'src9', '-e', 'FOO=bar', '-w', '/tmp', image, 'sh', '-c', 'echo hi > /x']);
+    expect(made.code, made.stderr).toBe(0);
+    const ctr = (JSON.parse(cli.run(['inspect', 'src9']).stdout) as { Config: { Env: string[] } }[])[0]!;
+    expect(ctr.Config.Env).toContain('FOO=bar');
+    const c = cli.run(['commit', 'src9', 'committed:own-config']);
+    expect(c.code, c.stderr).toBe(0);
+    const img = (JSON.parse(cli.run(['image', 'inspect', 'committed:own-config']).stdout) as { Config: { Cmd: string[]; Env: string[]; WorkingDir: string } }[])[0]!;
+    expect(img.Config.Cmd).toEqual(['sh', '-c', 'echo hi > /x']);
+    expect(img.Config.Env).toContain('FOO=bar');
+    expect(img.Config.WorkingDir).toBe('/tmp');
+    const run = cli.run(['run', '--rm', 'committed:own-config', 'sh', '-c', 'echo $FOO; pwd; cat /x']);
+    expect(run.stdout).toBe('bar\n/tmp\nhi\n');
+  });
+
   it('refuses an unknown -c instruction and a missing container', () => {
     const bad = cli.run(['commit', '-c', 'RUN echo hi', 'src1']);
     expect(bad.code).not.toBe(0);
