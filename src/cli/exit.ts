@@ -6,6 +6,17 @@ export const EXIT_CANNOT_INVOKE = 126;
 export const EXIT_NOT_FOUND = 127;
 /** rkt's own errors exit 254. */
 export const EXIT_RKT = 254;
+/** What Docker's CLI ends with when its stdout reader goes away (killed by SIGPIPE: 128 + 13). */
+export const EXIT_BROKEN_PIPE = 141;
+
+/**
+ * For verbs that stream to stdout (`tsrun logs c | head`): when the reader goes away, end
+ * quietly with 141 as Docker's CLI does; any other error goes to the reporter.
+ */
+export function endOnBrokenStdout(prog: string, err: unknown, ownErrorCode = EXIT_TSRUN): never {
+  if ((err as NodeJS.ErrnoException | undefined)?.code === 'EPIPE') process.exit(EXIT_BROKEN_PIPE);
+  reportAndExit(prog, err, ownErrorCode);
+}
 
 export function exitCodeFor(err: unknown, ownErrorCode = EXIT_TSRUN): number {
   if (err instanceof TsrunError) {

@@ -3,6 +3,7 @@
 // --format templates, and history. Real containers from the project's busybox
 // image, pulled from the real docker-registry on 127.0.0.1. Run as root under
 // the integration lock.
+import { spawn } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningRegistry, serveBusybox } from '../support/registry-server.js';
@@ -154,5 +155,26 @@ describe('tsrun history', () => {
     const r = cli.run(['history', 'no-such-image']);
     expect(r.code).toBe(125);
     expect(r.stderr).toMatch(/no such image: no-such-image/);
+  });
+});
+
+describe('a reader that goes away (| head)', () => {
+  /** Runs tsrun with stdout a pipe we close after the first bytes; its exit code and stderr. */
+  async function closedEarly(args: string[]): Promise<{ code: number | null; stderr: string }> {
+    const child = spawn(process.execPath, cli.args(args), { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.stdout.once('data', () => child.stdout.destroy());
+    const code = await new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)));
+    return { code, stderr };
+  }
+
+  it('ends logs, export and save quietly with 141, as Docker\'s CLI killed by SIGPIPE', async () => {
+    ok(['run', '--name', 'chatty', image, 'sh', '-c', 'i=0; while [ $i -lt 50000 ]; do echo line $i; i=$((i+1)); done']);
+    for (const args of [['logs', 'chatty'], ['export', 'chatty'], ['save', image]]) {
+      const r = await closedEarly(args);
+      expect({ args, ...r }).toEqual({ args, code: 141, stderr: '' });
+    }
+    ok(['rm', 'chatty']);
   });
 });

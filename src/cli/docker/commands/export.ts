@@ -4,6 +4,7 @@ import { ContainerFs } from '../../../engine/container-fs.js';
 import { UsageError } from '../../../errors.js';
 import { action } from '../../common.js';
 import { containersOf } from '../engine-access.js';
+import { endOnBrokenStdout } from '../../exit.js';
 
 export function registerExport(program: Command): void {
   program
@@ -21,7 +22,11 @@ export function registerExport(program: Command): void {
           return;
         }
         if (process.stdout.isTTY) throw new UsageError('cowardly refusing to save to a terminal. Use the -o flag or redirect');
-        await fs.export(record, process.stdout);
+        try {
+          await fs.export(record, process.stdout);
+        } catch (err) {
+          endOnBrokenStdout('tsrun', err); // the reader went away (| head): quietly, as Docker
+        }
       }),
     );
 }

@@ -4,6 +4,7 @@ import { containersOf } from '../engine-access.js';
 import { readLogs } from '../../../engine/logs.js';
 import { UsageError } from '../../../errors.js';
 import { action } from '../../common.js';
+import { endOnBrokenStdout } from '../../exit.js';
 
 export function registerLogs(program: Command): void {
   program
@@ -24,6 +25,8 @@ export function registerLogs(program: Command): void {
           tail = Number(flags.tail);
           if (!Number.isInteger(tail) || tail < 0) throw new UsageError(`invalid --tail value "${flags.tail}": use a number or "all"`);
         }
+        // `tsrun logs c | head`: the reader leaving ends us quietly, as it does Docker's CLI.
+        process.stdout.on('error', (err) => endOnBrokenStdout('tsrun', err));
         for await (const e of readLogs(containers.logPath(record), {
           follow: flags.follow,
           tail,

@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { saveImages, saveImagesToFile } from '../../../engine/archive.js';
 import { UsageError } from '../../../errors.js';
 import { action, contextOf } from '../../common.js';
+import { endOnBrokenStdout } from '../../exit.js';
 
 export function registerSave(program: Command, name = 'save'): Command {
   return program
@@ -18,7 +19,11 @@ export function registerSave(program: Command, name = 'save'): Command {
           return;
         }
         if (process.stdout.isTTY) throw new UsageError('cowardly refusing to save to a terminal. Use the -o flag or redirect');
-        await saveImages(ctx, names, process.stdout);
+        try {
+          await saveImages(ctx, names, process.stdout);
+        } catch (err) {
+          endOnBrokenStdout('tsrun', err); // the reader went away (| head): quietly, as Docker
+        }
       }),
     );
 }
