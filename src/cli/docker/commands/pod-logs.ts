@@ -6,6 +6,7 @@ import { readLogs, type LogEntry } from '../../../engine/logs.js';
 import { NotFoundError, UsageError } from '../../../errors.js';
 import { action } from '../../common.js';
 import { podsOf } from '../pod-access.js';
+import { endOnBrokenStdout } from '../../exit.js';
 
 interface Flags {
   follow?: boolean;
@@ -44,6 +45,8 @@ export function registerPodLogs(pod: Command): void {
           tail = Number(flags.tail);
           if (!Number.isInteger(tail) || tail < 0) throw new UsageError(`invalid --tail value "${flags.tail}": use a number or "all"`);
         }
+        // `... | head`: the reader leaving ends us quietly, as it does Docker's CLI.
+        process.stdout.on('error', (err) => endOnBrokenStdout('tsrun', err));
         const prefix = (m: ContainerView) => (flags.names ? m.record.name : m.record.id.slice(0, 12));
         const write = (m: ContainerView, e: LogEntry) => {
           const out = e.stream === 'stderr' ? process.stderr : process.stdout;

@@ -9,6 +9,7 @@ import { action } from '../../common.js';
 import { bytesSize, humanSize } from '../../format.js';
 import { containersOf } from '../engine-access.js';
 import { printTable } from '../table.js';
+import { endOnBrokenStdout } from '../../exit.js';
 
 const INTERVAL_MS = 1000;
 
@@ -61,6 +62,8 @@ export function registerStats(program: Command): void {
         };
         // CPU % needs two samples: take the first one before the first display.
         for (const { record } of pick()) prev.set(record.id, resources.sample(record));
+        // `... | head`: the reader leaving ends us quietly, as it does Docker's CLI.
+        process.stdout.on('error', (err) => endOnBrokenStdout('tsrun', err));
         const tty = Boolean(process.stdout.isTTY);
         for (;;) {
           await sleep(INTERVAL_MS);
