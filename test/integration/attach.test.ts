@@ -6,25 +6,13 @@
 // Run as root under the integration lock.
 import { execFileSync, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RunningRegistry, serveBusybox } from '../support/registry-server.js';
+import { describe, expect, it } from 'vitest';
 import { TsrunCli } from '../support/tsrun-cli.js';
+import { usePulledBusybox } from '../support/pulled-busybox.js';
 
-let reg: RunningRegistry;
 let cli: TsrunCli;
 let image: string;
-
-beforeAll(async () => {
-  ({ registry: reg, image } = await serveBusybox());
-  cli = new TsrunCli();
-  const pulled = cli.run(['pull', '-q', image]);
-  expect(pulled.code, pulled.stderr).toBe(0);
-}, 180_000);
-
-afterAll(async () => {
-  cli?.destroy();
-  await reg?.stop();
-});
+usePulledBusybox((env) => ({ cli, image } = env));
 
 const CTRL_P_Q = '\x10\x11';
 

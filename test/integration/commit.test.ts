@@ -5,25 +5,13 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RunningRegistry, serveBusybox } from '../support/registry-server.js';
+import { describe, expect, it } from 'vitest';
 import { TsrunCli } from '../support/tsrun-cli.js';
+import { usePulledBusybox } from '../support/pulled-busybox.js';
 
-let reg: RunningRegistry;
 let cli: TsrunCli;
 let image: string;
-
-beforeAll(async () => {
-  ({ registry: reg, image } = await serveBusybox());
-  cli = new TsrunCli();
-  const pulled = cli.run(['pull', '-q', image]);
-  expect(pulled.code, pulled.stderr).toBe(0);
-}, 180_000);
-
-afterAll(async () => {
-  cli?.destroy();
-  await reg?.stop();
-});
+usePulledBusybox((env) => ({ cli, image } = env));
 
 const ID = /^sha256:[0-9a-f]{64}\n$/;
 
