@@ -6,6 +6,7 @@ import { ConflictError, NotFoundError, UsageError } from '../errors.js';
 import { digestHex } from '../image/digest.js';
 import { familiarString, parseReference, type Reference } from '../image/reference.js';
 import { isMountPoint, mountReadOnly, unmount } from '../snapshot/overlay.js';
+import type { HistoryEntry } from '../oci/image.js';
 import { nameKey, type ImageRecord } from '../store/index.js';
 import { FileLock } from '../util/lock.js';
 import { ensureDir } from '../util/fs.js';
@@ -69,13 +70,13 @@ export function imageHistory(ctx: EngineContext, name: string): HistoryStep[] {
     return layer ? (store.layers.meta(layer.chainId)?.size ?? layer.size) : 0;
   };
   // Steps without empty_layer made the layers, in order; an image without history shows one step per layer.
-  const entries = rec.config.history?.length ? rec.config.history : rec.layers.map(() => ({ created: rec.config.created }));
+  const entries: HistoryEntry[] = rec.config.history?.length ? rec.config.history : rec.layers.map(() => ({ created: rec.config.created }));
   let layer = 0;
   const steps = entries.map((h): HistoryStep => ({
     created: h.created,
-    createdBy: 'created_by' in h ? (h.created_by ?? '') : '',
-    size: 'empty_layer' in h && h.empty_layer ? 0 : layerSize(layer++),
-    comment: 'comment' in h ? (h.comment ?? '') : '',
+    createdBy: h.created_by ?? '',
+    size: h.empty_layer ? 0 : layerSize(layer++),
+    comment: h.comment ?? '',
     tags: [],
   }));
   steps.reverse();

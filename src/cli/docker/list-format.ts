@@ -1,18 +1,14 @@
 // --format for the list verbs (ps, images), as the Docker CLI reads it: "json" (one
 // object per line), "table TEMPLATE" (a header row, then aligned columns), or a
 // bare Go-style template such as "{{.ID}}\t{{.Names}}", with \t and \n escapes.
+import { renderTemplate } from './inspect-output.js';
 import { printTable } from './table.js';
 
 type Row = Record<string, string>;
 
+/** The Docker CLI reads \t and \n in a --format template as a tab and a newline. */
 function unescape(template: string): string {
   return template.replace(/\\t/g, '\t').replace(/\\n/g, '\n');
-}
-
-function fill(template: string, row: Row): string {
-  return unescape(template)
-    .replace(/\{\{\s*json\s+\.\s*\}\}/g, () => JSON.stringify(row))
-    .replace(/\{\{\s*\.(\w+)\s*\}\}/g, (_, key: string) => row[key] ?? '<no value>');
 }
 
 /**
@@ -35,6 +31,6 @@ export function printFormatted(format: string | undefined, rows: Row[], headers:
     );
     return true;
   }
-  for (const row of rows) process.stdout.write(`${fill(template, row)}\n`);
+  for (const row of rows) process.stdout.write(`${renderTemplate(unescape(template), row)}\n`);
   return true;
 }
