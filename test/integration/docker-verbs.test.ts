@@ -86,6 +86,18 @@ describe('tsrun restart', () => {
     ok(['rm', '-f', 'rs5']);
   });
 
+  it('refuses a bad -t or -s with 125 before touching the container', () => {
+    ok(['run', '-d', '--name', 'rs7', image, 'sleep', '300']);
+    const pid = inspect('rs7').State.Pid;
+    for (const args of [['restart', '-t', 'abc', 'rs7'], ['restart', '-t', '-5', 'rs7'], ['restart', '-s', 'BOGUS', 'rs7'], ['stop', '-t', '1.5', 'rs7']]) {
+      const r = cli.run(args);
+      expect({ args, code: r.code }).toEqual({ args, code: 125 });
+      expect(r.stderr).toMatch(/invalid (--time|signal)/);
+    }
+    expect(inspect('rs7').State.Pid).toBe(pid);
+    ok(['rm', '-f', 'rs7']);
+  });
+
   it('names what it cannot find', () => {
     const r = cli.run(['restart', 'no-such-container']);
     expect(r.code).not.toBe(0);

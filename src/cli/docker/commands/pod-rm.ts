@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { action } from '../../common.js';
 import { forEachPod, podsOf } from '../pod-access.js';
-import { parseTimeout } from './pod-stop.js';
+import { parseTimeout } from '../time-flag.js';
 
 export function registerPodRm(pod: Command): void {
   pod

@@ -1,15 +1,8 @@
 // tsrun pod stop [-t SECONDS] POD...
 import type { Command } from 'commander';
-import { UsageError } from '../../../errors.js';
 import { action } from '../../common.js';
 import { forEachPod, podsOf } from '../pod-access.js';
-
-export function parseTimeout(value: string | undefined): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0) throw new UsageError(`invalid --time "${value}": use a whole number of seconds`);
-  return n;
-}
+import { parseTimeout } from '../time-flag.js';
 
 export function registerPodStop(pod: Command): void {
   pod
