@@ -30,6 +30,13 @@ export class UsageError extends TsrunError {
   }
 }
 
+/** A --format template that names an unknown field (Docker's "template parsing error"). */
+export class TemplateError extends TsrunError {
+  constructor(message: string, options?: TsrunErrorOptions) {
+    super('TEMPLATE', `template parsing error: ${message}`, options);
+  }
+}
+
 /** A malformed image reference such as "UPPER/case" or "a:b:c". */
 export class InvalidReferenceError extends TsrunError {
   constructor(readonly reference: string, reason: string, options?: TsrunErrorOptions) {

@@ -135,6 +135,27 @@ describe('--format templates', () => {
     expect(ok(['images', '--format', '{{.Repository}}:{{.Tag}}'])).toContain(`${image}:latest`);
     expect(ok(['images', '--format', 'table {{.Repository}}\\t{{.Tag}}']).split('\n')[0]).toMatch(/^REPOSITORY\s+TAG$/);
   });
+
+  it('an unknown field is an error naming it (125, no output), as Docker\'s template errors', () => {
+    ok(['run', '-d', '--name', 'fmt2', image, 'sleep', '300']);
+    const ps = cli.run(['ps', '--format', '{{.Names}} {{.Nope}}']);
+    expect(ps.code).toBe(125);
+    expect(ps.stdout).toBe('');
+    expect(ps.stderr).toContain('template parsing error: template: :1:13: executing "" at <.Nope>: can\'t evaluate field Nope in type *formatter.ContainerContext');
+    const images = cli.run(['images', '--format', 'table {{.Repository}}\\t{{.Nope}}']);
+    expect([images.code, images.stdout]).toEqual([125, '']);
+    expect(images.stderr).toContain("can't evaluate field Nope in type *formatter.imageContext");
+    const ins = cli.run(['inspect', '--format', '{{.State.Status}} {{.Nope}}', 'fmt2']);
+    expect([ins.code, ins.stdout]).toEqual([125, '']);
+    expect(ins.stderr).toContain('executing "" at <.Nope>: map has no entry for key "Nope"');
+    // Docker's optional fields: an absent health check prints <nil>, walking into it fails.
+    expect(ok(['inspect', '--format', '{{.State.Health}}', 'fmt2'])).toBe('<nil>\n');
+    expect(cli.run(['inspect', '--format', '{{.State.Health.Status}}', 'fmt2']).stderr).toContain('map has no entry for key "Health"');
+    ok(['rm', '-f', 'fmt2']);
+    // With no containers to print, the field names are still checked.
+    expect(cli.run(['ps', '--format', '{{.Nope}}']).code).toBe(125);
+    expect(cli.run(['volume', 'ls', '--format', '{{.Nope}}']).stderr).toContain('*formatter.volumeContext');
+  });
 });
 
 describe('tsrun history', () => {

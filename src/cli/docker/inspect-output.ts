@@ -1,18 +1,25 @@
 // How inspect verbs print: a JSON array, or each object through a -f template.
+import { renderTemplate, type TemplateMode } from './go-template.js';
 
-/** The Go-template subset people use with inspect: {{.A.B}} and {{json .A}}. */
-export function renderTemplate(template: string, value: unknown): string {
-  return template.replace(/\{\{\s*(json\s+)?\.([\w.]*)\s*\}\}/g, (_, json: string | undefined, path: string) => {
-    let v: unknown = value;
-    for (const key of path.split('.').filter(Boolean)) v = (v as Record<string, unknown> | undefined)?.[key];
-    if (json) return JSON.stringify(v);
-    return typeof v === 'object' && v !== null ? JSON.stringify(v) : String(v ?? '<no value>');
-  });
-}
+/**
+ * Docker's inspect runs the template on its Go types, then on the decoded JSON with
+ * missingkey=error. Go maps in those types (labels, networks, options...) print "<no value>"
+ * for a missing key; optional pointers left out of the JSON when unset print "<nil>".
+ */
+export const INSPECT_TEMPLATE: TemplateMode = {
+  kind: 'map',
+  maps: new Set([
+    'Config.Labels', 'Config.ExposedPorts', 'Config.Volumes', 'ContainerConfig.Labels', 'GraphDriver.Data',
+    'NetworkSettings.Networks', 'NetworkSettings.Ports', 'HostConfig.LogConfig.Config', 'Labels', 'Options', 'Status', 'Containers',
+  ]),
+  nilPointers: new Set(['State.Health', 'Config.Healthcheck', 'Config.StopTimeout', 'ContainerConfig.Healthcheck']),
+};
 
+/** Renders every object first, so a template error prints nothing (as Docker's buffered inspect). */
 export function printInspected(objects: unknown[], format: string | undefined): void {
   if (format) {
-    for (const o of objects) process.stdout.write(`${renderTemplate(format, o)}\n`);
+    const lines = objects.map((o) => `${renderTemplate(format, o, INSPECT_TEMPLATE)}\n`);
+    process.stdout.write(lines.join(''));
   } else {
     process.stdout.write(JSON.stringify(objects, null, 4) + '\n');
   }

@@ -41,7 +41,7 @@ export function registerHistory(program: Command, name = 'history'): Command {
           for (const r of rows) process.stdout.write(`${r.ID}\n`);
           return;
         }
-        if (printFormatted(flags.format, rows, HEADERS)) return;
+        if (printFormatted(flags.format, rows, HEADERS, '*image.historyContext')) return;
         printTable(['IMAGE', 'CREATED', 'CREATED BY', 'SIZE', 'COMMENT'], rows.map((r) => [r.ID, r.CreatedSince, r.CreatedBy, r.Size, r.Comment]));
       }),
     );

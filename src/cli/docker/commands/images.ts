@@ -41,7 +41,7 @@ export function registerImages(program: Command, name = 'images'): Command {
           for (const f of fields) process.stdout.write(`${f.ID}\n`);
           return;
         }
-        if (printFormatted(flags.format, fields, HEADERS)) return;
+        if (printFormatted(flags.format, fields, HEADERS, '*formatter.imageContext')) return;
         const header = ['REPOSITORY', 'TAG', ...(flags.digests ? ['DIGEST'] : []), 'IMAGE ID', 'CREATED', 'SIZE'];
         printTable(header, fields.map((f) => [f.Repository!, f.Tag!, ...(flags.digests ? [f.Digest!] : []), f.ID!, f.CreatedSince!, f.Size!]));
       }),

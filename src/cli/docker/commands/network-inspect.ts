@@ -1,6 +1,7 @@
-// tsrun network inspect NETWORK...: Docker's JSON shape, with the Containers map of who is on it
+// tsrun network inspect [-f TEMPLATE] NETWORK...: Docker's JSON shape, with the Containers map of who is on it
 import type { Command } from 'commander';
 import { action } from '../../common.js';
+import { printInspected } from '../inspect-output.js';
 import { forEachNetwork, networksOf } from '../network-access.js';
 
 export function registerNetworkInspect(network: Command): void {
@@ -8,8 +9,9 @@ export function registerNetworkInspect(network: Command): void {
     .command('inspect')
     .description('display detailed information on one or more networks')
     .argument('<network...>')
+    .option('-f, --format <template>', 'only {{json .}} and {{.Field.Sub}} paths are supported')
     .action(
-      action('tsrun', async (refs: string[], _flags: unknown, self: Command) => {
+      action('tsrun', async (refs: string[], flags: { format?: string }, self: Command) => {
         const networks = networksOf(self);
         const out: unknown[] = [];
         const code = await forEachNetwork(refs, async (ref) => {
@@ -36,7 +38,7 @@ export function registerNetworkInspect(network: Command): void {
             Labels: net.labels,
           });
         });
-        process.stdout.write(JSON.stringify(out, null, 4) + '\n');
+        printInspected(out, flags.format);
         return code;
       }),
     );

@@ -46,7 +46,7 @@ export function registerPs(program: Command, name = 'ps'): Command {
           Names: v.record.name,
           Labels: Object.entries(v.record.config.labels ?? {}).map(([k, val]) => `${k}=${val}`).join(','),
         }));
-        if (printFormatted(flags.format, rows, HEADERS)) return;
+        if (printFormatted(flags.format, rows, HEADERS, '*formatter.ContainerContext')) return;
         printTable(
           ['CONTAINER ID', 'IMAGE', 'COMMAND', 'CREATED', 'STATUS', 'PORTS', 'NAMES'],
           rows.map((r) => [r.ID, r.Image, r.Command, r.RunningFor, r.Status, r.Ports, r.Names]),

@@ -2,9 +2,14 @@
 import type { Command } from 'commander';
 import { parseVolumeFilters, volumeMatches } from '../../../engine/volumes.js';
 import { action } from '../../common.js';
-import { renderTemplate } from '../inspect-output.js';
+import { printFormatted } from '../list-format.js';
 import { printTable } from '../table.js';
 import { volumesOf } from '../volume-access.js';
+
+const HEADERS: Record<string, string> = {
+  Availability: 'AVAILABILITY', Driver: 'DRIVER', Group: 'GROUP', Labels: 'LABELS', Links: 'LINKS', Mountpoint: 'MOUNTPOINT',
+  Name: 'VOLUME NAME', Scope: 'SCOPE', Size: 'SIZE', Status: 'STATUS',
+};
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
@@ -15,7 +20,7 @@ export function registerVolumeLs(volume: Command): void {
     .description('list volumes')
     .option('-q, --quiet', 'only display volume names')
     .option('-f, --filter <filter>', 'filter output (dangling=true, name=X, label=K[=V], driver=local)', collect)
-    .option('--format <format>', 'json for one JSON object per line, or a {{.Name}} template')
+    .option('--format <format>', 'json, or a Go-style template such as "{{.Name}}" ("table TEMPLATE" adds headers)')
     .action(
       action('tsrun', (flags: { quiet?: boolean; filter?: string[]; format?: string }, self: Command) => {
         const volumes = volumesOf(self);
@@ -41,14 +46,7 @@ export function registerVolumeLs(volume: Command): void {
           Size: 'N/A',
           Status: 'N/A',
         }));
-        if (flags.format === 'json') {
-          for (const r of rows) process.stdout.write(`${JSON.stringify(r)}\n`);
-          return;
-        }
-        if (flags.format && flags.format !== 'table') {
-          for (const r of rows) process.stdout.write(`${renderTemplate(flags.format, r)}\n`);
-          return;
-        }
+        if (printFormatted(flags.format, rows, HEADERS, '*formatter.volumeContext')) return;
         printTable(['DRIVER', 'VOLUME NAME'], rows.map((r) => [r.Driver, r.Name]));
       }),
     );
