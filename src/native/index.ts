@@ -13,6 +13,9 @@ export interface NativeAddon {
   llistxattr(path: string): string[];
   mount(source: string, target: string, fstype: string, flags: number, data: string | null): void;
   umount2(target: string, flags: number): void;
+  /** Puts the terminal on fd in cfmakeraw's mode (output processing off too); returns its previous termios for restoreTermios. */
+  makeRaw(fd: number): Buffer;
+  restoreTermios(fd: number, saved: Buffer): void;
   /** A pool of threads that creates files and symlinks (node_writer.c); see unpack/node-writer.ts. */
   nodeWriterOpen(threads: number, maxBytes: number): NodeWriterHandle;
   nodeWriterFile(

@@ -1,6 +1,6 @@
 /*
  * tsrun_native: the few system calls Node's core lacks (flock, mknod, xattrs,
- * mount), and a small pool of threads that creates files for layer extraction
+ * mount, termios), and a small pool of threads that creates files for layer extraction
  * (node_writer.c). Thin wrappers only: every decision stays in TypeScript.
  */
 #define _GNU_SOURCE
@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
+#include <termios.h>
 
 
 napi_value throw_errno(napi_env env, int err, const char *syscall, const char *path) {
@@ -214,6 +215,38 @@ static napi_value js_umount2(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* makeRaw(fd) -> Buffer: puts the terminal in cfmakeraw's mode (as moby/term's MakeRaw:
+ * output processing off too) and returns the settings it had, for restoreTermios. */
+static napi_value js_make_raw(napi_env env, napi_callback_info info) {
+  napi_value argv[1], result;
+  int64_t fd;
+  if (!get_args(env, info, 1, argv) || !get_int(env, argv[0], &fd)) return NULL;
+  struct termios saved, raw;
+  if (tcgetattr((int)fd, &saved) < 0) return throw_errno(env, errno, "tcgetattr", NULL);
+  raw = saved;
+  cfmakeraw(&raw);
+  if (tcsetattr((int)fd, TCSANOW, &raw) < 0) return throw_errno(env, errno, "tcsetattr", NULL);
+  napi_create_buffer_copy(env, sizeof saved, &saved, NULL, &result);
+  return result;
+}
+
+/* restoreTermios(fd, Buffer from makeRaw) */
+static napi_value js_restore_termios(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  int64_t fd;
+  void *data;
+  size_t len;
+  if (!get_args(env, info, 2, argv) || !get_int(env, argv[0], &fd)) return NULL;
+  if (napi_get_buffer_info(env, argv[1], &data, &len) != napi_ok || len != sizeof(struct termios)) {
+    napi_throw_type_error(env, NULL, "expected a Buffer from makeRaw");
+    return NULL;
+  }
+  struct termios t;
+  memcpy(&t, data, sizeof t);
+  if (tcsetattr((int)fd, TCSANOW, &t) < 0) return throw_errno(env, errno, "tcsetattr", NULL);
+  return NULL;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
     {"flock", NULL, js_flock, NULL, NULL, NULL, napi_default, NULL},
@@ -223,6 +256,8 @@ static napi_value init(napi_env env, napi_value exports) {
     {"llistxattr", NULL, js_llistxattr, NULL, NULL, NULL, napi_default, NULL},
     {"mount", NULL, js_mount, NULL, NULL, NULL, napi_default, NULL},
     {"umount2", NULL, js_umount2, NULL, NULL, NULL, napi_default, NULL},
+    {"makeRaw", NULL, js_make_raw, NULL, NULL, NULL, napi_default, NULL},
+    {"restoreTermios", NULL, js_restore_termios, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   register_node_writer(env, exports);

@@ -37,8 +37,12 @@ class Session {
 
   /** The verb in a pty of `script`, whose terminal is 33 rows by 91 columns; tsrun is script's child (exec). */
   static inPty(args: string[]): Session {
-    const quoted = [process.execPath, ...cli.args(args)].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
-    return new Session('script', ['-qfec', `stty cols 91 rows 33; exec ${quoted}`, '/dev/null']);
+    return Session.shellInPty(`exec ${tsrunLine(args)}`);
+  }
+
+  /** A shell command line in a pty of `script` (33 rows by 91 columns); tsrunLine() quotes a tsrun command for it. */
+  static shellInPty(line: string): Session {
+    return new Session('script', ['-qfec', `stty cols 91 rows 33; ${line}`, '/dev/null']);
   }
 
   get pid(): number {
@@ -70,6 +74,11 @@ class Session {
       clearTimeout(timer);
     }
   }
+}
+
+/** A tsrun command quoted for a shell line. */
+function tsrunLine(args: string[]): string {
+  return [process.execPath, ...cli.args(args)].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
 }
 
 const running = (name: string) => cli.run(['inspect', '-f', '{{.State.Running}}', name]).stdout.trim();
@@ -328,5 +337,104 @@ describe('stdin without a terminal (run -i) and StdinOnce', () => {
     expect(await first.exitCode()).toBe(137);
     expect(await second.exitCode()).toBe(137);
     expect(cli.run(['rm', 'open1']).code).toBe(0);
+  }, 60_000);
+
+  it('start -a -i of a run -d -i container (StdinOnce=false): the end of our stdin leaves the container\'s open, we wait for its exit', async () => {
+    expect(cli.run(['run', '-d', '-i', '--network', 'none', '--name', 'open2', image, 'sh', '-c', 'cat; echo after-eof; exit 3']).code).toBe(0);
+    expect(cli.run(['kill', 'open2']).code).toBe(0);
+    await until(() => running('open2') === 'false');
+    const s = Session.tsrun(['start', '-a', '-i', 'open2']);
+    s.write('one\n');
+    s.end();
+    await s.waitFor(/one\n/);
+    await sleep(500);
+    expect(running('open2')).toBe('true'); // cat saw no EOF
+    const other = Session.tsrun(['attach', 'open2']);
+    await sleep(300);
+    other.write('two\n');
+    await s.waitFor(/one\ntwo\n/); // its stdin is still open, and we still get its output
+    expect(cli.run(['kill', 'open2']).code).toBe(0);
+    expect(await s.exitCode()).toBe(137);
+    expect(await other.exitCode()).toBe(137);
+    expect(s.out).toBe('one\ntwo\n');
+
+    // start -a without -i attaches no stdin: the container's stays open too.
+    const watch = Session.tsrun(['start', '-a', 'open2']);
+    watch.end();
+    await until(() => running('open2') === 'true');
+    await sleep(500);
+    expect(running('open2')).toBe('true');
+    expect(cli.run(['kill', 'open2']).code).toBe(0);
+    expect(await watch.exitCode()).toBe(137);
+    expect(watch.out).toBe('');
+    expect(cli.run(['rm', 'open2']).code).toBe(0);
+  }, 60_000);
+
+  it('start -a -i of a container created with -i (StdinOnce): the end of our stdin reaches it, at every start', () => {
+    expect(cli.run(['create', '-i', '--network', 'none', '--name', 'once3', image, 'sh', '-c', 'cat; echo eof-seen; exit 4']).code).toBe(0);
+    for (const input of ['a\n', 'b\n']) {
+      const r = cli.run(['start', '-a', '-i', 'once3'], { input });
+      expect(r.stdout).toBe(`${input}eof-seen\n`);
+      expect(r.code).toBe(4);
+    }
+    expect(cli.run(['rm', 'once3']).code).toBe(0);
+  }, 60_000);
+});
+
+/** The pid of the one process whose command line matches. */
+function pidOf(re: RegExp): number {
+  const pids = execFileSync('ps', ['-e', '-o', 'pid=,args='], { encoding: 'utf8' })
+    .split('\n')
+    .filter((l) => re.test(l))
+    .map((l) => Number(l.trim().split(/\s+/)[0]));
+  expect(pids).toHaveLength(1);
+  return pids[0]!;
+}
+
+/** What `stty -g` printed before and after the command between them: the first line, and the end of the last (after the container's last output). */
+function sttyBeforeAfter(out: string): [string, string] {
+  const lines = out.split('\r\n');
+  expect(lines.at(-1)).toBe(''); // ends with a line of its own
+  const before = lines[0]!;
+  expect(before).toMatch(/^[0-9a-f]+(:[0-9a-f]+)+$/);
+  return [before, /[0-9a-f]+(:[0-9a-f]+)+$/.exec(lines.at(-2)!)?.[0] ?? lines.at(-2)!];
+}
+
+describe('the user\'s terminal in raw mode (Docker\'s: cfmakeraw, output processing off too)', () => {
+  it('run --rm -it: the pty\'s "hi\\r\\n" reaches the terminal as is, and its settings are back afterwards', async () => {
+    const s = Session.shellInPty(`stty -g; ${tsrunLine(['run', '--rm', '-it', '--network', 'none', image, 'echo', 'hi'])}; stty -g`);
+    expect(await s.exitCode()).toBe(0);
+    const [before] = sttyBeforeAfter(s.out);
+    expect(s.out).toBe(`${before}\r\nhi\r\n${before}\r\n`);
+
+    // -t without -i leaves the terminal alone, as Docker does: its ONLCR adds a \r.
+    const t = Session.shellInPty(tsrunLine(['run', '--rm', '-t', '--network', 'none', image, 'echo', 'hi']));
+    expect(await t.exitCode()).toBe(0);
+    expect(t.out).toBe('hi\r\r\n');
+  }, 60_000);
+
+  it('run -it: the settings are back after a detach with ctrl-p ctrl-q', async () => {
+    const s = Session.shellInPty(`stty -g; ${tsrunLine(['run', '-it', '--network', 'none', '--name', 'raw1', image, 'sh'])}; stty -g`);
+    await s.waitFor(/\/ # /);
+    s.write(CTRL_P_Q);
+    expect(await s.exitCode()).toBe(0);
+    const [before, after] = sttyBeforeAfter(s.out);
+    expect(after).toBe(before);
+    expect(running('raw1')).toBe('true');
+    expect(cli.run(['rm', '-f', 'raw1']).code).toBe(0);
+  }, 60_000);
+
+  it('attach: the settings are back when SIGTERM or SIGHUP ends the client (a tty has no signal proxy)', async () => {
+    expect(cli.run(['run', '-dit', '--network', 'none', '--name', 'raw2', image, 'sh']).code).toBe(0);
+    for (const sig of ['SIGTERM', 'SIGHUP'] as const) {
+      const s = Session.shellInPty(`stty -g; ${tsrunLine(['attach', 'raw2'])}; stty -g`);
+      await s.waitFor(/\/ # /);
+      process.kill(pidOf(/tsrun\.cjs .* attach raw2$/), sig);
+      expect(await s.exitCode()).toBe(0);
+      const [before, after] = sttyBeforeAfter(s.out);
+      expect(after).toBe(before);
+      expect(running('raw2')).toBe('true');
+    }
+    expect(cli.run(['rm', '-f', 'raw2']).code).toBe(0);
   }, 60_000);
 });

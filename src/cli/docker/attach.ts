@@ -12,6 +12,7 @@ import { AttachConnection, DEFAULT_DETACH_KEYS, parseDetachKeys, type AttachResu
 import { familiarOrSame } from './names.js';
 import { printWarning } from './engine-access.js';
 import { PullProgress } from './pull-progress.js';
+import { makeTerminalRaw } from '../terminal.js';
 
 const PROXIED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
 
@@ -69,8 +70,8 @@ export interface RelayOptions {
 export async function relayTerminal(conn: AttachConnection, o: RelayOptions): Promise<AttachResult> {
   const stdin = process.stdin;
   const out = process.stdout;
-  const raw = o.tty && o.withStdin && stdin.isTTY;
-  if (raw) stdin.setRawMode(true);
+  // Docker's raw mode only when our terminal types into the container's pty (not for -t alone).
+  const restoreTerminal = o.tty && o.withStdin && stdin.isTTY ? makeTerminalRaw(stdin.fd) : undefined;
   const onResize = () => conn.resize(out.rows, out.columns);
   if (o.tty && out.isTTY) {
     if (o.nudgeSize) conn.resize(out.rows + 1, out.columns + 1);
@@ -86,7 +87,7 @@ export async function relayTerminal(conn: AttachConnection, o: RelayOptions): Pr
       stdinOnce: o.stdinOnce,
     });
   } finally {
-    if (raw) stdin.setRawMode(false);
+    restoreTerminal?.();
     out.off('resize', onResize);
     if (o.withStdin) stdin.destroy();
   }
@@ -113,8 +114,14 @@ export async function exitCodeAfterClose(containers: Containers, record: Contain
  * ctrl-p ctrl-q) and `attach` takes it back. Returns the container's exit code,
  * or 0 once detached (docker/cli's run and start return quietly on the escape
  * sequence). With --rm, the container is removed before we return.
+ * `start -a [-i]` of a container whose stdin outlives its client (no StdinOnce)
+ * comes here too: the monitor holds that stdin, so our stdin's end does not close it.
  */
-export async function startAndAttach(containers: Containers, record: ContainerRecord, o: { detachKeys: Buffer; sigProxy: boolean }): Promise<number> {
+export async function startAndAttach(
+  containers: Containers,
+  record: ContainerRecord,
+  o: { detachKeys: Buffer; sigProxy: boolean; withStdin?: boolean },
+): Promise<number> {
   const out = process.stdout;
   const consoleSize = record.config.tty && out.isTTY && out.rows > 0 && out.columns > 0 ? { height: out.rows, width: out.columns } : undefined;
   const sock = await containers.startAttached(record, { consoleSize });
@@ -125,7 +132,7 @@ export async function startAndAttach(containers: Containers, record: ContainerRe
   try {
     result = await relayTerminal(conn, {
       tty: record.config.tty,
-      withStdin: record.config.openStdin,
+      withStdin: record.config.openStdin && (o.withStdin ?? true),
       detachKeys: o.detachKeys,
       stdinOnce: Boolean(record.config.stdinOnce) && !record.config.tty,
     });

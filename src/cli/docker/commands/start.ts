@@ -31,6 +31,14 @@ export function registerStart(program: Command): void {
                 const detachKeys = detachKeysFor(flags.detachKeys);
                 if (containers.canStartAttached(record)) return await startAndAttach(containers, record, { detachKeys, sigProxy: true });
               }
+              // Docker closes the container's stdin at the end of ours only with StdinOnce (-i given
+              // when it was created attached) and no tty. Otherwise its stdin stays open: the monitor
+              // holds it and we are one client (no detach keys without a tty, no signal proxy with one).
+              const closedByUs = Boolean(flags.interactive && record.config.stdinOnce) && !record.config.tty;
+              if (record.config.openStdin && !closedByUs && containers.canStartAttached(record)) {
+                const o = { detachKeys: Buffer.alloc(0), sigProxy: !record.config.tty, withStdin: Boolean(flags.interactive) };
+                return await startAndAttach(containers, record, o);
+              }
               const undo = attachSignalProxy(containers, record);
               try {
                 return (await containers.start(record, { attach: true, interactive: Boolean(flags.interactive) })) ?? 0;

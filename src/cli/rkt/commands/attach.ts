@@ -12,6 +12,7 @@ import { StateError } from '../../../errors.js';
 import { attachEndpoints, attachSelection } from '../../../engine/rkt/stdio.js';
 import { AttachConnection, connectAttachSocket, DEFAULT_DETACH_KEYS, parseDetachKeys } from '../../../runtime/index.js';
 import { action, contextOf } from '../../common.js';
+import { makeTerminalRaw } from '../../terminal.js';
 import { EXIT_RKT } from '../../exit.js';
 import { rktPodsFor } from '../engine-access.js';
 
@@ -53,8 +54,7 @@ export function registerAttachVerb(program: Command): void {
           }
           const conn = new AttachConnection(sock);
           const stdin = process.stdin;
-          const raw = tty && withStdin && stdin.isTTY;
-          if (raw) stdin.setRawMode(true);
+          const restoreTerminal = tty && withStdin && stdin.isTTY ? makeTerminalRaw(stdin.fd) : undefined;
           const out = process.stdout;
           const onResize = () => conn.resize(out.rows, out.columns);
           if (tty && out.isTTY) {
@@ -72,7 +72,7 @@ export function registerAttachVerb(program: Command): void {
               detachKeys: parseDetachKeys(DEFAULT_DETACH_KEYS),
             });
           } finally {
-            if (raw) stdin.setRawMode(false);
+            restoreTerminal?.();
             out.off('resize', onResize);
             if (withStdin) stdin.destroy();
           }
