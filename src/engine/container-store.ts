@@ -80,6 +80,8 @@ export interface ContainerRecord {
     readonlyRootfs: boolean;
     networkMode: string;
     binds: string[];
+    /** --volumes-from as given (absent in older records). */
+    volumesFrom?: string[];
     init: boolean;
     /** 'tsrun' for our own launcher, else the path of an OCI runtime binary (runc, crun). */
     runtime: string;

@@ -33,6 +33,7 @@ import { joinPod } from './pod-join.js';
 import { removeCgroupOf } from './container-resources.js';
 import { afterPodMemberExit } from './rkt/exit-policy.js';
 import { Volumes } from './volumes.js';
+import { volumesFromRequests } from './volumes-from.js';
 
 export interface CreateRequest {
   image: string;
@@ -170,9 +171,12 @@ export class Containers {
   ): Promise<ContainerRecord> {
     const id = ContainerStore.newId();
     const name = this.claimNameFor(id, req.flags.name as string | undefined);
-    // The image's VOLUME paths that no -v/--mount/--tmpfs covers get anonymous volumes.
-    opts = { ...opts, mounts: [...(opts.mounts ?? []), ...imageVolumeRequests(image.config.config?.Volumes, opts.mounts ?? [])] };
     try {
+      // --volumes-from adds the mounts of other containers that -v/--mount/--tmpfs leave free; the
+      // image's VOLUME paths that none of them covers get anonymous volumes.
+      const own = opts.mounts ?? [];
+      const mounts = [...own, ...volumesFromRequests(opts.volumesFrom ?? [], (ref) => this.lookup(ref), own)];
+      opts = { ...opts, mounts: [...mounts, ...imageVolumeRequests(image.config.config?.Volumes, mounts)] };
       const config = image.config.config ?? {};
       const argv = composeArgs(image.config, { entrypoint: opts.entrypoint, command: req.command });
       const hostname = opts.hostname ?? id.slice(0, 12);
@@ -205,6 +209,7 @@ export class Containers {
           readonlyRootfs: Boolean(opts.readOnly),
           networkMode: networkModeName(opts.network),
           binds: (req.flags.volume as string[] | undefined) ?? [],
+          volumesFrom: (req.flags.volumesFrom as string[] | undefined) ?? [],
           init: Boolean(opts.init),
           runtime,
         },
@@ -257,7 +262,9 @@ export class Containers {
       if (m.type === 'bind') {
         out.push({ type: 'bind', source: m.source!, destination: m.target, mode: m.readonly ? 'ro' : '', rw: !m.readonly, propagation: m.propagation ?? 'rprivate' });
       } else if (m.type === 'volume') {
-        const anonymous = m.volumeName === undefined;
+        const anonymous = m.volumeName === undefined || Boolean(m.sharedFrom?.anonymous);
+        // Shared by --volumes-from: the volume must still be there (its container may have gone with rm -v meanwhile).
+        if (m.sharedFrom && !volumes.find(m.volumeName!)) throw new NotFoundError('volume', `${m.volumeName} (of container ${m.sharedFrom.container})`);
         const { volume } = volumes.createLocked({ name: m.volumeName, labels: m.volumeLabels });
         m.volumeName = volume.name;
         m.source = volume.mountpoint;

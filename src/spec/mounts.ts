@@ -37,6 +37,34 @@ export interface MountRequest {
   mode?: string;
   /** Volume only: asked for by the image's config (Dockerfile VOLUME), not by a flag. */
   fromImage?: boolean;
+  /**
+   * Volume only: shared by --volumes-from; the volume must still exist, and an anonymous one
+   * stays anonymous (rm -v may remove it once no other container uses it).
+   */
+  sharedFrom?: { container: string; anonymous: boolean };
+}
+
+/** One --volumes-from CONTAINER[:ro|:rw]; mode '' keeps each mount's own read-only flag. */
+export interface VolumesFromRequest {
+  container: string;
+  mode: '' | 'ro' | 'rw';
+}
+
+/** --volumes-from CONTAINER[:MODE], with Docker's modes (z/Z accepted; no propagation modes). */
+export function parseVolumesFrom(spec: string): VolumesFromRequest {
+  if (spec === '') throw new UsageError('volumes-from specification cannot be an empty string');
+  const colon = spec.indexOf(':');
+  const container = colon < 0 ? spec : spec.slice(0, colon);
+  if (container === '') throw new UsageError(`invalid --volumes-from "${spec}": no container named`);
+  let mode: VolumesFromRequest['mode'] = '';
+  for (const m of colon < 0 ? [] : spec.slice(colon + 1).split(',')) {
+    if (PROPAGATIONS.includes(m)) throw new UsageError(`invalid argument "${m}", propagation modes are not allowed in volumes-from`);
+    if (m === 'ro' || m === 'rw') {
+      if (mode) throw new UsageError(`invalid mode: ${spec.slice(colon + 1)}`);
+      mode = m;
+    } else if (m !== 'z' && m !== 'Z') throw new UsageError(`invalid mode: ${spec.slice(colon + 1)}`);
+  }
+  return { container, mode };
 }
 
 /** Docker's rule for local volume names (volume/local): two characters at least. */

@@ -6,10 +6,10 @@ import { isIP } from 'node:net';
 import { posix } from 'node:path';
 import { UsageError } from '../errors.js';
 import { ALL_CAPABILITIES, MIN_MEMORY, NAMESPACED_SYSCTLS } from './defaults.js';
-import { parseMount, parseTmpfs, parseVolume, type MountRequest } from './mounts.js';
+import { parseMount, parseTmpfs, parseVolume, parseVolumesFrom, type MountRequest, type VolumesFromRequest } from './mounts.js';
 import { parseBool, parseBytes, parseCpuList, parseInteger, parseNanoCpus, parseSignal } from './units.js';
 
-export type { MountRequest } from './mounts.js';
+export type { MountRequest, VolumesFromRequest } from './mounts.js';
 
 /**
  * How one namespace is set up.
@@ -145,6 +145,8 @@ export interface RunOptions {
   devices?: DeviceRequest[];
   /** -v, --mount and --tmpfs, in that order. */
   mounts?: MountRequest[];
+  /** --volumes-from, in order: the engine adds the other containers' mounts that -v, --mount and --tmpfs leave free. */
+  volumesFrom?: VolumesFromRequest[];
   /** Canonical name ("SIGTERM") or number string. */
   stopSignal?: string;
   stopTimeout?: number;
@@ -624,7 +626,7 @@ export function parseResources(raw: Record<string, unknown>, warnings: string[] 
  * Expected shape (camelCase keys as commander makes them; unknown keys such as
  * name, rm, detach, pull, platform, runtime, quiet are ignored except `rm`):
  * - repeatable flags as string[] (a lone string is accepted): env, envFile,
- *   volume, mount, tmpfs, groupAdd, capAdd, capDrop, securityOpt, ulimit,
+ *   volume, mount, tmpfs, volumesFrom, groupAdd, capAdd, capDrop, securityOpt, ulimit,
  *   sysctl, addHost, dns, dnsSearch, publish, device, label, annotation,
  *   deviceReadBps, deviceWriteBps
  * - single-valued flags as string (numbers accepted; for a string[] the last
@@ -776,6 +778,7 @@ export function parseRunFlags(raw: Record<string, unknown>, ctx: ParseContext = 
     seen.add(m.target);
   }
   opts.mounts = mounts;
+  opts.volumesFrom = list(raw.volumesFrom, '--volumes-from').map(parseVolumesFrom);
 
   const stopSignal = single(raw.stopSignal, '--stop-signal');
   if (stopSignal !== undefined) opts.stopSignal = parseSignal(stopSignal);

@@ -207,6 +207,55 @@ describe('anonymous volumes', () => {
   });
 });
 
+describe('--volumes-from', () => {
+  it('shares every volume and bind mount at the same paths, :ro makes them read-only, rm -v keeps what the source still uses', () => {
+    const host = mkdtempSync(join(work, 'vf-bind-'));
+    const w = cli.run(['run', '--name', 'vfsrc', '-v', 'vfnamed:/named', '-v', '/anon', '--mount', `type=bind,src=${host},dst=/bound`, image,
+      'sh', '-c', 'echo n > /named/f; echo a > /anon/f; echo b > /bound/f']);
+    expect(w.code, w.stderr).toBe(0);
+    const anon = mountsOf('vfsrc').find((m) => m.Destination === '/anon')!;
+    expect(anon.Name).toMatch(/^[0-9a-f]{64}$/);
+
+    // Sees all three; writes go through; a later -v at the same path wins.
+    const r = cli.run(['run', '--name', 'vfuser', '--volumes-from', 'vfsrc', '-v', 'vfother:/named', image,
+      'sh', '-c', 'cat /anon/f /bound/f; ls /named; echo more > /anon/g']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toBe('a\nb\n');
+    expect(readFileSync(join(dataDir(anon.Name!), 'g'), 'utf8')).toBe('more\n');
+    const user = JSON.parse(cli.run(['inspect', 'vfuser']).stdout)[0];
+    expect(user.HostConfig.VolumesFrom).toEqual(['vfsrc']);
+    const byDest = Object.fromEntries((user.Mounts as MountJson[]).map((m) => [m.Destination, m]));
+    expect(byDest['/anon']).toMatchObject({ Type: 'volume', Name: anon.Name, RW: true });
+    expect(byDest['/bound']).toMatchObject({ Type: 'bind', Source: host, RW: true });
+    expect(byDest['/named']).toMatchObject({ Type: 'volume', Name: 'vfother' });
+
+    // :ro, by ID prefix: reads work, every write fails.
+    const id = cli.run(['inspect', '--format', '{{.Id}}', 'vfsrc']).stdout.trim();
+    const ro = cli.run(['run', '--rm', '--volumes-from', `${id.slice(0, 12)}:ro`, image,
+      'sh', '-c', 'cat /named/f; for d in named anon bound; do touch /$d/x 2>/dev/null && echo wrote $d; done; true']);
+    expect(ro.code, ro.stderr).toBe(0);
+    expect(ro.stdout).toBe('n\n');
+
+    // rm -v of the second container leaves the anonymous volume the first still uses.
+    expect(cli.run(['rm', '-v', 'vfuser']).code).toBe(0);
+    expect(volumeNames()).toContain(anon.Name);
+    expect(readFileSync(join(dataDir(anon.Name!), 'f'), 'utf8')).toBe('a\n');
+    expect(cli.run(['rm', '-v', 'vfsrc']).code).toBe(0);
+    expect(volumeNames()).not.toContain(anon.Name);
+    expect(volumeNames()).toContain('vfnamed');
+  });
+
+  it('names a source container that does not exist (125) and creates nothing', () => {
+    const before = volumeNames();
+    const r = cli.run(['create', '--name', 'vfnone', '--volumes-from', 'no-such-box', '-v', '/x', image, 'true']);
+    expect(r.code).toBe(125);
+    expect(r.stderr).toContain('no-such-box');
+    expect(cli.run(['inspect', 'vfnone']).code).not.toBe(0);
+    expect(volumeNames()).toEqual(before);
+    expect(cli.run(['create', '--volumes-from', 'x:rshared', image, 'true']).code).toBe(125);
+  });
+});
+
 describe('volume rm', () => {
   it('refuses a volume a container uses, stopped or running, with Docker\'s message and exit 1', () => {
     const stopped = cli.run(['create', '--name', 'holder', '-v', 'inuse1:/data', image, 'true']).stdout.trim();

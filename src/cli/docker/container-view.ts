@@ -55,6 +55,7 @@ export function inspectContainer(
     Driver: 'overlay',
     HostConfig: {
       Binds: record.hostConfig.binds,
+      VolumesFrom: record.hostConfig.volumesFrom?.length ? record.hostConfig.volumesFrom : null,
       NetworkMode: record.hostConfig.networkMode,
       RestartPolicy: { Name: record.hostConfig.restartPolicy.name, MaximumRetryCount: record.hostConfig.restartPolicy.maximumRetryCount },
       AutoRemove: record.hostConfig.autoRemove,

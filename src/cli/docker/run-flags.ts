@@ -16,6 +16,7 @@ export function addContainerFlags(cmd: Command): Command {
     .option('-v, --volume <src:ctr[:opts]>', 'bind mount a host path (/host:/ctr), mount a named volume (NAME:/ctr) or an anonymous one (/ctr)', collect)
     .option('--mount <spec>', 'attach a filesystem mount (type=bind|volume|tmpfs,...)', collect)
     .option('--tmpfs <path[:opts]>', 'mount a tmpfs directory', collect)
+    .option('--volumes-from <container[:ro|:rw]>', 'mount the volumes and bind mounts of another container, at the same paths', collect)
     .option('--read-only', 'mount the container\'s root filesystem as read only')
     .option('-h, --hostname <name>', 'container host name')
     .option('--add-host <host:ip>', 'add a custom host-to-IP mapping', collect)
