@@ -46,6 +46,10 @@ prepare_bundle() {
   ' "$1/config.json"
 }
 
+# interleave ARGS...: hyperfine -N's options (--runs, --warmup, --prepare, --export-json), but
+# the commands take turns within every round (see interleave.mjs).
+interleave() { node "$REPO/hack/bench/interleave.mjs" "$@"; }
+
 # ratios FILE BASELINE_NAME: prints each command's mean as a ratio of the baseline's
 ratios() {
   node -e '

@@ -19,20 +19,6 @@ cmds=(
   "$OCI --root $WORK/oci run --bundle $WORK/bundle bench-oci"
   "env -u NODE_EXTRA_CA_CERTS node -e 0"
 )
-# hyperfine alternates nothing by itself: run rounds of each command in turn so
-# machine noise hits both alike, and report the ratio of the summed means.
-ROUNDS=${ROUNDS:-4}
-per=$((RUNS / ROUNDS))
-for r in $(seq "$ROUNDS"); do
-  hyperfine -N --warmup 2 --runs "$per" --export-json "$WORK/round-$r.json" "${cmds[@]}" >/dev/null
-done
-node -e '
-  const fs = require("fs");
-  const rounds = process.argv.slice(1).map((f) => JSON.parse(fs.readFileSync(f, "utf8")).results);
-  const names = rounds[0].map((x) => x.command);
-  const mean = (i) => rounds.reduce((s, r) => s + r[i].mean, 0) / rounds.length;
-  const base = mean(0);
-  console.log(`OCI runtime run of a prepared bundle, ratios to runc run (${rounds.length} interleaved rounds):`);
-  names.forEach((n, i) => console.log(`${(mean(i) / base).toFixed(2).padStart(6)}x  ${(mean(i) * 1000).toFixed(1).padStart(8)} ms  ${n}`));
-  rounds.forEach((r, k) => console.log(`  round ${k + 1}: tsrun-oci/runc = ${(r[1].mean / r[0].mean).toFixed(2)}`));
-' "$WORK"/round-*.json
+interleave --warmup 2 --runs "$RUNS" --export-json "$WORK/oci-run.json" "${cmds[@]}"
+echo "OCI runtime run of a prepared bundle, ratios to runc run (mean of $RUNS interleaved runs):"
+ratios "$WORK/oci-run.json" "${cmds[0]}"

@@ -17,12 +17,14 @@ layers=$(node -e '
   console.log(m.layers.map((l) => blob(l.digest)).join(" "));
 ' "$REPO/images/out/$IMAGE")
 
-# Each command starts from an empty destination. The previous one is moved aside by hyperfine's
-# --prepare (not timed) and deleted at the end: on this host's ext4 (no journal), creating files
-# soon after deleting thousands makes the inode allocator skip the recently freed inodes
-# (perf: recently_deleted), which would make every run measure the benchmark's own rm -rf.
+# Each command starts from an empty destination. The previous one is moved aside by the untimed
+# --prepare and deleted at the end: on this host's ext4 (no journal), creating files soon after
+# deleting thousands makes the inode allocator skip the recently freed inodes (perf:
+# recently_deleted), which would make every run measure the benchmark's own rm -rf.
+# The prepare step also syncs, so no run pays for writing back the previous runs' ~150 MB
+# (kernel writeback threads competing for the 2 cores made the ratios swing by 0.3).
 mkdir -p "$WORK/trash"
-aside() { echo "bash -c 'if [ -e $1 ]; then mv $1 $WORK/trash/\$(date +%s%N); fi; rm -rf ${2:-/nonexistent}'"; }
+aside() { echo "bash -c 'sync; if [ -e $1 ]; then mv $1 $WORK/trash/\$(date +%s%N); fi; rm -rf ${2:-/nonexistent}'"; }
 cat >"$WORK/gzip-tar.sh" <<EOF2
 set -e; mkdir -p $WORK/x
 for l in $layers; do mkdir -p $WORK/x/\$(basename \$l); gzip -dc \$l | tar -x --numeric-owner -C $WORK/x/\$(basename \$l); done
@@ -37,6 +39,6 @@ if command -v podman >/dev/null; then
   prepares+=(--prepare "$(aside $WORK/podman-root $WORK/podman-run)")
   cleanup_fns+=("$P system reset -f >/dev/null 2>&1")
 fi
-hyperfine -N --warmup 1 --runs "$RUNS" "${prepares[@]}" --export-json "$WORK/pull.json" "${cmds[@]}" >/dev/null
+interleave --warmup 1 --runs "$RUNS" "${prepares[@]}" --export-json "$WORK/pull.json" "${cmds[@]}"
 echo "pull + unpack of $IMAGE, ratios to gzip -dc | tar -x:"
 ratios "$WORK/pull.json" "${cmds[0]}"

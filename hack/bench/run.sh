@@ -31,6 +31,6 @@ fi
 # (bin/tsrun moves it aside; Node parses it at every start otherwise).
 cmds+=("node -e 0" "env -u NODE_EXTRA_CA_CERTS node -e 0")
 
-hyperfine -N --warmup 3 --runs "$RUNS" --export-json "$WORK/run.json" "${cmds[@]}" >/dev/null
+interleave --warmup 3 --runs "$RUNS" --export-json "$WORK/run.json" "${cmds[@]}"
 echo "container start-up, ratios to runc run (mean of $RUNS interleaved runs):"
 ratios "$WORK/run.json" "${cmds[0]}"

@@ -1,6 +1,6 @@
 // The native node writer: files and symlinks made on its threads with their
 // metadata, and failures kept and thrown with the path that failed.
-import { lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -42,6 +42,36 @@ describe('NodeWriter', () => {
         expect(native().lgetxattr(p, 'user.n')).toEqual(Buffer.from([i & 255, 0]));
       }
       expect(native().lgetxattr(join(dir, 'cap'), 'security.capability')).toEqual(cap);
+    } finally {
+      w.close();
+    }
+  });
+
+  it("gives files of the creator's own uid the exact owner and mode: umask bits, setuid, a setgid parent's group", () => {
+    // Such files skip fchown/fchmod when the new file already matches, so each way of not matching is checked.
+    const sgid = join(dir, 'sgid');
+    mkdirSync(sgid);
+    chownSync(sgid, 0, 4321);
+    chmodSync(sgid, 0o2775);
+    const w = new NodeWriter();
+    try {
+      w.file(join(dir, 'plain'), [Buffer.from('x')], 0o644, meta({ uid: 0, gid: 0 }));
+      w.file(join(dir, 'umasked'), [], 0o666, meta({ uid: 0, gid: 0 }));
+      w.file(join(dir, 'private'), [], 0o600, meta({ uid: 0, gid: 0 }));
+      w.file(join(dir, 'suid'), [], 0o4755, meta({ uid: 0, gid: 0 }));
+      w.file(join(sgid, 'root-group'), [], 0o644, meta({ uid: 0, gid: 0 }));
+      w.file(join(sgid, 'dir-group'), [], 0o2755, meta({ uid: 0, gid: 4321 }));
+      w.drain();
+      const owner = (p: string) => {
+        const st = lstatSync(p);
+        return [st.uid, st.gid, st.mode & 0o7777];
+      };
+      expect(owner(join(dir, 'plain'))).toEqual([0, 0, 0o644]);
+      expect(owner(join(dir, 'umasked'))).toEqual([0, 0, 0o666]);
+      expect(owner(join(dir, 'private'))).toEqual([0, 0, 0o600]);
+      expect(owner(join(dir, 'suid'))).toEqual([0, 0, 0o4755]);
+      expect(owner(join(sgid, 'root-group'))).toEqual([0, 0, 0o644]);
+      expect(owner(join(sgid, 'dir-group'))).toEqual([0, 4321, 0o2755]);
     } finally {
       w.close();
     }
