@@ -138,6 +138,39 @@ describe('rkt image IDs (sha512-...)', () => {
     expect(json.find((i) => i.name === `${volImage}:latest`)?.id).toBe(volId());
   });
 
+  it('image list --fields picks and orders the columns, --sort/--order the rows; LAST USED follows prepare', () => {
+    const table = (args: string[]) => ok(['image', 'list', ...args]).split('\n').filter(Boolean).map((l) => l.split(/\s{2,}/));
+    const [header, ...rows] = table(['--fields=name,latest,id,size,lastused,importtime']);
+    expect(header).toEqual(['NAME', 'LATEST', 'ID', 'SIZE', 'LAST USED', 'IMPORT TIME']);
+    const vol = rows.find((r) => r[0] === `${volImage}:latest`)!;
+    expect(vol.slice(1, 3)).toEqual(['true', volId().slice(0, 19)]);
+    expect(vol[4]).toMatch(/ ago$/);
+    // --full: sizes in bytes and Go's timestamps.
+    const full = table(['--full', '--no-legend', '--fields=id,size,importtime']).find((r) => r[0] === volId())!;
+    expect(full[1]).toMatch(/^\d+$/);
+    expect(full[2]).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(\.\d{1,3})? \+0000 UTC$/);
+    // Sorting: by name both ways; the default (import time, ascending) puts the first fetched first.
+    const byName = table(['--no-legend', '--fields=name', '--sort=name']).map((r) => r[0]!);
+    expect(byName).toEqual([...byName].sort());
+    expect(table(['--no-legend', '--fields=name', '--sort=name', '--order=desc']).map((r) => r[0])).toEqual([...byName].reverse());
+    const byImport = table(['--no-legend', '--fields=name']).map((r) => r[0]);
+    expect(byImport.indexOf(`${image}:latest`)).toBeLessThan(byImport.indexOf(`${volImage}:latest`));
+    // Preparing a pod makes its image the most recently used.
+    const uuid = ok(['prepare', volImage, '--exec', '/bin/true']).trim();
+    expect(table(['--no-legend', '--fields=name', '--sort=lastused', '--order=desc'])[0]![0]).toBe(`${volImage}:latest`);
+    const fullUsed = table(['--full', '--no-legend', '--fields=name,lastused,importtime']).find((r) => r[0] === `${volImage}:latest`)!;
+    expect(Date.parse(fullUsed[1]!.replace(' +0000 UTC', 'Z').replace(' ', 'T'))).toBeGreaterThan(Date.parse(fullUsed[2]!.replace(' +0000 UTC', 'Z').replace(' ', 'T')));
+    ok(['rm', uuid]);
+    // The default columns are unchanged.
+    expect(ok(['image', 'list']).split('\n')[0]).toMatch(/^ID\s+NAME\s+SIZE\s+IMPORT TIME$/);
+  });
+
+  it('image list refuses unknown fields and orders with 254, naming them and the valid ones', () => {
+    fails(['image', 'list', '--fields=id,bogus'], /unknown field "bogus" for --fields: valid fields are id, name, size, importtime, lastused, latest/);
+    fails(['image', 'list', '--sort=created'], /unknown field "created" for --sort/);
+    fails(['image', 'list', '--order=up'], /invalid --order "up": use asc or desc/);
+  });
+
   it('takes an ID prefix wherever an image is named: cat-manifest, run, export; refuses short, unknown and ambiguous ones with 254', () => {
     const byId = JSON.parse(ok(['image', 'cat-manifest', volId().slice(0, 15)]));
     expect(byId).toEqual(JSON.parse(ok(['image', 'cat-manifest', volImage])));
@@ -271,6 +304,42 @@ describe("the pod's /etc/resolv.conf and /etc/hosts", () => {
     const log = readFileSync(app.LogPath, 'utf8').split('\n').filter(Boolean).map((l) => (JSON.parse(l) as { log: string }).log.trim());
     expect(log).toEqual(['nameserver 10.7.7.7', '10.7.7.8 svc']);
     ok(['stop', uuid]);
+    ok(['rm', uuid]);
+  });
+
+  it("run-prepared's --dns* and --hosts-entry replace prepare's for the run; without them prepare's stay", () => {
+    const show = ['--exec', '/bin/sh', '--', '-c', 'grep -v "^#" /etc/resolv.conf; grep 10.6 /etc/hosts || true'];
+    const prepared = () => ok(['prepare', '--dns=10.6.0.1', '--dns-search=prep.test', '--hosts-entry=10.6.0.9=prepdb', image, '--name', 'show', ...show]).trim();
+    const run = (uuid: string, flags: string[]) => {
+      const r = rkt.run(['run-prepared', ...flags, uuid]);
+      expect(r.code, r.stderr).toBe(0);
+      return lines(r.stdout).filter(Boolean);
+    };
+    const kept = prepared();
+    expect(run(kept, [])).toEqual(['search prep.test', 'nameserver 10.6.0.1', '10.6.0.9 prepdb']);
+    const both = prepared();
+    expect(run(both, ['--dns', '10.6.1.1', '--dns=10.6.1.2', '--dns-opt=ndots:2', '--dns-domain', 'run.test', '--hosts-entry', '10.6.1.9=rundb'])).toEqual([
+      'nameserver 10.6.1.1', 'nameserver 10.6.1.2', 'options ndots:2', 'domain run.test', '10.6.1.9 rundb',
+    ]);
+    // Only the hosts side given: the resolv.conf side stays as prepared.
+    const hostsOnly = prepared();
+    expect(run(hostsOnly, ['--hosts-entry=10.6.2.9=other'])).toEqual(['search prep.test', 'nameserver 10.6.0.1', '10.6.2.9 other']);
+    // A pod prepared with none gets them too; --mds-register=false is accepted.
+    const plain = ok(['prepare', image, '--name', 'show', ...show]).trim();
+    expect(run(plain, ['--mds-register=false', '--dns-search=late.test', '--dns=10.6.3.1'])).toEqual(['search late.test', 'nameserver 10.6.3.1']);
+    for (const u of [kept, both, hostsOnly, plain]) ok(['rm', u]);
+  });
+
+  it('run-prepared refuses bad DNS flags and the flags tsrkt fixes at prepare with 254, leaving the pod prepared', () => {
+    const uuid = ok(['prepare', image, '--exec', '/bin/true']).trim();
+    fails(['run-prepared', '--dns=host', '--dns-search=x', uuid], /--dns=host/);
+    fails(['run-prepared', '--hosts-entry=db', uuid], /did not understand --hosts-entry "db"/);
+    fails(['run-prepared', '--net=host', uuid], /--net is not supported by tsrkt run-prepared: give it to tsrkt prepare/);
+    fails(['run-prepared', '--hostname=h', uuid], /--hostname is not supported/);
+    fails(['run-prepared', '--interactive', uuid], /--interactive is not supported/);
+    fails(['run-prepared', '--mds-register', uuid], /no metadata service/);
+    expect(status(uuid).state).toBe('prepared');
+    expect(rkt.run(['run-prepared', '--dns=10.6.4.1', uuid]).code).toBe(0);
     ok(['rm', uuid]);
   });
 

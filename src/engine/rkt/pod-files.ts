@@ -7,7 +7,8 @@ import { closeSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeJsonAtomic } from '../../util/fs.js';
 import type { RktDnsConfig } from './dns.js';
-import type { RktPodSpec } from './pod-spec.js';
+import type { ResolvedApp } from './manifest.js';
+import type { RktPodSpec, RktVolume } from './pod-spec.js';
 import type { RktStdio } from './stdio.js';
 
 export interface RktAppMeta {
@@ -40,6 +41,12 @@ export interface RktPodMeta {
   /** --dns* and --hosts-entry (absent: the engine's files); apps added later get the same. */
   dns?: RktDnsConfig;
   apps: RktAppMeta[];
+  /**
+   * What it takes to make the apps' containers again (their mounts are fixed
+   * when they are created): run-prepared does so for --dns* / --hosts-entry.
+   * Absent in pods prepared before it was kept.
+   */
+  recreate?: { apps: ResolvedApp[]; volumes: RktVolume[] };
 }
 
 export interface HaltRecord {

@@ -31,6 +31,7 @@ import { ensurePodReady } from '../pod-join.js';
 import { Pods, type PodRecord } from '../pods.js';
 import { copyUp } from '../volume-copy.js';
 import { parseDnsFlags, renderHosts, renderResolvConf, type RktDnsConfig } from './dns.js';
+import { markImageUsed } from './image-use.js';
 import { engineImageRef, findImageByRktId, looksLikeRktImageId, rktImageIdOf, rktImageIdOfStored } from './image-id.js';
 import { buildPodManifest, appJson, volumeJson, type PodManifest, type ResolvedApp } from './manifest.js';
 import { dockerMountPoints, implicitVolumeWarning, planAppMounts } from './mount-points.js';
@@ -214,6 +215,7 @@ export class RktPods {
         refs.push(ref);
         images.push(await resolveImage(this.ctx, ref.ref, { pull: enginePullPolicy(spec.pullPolicy), onPull: opts.onPull }));
       }
+      for (const img of images) markImageUsed(this.ctx, img.id);
       const names = new Set<string>();
       const resolved = spec.apps.map((app, i) => {
         const r = this.resolveApp(app, images[i]!, refs[i]!, spec, podMounts);
@@ -227,6 +229,7 @@ export class RktPods {
         ...(r.implicit.length > 0 ? { implicitVolumes: r.implicit.map((v) => v.name) } : {}),
       }));
       writeManifest(loc.dir, buildPodManifest(resolved, spec, hostname));
+      if (!opts.mutable) meta.recreate = { apps: resolved, volumes: spec.volumes };
       writeMeta(loc.dir, meta);
       this.writeDnsFiles(uuid, dns);
 
@@ -388,6 +391,32 @@ export class RktPods {
     const lock = this.dirs.tryLock(loc);
     if (!lock) throw new ConflictError(`pod ${loc.uuid} is locked by another process (being run or removed)`);
     return { loc, lock };
+  }
+
+  /**
+   * run-prepared's --dns* / --hosts-entry (the caller merged them with
+   * prepare's, dns.ts): the pod's files are rewritten and, since an app's
+   * mounts are fixed when its container is made, each app's container is made
+   * again from what prepare resolved. The caller holds the pod's lock.
+   */
+  async changeDns(p: PreparedPod, dns: RktDnsConfig): Promise<void> {
+    const meta = readMeta(p.loc.dir);
+    if (!meta) throw new StateError(`pod ${p.loc.uuid} has no pod.json: it was not prepared by tsrkt`);
+    if (!meta.recreate) throw new StateError(`pod ${p.loc.uuid} was prepared by an older tsrkt: prepare it again to change its DNS settings`);
+    const pod = meta.enginePod ? this.pods.store.get(meta.enginePod) : undefined;
+    if (!pod) throw new NotFoundError('engine pod', enginePodName(p.loc.uuid));
+    meta.dns = dns;
+    this.writeDnsFiles(p.loc.uuid, dns);
+    writeMeta(p.loc.dir, meta);
+    for (let i = 0; i < meta.apps.length; i++) {
+      const app = meta.apps[i]!;
+      const old = app.containerId ? this.containers.store.get(app.containerId) : undefined;
+      if (old) await this.containers.remove(old, { force: true });
+      delete app.containerId; // a crash before the new one exists leaves no stale ID
+      writeMeta(p.loc.dir, meta);
+      app.containerId = (await this.createApp(p.loc.uuid, pod, meta.recreate.apps[i]!, meta.recreate.volumes, dns)).id;
+      writeMeta(p.loc.dir, meta);
+    }
   }
 
   /**
@@ -676,6 +705,7 @@ export class RktPods {
     return this.withMutablePod(loc, async (meta, cur) => {
       const ref = this.imageOf(app);
       const image = await resolveImage(this.ctx, ref.ref, { pull: 'never' });
+      markImageUsed(this.ctx, image.id);
       const full: RktPodSpec = { ...emptyPodSpec(), ...spec, apps: [app], net: meta.net, pullPolicy: 'never' };
       const resolved = this.resolveApp(app, image, ref, full, []);
       if (meta.apps.some((a) => a.name === resolved.name)) throw new ConflictError(`pod ${cur.uuid} already has an app named ${resolved.name}: give --name`);

@@ -14,7 +14,8 @@ import { ConflictError, describeError, StoreError, UsageError } from '../../../e
 import { saveImagesToFile } from '../../../engine/archive.js';
 import { familiarName, inspectImage, listImages, mountImage, pruneImages, removeImage, unmountImage } from '../../../engine/images.js';
 import { pullImage } from '../../../engine/pull.js';
-import { engineImageRef, rktImageIdOf, shortRktImageId } from '../../../engine/rkt/image-id.js';
+import { engineImageRef, rktImageIdOf } from '../../../engine/rkt/image-id.js';
+import { imageLastUsed } from '../../../engine/rkt/image-use.js';
 import { dockerMountPoints } from '../../../engine/rkt/mount-points.js';
 import { imageReference } from '../../../engine/rkt/rkt-pods.js';
 import { isMounted } from '../../../engine/rootfs.js';
@@ -22,8 +23,9 @@ import type { ImageRecord } from '../../../store/index.js';
 import { writeJsonAtomic } from '../../../util/fs.js';
 import { action, contextOf } from '../../common.js';
 import { EXIT_RKT } from '../../exit.js';
-import { humanSize, timeAgo } from '../../format.js';
+import { humanSize } from '../../format.js';
 import { printColumns } from '../engine-access.js';
+import { DEFAULT_FIELDS, IMAGE_FIELDS, imageTable, parseFieldList, parseOrder, sortImageRows, type ImageRow } from '../image-list.js';
 
 const act = <A extends unknown[]>(fn: (...args: A) => Promise<number | void> | number | void) => action('tsrkt', fn, EXIT_RKT);
 
@@ -103,30 +105,37 @@ export function registerImageVerbs(program: Command): void {
     .command('list')
     .description('list images')
     .option('--no-legend', 'no header line')
-    .option('--full', 'full IDs and absolute times')
+    .option('--full', 'full IDs, sizes in bytes and absolute times')
     .option('--format <format>', 'json')
+    .option('--fields <fields>', `comma-separated columns, from ${IMAGE_FIELDS.join(', ')}`)
+    .option('--sort <fields>', 'comma-separated fields to sort by', 'importtime')
+    .option('--order <order>', 'asc or desc', 'asc')
     .action(
-      act((opts: { legend: boolean; full?: boolean; format?: string }, self: Command) => {
+      act((opts: { legend: boolean; full?: boolean; format?: string; fields?: string; sort: string; order: string }, self: Command) => {
         const ctx = contextOf(self);
-        const recs = listImages(ctx);
+        // Every flag is checked before anything is printed.
+        const fields = opts.fields === undefined ? DEFAULT_FIELDS : parseFieldList(opts.fields, '--fields');
+        const sort = parseFieldList(opts.sort, '--sort');
+        const order = parseOrder(opts.order);
+        if (opts.format !== undefined && opts.format !== 'json') throw new UsageError(`invalid --format "${opts.format}": tsrkt knows json`);
+        const rows: ImageRow[] = [];
+        const firstNames = new Set<ImageRow>(); // JSON has one entry per image, under its first name, as before
+        for (const r of listImages(ctx)) {
+          const id = rktImageIdOf(ctx, r);
+          const importTime = Date.parse(r.pulledAt);
+          const lastUsed = imageLastUsed(ctx, r.id, importTime);
+          const names = r.repoTags.length > 0 ? r.repoTags.map(familiarName) : ['<none>'];
+          for (const name of names) rows.push({ id, name, size: r.size, importTime, lastUsed, latest: name.endsWith(':latest') });
+          firstNames.add(rows[rows.length - names.length]!);
+        }
+        const sorted = sortImageRows(rows, sort, order);
         if (opts.format === 'json') {
-          process.stdout.write(
-            JSON.stringify(
-              recs.map((r) => ({ id: rktImageIdOf(ctx, r), name: r.repoTags.map(familiarName)[0] ?? '<none>', import_time: Date.parse(r.pulledAt) * 1e6, size: r.size })),
-            ) + '\n',
-          );
+          // rkt's ImageListEntry: times in ns since the epoch.
+          const json = sorted.filter((r) => firstNames.has(r)).map((r) => ({ id: r.id, name: r.name, import_time: r.importTime * 1e6, last_used_time: r.lastUsed * 1e6, size: r.size }));
+          process.stdout.write(JSON.stringify(json) + '\n');
           return;
         }
-        if (opts.format !== undefined) throw new UsageError(`invalid --format "${opts.format}": tsrkt knows json`);
-        const rows: string[][] = opts.legend ? [['ID', 'NAME', 'SIZE', 'IMPORT TIME']] : [];
-        for (const r of recs) {
-          const id = rktImageIdOf(ctx, r);
-          const names = r.repoTags.length > 0 ? r.repoTags.map(familiarName) : ['<none>'];
-          for (const n of names) {
-            rows.push([opts.full ? id : shortRktImageId(id), n, humanSize(r.size), opts.full ? r.pulledAt : timeAgo(r.pulledAt)]);
-          }
-        }
-        printColumns(rows);
+        printColumns(imageTable(sorted, fields, { full: Boolean(opts.full), legend: opts.legend }));
       }),
     );
 

@@ -1,6 +1,7 @@
-// tsrkt list / status / enter / stop / rm / gc / cat-manifest / run-prepared.
+// tsrkt list / status / enter / stop / rm / gc / cat-manifest / run-prepared (with its DNS overrides).
 import type { Command } from 'commander';
 import { describeError, UsageError } from '../../../errors.js';
+import type { RktDnsFlags } from '../../../engine/rkt/dns.js';
 import { parseDuration } from '../../../engine/rkt/pod-state.js';
 import type { RktPodView, RktPods } from '../../../engine/rkt/rkt-pods.js';
 import { shortRktImageId } from '../../../engine/rkt/image-id.js';
@@ -217,6 +218,41 @@ export function registerPodVerbs(program: Command): void {
   program
     .command('run-prepared')
     .description('run a prepared pod in the foreground')
-    .argument('<uuid>')
-    .action(act((prefix: string, _opts: unknown, self: Command) => runPrepared(contextOf(self), prefix)));
+    .argument('[uuid]') // optional here so that a refused "--interactive UUID" (commander gives it the UUID) says why
+    .option('--dns <ip>', "name server for the pod's /etc/resolv.conf (repeatable; host or none); replaces prepare's DNS", collect, [])
+    .option('--dns-search <domain>', "search domain for /etc/resolv.conf (repeatable); replaces prepare's DNS", collect, [])
+    .option('--dns-opt <option>', "resolv.conf option (repeatable); replaces prepare's DNS", collect, [])
+    .option('--dns-domain <domain>', "domain for /etc/resolv.conf; replaces prepare's DNS")
+    .option('--hosts-entry <IP=HOST>', "entry for the pod's /etc/hosts (repeatable; host for the host's); replaces prepare's", collect, [])
+    .option('--mds-register [bool]', 'register with the metadata service: only false (tsrkt has none)')
+    .option('--net [networks]', 'refused: tsrkt sets the network at prepare')
+    .option('--hostname <name>', 'refused: tsrkt sets the hostname at prepare')
+    .option('--interactive [bool]', 'refused: tsrkt sets --interactive at prepare')
+    .action(
+      act((prefix: string | undefined, opts: RunPreparedOpts, self: Command) => {
+        // rkt's run-prepared takes these; tsrkt fixes them when it prepares the pod.
+        for (const [flag, value] of [['--net', opts.net], ['--hostname', opts.hostname], ['--interactive', opts.interactive]] as const) {
+          if (value !== undefined) throw new UsageError(`${flag} is not supported by tsrkt run-prepared: give it to tsrkt prepare`);
+        }
+        if (opts.mdsRegister !== undefined && opts.mdsRegister !== 'false') throw new UsageError('--mds-register is not supported: tsrkt has no metadata service');
+        if (prefix === undefined) throw new UsageError('run-prepared needs a pod UUID');
+        const dns: RktDnsFlags = { dns: opts.dns, dnsSearch: opts.dnsSearch, dnsOpt: opts.dnsOpt, hostsEntries: opts.hostsEntry };
+        if (opts.dnsDomain !== undefined) dns.dnsDomain = opts.dnsDomain;
+        return runPrepared(contextOf(self), prefix, dns);
+      }),
+    );
 }
+
+interface RunPreparedOpts {
+  dns: string[];
+  dnsSearch: string[];
+  dnsOpt: string[];
+  dnsDomain?: string;
+  hostsEntry: string[];
+  mdsRegister?: string | boolean;
+  net?: string | boolean;
+  hostname?: string;
+  interactive?: string | boolean;
+}
+
+const collect = (v: string, all: string[]) => [...all, v];

@@ -1,4 +1,5 @@
-// tsrkt run / prepare / run-prepared. `run` and `prepare` take rkt's own
+// tsrkt run / prepare / run-prepared (whose --dns* and --hosts-entry replace
+// prepare's for that run). `run` and `prepare` take rkt's own
 // grammar (run-args.ts), so main.ts hands them the raw argv.
 //
 // A foreground run starts every app detached (each with its monitor and exit
@@ -12,6 +13,7 @@ import { writeFileSync } from 'node:fs';
 import type { EngineContext } from '../../../engine/context.js';
 import { readLogs } from '../../../engine/logs.js';
 import type { PreparedPod, RktPods } from '../../../engine/rkt/rkt-pods.js';
+import { emptyDnsFlags, overrideDnsConfig, parseDnsFlags, type RktDnsFlags } from '../../../engine/rkt/dns.js';
 import { consoleStreams } from '../../../engine/rkt/stdio.js';
 import { parseRunArgs } from '../run-args.js';
 import { rktPodsFor } from '../engine-access.js';
@@ -31,9 +33,19 @@ export async function runOrPrepare(ctx: EngineContext, verb: 'run' | 'prepare', 
   return runPod(rkt, prepared);
 }
 
-export async function runPrepared(ctx: EngineContext, uuid: string): Promise<number> {
+/** run-prepared: --dns* / --hosts-entry, when given, replace what prepare was given for this run. */
+export async function runPrepared(ctx: EngineContext, uuid: string, dnsFlags: RktDnsFlags = emptyDnsFlags()): Promise<number> {
+  parseDnsFlags(dnsFlags); // rkt's checks, before the pod is touched
   const rkt = rktPodsFor(ctx);
-  return runPod(rkt, rkt.lockPrepared(rkt.resolve(uuid)));
+  const p = rkt.lockPrepared(rkt.resolve(uuid));
+  try {
+    const dns = overrideDnsConfig(rkt.view(p.loc, true).meta?.dns, dnsFlags);
+    if (dns) await rkt.changeDns(p, dns);
+  } catch (err) {
+    p.lock.release();
+    throw err;
+  }
+  return runPod(rkt, p);
 }
 
 async function runPod(rkt: RktPods, p: PreparedPod): Promise<number> {
