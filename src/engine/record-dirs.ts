@@ -6,7 +6,7 @@
 // Creators hold a shared lease on <dir>/.create.lock from claiming a name until the
 // rename; repair needs it exclusively, so it never mistakes a creation in progress for
 // a crash's leftover.
-import { randomBytes } from 'node:crypto';
+import { randomHex } from '../util/random.js';
 import { existsSync, readFileSync, readdirSync, readlinkSync, renameSync, rmSync, symlinkSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConflictError, NotFoundError, UsageError } from '../errors.js';
@@ -44,7 +44,7 @@ export class RecordDirs<R extends NamedRecord> {
   }
 
   static newId(): string {
-    return randomBytes(32).toString('hex');
+    return randomHex(32);
   }
 
   static isId(s: string): boolean {
