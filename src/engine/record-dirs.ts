@@ -8,6 +8,7 @@
 // a crash's leftover.
 import { randomHex } from '../util/random.js';
 import { existsSync, readFileSync, readdirSync, readlinkSync, renameSync, rmSync, symlinkSync, unlinkSync } from 'node:fs';
+import { removeTree } from '../native/index.js';
 import { join } from 'node:path';
 import { ConflictError, NotFoundError, UsageError } from '../errors.js';
 import { ensureDir, writeJsonAtomic } from '../util/fs.js';
@@ -213,7 +214,7 @@ export class RecordDirs<R extends NamedRecord> {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
     }
     this.releaseName(record.name, record.id);
-    rmSync(doomed, { recursive: true, force: true });
+    removeTree(doomed);
   }
 
   /** Cleans what crashes leave behind, unless someone is creating. Returns the half-created ids removed. */

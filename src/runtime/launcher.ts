@@ -13,6 +13,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { detectLayout, normalizeCgroupPath, openCgroup, type CgroupManager } from '../cgroup/index.js';
 import { ConflictError, LaunchError, NotFoundError, StateError, TsrunError } from '../errors.js';
 import type { NamespaceType, Process, Spec, State } from '../oci/runtime.js';
+import { removeTree } from '../native/index.js';
 import { ensureDir, writeFileAtomic } from '../util/fs.js';
 import { helperPath } from '../util/paths.js';
 import { parseSignal } from '../util/signals.js';
@@ -588,7 +589,7 @@ export class Launcher implements ContainerLauncher {
         throw new LaunchError(`cannot remove the cgroup ${rec.cgroupsPath} of container ${id}`, 'delete', { cause: err });
       }
     }
-    rmSync(dir.dir, { recursive: true, force: true });
+    removeTree(dir.dir);
     if (hooks?.poststop?.length) {
       try {
         await runHooks('poststop', hooks, finalState);
