@@ -11,7 +11,7 @@
 // bind mounts; on the host, the destination directory confines what an archive
 // from the container may write.
 import { existsSync, lstatSync, readlinkSync, realpathSync, renameSync, rmSync, statSync, createWriteStream, type BigIntStats } from 'node:fs';
-import { randomBytes } from 'node:crypto';
+import { randomHex } from '../util/random.js';
 import { dirname, isAbsolute, join, resolve as resolveHost } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { TarParser } from '../unpack/tar.js';
@@ -384,7 +384,7 @@ export class ContainerFs {
 
   /** export into a file, atomically (temp + rename). */
   async exportToFile(record: ContainerRecord, file: string): Promise<void> {
-    const tmp = join(dirname(resolveHost(file)), `.tmp-export-${randomBytes(4).toString('hex')}`);
+    const tmp = join(dirname(resolveHost(file)), `.tmp-export-${randomHex(4)}`);
     try {
       await this.export(record, createWriteStream(tmp));
       renameSync(tmp, file);

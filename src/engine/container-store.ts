@@ -6,7 +6,7 @@
 //   <root>/containers/names/<name>       a symlink to the id: claiming a name is one atomic symlink(2)
 // A container directory appears by rename from a temp name, so a crash leaves
 // either nothing or a whole container; a name whose target is gone is free again.
-import { randomBytes } from 'node:crypto';
+import { randomHex } from '../util/random.js';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { RecordDirs } from './record-dirs.js';
@@ -147,6 +147,6 @@ const ADJECTIVES = ['brave', 'calm', 'eager', 'gentle', 'happy', 'jolly', 'keen'
 const NOUNS = ['otter', 'falcon', 'maple', 'harbor', 'comet', 'lynx', 'cedar', 'quartz', 'heron', 'willow', 'badger', 'ember', 'fjord', 'glacier', 'meadow', 'nebula', 'orchid', 'pebble', 'raven', 'summit'];
 
 export function randomName(): string {
-  const b = randomBytes(3);
+  const b = Buffer.from(randomHex(3), 'hex');
   return `${ADJECTIVES[b[0]! % ADJECTIVES.length]}_${NOUNS[b[1]! % NOUNS.length]}${b[2]! % 100}`;
 }

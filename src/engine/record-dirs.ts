@@ -6,8 +6,9 @@
 // Creators hold a shared lease on <dir>/.create.lock from claiming a name until the
 // rename; repair needs it exclusively, so it never mistakes a creation in progress for
 // a crash's leftover.
-import { randomBytes } from 'node:crypto';
+import { randomHex } from '../util/random.js';
 import { existsSync, readFileSync, readdirSync, readlinkSync, renameSync, rmSync, symlinkSync, unlinkSync } from 'node:fs';
+import { removeTree } from '../native/index.js';
 import { join } from 'node:path';
 import { ConflictError, NotFoundError, UsageError } from '../errors.js';
 import { ensureDir, writeJsonAtomic } from '../util/fs.js';
@@ -44,7 +45,7 @@ export class RecordDirs<R extends NamedRecord> {
   }
 
   static newId(): string {
-    return randomBytes(32).toString('hex');
+    return randomHex(32);
   }
 
   static isId(s: string): boolean {
@@ -213,7 +214,7 @@ export class RecordDirs<R extends NamedRecord> {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
     }
     this.releaseName(record.name, record.id);
-    rmSync(doomed, { recursive: true, force: true });
+    removeTree(doomed);
   }
 
   /** Cleans what crashes leave behind, unless someone is creating. Returns the half-created ids removed. */

@@ -10,7 +10,7 @@
 // `mounts`), so there is no reference count to get out of step after a kill -9.
 // Container creation holds the lock (shared) from finding or creating its volumes
 // until its record is in place, so rm and prune never miss a user being born.
-import { randomBytes } from 'node:crypto';
+import { randomHex } from '../util/random.js';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConflictError, NotFoundError, UsageError } from '../errors.js';
@@ -125,7 +125,7 @@ export class Volumes {
       throw new UsageError(`volume options are not supported (${Object.keys(req.options).join(', ')}): local volumes here are plain directories`);
     }
     const anonymous = req.name === undefined;
-    const name = req.name ?? randomBytes(32).toString('hex');
+    const name = req.name ?? randomHex(32);
     validateVolumeName(name);
     const existing = this.find(name);
     if (existing) return { volume: existing, created: false };
@@ -139,7 +139,7 @@ export class Volumes {
       anonymous,
     };
     ensureDir(this.dir);
-    const temp = join(this.dir, `.creating-${name}-${process.pid}-${randomBytes(4).toString('hex')}`);
+    const temp = join(this.dir, `.creating-${name}-${process.pid}-${randomHex(4)}`);
     try {
       mkdirSync(temp, { mode: 0o701 });
       mkdirSync(join(temp, '_data'), { mode: 0o755 });
@@ -219,7 +219,7 @@ export class Volumes {
 
   /** Renamed out of sight first, so a crash never leaves a half-deleted volume visible. */
   private removeLocked(name: string): void {
-    const doomed = join(this.dir, `.removing-${name}-${randomBytes(4).toString('hex')}`);
+    const doomed = join(this.dir, `.removing-${name}-${randomHex(4)}`);
     try {
       renameSync(this.volumeDir(name), doomed);
     } catch (err) {

@@ -30,6 +30,8 @@ export interface NativeAddon {
   nodeWriterDir(w: NodeWriterHandle, path: string, createMode: number, meta: [number, number, number, string[], Buffer[]] | null): void;
   nodeWriterDrain(w: NodeWriterHandle): void;
   nodeWriterClose(w: NodeWriterHandle): void;
+  /** rm -rf of path without following symlinks or entering another filesystem (EXDEV); a missing path is fine. */
+  removeTree(path: string): void;
 }
 
 /** The native writer's handle (an external value). */
@@ -55,4 +57,9 @@ let addon: NativeAddon | undefined;
 export function native(): NativeAddon {
   if (!addon) addon = createRequire(import.meta.url)(nativeAddonPath()) as NativeAddon;
   return addon;
+}
+
+/** Removes a directory tree of the engine's own (see remove_tree.c): never through a symlink or into a mount. */
+export function removeTree(path: string): void {
+  native().removeTree(path);
 }

@@ -14,5 +14,7 @@ int get_int(napi_env env, napi_value v, int64_t *out);
 
 /* node_writer.c */
 void register_node_writer(napi_env env, napi_value exports);
+/* remove_tree.c */
+void register_remove_tree(napi_env env, napi_value exports);
 
 #endif

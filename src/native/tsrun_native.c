@@ -1,7 +1,7 @@
 /*
  * tsrun_native: the few system calls Node's core lacks (flock, mknod, xattrs,
- * mount, termios), and a small pool of threads that creates files for layer extraction
- * (node_writer.c). Thin wrappers only: every decision stays in TypeScript.
+ * mount, termios), a small pool of threads that creates files for layer extraction
+ * (node_writer.c), and a fast rm -rf for the engine's own directories (remove_tree.c). Thin wrappers only: every decision stays in TypeScript.
  */
 #define _GNU_SOURCE
 #include "native.h"
@@ -261,6 +261,7 @@ static napi_value init(napi_env env, napi_value exports) {
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   register_node_writer(env, exports);
+  register_remove_tree(env, exports);
   return exports;
 }
 

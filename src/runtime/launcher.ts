@@ -2,7 +2,7 @@
 // helper, and reads back what happened. The helper stays as the container's
 // monitor; this class only talks to it through files in the state dir.
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { randomHex } from '../util/random.js';
 import {
   closeSync, constants as fsc, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync, writeFileSync,
 } from 'node:fs';
@@ -13,6 +13,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { detectLayout, normalizeCgroupPath, openCgroup, type CgroupManager } from '../cgroup/index.js';
 import { ConflictError, LaunchError, NotFoundError, StateError, TsrunError } from '../errors.js';
 import type { NamespaceType, Process, Spec, State } from '../oci/runtime.js';
+import { removeTree } from '../native/index.js';
 import { ensureDir, writeFileAtomic } from '../util/fs.js';
 import { helperPath } from '../util/paths.js';
 import { parseSignal } from '../util/signals.js';
@@ -588,7 +589,7 @@ export class Launcher implements ContainerLauncher {
         throw new LaunchError(`cannot remove the cgroup ${rec.cgroupsPath} of container ${id}`, 'delete', { cause: err });
       }
     }
-    rmSync(dir.dir, { recursive: true, force: true });
+    removeTree(dir.dir);
     if (hooks?.poststop?.length) {
       try {
         await runHooks('poststop', hooks, finalState);
@@ -622,7 +623,7 @@ export class Launcher implements ContainerLauncher {
     const status = dir.status(rec);
     if (status !== 'running' || rec.pid === undefined) throw new StateError(`cannot exec in container ${id}: it is ${status}`);
     const join = containerNamespaces(rec.pid);
-    const execDir = join_(dir.dir, `exec-${randomBytes(6).toString('hex')}`);
+    const execDir = join_(dir.dir, `exec-${randomHex(6)}`);
     mkdirSync(execDir, { mode: 0o700 });
     const monitor: MonitorConfig = {
       lockFile: join_(execDir, 'lock'),

@@ -1,12 +1,12 @@
 // Small filesystem helpers that make writes atomic: readers see the old file
 // or the new one, never a half-written one, even after kill -9.
 import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
-import { randomBytes } from 'node:crypto';
+import { randomHex } from './random.js';
 import { basename, dirname, join } from 'node:path';
 
 /** A temp name beside `path`, so the final rename stays on one filesystem. */
 export function tempPathFor(path: string): string {
-  return join(dirname(path), `.tmp-${basename(path)}-${process.pid}-${randomBytes(4).toString('hex')}`);
+  return join(dirname(path), `.tmp-${basename(path)}-${process.pid}-${randomHex(4)}`);
 }
 
 export interface AtomicWriteOptions {

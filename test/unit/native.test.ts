@@ -1,8 +1,8 @@
-import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { LOCK_EX, LOCK_NB, LOCK_UN, native } from '../../src/native/index.js';
+import { LOCK_EX, LOCK_NB, LOCK_UN, MNT_DETACH, native, removeTree } from '../../src/native/index.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tsrun-native-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -35,5 +35,46 @@ describe('native addon', () => {
     expect(() => native().mknod(join(dir, 'no/such/dir/x'), 0o10644, 0, 0)).toThrow(
       expect.objectContaining({ code: 'ENOENT', syscall: 'mknod' }),
     );
+  });
+});
+
+describe('removeTree', () => {
+  it('removes a whole tree without following symlinks out of it; a missing path is fine', () => {
+    const outside = join(dir, 'outside');
+    mkdirSync(outside);
+    writeFileSync(join(outside, 'keep'), 'kept');
+    const top = join(dir, 'tree');
+    mkdirSync(join(top, 'a/b/c'), { recursive: true });
+    for (let i = 0; i < 300; i++) writeFileSync(join(top, 'a', `f${i}`), String(i));
+    writeFileSync(join(top, 'a/b/c/deep'), 'x');
+    symlinkSync(outside, join(top, 'a/link-to-dir'));
+    symlinkSync(join(outside, 'keep'), join(top, 'link-to-file'));
+    removeTree(top);
+    expect(existsSync(top)).toBe(false);
+    expect(readFileSync(join(outside, 'keep'), 'utf8')).toBe('kept');
+    expect(() => removeTree(top)).not.toThrow();
+  });
+
+  it('removes a plain file given as the path', () => {
+    const f = join(dir, 'plain');
+    writeFileSync(f, '');
+    removeTree(f);
+    expect(existsSync(f)).toBe(false);
+  });
+
+  it('stops with EXDEV at a mount inside instead of emptying it', () => {
+    const top = join(dir, 'with-mount');
+    const mnt = join(top, 'sub/mnt');
+    mkdirSync(mnt, { recursive: true });
+    native().mount('tmpfs', mnt, 'tmpfs', 0, 'size=1m');
+    try {
+      writeFileSync(join(mnt, 'precious'), 'data');
+      expect(() => removeTree(top)).toThrow(expect.objectContaining({ code: 'EXDEV', path: mnt }));
+      expect(readFileSync(join(mnt, 'precious'), 'utf8')).toBe('data');
+    } finally {
+      native().umount2(mnt, MNT_DETACH);
+    }
+    removeTree(top);
+    expect(existsSync(top)).toBe(false);
   });
 });
