@@ -6,6 +6,7 @@
 import { Command } from 'commander';
 import { makeContext, type EngineContext } from '../../engine/context.js';
 import { addGlobalOptions, runProgram } from '../common.js';
+import { firstVerb, programFor } from '../lazy-verbs.js';
 import { EXIT_RKT, reportAndExit } from '../exit.js';
 import { appAdd, registerAppVerbs } from './commands/app.js';
 import { registerAttachVerb } from './commands/attach.js';
@@ -45,27 +46,33 @@ async function main(): Promise<void> {
       reportAndExit('tsrkt', err, EXIT_RKT);
     }
   } else {
-    const program = addGlobalOptions(new Command('tsrkt'))
-      .description('a daemonless container runtime with an rkt-like CLI (pods first)')
-      .version('0.1.0')
-      .enablePositionalOptions();
-    for (const verb of ['run', 'prepare'] as const) {
-      program
-        .command(verb)
-        .description(
-          verb === 'run'
-            ? 'run a pod: [pod flags] IMAGE [app flags] [-- args] [--- IMAGE [app flags] [-- args]]...'
-            : 'prepare a pod to run later with run-prepared (same arguments as run); prints its UUID',
-        )
-        .allowUnknownOption()
-        .argument('[args...]');
-    }
-    registerImageVerbs(program);
-    registerPodVerbs(program);
-    registerAppVerbs(program);
-    registerAttachVerb(program);
+    const makeProgram = () =>
+      addGlobalOptions(new Command('tsrkt'))
+        .description('a daemonless container runtime with an rkt-like CLI (pods first)')
+        .version('0.1.0')
+        .enablePositionalOptions();
+    const program = programFor(makeProgram, registerRktCommands, firstVerb(process.argv.slice(2), ['--root', '--runroot']));
     await runProgram(program, process.argv, EXIT_RKT);
   }
+}
+
+/** The commander verbs; run and prepare are there for their help (their parsing is rkt's, above). */
+function registerRktCommands(program: Command): void {
+  for (const verb of ['run', 'prepare'] as const) {
+    program
+      .command(verb)
+      .description(
+        verb === 'run'
+          ? 'run a pod: [pod flags] IMAGE [app flags] [-- args] [--- IMAGE [app flags] [-- args]]...'
+          : 'prepare a pod to run later with run-prepared (same arguments as run); prints its UUID',
+      )
+      .allowUnknownOption()
+      .argument('[args...]');
+  }
+  registerImageVerbs(program);
+  registerPodVerbs(program);
+  registerAppVerbs(program);
+  registerAttachVerb(program);
 }
 
 void main();
