@@ -131,6 +131,32 @@ describe('--format templates', () => {
     ok(['rm', '-f', 'fmt1']);
   });
 
+  it("takes Go's template language and Docker's ps fields, methods and functions", () => {
+    ok(['volume', 'create', 'fmtvol']);
+    ok(['run', '-d', '--name', 'fmt3', '--label', 'com.example=yes', '-v', 'fmtvol:/data', image, 'sleep', '300']);
+    const line = ok(['ps', '--format', '{{.Names}}|{{.Label "com.example"}}|{{.Mounts}}|{{.LocalVolumes}}|{{.Networks}}|{{.Platform}}|{{.Size}}'])
+      .split('\n')
+      .find((l) => l.startsWith('fmt3|'));
+    expect(line).toMatch(/^fmt3\|yes\|fmtvol\|1\|bridge\|linux\/\w+\|\d+(\.\d+)?k?B \(virtual \d+(\.\d+)?MB\)$/);
+    const table = ok(['ps', '--format', 'table {{.Names}}\\t{{.Label "com.example"}}\\t{{upper .State}}']).split('\n');
+    expect(table[0]).toMatch(/^NAMES\s+example\s+STATE$/);
+    expect(table.some((l) => /^fmt3\s+yes\s+RUNNING$/.test(l))).toBe(true);
+    expect(ok(['inspect', '--format', '{{range .Mounts}}{{.Name}}:{{.Destination}}{{end}} {{join .Args " "}} {{json .Config.Labels}}', 'fmt3'])).toBe(
+      'fmtvol:/data 300 {"com.example":"yes"}\n',
+    );
+    expect(ok(['inspect', '--format', '{{range $k, $v := .NetworkSettings.Networks}}{{$k}}{{end}}', 'fmt3'])).toBe('bridge\n');
+    expect(ok(['volume', 'ls', '--format', '{{if eq .Name "fmtvol"}}{{.Name}} {{.Driver}} [{{.Label "x"}}]{{end}}']).trim()).toBe('fmtvol local []');
+    expect(ok(['network', 'ls', '--format', '{{.Name}}|{{.Driver}}']).split('\n')).toContain('bridge|bridge');
+    expect(ok(['network', 'ls', '--format', 'table {{.Name}}\\t{{.Scope}}']).split('\n')[0]).toMatch(/^NAME\s+SCOPE$/);
+    const stats = ok(['stats', '--no-stream', '--format', '{{.Name}} {{.PIDs}} {{.CPUPerc}}', 'fmt3']);
+    expect(stats).toMatch(/^fmt3 \d+ \d+\.\d\d%\n$/);
+    const bad = cli.run(['stats', '--no-stream', '--format', '{{.Nope}}', 'fmt3']);
+    expect([bad.code, bad.stdout]).toEqual([125, '']);
+    expect(bad.stderr).toContain("can't evaluate field Nope in type *container.statsContext");
+    ok(['rm', '-f', 'fmt3']);
+    ok(['volume', 'rm', 'fmtvol']);
+  });
+
   it('images takes the same templates', () => {
     expect(ok(['images', '--format', '{{.Repository}}:{{.Tag}}'])).toContain(`${image}:latest`);
     expect(ok(['images', '--format', 'table {{.Repository}}\\t{{.Tag}}']).split('\n')[0]).toMatch(/^REPOSITORY\s+TAG$/);

@@ -82,3 +82,107 @@ describe('printing with templates', () => {
     expect(write).not.toHaveBeenCalled();
   });
 });
+
+describe('Go template constructs', () => {
+  const r = (t: string, v: unknown) => renderTemplate(t, v, INSPECT_TEMPLATE);
+  const C = {
+    Args: ['-c', 'sleep 1'],
+    Config: { Labels: { 'com.example': 'x', a: 'b' }, Env: ['A=1'], Healthcheck: null },
+    Mounts: [{ Source: '/src', Destination: '/a' }, { Source: '/v', Destination: '/b' }],
+    NetworkSettings: { Networks: { bridge: { IPAddress: '10.0.0.2' }, web: { IPAddress: '10.1.0.3' } } },
+    State: { Running: true, Pid: 7, Status: 'running' },
+    Name: '/c1',
+  };
+
+  it("runs Docker's documented examples", () => {
+    expect(r('{{range .Mounts}}{{.Source}} {{end}}', C)).toBe('/src /v ');
+    expect(r('{{join .Args " "}}', C)).toBe('-c sleep 1');
+    expect(r('{{json .Config.Labels}}', C)).toBe('{"com.example":"x","a":"b"}');
+    expect(r('{{range .NetworkSettings.Networks}}{{println .IPAddress}}{{end}}', C)).toBe('10.0.0.2\n10.1.0.3\n');
+    expect(r('{{index .Config.Labels "com.example"}}|{{index .Config.Labels "nope"}}', C)).toBe('x|');
+    expect(r('{{lower "ABC"}} {{upper .Name}} {{title "hello world-x"}} {{split "a,b" ","}}', C)).toBe('abc /C1 Hello World-X [a b]');
+    expect(r('{{truncate .Name 2}}|{{pad .Name 1 2}}|{{pad "" 1 1}}', C)).toBe('/c| /c1  |');
+  });
+
+  it('prints values as Go does', () => {
+    expect(r('{{.Args}} {{.Config.Labels}} {{.Config.Healthcheck}}', C)).toBe('[-c sleep 1] map[a:b com.example:x] <no value>');
+    expect(r('{{.Config.Labels.nope}}', C)).toBe('<no value>');
+    expect(r('{{.State.Pid}} {{.State.Running}}', C)).toBe('7 true');
+  });
+
+  it('if/else if/else, with, and Go truthiness', () => {
+    const t = '{{if .State.Running}}up{{else}}down{{end}}';
+    expect(r(t, C)).toBe('up');
+    expect(r(t, { State: { Running: false } })).toBe('down');
+    expect(r('{{if eq .State.Pid 1}}one{{else if gt .State.Pid 5}}big{{else}}small{{end}}', C)).toBe('big');
+    for (const falsy of ['""', '0', 'false', 'nil']) expect(r(`{{if ${falsy}}}y{{else}}n{{end}}`, C)).toBe('n');
+    expect(r('{{if .Config.Env}}{{len .Config.Env}}{{end}}|{{if not .Config.Healthcheck}}none{{end}}', C)).toBe('1|none');
+    expect(r('{{with .State}}{{.Status}}{{end}}{{with .Config.Healthcheck}}x{{else}}-{{end}}', C)).toBe('running-');
+    // Inside {{with}} the Go-map paths still print <no value> for a missing key.
+    expect(r('{{with .Config}}{{.Labels.nope}}{{end}}', C)).toBe('<no value>');
+  });
+
+  it('range with $ and ., variables, index/key pairs, else, break/continue', () => {
+    expect(r('{{range $i, $m := .Mounts}}{{$i}}={{$m.Destination}}({{$.Name}}) {{end}}', C)).toBe('0=/a(/c1) 1=/b(/c1) ');
+    expect(r('{{range $k, $v := .Config.Labels}}{{$k}}:{{$v}};{{end}}', C)).toBe('a:b;com.example:x;');
+    expect(r('{{range .Config.Env}}{{.}}{{else}}empty{{end}}|{{range .Nil}}x{{else}}empty{{end}}', { ...C, Nil: null })).toBe('A=1|empty');
+    expect(r('{{range $i, $e := .Args}}{{if eq $i 1}}{{break}}{{end}}{{$e}}{{end}}', C)).toBe('-c');
+    expect(r('{{range .Args}}{{if eq . "-c"}}{{continue}}{{end}}{{.}}{{end}}', C)).toBe('sleep 1');
+    expect(r('{{$n := .Name}}{{$n = printf "%s!" $n}}{{$n}}', C)).toBe('/c1!');
+    expect(r('{{$x := 1}}{{if true}}{{$x := 2}}{{end}}{{$x}}', C)).toBe('1');
+  });
+
+  it('pipelines, parentheses, printf and comparisons', () => {
+    expect(r('{{.Name | printf "%q"}} {{printf "%-4s|%5.1f|%03d|%v" "ab" 3.14159 7 .Args}}', C)).toBe('"/c1" ab  |  3.1|007|[-c sleep 1]');
+    expect(r('{{(index .Mounts 1).Source}} {{len (split "a b c" " ")}}', C)).toBe('/v 3');
+    expect(r('{{and 1 0}} {{or 0 "" "z"}} {{not true}} {{ne 1 2}} {{lt 1 2}} {{ge "b" "a"}} {{le 2 2}}', C)).toBe('0 z false true true true true');
+    expect(r('{{print 1 2 "a" "b"}}|{{println "a" 1}}', C)).toBe('1 2ab|a 1\n');
+    // and/or stop early, so a guard keeps the later field from failing.
+    expect(r('{{if and .State.Health .State.Health.Status}}h{{else}}-{{end}}', C)).toBe('-');
+  });
+
+  it('comments and trim markers', () => {
+    expect(r('a {{/* a comment */}}b', C)).toBe('a b');
+    expect(r('a  {{- /* gone */ -}}  b', C)).toBe('ab');
+    expect(r('{{range .Args -}}\n  [{{.}}]\n{{- end}}', C)).toBe('[-c][sleep 1]');
+  });
+
+  it('fails as Go does on bad templates and calls', () => {
+    expect(errorOf(() => r('{{nope .Name}}', C)).message).toBe('template parsing error: template: :1: function "nope" not defined');
+    expect(errorOf(() => r('{{if .Name}}x', C)).message).toContain('unexpected EOF');
+    expect(errorOf(() => r('{{end}}', C)).message).toContain('unexpected {{end}}');
+    expect(errorOf(() => r('{{.Name', C)).message).toContain('unclosed action');
+    expect(errorOf(() => r('x {{index .Args 5}}', C)).message).toBe(
+      'template parsing error: template: :1:4: executing "" at <index .Args 5>: error calling index: index out of range: 5',
+    );
+    expect(errorOf(() => r('{{join .Name ","}}', C)).message).toContain('error calling join: wrong type for value; expected []string; got string');
+    expect(errorOf(() => r('{{eq .Name 1}}', C)).message).toContain('incompatible types for comparison');
+    expect(errorOf(() => r('{{upper}}', C)).message).toContain('wrong number of args for upper: want 1 got 0');
+    expect(errorOf(() => r('{{$nope}}', C)).message).toContain('undefined variable: $nope');
+  });
+});
+
+describe('list rows with Docker methods', () => {
+  afterEach(() => vi.restoreAllMocks());
+  const labels: Record<string, string> = { 'com.example': 'v1' };
+  const row = { ID: 'abc', Names: 'web', Label: (k: string) => labels[k] ?? '', Size: () => '2B (virtual 4.2MB)' };
+  const headers = { ID: 'CONTAINER ID', Names: 'NAMES', Size: 'SIZE' };
+
+  it('calls methods with arguments, and names labels in table headers as Docker does', () => {
+    const write = vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
+    printFormatted('table {{.ID}}\\t{{.Label "com.example"}}\\t{{.Size}}', [row], headers, PS.type, ['Label']);
+    expect(write).toHaveBeenCalledWith('CONTAINER ID   example   SIZE\nabc            v1        2B (virtual 4.2MB)\n');
+    write.mockClear();
+    printFormatted('{{.Label "nope"}}|{{json .}}', [row], headers, PS.type, ['Label']);
+    expect(write).toHaveBeenCalledWith('|{"ID":"abc","Names":"web","Size":"2B (virtual 4.2MB)"}\n');
+    write.mockClear();
+    printFormatted('json', [row], headers, PS.type, ['Label']);
+    expect(write).toHaveBeenCalledWith('{"ID":"abc","Names":"web","Size":"2B (virtual 4.2MB)"}\n');
+    write.mockClear();
+    // A table with no rows prints its header.
+    printFormatted('table {{.ID}}\\t{{lower .Names}}', [], headers, PS.type);
+    expect(write).toHaveBeenCalledWith('CONTAINER ID   NAMES\n');
+    expect(() => printFormatted('{{.Label}}', [row], headers, PS.type, ['Label'])).toThrow(/wrong number of args for Label: want 1 got 0/);
+    expect(() => printFormatted('{{range .Names}}{{$.Nope}}{{end}}', [], headers, PS.type)).toThrow(/at <\$\.Nope>: can't evaluate field Nope/);
+  });
+});

@@ -1,17 +1,24 @@
-// tsrun stats [-a] [--no-stream] [--no-trunc] [--format table|json] [CONTAINER...]:
+// tsrun stats [-a] [--no-stream] [--no-trunc] [--format table|json|TEMPLATE] [CONTAINER...]:
 // live CPU, memory, network, block I/O and pids of containers, as `docker stats` shows them.
 import type { Command } from 'commander';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { computeStats, ContainerResources, type ContainerStats, type StatsSample } from '../../../engine/container-resources.js';
 import type { ContainerRecord } from '../../../engine/container-store.js';
-import { UsageError } from '../../../errors.js';
 import { action } from '../../common.js';
 import { bytesSize, humanSize } from '../../format.js';
 import { containersOf } from '../engine-access.js';
+import { checkFormat, printFormatted } from '../list-format.js';
 import { printTable } from '../table.js';
 import { endOnBrokenStdout } from '../../exit.js';
 
 const INTERVAL_MS = 1000;
+
+// Docker's stats formatter (docker/cli cli/command/container/formatter_stats.go).
+const STATS_HEADERS: Record<string, string> = {
+  Container: 'CONTAINER', Name: 'NAME', ID: 'CONTAINER ID', CPUPerc: 'CPU %', MemUsage: 'MEM USAGE / LIMIT', MemPerc: 'MEM %',
+  NetIO: 'NET I/O', BlockIO: 'BLOCK I/O', PIDs: 'PIDS',
+};
+const STATS_TYPE = '*container.statsContext';
 
 interface Flags {
   all?: boolean;
@@ -43,10 +50,11 @@ export function registerStats(program: Command): void {
     .option('-a, --all', 'show all containers (default shows just running)')
     .option('--no-stream', 'disable streaming stats and only pull the first result')
     .option('--no-trunc', "don't truncate output")
-    .option('--format <format>', 'format output: table or json', 'table')
+    .option('--format <format>', 'table, json, or a Go template such as "{{.Name}} {{.CPUPerc}}" ("table TEMPLATE" adds headers)', 'table')
     .action(
       action('tsrun', async (names: string[], flags: Flags, self: Command) => {
-        if (flags.format !== 'table' && flags.format !== 'json') throw new UsageError(`stats: unsupported --format "${flags.format}": use table or json`);
+        // A bad template fails now, not after the first sampling interval.
+        checkFormat(flags.format, STATS_HEADERS, STATS_TYPE);
         const containers = containersOf(self);
         const resources = new ContainerResources(containers);
         // Named containers are looked up once (a missing one is an error); otherwise the set follows ps.
@@ -69,14 +77,9 @@ export function registerStats(program: Command): void {
           await sleep(INTERVAL_MS);
           const rows = pick().map(({ record, label }) => ({ label, stats: take(record) }));
           if (flags.stream !== false && tty) process.stdout.write('\x1b[2J\x1b[H');
-          if (flags.format === 'json') {
-            for (const { label, stats } of rows) {
-              // Keys in Docker's order (its json template sorts them).
-              const cells: Record<string, string> = { ...statsCells(stats, flags.trunc === false), Container: label };
-              const sorted = Object.fromEntries(Object.keys(cells).sort().map((k) => [k, cells[k]]));
-              process.stdout.write(JSON.stringify(sorted) + '\n');
-            }
-          } else {
+          // json (keys sorted, as Docker's) and templates; the default table below.
+          const cells = rows.map(({ label, stats }) => ({ ...statsCells(stats, flags.trunc === false), Container: label }));
+          if (!printFormatted(flags.format, cells, STATS_HEADERS, STATS_TYPE)) {
             printTable(
               ['CONTAINER ID', 'NAME', 'CPU %', 'MEM USAGE / LIMIT', 'MEM %', 'NET I/O', 'BLOCK I/O', 'PIDS'],
               rows.map(({ stats }) => {

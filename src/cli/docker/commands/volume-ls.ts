@@ -38,7 +38,9 @@ export function registerVolumeLs(volume: Command): void {
           Group: 'N/A',
           Labels: Object.entries(v.labels)
             .map(([k, val]) => `${k}=${val}`)
+            .sort()
             .join(','),
+          Label: (name: string) => v.labels[name] ?? '',
           Links: 'N/A',
           Mountpoint: v.mountpoint,
           Name: v.name,
@@ -46,7 +48,7 @@ export function registerVolumeLs(volume: Command): void {
           Size: 'N/A',
           Status: 'N/A',
         }));
-        if (printFormatted(flags.format, rows, HEADERS, '*formatter.volumeContext')) return;
+        if (printFormatted(flags.format, rows, HEADERS, '*formatter.volumeContext', ['Label'])) return;
         printTable(['DRIVER', 'VOLUME NAME'], rows.map((r) => [r.Driver, r.Name]));
       }),
     );

@@ -1,0 +1,297 @@
+// Evaluates a parsed template as Go's text/template does: pipelines, function and method
+// calls, variables, if/with/range with Go's truthiness, and Docker's field-lookup errors.
+import { TemplateError } from '../../../errors.js';
+import type { TemplateFunc } from './funcs.js';
+import type { Arg, Cmd, Control, Node, Pipe } from './parse.js';
+import { FuncError, GO_TYPE, goType, isObject, NIL, printValue, truthy } from './values.js';
+
+/**
+ * How field lookups fail, as in Docker's CLI:
+ * - 'struct': list rows (ps, images...) are Go structs named `type`; an unknown field is
+ *   "can't evaluate field X in type *formatter.ContainerContext". A function-valued field is
+ *   a method (called, with any arguments: {{.Label "k"}}).
+ * - 'map': inspect objects are decoded JSON; a missing key is "map has no entry for key".
+ *   `maps` are the dotted paths of Go maps in Docker's types (a missing key there prints
+ *   "<no value>"), `nilPointers` the optional struct fields Docker leaves out of its JSON
+ *   when unset (printed "<nil>", as Docker's typed pass does). `lenient`: every missing key
+ *   prints "<no value>" (Docker's table header map).
+ */
+export type TemplateMode =
+  | { kind: 'struct'; type: string }
+  | { kind: 'map'; maps?: ReadonlySet<string>; nilPointers?: ReadonlySet<string>; lenient?: boolean };
+
+class Break {}
+class Continue {}
+
+interface Var {
+  name: string;
+  value: unknown;
+}
+
+/** Go's "template: :LINE:COL: executing "" at <NODE>: reason", COL counted from 0 past line 1. */
+export function execError(src: string, at: number, node: string, reason: string): never {
+  const before = src.slice(0, at);
+  const nl = before.lastIndexOf('\n');
+  const line = 1 + (before.match(/\n/g)?.length ?? 0);
+  const col = nl === -1 ? at : at - (nl + 1);
+  throw new TemplateError(`template: :${line}:${col}: executing "" at <${node}>: ${reason}`);
+}
+
+export class Executor {
+  private out: string[] = [];
+  private vars: Var[];
+
+  constructor(
+    private readonly src: string,
+    private readonly mode: TemplateMode,
+    private readonly funcs: Record<string, TemplateFunc>,
+    root: unknown,
+  ) {
+    this.vars = [{ name: '$', value: root }];
+  }
+
+  /** Runs the template on its root; what was written before an error stays in `written`. */
+  run(nodes: Node[]): string {
+    this.walk(nodes, this.vars[0]!.value, '');
+    return this.written;
+  }
+
+  get written(): string {
+    return this.out.join('');
+  }
+
+  /** `dotPath` is dot's dotted path from the root when known (for the map mode's Docker maps). */
+  private walk(nodes: Node[], dot: unknown, dotPath: string | undefined): void {
+    for (const node of nodes) {
+      switch (node.kind) {
+        case 'text':
+          this.out.push(node.text);
+          break;
+        case 'action': {
+          const v = this.pipe(node.pipe, dot, dotPath);
+          if (!node.pipe.decl.length) this.out.push(printValue(v));
+          break;
+        }
+        case 'if':
+        case 'with':
+          this.scoped(() => {
+            const v = this.pipe(node.pipe, dot, dotPath);
+            if (!truthy(v)) {
+              if (node.elseList) this.walk(node.elseList, dot, dotPath);
+            } else if (node.kind === 'if') this.walk(node.list, dot, dotPath);
+            else this.walk(node.list, v, this.pathOf(node.pipe, dotPath));
+          });
+          break;
+        case 'range':
+          this.range(node, dot, dotPath);
+          break;
+        case 'break':
+          throw new Break();
+        case 'continue':
+          throw new Continue();
+      }
+    }
+  }
+
+  private scoped(fn: () => void): void {
+    const depth = this.vars.length;
+    try {
+      fn();
+    } finally {
+      this.vars.length = depth;
+    }
+  }
+
+  private range(node: Control, dot: unknown, dotPath: string | undefined): void {
+    const [keyVar, valueVar] = node.pipe.decl.length === 2 ? node.pipe.decl : [undefined, node.pipe.decl[0]];
+    const v = this.pipe({ ...node.pipe, decl: [] }, dot, dotPath);
+    let entries: [unknown, unknown][];
+    if (Array.isArray(v)) entries = v.map((x, i) => [i, x]);
+    else if (isObject(v)) entries = Object.keys(v).sort().map((k) => [k, v[k]]); // Go ranges over a map in key order
+    else if (typeof v === 'number' && Number.isInteger(v)) entries = Array.from({ length: Math.max(0, v) }, (_, i) => [i, i]);
+    else if (v === undefined || v === null || v === NIL) entries = [];
+    else return execError(this.src, node.pos, 'range', `range can't iterate over ${printValue(v)}`);
+    if (!entries.length) {
+      if (node.elseList) this.scoped(() => this.walk(node.elseList!, dot, dotPath));
+      return;
+    }
+    for (const [key, value] of entries) {
+      try {
+        this.scoped(() => {
+          if (keyVar) this.vars.push({ name: keyVar, value: key });
+          if (valueVar) this.vars.push({ name: valueVar, value });
+          this.walk(node.list, value, undefined);
+        });
+      } catch (err) {
+        if (err instanceof Break) break;
+        if (!(err instanceof Continue)) throw err;
+      }
+    }
+  }
+
+  /** Dot's path inside {{with .A.B}}: known only when the pipeline is that one field chain. */
+  private pathOf(pipe: Pipe, dotPath: string | undefined): string | undefined {
+    const [cmd] = pipe.cmds;
+    const arg = cmd?.args[0];
+    if (pipe.cmds.length !== 1 || cmd!.args.length !== 1 || arg?.kind !== 'field' || dotPath === undefined) return undefined;
+    return [dotPath, ...arg.names].filter(Boolean).join('.');
+  }
+
+  private pipe(pipe: Pipe, dot: unknown, dotPath: string | undefined): unknown {
+    let value: unknown;
+    pipe.cmds.forEach((cmd, i) => {
+      value = this.command(cmd, dot, dotPath, i > 0 ? [value] : []);
+    });
+    for (const name of pipe.decl) {
+      if (!pipe.assign) this.vars.push({ name, value });
+      else this.variable(name, pipe.pos).value = value;
+    }
+    return value;
+  }
+
+  private variable(name: string, pos: number): Var {
+    for (let i = this.vars.length - 1; i >= 0; i--) if (this.vars[i]!.name === name) return this.vars[i]!;
+    return execError(this.src, pos, name, `undefined variable: ${name}`);
+  }
+
+  /** One command of a pipeline; `final` is the previous command's value, passed as the last argument. */
+  private command(cmd: Cmd, dot: unknown, dotPath: string | undefined, final: unknown[]): unknown {
+    const [first, ...rest] = cmd.args;
+    switch (first!.kind) {
+      case 'func':
+        return this.call(first!.name, cmd, rest, dot, dotPath, final);
+      case 'field':
+        return this.chain(dot, dotPath, first!.names, first!, this.args(rest, dot, dotPath, final));
+      case 'var':
+        if (first!.names.length) {
+          const base = this.variable(first!.name, first!.pos).value;
+          return this.chain(base, first!.name === '$' ? '' : undefined, first!.names, first!, this.args(rest, dot, dotPath, final));
+        }
+        break;
+      case 'pipe':
+        if (first!.names.length) return this.chain(this.scopedPipe(first!.pipe, dot, dotPath), undefined, first!.names, first!, this.args(rest, dot, dotPath, final));
+        break;
+    }
+    if (rest.length || final.length) execError(this.src, cmd.pos, cmd.src, `can't give argument to non-function ${cmd.src.split(/\s/)[0]}`);
+    return this.arg(first!, dot, dotPath);
+  }
+
+  /** A command's arguments after its first word, then the piped value. */
+  private args(args: Arg[], dot: unknown, dotPath: string | undefined, final: unknown[]): unknown[] {
+    return [...args.map((a) => this.arg(a, dot, dotPath)), ...final];
+  }
+
+  /** A parenthesized pipeline's variables end with it. */
+  private scopedPipe(pipe: Pipe, dot: unknown, dotPath: string | undefined): unknown {
+    let v: unknown;
+    this.scoped(() => (v = this.pipe(pipe, dot, dotPath)));
+    return v;
+  }
+
+  private arg(arg: Arg, dot: unknown, dotPath: string | undefined): unknown {
+    switch (arg.kind) {
+      case 'dot':
+        return dot;
+      case 'lit':
+        return arg.value;
+      case 'field':
+        return this.chain(dot, dotPath, arg.names, arg, []);
+      case 'var': {
+        const base = this.variable(arg.name, arg.pos).value;
+        return arg.names.length ? this.chain(base, arg.name === '$' ? '' : undefined, arg.names, arg, []) : base;
+      }
+      case 'pipe': {
+        const v = this.scopedPipe(arg.pipe, dot, dotPath);
+        return arg.names.length ? this.chain(v, undefined, arg.names, arg, []) : v;
+      }
+      case 'func':
+        return this.call(arg.name, { pos: arg.pos, src: arg.name, args: [arg] }, [], dot, dotPath, []);
+    }
+  }
+
+  private call(name: string, cmd: Cmd, args: Arg[], dot: unknown, dotPath: string | undefined, final: unknown[]): unknown {
+    const f = this.funcs[name]!;
+    const count = args.length + final.length;
+    if (f.variadic ? count < f.arity : count !== f.arity) {
+      execError(this.src, cmd.pos, cmd.src, `wrong number of args for ${name}: want ${f.variadic ? 'at least ' : ''}${f.arity} got ${count}`);
+    }
+    try {
+      // and/or stop at the first argument that decides them, as Go's do (guards like {{if and .A .A.B}}).
+      if (name === 'and' || name === 'or') {
+        let v: unknown;
+        for (const a of args) {
+          v = this.arg(a, dot, dotPath);
+          if (truthy(v) === (name === 'or')) return v;
+        }
+        return final.length ? final[0] : v;
+      }
+      return f.fn(...args.map((a) => this.arg(a, dot, dotPath)), ...final);
+    } catch (err) {
+      if (err instanceof FuncError) execError(this.src, cmd.pos, cmd.src, `error calling ${name}: ${err.message}`);
+      throw err;
+    }
+  }
+
+  /** Walks .A.B.C from `value`; the last name may be a method, called with `given` (the arguments, then the piped value). */
+  private chain(value: unknown, path: string | undefined, names: string[], node: Arg, given: unknown[]): unknown {
+    const text = (node.kind === 'var' ? node.name : node.kind === 'pipe' ? '(...)' : '') + names.map((n) => `.${n}`).join('');
+    const fail = (reason: string): never => execError(this.src, node.pos, text, reason);
+    let v = value;
+    for (const [i, key] of names.entries()) {
+      const last = i === names.length - 1;
+      if (v === null || v === undefined || v === NIL) {
+        fail(this.mode.kind === 'map' ? `nil pointer evaluating interface {}.${key}` : `nil pointer evaluating .${key}`);
+      }
+      if (!isObject(v)) fail(`can't evaluate field ${key} in type ${goType(v)}`);
+      const obj = v as Record<string | symbol, unknown>;
+      const here = path === undefined ? undefined : path ? `${path}.${key}` : key;
+      if (!Object.hasOwn(obj, key)) {
+        if (this.mode.kind === 'struct') fail(`can't evaluate field ${key} in type ${String(obj[GO_TYPE] ?? this.mode.type)}`);
+        else if (this.mode.lenient || (last && path !== undefined && this.mode.maps?.has(path))) v = undefined;
+        else if (last && here !== undefined && this.mode.nilPointers?.has(here)) v = NIL;
+        else fail(`map has no entry for key ${JSON.stringify(key)}`);
+      } else if (typeof obj[key] === 'function') {
+        // A Go method: {{.Label "com.example"}}.
+        const method = obj[key] as (...a: unknown[]) => unknown;
+        const passed = last ? given : [];
+        if (passed.length !== method.length) fail(`wrong number of args for ${key}: want ${method.length} got ${passed.length}`);
+        v = method.apply(obj, passed);
+      } else {
+        if (last && given.length) fail(`${key} has arguments but cannot be invoked as function`);
+        v = obj[key];
+      }
+      path = here;
+    }
+    return v;
+  }
+}
+
+
+/**
+ * Checks a list row template's field names before any row is printed (even with none), as
+ * far as they are read from the row itself: `.X` where dot is the row, and `$.X` anywhere.
+ */
+export function checkFields(src: string, nodes: Node[], known: ReadonlySet<string>, type: string): void {
+  const check = (arg: Arg, atRoot: boolean) => {
+    const fromRow = (arg.kind === 'field' && atRoot) || (arg.kind === 'var' && arg.name === '$');
+    const first = arg.kind === 'field' || arg.kind === 'var' ? arg.names[0] : undefined;
+    if (fromRow && first !== undefined && !known.has(first)) {
+      const text = (arg.kind === 'var' ? '$' : '') + (arg as { names: string[] }).names.map((n) => `.${n}`).join('');
+      execError(src, arg.pos, text, `can't evaluate field ${first} in type ${type}`);
+    }
+    if (arg.kind === 'pipe') pipe(arg.pipe, atRoot);
+  };
+  const pipe = (p: Pipe, atRoot: boolean) => p.cmds.forEach((c) => c.args.forEach((a) => check(a, atRoot)));
+  const walk = (list: Node[], atRoot: boolean): void => {
+    for (const node of list) {
+      if (node.kind === 'action') pipe(node.pipe, atRoot);
+      else if (node.kind === 'if' || node.kind === 'with' || node.kind === 'range') {
+        pipe(node.pipe, atRoot);
+        // Inside with/range, dot is no longer the row; in else it still is.
+        walk(node.list, atRoot && node.kind === 'if');
+        if (node.elseList) walk(node.elseList, atRoot);
+      }
+    }
+  };
+  walk(nodes, true);
+}
