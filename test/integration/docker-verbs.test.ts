@@ -182,6 +182,23 @@ describe('--format templates', () => {
     expect(cli.run(['ps', '--format', '{{.Nope}}']).code).toBe(125);
     expect(cli.run(['volume', 'ls', '--format', '{{.Nope}}']).stderr).toContain('*formatter.volumeContext');
   });
+
+  it('version and info take templates as in scripts written for Docker, and info counts paused containers apart', () => {
+    const v = ok(['version', '--format', '{{.Client.Version}} {{.Server.Version}}']).trim().split(' ');
+    expect(v[0]).toMatch(/^\d+\.\d+\.\d+/);
+    expect(v[1]).toBe(v[0]);
+    ok(['run', '-d', '--name', 'inf1', image, 'sleep', '300']);
+    ok(['run', '-d', '--name', 'inf2', image, 'sleep', '300']);
+    ok(['pause', 'inf2']);
+    const counts = '{{.Containers}} {{.ContainersRunning}} {{.ContainersPaused}} {{.ContainersStopped}}';
+    expect(ok(['info', '--format', counts])).toBe('2 1 1 0\n');
+    expect(ok(['info', '--format', '{{.Driver}} {{.OSType}} {{if .NCPU}}cpus{{end}}'])).toBe('overlay linux cpus\n');
+    expect(JSON.parse(ok(['info', '--format', 'json'])).DockerRootDir).toBe(JSON.parse(ok(['info', '--format', 'json'])).RootDir);
+    const bad = cli.run(['info', '--format', '{{.Nope}}']);
+    expect([bad.code, bad.stdout]).toEqual([125, '']);
+    expect(bad.stderr).toContain('Nope');
+    ok(['rm', '-f', 'inf1', 'inf2']);
+  });
 });
 
 describe('tsrun history', () => {

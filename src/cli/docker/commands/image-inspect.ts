@@ -12,7 +12,7 @@ export function registerImageInspect(program: Command, name = 'inspect'): Comman
     .command(name)
     .description('display detailed information on one or more images')
     .argument('<image...>')
-    .option('-f, --format <template>', 'only {{json .}} and {{.Field.Sub}} paths are supported')
+    .option('-f, --format <template>', "a Go template, as Docker's (e.g. {{.Id}}, {{json .Config}}, {{range .RepoTags}}{{.}} {{end}})")
     .action(
       action('tsrun', (names: string[], flags: { format?: string }, self: Command) => {
         const ctx = contextOf(self);

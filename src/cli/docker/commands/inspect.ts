@@ -16,7 +16,7 @@ export function registerInspect(program: Command, name = 'inspect', kinds: 'any'
     .command(name)
     .description(kinds === 'any' ? 'return low-level information on containers, images and volumes' : 'display detailed information on one or more containers')
     .argument('<name...>')
-    .option('-f, --format <template>', 'only {{json .}} and {{.Field.Sub}} paths are supported')
+    .option('-f, --format <template>', "a Go template, as Docker's (e.g. {{.State.Status}}, {{json .Config}}, {{range .Mounts}}{{.Source}} {{end}})")
     .action(
       action('tsrun', (names: string[], flags: { format?: string }, self: Command) => {
         const containers = containersOf(self);

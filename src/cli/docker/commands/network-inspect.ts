@@ -9,7 +9,7 @@ export function registerNetworkInspect(network: Command): void {
     .command('inspect')
     .description('display detailed information on one or more networks')
     .argument('<network...>')
-    .option('-f, --format <template>', 'only {{json .}} and {{.Field.Sub}} paths are supported')
+    .option('-f, --format <template>', "a Go template, as Docker's (e.g. {{.Name}}, {{json .IPAM}}, {{range .Containers}}{{.Name}} {{end}})")
     .action(
       action('tsrun', async (refs: string[], flags: { format?: string }, self: Command) => {
         const networks = networksOf(self);

@@ -9,7 +9,7 @@ export function registerVolumeInspect(volume: Command): void {
     .command('inspect')
     .description('display detailed information on one or more volumes')
     .argument('<volume...>')
-    .option('-f, --format <template>', 'only {{json .}} and {{.Field}} paths are supported')
+    .option('-f, --format <template>', "a Go template, as Docker's (e.g. {{.Mountpoint}}, {{json .Labels}})")
     .action(
       action('tsrun', async (names: string[], flags: { format?: string }, self: Command) => {
         const volumes = volumesOf(self);
