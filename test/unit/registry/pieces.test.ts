@@ -92,8 +92,8 @@ describe('retry timing', () => {
 
 describe('hosts config', () => {
   it('knows loopback hosts', () => {
-    for (const h of ['127.0.0.1', '127.0.0.1:5000', '127.9.9.9:1', 'localhost', 'localhost:5000', '[::1]:5000', '::1']) expect(isLoopbackHost(h), h).toBe(true);
-    for (const h of ['10.0.0.1:5000', 'example.com', 'registry-1.docker.io', '128.0.0.1']) expect(isLoopbackHost(h), h).toBe(false);
+    for (const h of ['127.0.0.1', '127.0.0.1:5000', '127.9.9.9:1', 'localhost', 'localhost:5000', 'a.localhost:80', '[::1]:5000', '[::1]', '::1', '0:0:0:0:0:0:0:1']) expect(isLoopbackHost(h), h).toBe(true);
+    for (const h of ['10.0.0.1:5000', 'example.com', 'registry-1.docker.io', '128.0.0.1', '127.0.0.256', '127.0.0.1.example.com', '[::2]:5000', 'fe80::1']) expect(isLoopbackHost(h), h).toBe(false);
   });
   it('uses http for loopback and https elsewhere, mirrors first for pulls', () => {
     const p = join(dir, 'r.json');
