@@ -3,8 +3,9 @@
 // save writes what `docker save` (25+) writes: one tar that is at once an OCI
 // image layout (oci-layout, index.json, blobs/sha256/*) and a docker-archive
 // (manifest.json pointing at the same blobs), so docker, podman, skopeo and
-// tsrun can all read it. Blobs are written as stored (compressed layers).
-// load reads either form, including the older docker-archive layout
+// tsrun can all read it. Blobs are written as stored (compressed layers),
+// foreign layers included; manifest.json's LayerSources keeps their
+// descriptors (urls and all), as docker save writes it. load reads either form, including the older docker-archive layout
 // (<id>/layer.tar, <id>.json), plain or gzip-compressed.
 import { closeSync, createReadStream, createWriteStream, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
@@ -14,6 +15,7 @@ import { once } from 'node:events';
 import { createGunzip } from 'node:zlib';
 import { ArchiveError, InvalidManifestError, NotFoundError, UnsafeArchiveError } from '../errors.js';
 import { digestHex, isValidDigest } from '../image/digest.js';
+import { isForeignLayer } from '../image/foreign.js';
 import { chainIds, hostPlatform, parseImageConfig, parseManifest, selectManifest } from '../image/manifest.js';
 import { familiarString, parseReference } from '../image/reference.js';
 import { MediaType, type Descriptor, type ImageManifest } from '../oci/image.js';
@@ -74,6 +76,28 @@ async function putPath(out: Writable, name: string, path: string): Promise<void>
 
 // ---------------------------------------------------------------- save
 
+/** One image of a docker-archive's manifest.json. */
+interface DockerArchiveEntry {
+  Config: string;
+  RepoTags?: string[] | null;
+  Layers: string[];
+  /** Descriptors of foreign layers by diff ID, so a load keeps their media type and urls (as docker save writes them). */
+  LayerSources?: Record<string, Descriptor>;
+}
+
+/** The foreign layers of an image's manifest, by diff ID; undefined when it has none. */
+function foreignLayerSources(store: Store, rec: ImageRecord): Record<string, Descriptor> | undefined {
+  if (!store.content.has(rec.manifestDigest)) return undefined;
+  const parsed = parseManifest(store.content.read(rec.manifestDigest), rec.manifestMediaType);
+  if (parsed.kind !== 'manifest') return undefined;
+  const out: Record<string, Descriptor> = {};
+  parsed.manifest.layers.forEach((desc, i) => {
+    const diffId = rec.layers[i]?.diffId;
+    if (diffId && isForeignLayer(desc)) out[diffId] = desc;
+  });
+  return Object.keys(out).length ? out : undefined;
+}
+
 /** Write `names` (names or IDs) to `out` as one tar; a name saves that tag, an ID the untagged image. */
 export async function saveImages(ctx: EngineContext, names: string[], out: Writable): Promise<void> {
   const store = openStore(ctx);
@@ -87,7 +111,7 @@ export async function saveImages(ctx: EngineContext, names: string[], out: Writa
   }
   const blobs = new Set<string>();
   const indexEntries: Descriptor[] = [];
-  const dockerManifest: { Config: string; RepoTags: string[]; Layers: string[] }[] = [];
+  const dockerManifest: DockerArchiveEntry[] = [];
   for (const { rec, tags } of chosen.values()) {
     for (const d of [rec.manifestDigest, rec.id, ...rec.layers.map((l) => l.digest)]) blobs.add(d);
     const desc: Descriptor = {
@@ -100,10 +124,12 @@ export async function saveImages(ctx: EngineContext, names: string[], out: Writa
       const ref = parseReference(t);
       indexEntries.push({ ...desc, annotations: { 'io.containerd.image.name': t, 'org.opencontainers.image.ref.name': ref.tag ?? 'latest' } });
     }
+    const sources = foreignLayerSources(store, rec);
     dockerManifest.push({
       Config: `blobs/sha256/${digestHex(rec.id)}`,
       RepoTags: tags.map(familiarName),
       Layers: rec.layers.map((l) => `blobs/sha256/${digestHex(l.digest)}`),
+      ...(sources ? { LayerSources: sources } : {}),
     });
   }
   await put(out, tarHeader('blobs/', 0, '5', 0o755));
@@ -229,14 +255,15 @@ export async function loadImages(ctx: EngineContext, input: Readable, opts: { on
       };
       if (existsSync(join(work, 'manifest.json'))) {
         // docker-archive (old and new layouts): build a schema2 manifest for each image.
-        const entries = JSON.parse(readFileSync(join(work, 'manifest.json'), 'utf8')) as { Config: string; RepoTags?: string[] | null; Layers: string[] }[];
+        const entries = JSON.parse(readFileSync(join(work, 'manifest.json'), 'utf8')) as DockerArchiveEntry[];
         if (!Array.isArray(entries)) throw new InvalidManifestError('manifest.json of the archive is not a list');
         const digestOf = new Map<string, { digest: string; size: number; mediaType: string }>();
         for (const e of entries) {
           const configBytes = readFileSync(file(e.Config));
           const configDigest = store.content.putBytes(configBytes);
+          const diffIds = e.LayerSources ? parseImageConfig(configBytes).rootfs.diff_ids : [];
           const layers: Descriptor[] = [];
-          for (const l of e.Layers) {
+          for (const [i, l] of e.Layers.entries()) {
             let info = digestOf.get(l);
             if (!info) {
               const p = file(l);
@@ -245,7 +272,14 @@ export async function loadImages(ctx: EngineContext, input: Readable, opts: { on
               info = { digest: await ingestFile(store, p), size, mediaType };
               digestOf.set(l, info);
             }
-            layers.push({ mediaType: info.mediaType, digest: info.digest, size: info.size });
+            // A foreign layer keeps its descriptor (media type, urls) when the archive holds the very blob it names.
+            const source = e.LayerSources?.[diffIds[i] ?? ''];
+            const keep = source && source.digest === info.digest && source.size === info.size && typeof source.mediaType === 'string';
+            layers.push({
+              mediaType: keep ? source.mediaType : info.mediaType, digest: info.digest, size: info.size,
+              ...(keep && source.urls ? { urls: source.urls } : {}),
+              ...(keep && source.annotations ? { annotations: source.annotations } : {}),
+            });
           }
           const manifest: ImageManifest = {
             schemaVersion: 2,

@@ -3,7 +3,9 @@
 // What goes out, in order:
 // - every layer blob of the manifest (up to 5 at once, as Docker): skipped when
 //   the repository has it already (HEAD), else mounted from another repository
-//   of the same registry that is known to hold it, else uploaded;
+//   of the same registry that is known to hold it, else uploaded; a foreign
+//   layer (non-distributable, with urls) is skipped unless the registry's
+//   allowNondistributableArtifacts setting says otherwise (image/foreign.ts);
 // - the config blob, the same way (without a mount);
 // - the manifest, under the tag, as the very bytes the store holds: the digest
 //   the registry computes is the one `tsrun images --digests` shows locally.
@@ -17,6 +19,7 @@
 // cannot sweep the blobs being sent.
 import { DigestMismatchError, StoreError, TsrunError, UsageError } from '../errors.js';
 import { digestHex, sha256Digest } from '../image/digest.js';
+import { isForeignLayer } from '../image/foreign.js';
 import { parseManifest } from '../image/manifest.js';
 import { familiarRepository, namesNoTagOrDigest, parseReference, referenceString, repositoryName, type Reference } from '../image/reference.js';
 import type { Descriptor } from '../oci/image.js';
@@ -27,7 +30,7 @@ import type { EngineContext } from './context.js';
 import { openStore } from './pull.js';
 import { throttled } from '../util/throttle.js';
 
-export type PushLayerStatus = 'Preparing' | 'Waiting' | 'Pushing' | 'Pushed' | 'Layer already exists' | 'Mounted from' | 'Retrying';
+export type PushLayerStatus = 'Preparing' | 'Waiting' | 'Pushing' | 'Pushed' | 'Layer already exists' | 'Mounted from' | 'Skipped foreign layer' | 'Retrying';
 
 export type PushEvent =
   /** Before any network traffic. `defaultTag`: the input named no tag ("Using default tag: latest"). */
@@ -47,6 +50,8 @@ export interface PushRegistry {
   cancelUpload(ref: Reference, session: URL): Promise<void>;
   uploadBlob(ref: Reference, desc: { digest: string; size: number }, source: BlobSource, opts?: BlobUploadOptions): Promise<void>;
   putManifest(ref: Reference, tag: string, bytes: Buffer, mediaType: string, opts?: { onRetry?: RegistryClientOptions['onRetry']; signal?: AbortSignal }): Promise<string>;
+  /** Upload foreign layers to this registry too (default: skip them, as Docker). */
+  allowsNondistributable?(ref: Reference): boolean;
 }
 
 export interface PushOptions {
@@ -212,7 +217,11 @@ export async function pushImage(ctx: EngineContext, input: string, opts: PushOpt
         layers.push({ desc, id: digestHex(diffIds[i] ?? desc.digest).slice(0, 12) });
       }
       layers.reverse();
-      const blobs = new Map(layers.map((l) => [l.desc.digest, storedBlob(store, l.desc, name)]));
+      // Foreign layers stay out unless the registry allows them (Docker's allow-nondistributable-artifacts):
+      // the manifest keeps their descriptors, so clients fetch them from their URLs.
+      const allowForeign = registry.allowsNondistributable?.(tagRef) === true;
+      const skipped = (desc: Descriptor) => !allowForeign && isForeignLayer(desc);
+      const blobs = new Map(layers.filter((l) => !skipped(l.desc)).map((l) => [l.desc.digest, storedBlob(store, l.desc, name)]));
       for (const l of layers) emit({ type: 'layer', id: l.id, status: 'Preparing' });
 
       const abort = new AbortController();
@@ -220,6 +229,10 @@ export async function pushImage(ctx: EngineContext, input: string, opts: PushOpt
         const ev = (status: PushLayerStatus, extra: Partial<Extract<PushEvent, { type: 'layer' }>> = {}) => emit({ type: 'layer', id, status, ...extra });
         const onRetry: RegistryClientOptions['onRetry'] = (info) => ev('Retrying', { retryInSeconds: Math.ceil(info.delayMs / 1000) });
         const call = { onRetry, signal: abort.signal };
+        if (skipped(desc)) {
+          ev('Skipped foreign layer');
+          return;
+        }
         if (queued) ev('Waiting');
         try {
           if (await registry.blobExists(tagRef, desc.digest, call)) {

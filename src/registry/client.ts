@@ -1,10 +1,7 @@
 // A pull-side client for the OCI distribution API: manifests and blobs,
 // with auth (Basic, Bearer tokens), mirrors, retries and resumable,
 // verified blob downloads. The push side (uploads) builds on it in upload.ts.
-import { createHash, type Hash } from 'node:crypto';
-import { closeSync, createReadStream, createWriteStream, openSync, rmSync, statSync, truncateSync } from 'node:fs';
-import { Transform } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DigestMismatchError, RegistryError, RegistryUnreachableError } from '../errors.js';
 import { digestAlgorithm, isValidDigest, sha256Digest } from '../image/digest.js';
@@ -12,10 +9,12 @@ import { MANIFEST_ACCEPT, parseManifest } from '../image/manifest.js';
 import { fetchTarget, repositoryName, type Reference } from '../image/reference.js';
 import type { Descriptor } from '../oci/image.js';
 import { TokenCache, basicAuthorization, oauthErrorText, oauthRefreshRequest, parseTokenResponse, parseWwwAuthenticate, pullScope, tokenUrl, type Challenge } from './auth.js';
+import { downloadBlob } from './blob-download.js';
 import { defaultDockerConfigPath, loadCredentials, normaliseServer, type Credentials } from './credentials.js';
 import { registryError, type RequestContext } from './error-answers.js';
+import { fetchForeignBlob } from './foreign-fetch.js';
 import { endpointsFor, loadHostsConfig, type Endpoint, type HostsConfig } from './hosts.js';
-import { bodyError, discard, readBody, request, type HttpMethod, type HttpResponse, type RequestSpec } from './http.js';
+import { discard, readBody, request, type HttpMethod, type HttpResponse, type RequestSpec } from './http.js';
 import { MAX_RETRY_AFTER_MS, backoffMs, isTemporary, retryAfterMs } from './retry.js';
 
 export interface RegistryClientOptions {
@@ -58,7 +57,7 @@ export interface SendSpec {
 }
 
 export class RegistryClient {
-  private readonly hosts: HostsConfig;
+  protected readonly hosts: HostsConfig;
   private readonly dockerConfigPath: string;
   private readonly maxAttempts: number;
   private readonly baseDelayMs: number;
@@ -139,9 +138,19 @@ export class RegistryClient {
     opts: { onProgress?: (doneBytes: number, totalBytes: number) => void; signal?: AbortSignal } = {},
   ): Promise<void> {
     digestAlgorithm(desc.digest); // validates before any I/O
-    await this.overEndpoints(ref.domain, 'pull', (ep) =>
-      this.retrying(opts.signal, () => this.fetchBlobOnce(ep, ref, desc, partialPath, opts)),
-    );
+    try {
+      await this.overEndpoints(ref.domain, 'pull', (ep) =>
+        this.retrying(opts.signal, () => this.fetchBlobOnce(ep, ref, desc, partialPath, opts)),
+      );
+    } catch (err) {
+      // A foreign layer the registry does not hold: its descriptor's URLs, as Docker does.
+      if (!desc.urls?.length || !(err instanceof RegistryError && err.status === 404)) throw err;
+      await fetchForeignBlob(desc, partialPath, err, {
+        ...opts,
+        timeoutMs: this.timeoutMs,
+        retry: (fn) => this.retrying(opts.signal, fn),
+      });
+    }
   }
 
   /** Check that a registry speaks the v2 API and that we may log in (with `creds`, or the stored ones). */
@@ -238,77 +247,11 @@ export class RegistryClient {
     partialPath: string,
     opts: { onProgress?: (doneBytes: number, totalBytes: number) => void; signal?: AbortSignal },
   ): Promise<void> {
-    const algorithm = digestAlgorithm(desc.digest);
     const ctx = this.context(ref, 'blob', desc.digest);
-    closeSync(openSync(partialPath, 'a')); // exists even for an empty blob
-    let have = fileSize(partialPath);
-    if (have > desc.size) {
-      truncateSync(partialPath, 0);
-      have = 0;
-    }
-    // The bytes already on disk count towards the digest: hash them first.
-    let hash = createHash(algorithm);
-    if (have > 0) await hashFile(partialPath, hash, opts.signal);
-    if (have < desc.size) {
-      let res: HttpResponse | undefined;
-      const spec: SendSpec = { method: 'GET', path: blobPath(ep, ref, desc.digest), scope: pullScope(ref.path), ctx };
-      if (opts.signal) spec.signal = opts.signal;
-      if (have > 0) {
-        try {
-          res = await this.send(ep, { ...spec, headers: { range: `bytes=${have}-` } });
-        } catch (err) {
-          if (!(err instanceof RegistryError && err.status === 416)) throw err;
-        }
-        const range = res?.status === 206 ? /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(header(res, 'content-range') ?? '') : null;
-        if (res && res.status === 206 && range && Number(range[1]) === have) {
-          // Resuming: append after what we have.
-        } else if (res && res.status === 200) {
-          // The server ignored Range and sends the whole blob: start over.
-          truncateSync(partialPath, 0);
-          have = 0;
-          hash = createHash(algorithm);
-        } else {
-          // 416, or a 206 for some other range: start over with a plain GET.
-          if (res) discard(res);
-          res = undefined;
-          truncateSync(partialPath, 0);
-          have = 0;
-          hash = createHash(algorithm);
-        }
-      }
-      res ??= await this.send(ep, spec);
-      const counted = new Transform({
-        transform(chunk: Buffer, _enc, done) {
-          if (have + chunk.length > desc.size) {
-            done(new DigestMismatchError(`${desc.size} bytes`, `more than ${desc.size} bytes`, `size of blob ${desc.digest} of ${ctx.repository}`));
-            return;
-          }
-          have += chunk.length;
-          hash.update(chunk);
-          opts.onProgress?.(have, desc.size);
-          done(null, chunk);
-        },
-      });
-      try {
-        await pipeline(res.body, counted, createWriteStream(partialPath, { flags: 'a' }), opts.signal ? { signal: opts.signal } : {});
-      } catch (err) {
-        if (err instanceof DigestMismatchError) {
-          rmSync(partialPath, { force: true });
-          throw err;
-        }
-        if ((err as Error)?.name === 'AbortError' || opts.signal?.aborted) throw err;
-        throw bodyError(res.url, err);
-      }
-      if (have < desc.size) {
-        // A clean end of stream short of the size: the server or a proxy cut it.
-        throw new RegistryUnreachableError(`download of ${desc.digest} from ${res.url.host} ended after ${have} of ${desc.size} bytes`, 'TRUNCATED');
-      }
-    }
-    const actual = `${algorithm}:${hash.digest('hex')}`;
-    if (actual !== desc.digest) {
-      rmSync(partialPath, { force: true });
-      throw new DigestMismatchError(desc.digest, actual, `blob of ${ctx.repository}`);
-    }
+    const spec: SendSpec = { method: 'GET', path: blobPath(ep, ref, desc.digest), scope: pullScope(ref.path), ctx };
+    if (opts.signal) spec.signal = opts.signal;
+    const get = (from?: number) => this.send(ep, from === undefined ? spec : { ...spec, headers: { range: `bytes=${from}-` } });
+    await downloadBlob(desc, partialPath, get, ctx.repository!, opts);
   }
 
   private storedCredentials(host: string): Promise<Credentials | undefined> {
@@ -486,18 +429,4 @@ function manifestPath(ep: Endpoint, ref: Reference, target: string): string {
 
 function blobPath(ep: Endpoint, ref: Reference, digest: string): string {
   return `${ep.root}/${ref.path}/blobs/${digest}`;
-}
-
-function fileSize(path: string): number {
-  try {
-    return statSync(path).size;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 0;
-    throw err;
-  }
-}
-
-async function hashFile(path: string, hash: Hash, signal?: AbortSignal): Promise<void> {
-  const stream = createReadStream(path, signal ? { signal } : {});
-  for await (const chunk of stream as AsyncIterable<Buffer>) hash.update(chunk);
 }

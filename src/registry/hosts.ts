@@ -17,7 +17,8 @@
 //         "insecure": true,                  // HTTPS without certificate checks, falling back to plain HTTP
 //         "caFile": "/etc/tsrun/certs/lan.pem" // extra CA (PEM) trusted for this host
 //       },
-//       "localhost:5000": { "tls": true }    // loopback hosts use plain HTTP unless "tls": true
+//       "localhost:5000": { "tls": true },   // loopback hosts use plain HTTP unless "tls": true
+//       "airgap.lan": { "allowNondistributableArtifacts": true } // push foreign layers too
 //     }
 //   }
 //
@@ -49,6 +50,8 @@ export interface HostSettings {
   insecure?: boolean;
   caFile?: string;
   tls?: boolean;
+  /** Push foreign (non-distributable) layers too, as Docker's allow-nondistributable-artifacts. */
+  allowNondistributableArtifacts?: boolean;
 }
 
 export interface HostsConfig {
@@ -119,9 +122,9 @@ export function loadHostsConfig(path = defaultHostsConfigPath()): HostsConfig {
         }
       }
     }
-    for (const k of ['insecure', 'tls']) if (e[k] !== undefined && typeof e[k] !== 'boolean') bad(`"${host}".${k} must be true or false`);
+    for (const k of ['insecure', 'tls', 'allowNondistributableArtifacts']) if (e[k] !== undefined && typeof e[k] !== 'boolean') bad(`"${host}".${k} must be true or false`);
     if (e.caFile !== undefined && typeof e.caFile !== 'string') bad(`"${host}".caFile must be a path`);
-    const known = new Set(['mirrors', 'insecure', 'caFile', 'tls']);
+    const known = new Set(['mirrors', 'insecure', 'caFile', 'tls', 'allowNondistributableArtifacts']);
     for (const k of Object.keys(e)) if (!known.has(k)) bad(`"${host}": unknown setting "${k}" (known: ${[...known].join(', ')})`);
   }
   return { registries: regs as Record<string, HostSettings> };
@@ -200,6 +203,11 @@ function endpointFor(config: HostsConfig, entry: string | MirrorSpec, mirror: bo
     }
   } else if (s.insecure) tls.rejectUnauthorized = false;
   return { host, base: new URL(`${scheme}//${host}`), root, mirror, tls, httpFallback };
+}
+
+/** Whether pushes to `domain` upload foreign layers instead of skipping them (allowNondistributableArtifacts). */
+export function allowsNondistributable(config: HostsConfig, domain: string): boolean {
+  return settingsFor(config, domain).allowNondistributableArtifacts === true;
 }
 
 /** Where to send requests for `domain`, in order: mirrors first for pulls, then the registry. */

@@ -27,7 +27,7 @@ import type { Reference } from '../image/reference.js';
 import { pullScope } from './auth.js';
 import { RegistryClient, type RegistryClientOptions } from './client.js';
 import type { RequestContext } from './error-answers.js';
-import type { Endpoint } from './hosts.js';
+import { allowsNondistributable, type Endpoint } from './hosts.js';
 import { discard, type HttpResponse, type StreamBody } from './http.js';
 
 /** Blobs up to this size go in one PUT; bigger ones in PATCH chunks of this size. */
@@ -140,6 +140,11 @@ export class RegistryPushClient extends RegistryClient {
 
   private pushContext(ref: Reference, what: RequestContext['what'], target?: string): RequestContext {
     return { ...this.context(ref, what, target), push: true };
+  }
+
+  /** Whether foreign layers are uploaded to this registry (allowNondistributableArtifacts in the registries config). */
+  allowsNondistributable(ref: Reference): boolean {
+    return allowsNondistributable(this.hosts, ref.domain);
   }
 
   /** Whether the repository already has the blob (HEAD). */

@@ -34,6 +34,11 @@ export interface StartRegistryOptions {
   identityToken?: string;
   /** Token auth: false makes the issuer answer every POST with 404, like token servers without OAuth2 (default true). */
   oauth?: boolean;
+  /**
+   * Accept manifests whose foreign (non-distributable) layers have http(s) `urls`
+   * without holding their blobs (validation.manifests.urls.allow; default: such URLs are refused).
+   */
+  allowForeignUrls?: boolean;
 }
 
 /** One request the token issuer served. */
@@ -249,6 +254,7 @@ export async function startRegistry(opts: StartRegistryOptions = {}): Promise<Ru
     '    enabled: true',
     'http:',
     `  addr: ${host}`,
+    ...(opts.allowForeignUrls ? ['validation:', '  manifests:', '    urls:', '      allow:', "        - '^https?://'"] : []),
     authYaml,
   ].join('\n'));
 

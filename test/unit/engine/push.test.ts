@@ -21,12 +21,14 @@ beforeEach(() => {
 afterEach(() => rmSync(tmp, { recursive: true, force: true }));
 
 /** An image in the store: blobs, manifest (with odd spacing, so its bytes matter), record and canonical names. */
-async function storeImage(layerTexts: string[], names: string[]) {
+async function storeImage(layerTexts: string[], names: string[], foreign?: { urls: string[] }) {
   const store = openStore(ctx);
-  const layers = layerTexts.map((t) => {
+  const layers: { mediaType: string; digest: string; size: number; diffId: string; urls?: string[] }[] = layerTexts.map((t) => {
     const bytes = Buffer.from(t.repeat(500));
     return { mediaType: MediaType.OciLayerGzip, digest: store.content.putBytes(bytes), size: bytes.length, diffId: sha256Digest(`diff of ${t}`) };
   });
+  // With `foreign`, the bottom layer is a foreign one with urls (its blob stays in the store).
+  if (foreign) Object.assign(layers[0]!, { mediaType: MediaType.DockerForeignLayerGzip, urls: foreign.urls });
   const configBytes = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: layers.map((l) => l.diffId) } }));
   const configDigest = store.content.putBytes(configBytes);
   const manifest = Buffer.from(`{"schemaVersion":2,  "mediaType":"${MediaType.OciManifest}","config":${JSON.stringify({ mediaType: MediaType.OciConfig, digest: configDigest, size: configBytes.length })},"layers":${JSON.stringify(layers.map(({ diffId: _d, ...l }) => l))}}`);
@@ -103,6 +105,33 @@ describe('pushImage', () => {
     expect(events[events.length - 1]).toEqual({ type: 'done', tag: 'v1', digest: img.manifestDigest, size: img.manifest.length, reference: '127.0.0.1:5000/team/app:v1' });
     // The registry now holds it: a repo digest, as after a pull.
     expect(openStore(ctx).images.get(img.record.id)!.repoDigests).toEqual([`127.0.0.1:5000/team/app@${img.manifestDigest}`]);
+  });
+
+  it('skips a foreign layer ("Skipped foreign layer") and sends the manifest unchanged', async () => {
+    const img = await storeImage(['base', 'app'], ['127.0.0.1:5000/team/win:v1'], { urls: ['https://example.invalid/base'] });
+    const calls = newCalls();
+    const events: PushEvent[] = [];
+    await pushImage(ctx, '127.0.0.1:5000/team/win:v1', { onEvent: (e) => events.push(e), deps: { makeRegistry: () => fakeRegistry(calls) } });
+    const [fg, app] = img.layers.map((l) => l.digest.slice(7, 15));
+    expect(calls.log.some((l) => l.includes(fg!))).toBe(false);
+    expect(calls.log).toContain(`UPLOAD team/win ${app}`);
+    const id = img.layers[0]!.diffId.slice(7, 19);
+    expect(events.filter((e) => e.type === 'layer' && e.id === id).map((e) => (e as { status: string }).status)).toEqual(['Preparing', 'Skipped foreign layer']);
+    expect(calls.manifests[0]!.bytes.equals(img.manifest)).toBe(true);
+    expect(JSON.parse(img.manifest.toString()).layers[0].urls).toEqual(['https://example.invalid/base']);
+  });
+
+  it('uploads a foreign layer to a registry that allows non-distributable artifacts', async () => {
+    const img = await storeImage(['base', 'app'], ['127.0.0.1:5000/team/win:v1'], { urls: ['https://example.invalid/base'] });
+    const calls = newCalls();
+    const events: PushEvent[] = [];
+    await pushImage(ctx, '127.0.0.1:5000/team/win:v1', {
+      onEvent: (e) => events.push(e),
+      deps: { makeRegistry: () => ({ ...fakeRegistry(calls), allowsNondistributable: () => true }) },
+    });
+    expect(calls.log).toContain(`UPLOAD team/win ${img.layers[0]!.digest.slice(7, 15)}`);
+    expect(events.some((e) => e.type === 'layer' && e.status === 'Skipped foreign layer')).toBe(false);
+    expect(calls.manifests[0]!.bytes.equals(img.manifest)).toBe(true);
   });
 
   it('skips what the registry has and mounts what another repository of the same registry holds', async () => {
