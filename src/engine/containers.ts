@@ -114,6 +114,9 @@ export class Containers {
       this.store.save(record);
       return delayMs;
     });
+    // Its volumes' mounts go with their last live user (rm did it for a removed one); a restart mounts them again, as Docker.
+    const stored = decision === 'removed' ? undefined : this.store.get(id);
+    if (stored) await this.releaseVolumes(stored);
     if (typeof decision !== 'number') {
       if (decision === 'stopped') await afterPodMemberExit(this, id); // pod exit rules (rkt's halt)
       return decision;
@@ -265,7 +268,7 @@ export class Containers {
         const anonymous = m.volumeName === undefined || Boolean(m.sharedFrom?.anonymous);
         // Shared by --volumes-from: the volume must still be there (its container may have gone with rm -v meanwhile).
         if (m.sharedFrom && !volumes.find(m.volumeName!)) throw new NotFoundError('volume', `${m.volumeName} (of container ${m.sharedFrom.container})`);
-        const { volume } = volumes.createLocked({ name: m.volumeName, labels: m.volumeLabels });
+        const { volume } = volumes.createLocked({ name: m.volumeName, labels: m.volumeLabels, options: m.volumeOptions });
         m.volumeName = volume.name;
         m.source = volume.mountpoint;
         out.push({ type: 'volume', name: volume.name, source: volume.mountpoint, destination: m.target, mode: m.mode ?? '', rw: !m.readonly, anonymous });
@@ -384,17 +387,19 @@ export class Containers {
       if (opts.attach) throw new StateError(`container ${record.name} is already running`);
       return undefined;
     }
-    const { launcher, paths } = await this.prepareStart(record, Boolean(opts.keepStopMark));
+    const { launcher, paths, volumeHold } = await this.prepareStart(record, Boolean(opts.keepStopMark));
     let exit: ExitStatus | undefined;
+    const running = launcher.run(record.id, paths.bundle, {
+      detach: !opts.attach,
+      logPath: paths.log,
+      stdin: Boolean(opts.interactive ?? record.config.openStdin),
+      exitCommand: opts.attach ? undefined : this.exitCommand(record),
+      attachSocket: true, // `tsrun attach` (our own launcher; runc and crun have none)
+      onWarning: (m) => this.onWarning?.(m, record),
+    });
+    if (volumeHold) await this.holdUntilLive(record, running, volumeHold);
     try {
-      exit = await launcher.run(record.id, paths.bundle, {
-        detach: !opts.attach,
-        logPath: paths.log,
-        stdin: Boolean(opts.interactive ?? record.config.openStdin),
-        exitCommand: opts.attach ? undefined : this.exitCommand(record),
-        attachSocket: true, // `tsrun attach` (our own launcher; runc and crun have none)
-        onWarning: (m) => this.onWarning?.(m, record),
-      });
+      exit = await running;
     } catch (err) {
       await this.startFailed(record, err);
       throw err;
@@ -404,25 +409,94 @@ export class Containers {
     return exit.exitCode;
   }
 
-  /** Clears what a previous run left, brings back the network and the rootfs, and records the start. */
-  private async prepareStart(record: ContainerRecord, keepStopMark: boolean): Promise<{ launcher: AnyLauncher; paths: ReturnType<ContainerStore['paths']> }> {
+  /**
+   * Clears what a previous run left, brings back the network, the rootfs and the volumes'
+   * mounts, and records the start. `volumeHold` (when the container has volumes with
+   * mount options) is the volumes' lease: release it once the container is live.
+   */
+  private async prepareStart(
+    record: ContainerRecord,
+    keepStopMark: boolean,
+  ): Promise<{ launcher: AnyLauncher; paths: ReturnType<ContainerStore['paths']>; volumeHold?: FileLock }> {
     const launcher = this.launcher(record);
     const paths = this.store.paths(record.id);
     // A previous run leaves the launcher's state behind: clear it before a new start.
     await launcher.delete(record.id, true).catch(() => undefined);
     await reviveNetwork(this.ctx, record, paths.etc);
     if (!isMounted(paths.rootfs)) mountRootfs(record.lowerDirs, paths.upper, paths.work, paths.rootfs, { volatile: record.hostConfig.autoRemove });
+    const volumeHold = await this.mountVolumes(record);
+    try {
+      record.state = { status: 'running', startedAt: new Date().toISOString() };
+      if (!keepStopMark) record.manuallyStopped = false;
+      this.store.save(record);
+    } catch (err) {
+      volumeHold?.release();
+      throw err;
+    }
+    return { launcher, paths, volumeHold };
+  }
 
-    record.state = { status: 'running', startedAt: new Date().toISOString() };
-    if (!keepStopMark) record.manuallyStopped = false;
-    this.store.save(record);
-    return { launcher, paths };
+  private volumeNames(record: ContainerRecord): string[] {
+    return (record.mounts ?? []).filter((m) => m.type === 'volume' && m.name).map((m) => m.name!);
+  }
+
+  /** Mounts the container's volumes that have mount options (Docker's local driver); returns the volumes' lease, held, if there were any. */
+  private async mountVolumes(record: ContainerRecord): Promise<FileLock | undefined> {
+    const volumes = new Volumes(this.ctx);
+    const names = volumes.withMountOptions(this.volumeNames(record));
+    if (names.length === 0) return undefined;
+    const lease = await volumes.lease();
+    try {
+      await volumes.mountLocked(names);
+    } catch (err) {
+      lease.release();
+      throw err;
+    }
+    return lease;
+  }
+
+  /**
+   * Keeps the volumes' lease until the launcher shows the container (or its start
+   * settled), so that no releaseUnused() elsewhere unmounts a volume between our
+   * mount and the moment the container counts as live.
+   */
+  private async holdUntilLive(record: ContainerRecord, starting: Promise<unknown>, lease: FileLock): Promise<void> {
+    let settled = false;
+    starting.then(
+      () => (settled = true),
+      () => (settled = true),
+    );
+    await waitUntil(() => settled || this.isLive(record), 120_000, 10);
+    lease.release();
+  }
+
+  /** Whether the launcher has the container up (creating, created, running or paused): what keeps its volumes mounted. */
+  private readonly isLive = (record: ContainerRecord): boolean => {
+    try {
+      return this.launcher(record).state(record.id).status !== 'stopped';
+    } catch {
+      return false;
+    }
+  };
+
+  /**
+   * Unmounts the container's volumes with mount options that no live container uses
+   * any more (Docker's active count, recomputed from the records: nothing to go stale
+   * after a kill -9). A failure is a warning: the container's own change is done.
+   */
+  private async releaseVolumes(record: ContainerRecord): Promise<void> {
+    const names = this.volumeNames(record);
+    if (names.length === 0) return;
+    await new Volumes(this.ctx)
+      .releaseUnused(names, this.isLive)
+      .catch((err) => this.onWarning?.(`cannot unmount the volumes of ${record.name}: ${err instanceof Error ? err.message : String(err)}`, record));
   }
 
   private async startFailed(record: ContainerRecord, err: unknown): Promise<void> {
     record.state = { status: 'exited', exitCode: 127, error: err instanceof Error ? err.message : String(err), finishedAt: new Date().toISOString() };
     this.store.save(record);
     if (record.hostConfig.autoRemove) await this.remove(record, { force: true, volumes: true });
+    else await this.releaseVolumes(record);
   }
 
   /** Whether startAttached() can start this container: our own launcher, and a CLI for the exit command. */
@@ -443,7 +517,7 @@ export class Containers {
     if (!exitCommand || !(this.launcher(record) instanceof Launcher)) {
       throw new StateError(`container ${record.name} runs under ${record.hostConfig.runtime}, whose containers cannot be attached to`);
     }
-    const { paths } = await this.prepareStart(record, false);
+    const { paths, volumeHold } = await this.prepareStart(record, false);
     const launcher = this.launcher(record) as Launcher;
     try {
       await launcher.create(record.id, paths.bundle, {
@@ -456,9 +530,11 @@ export class Containers {
         onWarning: (m) => this.onWarning?.(m, record),
       });
     } catch (err) {
+      volumeHold?.release();
       await this.startFailed(record, err);
       throw err;
     }
+    volumeHold?.release(); // created: the container is live now
     let sock: Socket | undefined;
     try {
       const path = launcher.attachSocket(record.id);
@@ -500,6 +576,7 @@ export class Containers {
       return;
     }
     if (this.store.get(record.id)) this.store.save(record);
+    await this.releaseVolumes(record);
   }
 
   async run(req: CreateRequest & { detach: boolean }): Promise<{ record: ContainerRecord; exitCode?: number }> {
@@ -556,6 +633,8 @@ export class Containers {
       await launcher.kill(record.id, parseSignal('SIGKILL'), true).catch(() => undefined);
       await waitUntil(() => this.state(record).status !== 'running', 10_000);
     }
+    // The exit command does it too, but runc's and crun's containers have none.
+    await this.releaseVolumes(record);
     return { forced: !exited };
   }
 
@@ -593,6 +672,8 @@ export class Containers {
     await detachNetwork(this.ctx, record.id);
     unmountRootfs(this.store.paths(record.id).rootfs);
     this.store.remove(record);
+    // Its record is gone, so it no longer counts as a user: after a kill -9 of its monitor this is what unmounts.
+    await this.releaseVolumes(record);
     if (opts.volumes) {
       // The container is gone already: a volume that cannot go is worth a warning, not a failed rm.
       await new Volumes(this.ctx).removeAnonymousOf(record).catch((err) => this.onWarning?.(`cannot remove the anonymous volumes of ${record.name}: ${err instanceof Error ? err.message : String(err)}`, record));

@@ -8,12 +8,17 @@
 //   <root>/volumes/.lock                shared by whoever creates or fills volumes, exclusive for rm/prune/repair
 // Which containers use a volume is read from the container records (their
 // `mounts`), so there is no reference count to get out of step after a kill -9.
+// A volume created with the local driver's type/device/o options (volume-options.ts)
+// has its filesystem mounted on _data while some live container uses it (mountLocked,
+// releaseUnused), as Docker's local driver does.
 // Container creation holds the lock (shared) from finding or creating its volumes
 // until its record is in place, so rm and prune never miss a user being born.
 import { randomHex } from '../util/random.js';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { ConflictError, NotFoundError, UsageError } from '../errors.js';
+import { ConflictError, NotFoundError, StateError, UsageError } from '../errors.js';
+import { MS_BIND, MS_REC, MS_REMOUNT, native } from '../native/index.js';
+import { isMountPoint, unmount } from '../snapshot/overlay.js';
 import { validateVolumeName, VOLUME_NAME_PATTERN } from '../spec/index.js';
 import { ensureDir, writeJsonAtomic } from '../util/fs.js';
 import { FileLock } from '../util/lock.js';
@@ -21,6 +26,7 @@ import { ContainerStore, type ContainerRecord } from './container-store.js';
 import { treeSize } from './container-usage.js';
 import { layout, type EngineContext } from './context.js';
 import { copyUp } from './volume-copy.js';
+import { checkVolumeDriver, needsMount, resolveServerAddress, validateVolumeOptions, volumeMountArgs } from './volume-options.js';
 
 /** Docker (23+) marks anonymous volumes with this label; `volume prune` without -a removes only those. */
 export const ANONYMOUS_VOLUME_LABEL = 'com.docker.volume.anonymous';
@@ -119,11 +125,9 @@ export class Volumes {
 
   /** create() for a caller holding lease(). */
   createLocked(req: CreateVolumeRequest): { volume: VolumeInfo; created: boolean } {
-    const driver = req.driver ?? 'local';
-    if (driver !== 'local') throw new UsageError(`volume driver "${driver}" is not supported (only local)`);
-    if (req.options && Object.keys(req.options).length > 0) {
-      throw new UsageError(`volume options are not supported (${Object.keys(req.options).join(', ')}): local volumes here are plain directories`);
-    }
+    // Checked even for a name that exists, as Docker's local driver does.
+    checkVolumeDriver(req.driver ?? 'local');
+    validateVolumeOptions(req.options ?? {});
     const anonymous = req.name === undefined;
     const name = req.name ?? randomHex(32);
     validateVolumeName(name);
@@ -135,7 +139,7 @@ export class Volumes {
       driver: 'local',
       createdAt: createdNow(),
       labels: { ...(req.labels ?? {}), ...(anonymous ? { [ANONYMOUS_VOLUME_LABEL]: '' } : {}) },
-      options: {},
+      options: { ...(req.options ?? {}) },
       anonymous,
     };
     ensureDir(this.dir);
@@ -219,6 +223,8 @@ export class Volumes {
 
   /** Renamed out of sight first, so a crash never leaves a half-deleted volume visible. */
   private removeLocked(name: string): void {
+    // Never delete through a mount: a bind volume's _data is the host's own directory.
+    unmount(this.dataDir(name));
     const doomed = join(this.dir, `.removing-${name}-${randomHex(4)}`);
     try {
       renameSync(this.volumeDir(name), doomed);
@@ -292,6 +298,7 @@ export class Volumes {
     }
     for (const n of names) {
       if (n.startsWith('.creating-') || n.startsWith('.removing-')) {
+        unmount(join(this.dir, n, '_data'));
         rmSync(join(this.dir, n), { recursive: true, force: true });
         swept.push(n);
       } else if (VOLUME_NAME_PATTERN.test(n)) {
@@ -313,9 +320,65 @@ export class Volumes {
   /**
    * Copy-up (Docker's): fills the empty volume `name` from `source`, a directory
    * of a container's mounted rootfs. Holds the lease so repair leaves the copy alone.
+   * A volume with mount options is skipped: its filesystem is mounted only while containers run.
    */
   async populate(name: string, source: string): Promise<boolean> {
+    if (needsMount(this.find(name)?.options ?? {})) return false;
     return this.withLease(false, () => copyUp(source, this.dataDir(name)));
+  }
+
+  /** The volumes among `names` that are mounts (created with type/device), not plain directories. */
+  withMountOptions(names: readonly string[]): string[] {
+    return [...new Set(names)].filter((n) => needsMount(this.find(n)?.options ?? {}));
+  }
+
+  /**
+   * Mounts the filesystems of the volumes among `names` created with type/device/o
+   * that are not mounted yet, on their _data dirs in the host's mount namespace.
+   * The caller holds lease() until the containers using them are live, so that
+   * releaseUnused() never unmounts what a starting container is about to bind.
+   */
+  async mountLocked(names: readonly string[]): Promise<void> {
+    for (const name of this.withMountOptions(names)) {
+      const v = this.get(name);
+      if (isMountPoint(v.mountpoint)) continue;
+      const { source, fstype, flags, data } = volumeMountArgs(await resolveServerAddress(v.options));
+      try {
+        if (flags & MS_BIND) {
+          native().mount(source, v.mountpoint, '', flags & (MS_BIND | MS_REC), null);
+          // A bind ignores ro, nosuid... on the first call: they take a remount.
+          const rest = flags & ~(MS_BIND | MS_REC);
+          if (rest) native().mount('', v.mountpoint, '', MS_REMOUNT | MS_BIND | rest, null);
+        } else {
+          native().mount(source, v.mountpoint, fstype, flags, data || null);
+        }
+      } catch (err) {
+        unmount(v.mountpoint);
+        throw new StateError(`failed to mount local volume ${name}: mount ${source}:${v.mountpoint} (type ${fstype || 'none'}, options "${v.options.o ?? ''}"): ${(err as Error).message}`);
+      }
+    }
+  }
+
+  /**
+   * Docker's active count, recomputed instead of stored (a kill -9 cannot leave it
+   * wrong): unmounts the mounted volumes among `names` (every volume when omitted)
+   * whose users (containers recording them) are none of them live. A tmpfs volume
+   * loses its content here, as in Docker. Returns the names unmounted.
+   */
+  async releaseUnused(names: readonly string[] | undefined, isLive: (record: ContainerRecord) => boolean): Promise<string[]> {
+    const candidates = this.withMountOptions(names ?? this.list().map((v) => v.name)).filter((n) => isMountPoint(this.dataDir(n)));
+    if (candidates.length === 0) return [];
+    return this.withLease(true, () => {
+      const records = new ContainerStore(this.ctx).list();
+      const released: string[] = [];
+      for (const name of candidates) {
+        const users = records.filter((r) => (r.mounts ?? []).some((m) => m.type === 'volume' && m.name === name));
+        if (users.some(isLive)) continue;
+        unmount(this.dataDir(name));
+        released.push(name);
+      }
+      return released;
+    });
   }
 
   /** For `system df`. */

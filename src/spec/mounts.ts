@@ -33,6 +33,8 @@ export interface MountRequest {
   noCopy?: boolean;
   /** Volume only: labels for the volume if this mount creates it (--mount volume-label=k=v). */
   volumeLabels?: Record<string, string>;
+  /** Volume only: the local driver's options if this mount creates it (--mount volume-opt=k=v); the engine checks them. */
+  volumeOptions?: Record<string, string>;
   /** Volume only: the mode text of -v ("ro", "rw,nocopy"; "" when none), shown by inspect. */
   mode?: string;
   /** Volume only: asked for by the image's config (Dockerfile VOLUME), not by a flag. */
@@ -262,6 +264,7 @@ export function parseMount(spec: string): MountRequest {
   let mode: string | undefined;
   let noCopy = false;
   const labels: Record<string, string> = {};
+  const volumeOptions: Record<string, string> = {};
   for (const [key, value] of fields) {
     const need = (): string => {
       if (value === undefined || value === '') throw new UsageError(`invalid ${what}: ${key} needs a value`);
@@ -308,10 +311,16 @@ export function parseMount(spec: string): MountRequest {
         break;
       }
       case 'volume-driver':
-        if (need() !== 'local') throw new UsageError(`invalid ${what}: volume driver "${value}" is not supported (only local)`);
+        if (need() !== 'local') throw new UsageError(`invalid ${what}: volume driver "${value}" is not supported: tsrun has only the local driver (no volume plugins)`);
         break;
-      case 'volume-opt':
-        throw new UsageError(`invalid ${what}: volume-opt is not supported (local volumes here are plain directories)`);
+      case 'volume-opt': {
+        // An `o` with commas is quoted as one CSV field ("volume-opt=o=size=1m,uid=1"), as in Docker.
+        const opt = need();
+        const eq = opt.indexOf('=');
+        if (eq <= 0) throw new UsageError(`invalid ${what}: volume-opt "${opt}" is not key=value`);
+        volumeOptions[opt.slice(0, eq)] = opt.slice(eq + 1);
+        break;
+      }
       default:
         throw new UsageError(`invalid ${what}: unexpected key "${key}"`);
     }
@@ -340,6 +349,7 @@ export function parseMount(spec: string): MountRequest {
       readonly,
       noCopy,
       ...(Object.keys(labels).length > 0 ? { volumeLabels: labels } : {}),
+      ...(Object.keys(volumeOptions).length > 0 ? { volumeOptions } : {}),
       mode: '',
     };
   }

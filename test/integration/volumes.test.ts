@@ -340,6 +340,113 @@ describe("the image's VOLUME paths", () => {
   });
 });
 
+/** Mount points at or under `dir` in our mount namespace (the host's, where the engine mounts volumes). */
+const mountsUnder = (dir: string): string[] =>
+  readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .map((l) => l.split(' ')[4])
+    .filter((p): p is string => p !== undefined && (p === dir || p.startsWith(`${dir}/`)));
+
+describe("the local driver's options (type, device, o)", () => {
+  it('tmpfs: shared by running containers, size and uid applied, gone once the last user stops', () => {
+    const created = cli.run(['volume', 'create', '--driver', 'local', '--opt', 'type=tmpfs', '--opt', 'device=tmpfs', '--opt', 'o=size=1m,uid=1000', 'tmpvol']);
+    expect(created.code, created.stderr).toBe(0);
+    expect(created.stdout).toBe('tmpvol\n');
+    const info = JSON.parse(cli.run(['volume', 'inspect', 'tmpvol']).stdout)[0];
+    expect(info).toMatchObject({ Driver: 'local', Name: 'tmpvol', Options: { type: 'tmpfs', device: 'tmpfs', o: 'size=1m,uid=1000' }, Mountpoint: dataDir('tmpvol') });
+    expect(mountsUnder(dataDir('tmpvol'))).toEqual([]); // mounted only while used
+
+    for (const name of ['tmp1', 'tmp2']) {
+      const r = cli.run(['run', '-d', '--name', name, '-v', 'tmpvol:/d', image, 'sleep', '600']);
+      expect(r.code, r.stderr).toBe(0);
+    }
+    expect(mountsUnder(dataDir('tmpvol'))).toEqual([dataDir('tmpvol')]);
+    expect(cli.run(['exec', 'tmp1', 'sh', '-c', 'echo shared > /d/f']).code).toBe(0);
+    expect(cli.run(['exec', 'tmp2', 'cat', '/d/f']).stdout).toBe('shared\n');
+    expect(cli.run(['exec', 'tmp2', 'stat', '-c', '%u', '/d']).stdout).toBe('1000\n');
+    expect(readFileSync(join(dataDir('tmpvol'), 'f'), 'utf8')).toBe('shared\n');
+    const big = cli.run(['exec', 'tmp1', 'dd', 'if=/dev/zero', 'of=/d/big', 'bs=1024', 'count=2048']);
+    expect(big.code).not.toBe(0);
+    expect(big.stderr).toMatch(/No space left/);
+
+    expect(cli.run(['stop', '-t', '1', 'tmp1']).code).toBe(0);
+    expect(mountsUnder(dataDir('tmpvol'))).toEqual([dataDir('tmpvol')]); // tmp2 still uses it
+    expect(cli.run(['exec', 'tmp2', 'cat', '/d/f']).stdout).toBe('shared\n');
+    expect(cli.run(['stop', '-t', '1', 'tmp2']).code).toBe(0);
+    expect(mountsUnder(dataDir('tmpvol'))).toEqual([]);
+
+    expect(cli.run(['start', 'tmp1']).code).toBe(0);
+    expect(mountsUnder(dataDir('tmpvol'))).toEqual([dataDir('tmpvol')]);
+    expect(cli.run(['exec', 'tmp1', 'ls', '-A', '/d']).stdout).toBe(''); // a fresh tmpfs, as in Docker
+    expect(cli.run(['rm', '-f', 'tmp1', 'tmp2']).code).toBe(0);
+    expect(mountsUnder(dataDir('tmpvol'))).toEqual([]);
+    expect(cli.run(['volume', 'rm', 'tmpvol']).code).toBe(0);
+  });
+
+  it("type=none,o=bind: the host directory's files, written through, and left alone by volume rm", () => {
+    const host = join(work, 'srv-data');
+    mkdirSync(host);
+    writeFileSync(join(host, 'hello.txt'), 'from the host\n');
+    const created = cli.run(['volume', 'create', '--opt', 'type=none', '--opt', 'o=bind', '--opt', `device=${host}`, 'bindvol']);
+    expect(created.code, created.stderr).toBe(0);
+    const r = cli.run(['run', '--rm', '-v', 'bindvol:/srv', image, 'sh', '-c', 'cat /srv/hello.txt && echo back > /srv/back']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toBe('from the host\n');
+    expect(readFileSync(join(host, 'back'), 'utf8')).toBe('back\n');
+    expect(mountsUnder(dataDir('bindvol'))).toEqual([]);
+    // Mounted again for volume rm's sake: rm must unmount, never delete through the bind.
+    expect(cli.run(['run', '-d', '--name', 'bindholder', '-v', 'bindvol:/srv', image, 'sleep', '600']).code).toBe(0);
+    expect(cli.run(['volume', 'rm', 'bindvol']).code).toBe(1); // in use
+    expect(cli.run(['rm', '-f', 'bindholder']).code).toBe(0);
+    expect(cli.run(['volume', 'rm', 'bindvol']).code).toBe(0);
+    expect(readdirSync(host).sort()).toEqual(['back', 'hello.txt']);
+  });
+
+  it('--mount volume-driver=local,volume-opt=... creates the volume with those options', () => {
+    const r = cli.run(['run', '--rm', '--mount', 'type=volume,src=mntvol,dst=/m,volume-driver=local,volume-opt=type=tmpfs,volume-opt=device=tmpfs,"volume-opt=o=size=2m,mode=1777"', image, 'sh', '-c', 'grep " /m " /proc/mounts; stat -c %a /m']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^tmpfs \/m tmpfs .*size=2048k/);
+    expect(r.stdout).toMatch(/\n1777\n$/);
+    expect(JSON.parse(cli.run(['volume', 'inspect', 'mntvol']).stdout)[0].Options).toEqual({ type: 'tmpfs', device: 'tmpfs', o: 'size=2m,mode=1777' });
+    expect(mountsUnder(dataDir('mntvol'))).toEqual([]);
+    expect(cli.run(['volume', 'rm', 'mntvol']).code).toBe(0);
+  });
+
+  it('bad options and other drivers are usage errors (125) naming what is wrong, and create nothing', () => {
+    const volumesBefore = volumeNames();
+    const containersBefore = cli.run(['ps', '-aq']).stdout;
+    for (const [args, text] of [
+      [['volume', 'create', '--opt', 'type=tmpfs', 'badopt1'], 'missing required option: "device"'],
+      [['volume', 'create', '--opt', 'type=tmpfs', '--opt', 'device=tmpfs', '--opt', 'foo=1', 'badopt2'], 'invalid option: "foo"'],
+      [['volume', 'create', '--opt', 'type=none', '--opt', 'o=bind', '--opt', 'device=/nonexistent/srv', 'badopt3'], 'device "/nonexistent/srv" does not exist'],
+      [['volume', 'create', '--driver', 'rexray', 'badopt4'], 'volume driver "rexray" is not supported'],
+      [['run', '--rm', '--mount', 'src=badopt5,dst=/x,volume-opt=type=tmpfs,volume-opt=device=tmpfs,volume-opt=bogus=1', image, 'true'], 'invalid option: "bogus"'],
+      [['run', '--rm', '--mount', 'src=badopt6,dst=/x,volume-driver=rexray', image, 'true'], 'volume driver "rexray" is not supported'],
+    ] as const) {
+      const r = cli.run([...args]);
+      expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(125);
+      expect(r.stderr).toContain(text);
+    }
+    expect(volumeNames()).toEqual(volumesBefore);
+    expect(cli.run(['ps', '-aq']).stdout).toBe(containersBefore);
+  });
+
+  it('after kill -9 of the monitor, rm -f leaves no mount under --root', async () => {
+    expect(cli.run(['volume', 'create', '--opt', 'type=tmpfs', '--opt', 'device=tmpfs', 'k9vol']).code).toBe(0);
+    const id = cli.run(['run', '-d', '-v', 'k9vol:/d', image, 'sleep', '600']).stdout.trim();
+    expect(mountsUnder(dataDir('k9vol'))).toEqual([dataDir('k9vol')]);
+    const state = readFileSync(join(cli.runroot, 'runtime', id, 'state.json'), 'utf8');
+    const monitorPid = Number(state.match(/"monitorPid":\s*(\d+)/)?.[1]);
+    expect(monitorPid).toBeGreaterThan(0);
+    process.kill(monitorPid, 'SIGKILL');
+    await sleep(200);
+    expect(cli.run(['rm', '-f', id]).code).toBe(0);
+    expect(mountsUnder(join(cli.root, 'volumes'))).toEqual([]);
+    expect(mountsUnder(join(cli.root, 'containers', id))).toEqual([]);
+    expect(cli.run(['volume', 'rm', 'k9vol']).code).toBe(0);
+  });
+});
+
 describe('volume ls, prune and system df', () => {
   it('filters dangling volumes, prunes anonymous ones (all unused with -a), and df counts them', () => {
     // Its own root, so other tests' volumes do not count.

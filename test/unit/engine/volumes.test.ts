@@ -125,7 +125,9 @@ describe('Volumes: create, get, list', () => {
     }
     await expect(volumes.create({ name: 'a/b' })).rejects.toThrow('"a/b" includes invalid characters');
     await expect(volumes.create({ name: 'ok1', driver: 'nfs' })).rejects.toThrow('volume driver "nfs" is not supported');
-    await expect(volumes.create({ name: 'ok1', options: { type: 'tmpfs' } })).rejects.toThrow('volume options are not supported');
+    await expect(volumes.create({ name: 'ok1', options: { type: 'tmpfs' } })).rejects.toThrow('missing required option: "device"');
+    await expect(volumes.create({ name: 'ok1', options: { type: 'tmpfs', device: 'tmpfs', foo: '1' } })).rejects.toThrow('invalid option: "foo"');
+    await expect(volumes.create({ name: 'ok1', options: { type: 'none', device: join(ctx.root, 'nowhere'), o: 'bind' } })).rejects.toThrow('does not exist');
     expect(volumes.list()).toEqual([]);
     expect(readdirSync(join(ctx.root, 'volumes')).filter((n) => n !== '.lock')).toEqual([]);
   });

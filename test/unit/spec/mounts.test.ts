@@ -115,8 +115,20 @@ describe('--mount', () => {
     expect(() => parseMount('type=volume,src=data,dst=/v,bind-propagation=shared')).toThrow('bind-propagation cannot be used with type=volume');
     expect(() => parseMount('type=bind,src=/a,dst=/v,volume-nocopy')).toThrow('volume-nocopy cannot be used with type=bind');
     expect(() => parseMount('type=volume,src=data,dst=/v,volume-driver=nfs')).toThrow('volume driver "nfs" is not supported');
-    expect(() => parseMount('type=volume,src=data,dst=/v,volume-opt=type=nfs')).toThrow('volume-opt is not supported');
+    expect(() => parseMount('type=volume,src=data,dst=/v,volume-opt=type')).toThrow('volume-opt "type" is not key=value');
+    expect(() => parseMount('type=bind,src=/a,dst=/v,volume-opt=type=tmpfs')).toThrow('volume-opt cannot be used with type=bind');
     expect(() => parseMount('type=volume,src=data')).toThrow('target is required');
+  });
+  it('volume: volume-opt collects the local driver options (a quoted field keeps the commas of o)', () => {
+    expect(parseMount('type=volume,src=vv,dst=/d,volume-driver=local,volume-opt=type=tmpfs,volume-opt=device=tmpfs,"volume-opt=o=size=1m,uid=1000"')).toEqual({
+      type: 'volume',
+      volumeName: 'vv',
+      target: '/d',
+      readonly: false,
+      noCopy: false,
+      volumeOptions: { type: 'tmpfs', device: 'tmpfs', o: 'size=1m,uid=1000' },
+      mode: '',
+    });
   });
   it('quoted CSV fields', () => {
     expect(splitCsv('type=bind,"src=/a,b",dst=/c')).toEqual(['type=bind', 'src=/a,b', 'dst=/c']);
