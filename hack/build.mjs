@@ -104,7 +104,28 @@ try {
     cli(warmup.args, { TSRUN_WRITE_CODE_CACHE: cacheFile });
   }
 } finally {
-  rmSync(scratch, { recursive: true, force: true });
+  removeScratch(scratch);
+}
+
+/**
+ * A warm-up run stopped by its timeout may leave its container's overlay mounted in the
+ * scratch dir: unmount what is there first, and never fail the build over the cleanup.
+ */
+function removeScratch(dir) {
+  try {
+    const mounts = readFileSync('/proc/self/mountinfo', 'utf8')
+      .split('\n')
+      .map((line) => line.split(' ')[4])
+      .filter((m) => m && m.startsWith(`${dir}/`));
+    for (const m of mounts.reverse()) spawnSync('umount', ['-l', m], { stdio: 'ignore' });
+  } catch {
+    // no mountinfo: nothing can be mounted there either
+  }
+  try {
+    rmSync(dir, { recursive: true, force: true });
+  } catch (err) {
+    console.warn(`build: could not remove the warm-up's scratch dir ${dir}: ${err.message}`);
+  }
 }
 
 /** The warm-up bundle's process: no terminal, and a command that is not there. */
