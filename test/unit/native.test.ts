@@ -2,7 +2,7 @@ import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { LOCK_EX, LOCK_NB, LOCK_UN, MNT_DETACH, native, removeTree } from '../../src/native/index.js';
+import { LOCK_EX, LOCK_NB, LOCK_UN, MNT_DETACH, MS_BIND, native, removeTree } from '../../src/native/index.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tsrun-native-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -76,5 +76,24 @@ describe('removeTree', () => {
     }
     removeTree(top);
     expect(existsSync(top)).toBe(false);
+  });
+
+  it('stops at a bind of a directory of the same filesystem too (same st_dev, another mount)', () => {
+    const hostDir = join(dir, 'host-data');
+    mkdirSync(hostDir);
+    writeFileSync(join(hostDir, 'precious'), 'data');
+    const top = join(dir, 'with-bind');
+    const mnt = join(top, 'volume/_data');
+    mkdirSync(mnt, { recursive: true });
+    native().mount(hostDir, mnt, '', MS_BIND, null);
+    try {
+      expect(() => removeTree(top)).toThrow(expect.objectContaining({ code: 'EXDEV', path: mnt }));
+      expect(readFileSync(join(hostDir, 'precious'), 'utf8')).toBe('data');
+    } finally {
+      native().umount2(mnt, MNT_DETACH);
+    }
+    removeTree(top);
+    expect(existsSync(top)).toBe(false);
+    expect(readFileSync(join(hostDir, 'precious'), 'utf8')).toBe('data');
   });
 });
