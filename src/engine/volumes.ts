@@ -17,7 +17,7 @@ import { randomHex } from '../util/random.js';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConflictError, NotFoundError, StateError, UsageError } from '../errors.js';
-import { MS_BIND, MS_REC, MS_REMOUNT, native } from '../native/index.js';
+import { MS_BIND, MS_REC, MS_REMOUNT, native, removeTree } from '../native/index.js';
 import { isMountPoint, unmount } from '../snapshot/overlay.js';
 import { validateVolumeName, VOLUME_NAME_PATTERN } from '../spec/index.js';
 import { ensureDir, writeJsonAtomic } from '../util/fs.js';
@@ -232,7 +232,8 @@ export class Volumes {
       if (errno(err) === 'ENOENT') return;
       throw err;
     }
-    rmSync(doomed, { recursive: true, force: true });
+    // removeTree stops at a mount still inside (EXDEV) rather than delete through it.
+    removeTree(doomed);
   }
 
   /**
@@ -298,9 +299,13 @@ export class Volumes {
     }
     for (const n of names) {
       if (n.startsWith('.creating-') || n.startsWith('.removing-')) {
-        unmount(join(this.dir, n, '_data'));
-        rmSync(join(this.dir, n), { recursive: true, force: true });
-        swept.push(n);
+        try {
+          unmount(join(this.dir, n, '_data'));
+          removeTree(join(this.dir, n)); // never through a mount left inside
+          swept.push(n);
+        } catch {
+          // a mount that would not go: left for a later sweep, its data untouched
+        }
       } else if (VOLUME_NAME_PATTERN.test(n)) {
         let inner: string[] = [];
         try {

@@ -9,7 +9,7 @@
 // trees (LayerStore.shortPath: <root>/layers/l/<16 hex>, ~40 bytes each,
 // Docker's overlay2 does the same), which leaves room for ~100 layers. Past
 // the limit we fail with a clear error rather than let the kernel truncate.
-import { readFileSync } from 'node:fs';
+import { readFileSync, realpathSync } from 'node:fs';
 import { StoreError } from '../errors.js';
 import { MNT_DETACH, MS_BIND, MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_RDONLY, MS_REC, MS_REMOUNT, native } from '../native/index.js';
 import type { Mount } from '../oci/runtime.js';
@@ -143,7 +143,16 @@ export function mountPoints(mountinfo?: string): string[] {
 }
 
 export function isMountPoint(path: string, mountinfo?: string): boolean {
-  return mountPoints(mountinfo).includes(path.replace(/\/+$/, '') || '/');
+  const points = mountPoints(mountinfo);
+  const plain = path.replace(/\/+$/, '') || '/';
+  if (points.includes(plain)) return true;
+  // mountinfo shows resolved paths: a --root under a symlinked directory differs in spelling.
+  try {
+    const real = realpathSync(plain);
+    return real !== plain && points.includes(real);
+  } catch {
+    return false;
+  }
 }
 
 /**

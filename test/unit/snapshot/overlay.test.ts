@@ -1,3 +1,6 @@
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { StoreError } from '../../../src/errors.js';
 import { MS_BIND, MS_RDONLY, MS_REC } from '../../../src/native/index.js';
@@ -51,5 +54,20 @@ describe('mount helpers', () => {
     expect(mountPoints(info)).toEqual(['/', '/var/lib/tsrun/image mounts/m']);
     expect(isMountPoint('/var/lib/tsrun/image mounts/m/', info)).toBe(true);
     expect(isMountPoint('/var/lib', info)).toBe(false);
+  });
+
+  it('knows a mount point by a path through a symlink (mountinfo shows the resolved path)', () => {
+    const real = mkdtempSync(join(tmpdir(), 'tsrun-real-'));
+    const link = `${real}-link`;
+    symlinkSync(real, link);
+    try {
+      mkdirSync(join(real, 'data'));
+      const info = `90 22 0:50 / ${real}/data rw - tmpfs tmpfs rw\n`;
+      expect(isMountPoint(`${link}/data`, info)).toBe(true);
+      expect(isMountPoint(`${link}`, info)).toBe(false);
+    } finally {
+      rmSync(link);
+      rmSync(real, { recursive: true });
+    }
   });
 });
