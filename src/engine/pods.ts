@@ -16,6 +16,7 @@ import { bridgeConfigOf, detachNetwork, networkPaths, networkRegistry, resolveNe
 import type { ContainerState } from './container-store.js';
 import type { Containers, ContainerView } from './containers.js';
 import { layout, type EngineContext } from './context.js';
+import { launcherFor } from './launchers.js';
 import { ensurePodReady, podCgroupPath } from './pod-join.js';
 import { listPodRuntimeDirs, podNamespacePaths, removePodNamespaces } from './pod-namespaces.js';
 import { PodStore, type PodNetworkMode, type PodRecord, type PodShare } from './pod-store.js';
@@ -115,6 +116,8 @@ export interface PodRepairReport {
   namespaces: string[];
   /** Pod cgroups that belonged to no pod. */
   cgroups: string[];
+  /** Launcher states (and their cgroups) of stopped containers whose record is gone. */
+  containerStates: string[];
   network: RepairReport;
 }
 
@@ -326,7 +329,13 @@ export class Pods {
    * process creates a pod.
    */
   async repair(opts: { sweepNetwork?: boolean } = {}): Promise<PodRepairReport> {
-    const report: PodRepairReport = { halfCreated: [], namespaces: [], cgroups: [], network: { endpoints: [], netns: [], veths: [], ports: [], leases: [] } };
+    const report: PodRepairReport = {
+      halfCreated: [],
+      namespaces: [],
+      cgroups: [],
+      containerStates: [],
+      network: { endpoints: [], netns: [], veths: [], ports: [], leases: [] },
+    };
     const lock = this.store.tryRepairLock();
     if (!lock) return report;
     try {
@@ -349,6 +358,19 @@ export class Pods {
         if (cg.pids().length > 0) continue; // someone's processes: never ours to kill here
         cg.destroy();
         report.cgroups.push(path);
+      }
+      // The launcher's state of a container whose record is gone (rm deletes the state first,
+      // so only a crash or an older tsrun leaves one): delete it as rm would, cgroup included.
+      // Only stopped ones: a live process without a record is someone's, never ours to kill here.
+      const launcher = launcherFor(this.ctx, 'tsrun');
+      for (const state of launcher.list()) {
+        if (state.status !== 'stopped' || this.containers.store.exists(state.id) || this.store.exists(state.id)) continue;
+        try {
+          await launcher.delete(state.id, true, { skipHooks: true });
+          report.containerStates.push(state.id);
+        } catch {
+          // left for the next prune
+        }
       }
       const isLive = (id: string) => this.containers.store.exists(id) || this.store.exists(id);
       const paths = networkPaths(this.ctx);

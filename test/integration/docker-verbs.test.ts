@@ -3,7 +3,9 @@
 // --format templates, and history. Real containers from the project's busybox
 // image, pulled from the real docker-registry on 127.0.0.1. Run as root under
 // the integration lock.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { TsrunCli } from '../support/tsrun-cli.js';
@@ -198,6 +200,38 @@ describe('--format templates', () => {
     expect([bad.code, bad.stdout]).toEqual([125, '']);
     expect(bad.stderr).toContain('Nope');
     ok(['rm', '-f', 'inf1', 'inf2']);
+  });
+});
+
+describe('system prune', () => {
+  it("removes a stopped container's launcher state and cgroup when its record is gone, and leaves a live one alone", async () => {
+    const gone = ok(['run', '-d', '--name', 'orphan1', image, 'true']).trim();
+    const live = ok(['run', '-d', '--name', 'orphan2', image, 'sleep', '300']).trim();
+    await waitFor(() => inspect('orphan1').State.Status === 'exited', 'orphan1 to exit');
+    // What a crash between the record's removal and the state's would leave (rm removes the state
+    // first): the records moved out of the store, their mounted rootfs with them.
+    const aside = join(cli.root, '..', 'records-aside');
+    mkdirSync(aside, { recursive: true });
+    for (const id of [gone, live]) renameSync(join(cli.root, 'containers', id), join(aside, id));
+    rmSync(join(cli.root, 'containers', 'names', 'orphan1'), { force: true });
+    rmSync(join(cli.root, 'containers', 'names', 'orphan2'), { force: true });
+    // Its cgroup, wherever this host's layout puts tsrun's (v1 controllers, hybrid, pure v2).
+    const cgroupDirs = (id: string) =>
+      ['/sys/fs/cgroup/tsrun', '/sys/fs/cgroup/unified/tsrun', '/sys/fs/cgroup/pids/tsrun', '/sys/fs/cgroup/memory/tsrun'].map((d) => join(d, id)).filter((d) => existsSync(d));
+    expect(existsSync(join(cli.runroot, 'runtime', gone))).toBe(true);
+    expect(cgroupDirs(gone).length).toBeGreaterThan(0);
+    const prune = ok(['system', 'prune', '-f']);
+    expect(prune).toContain(`state of removed container ${gone}`);
+    expect(prune).not.toContain(`state of removed container ${live}`);
+    expect(existsSync(join(cli.runroot, 'runtime', gone))).toBe(false);
+    expect(cgroupDirs(gone)).toEqual([]);
+    expect(existsSync(join(cli.runroot, 'runtime', live))).toBe(true);
+    const stateOfLive = JSON.parse(readFileSync(join(cli.runroot, 'runtime', live, 'state.json'), 'utf8')) as { pid: number };
+    process.kill(stateOfLive.pid, 'SIGKILL'); // ours to end: the test made it
+    await waitFor(() => !existsSync(`/proc/${stateOfLive.pid}`), 'the live orphan to end');
+    await waitFor(() => ok(['system', 'prune', '-f']).includes(`state of removed container ${live}`) || !existsSync(join(cli.runroot, 'runtime', live)), 'the second orphan swept');
+    expect(existsSync(join(cli.runroot, 'runtime', live))).toBe(false);
+    for (const id of [gone, live]) spawnSync('umount', ['-l', join(aside, id, 'rootfs')]);
   });
 });
 

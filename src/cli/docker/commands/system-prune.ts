@@ -48,6 +48,7 @@ export function registerSystemPrune(system: Command): void {
           ...repaired.halfCreated.map((id) => `half-created pod ${id}`),
           ...repaired.namespaces.map((d) => `pod namespaces ${d}`),
           ...repaired.cgroups.map((c) => `pod cgroup ${c}`),
+          ...repaired.containerStates.map((id) => `state of removed container ${id}`),
           ...net.endpoints.map((id) => `network endpoint ${id}`),
           ...net.netns.map((id) => `network namespace ${id}`),
           ...net.veths.map((v) => `veth ${v}`),
