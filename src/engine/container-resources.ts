@@ -16,6 +16,7 @@ import { resolveHost } from '../spec/host.js';
 import { writeJsonAtomic } from '../util/fs.js';
 import type { ContainerRecord } from './container-store.js';
 import type { Containers } from './containers.js';
+import { recordContainerEvent } from './events.js';
 
 /** One reading of a container's counters; two of them give a CPU %. */
 export interface StatsSample {
@@ -239,11 +240,13 @@ export class ContainerResources {
     if (state.status !== 'running') throw new StateError(`container ${record.name} is not running`);
     if (this.isPaused(record)) throw new StateError(`container ${record.name} is already paused`);
     await this.freezer(record, 'pause');
+    recordContainerEvent(this.containers.ctx, record, 'pause');
   }
 
   async unpause(record: ContainerRecord): Promise<void> {
     if (!this.isPaused(record)) throw new StateError(`container ${record.name} is not paused`);
     await this.freezer(record, 'resume');
+    recordContainerEvent(this.containers.ctx, record, 'unpause');
   }
 
   private async freezer(record: ContainerRecord, verb: 'pause' | 'resume'): Promise<void> {

@@ -22,6 +22,8 @@ export interface ContainerState {
   startedAt?: string;
   finishedAt?: string;
   error?: string;
+  /** This run's `die` event is in the events log: the exit hook, stop and rm -f all see the exit, the first records it. */
+  dieRecorded?: boolean;
 }
 
 export interface RestartPolicy {

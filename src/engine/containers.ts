@@ -34,6 +34,8 @@ import { removeCgroupOf } from './container-resources.js';
 import { afterPodMemberExit } from './rkt/exit-policy.js';
 import { Volumes } from './volumes.js';
 import { volumesFromRequests } from './volumes-from.js';
+import { recordContainerEvent } from './events.js';
+import { randomHex } from '../util/random.js';
 
 export interface CreateRequest {
   image: string;
@@ -94,8 +96,9 @@ export class Containers {
     const decision = await this.withContainerLock(id, async () => {
       const record = this.store.get(id);
       if (!record) return 'stopped' as const;
+      if (this.state(record).status === 'running') return 'stopped' as const;
+      this.noteDie(record);
       const state = this.state(record);
-      if (state.status === 'running') return 'stopped' as const;
       if (record.restarting) return 'restarting' as const; // `restart` starts it again itself
       record.state = { ...state, status: 'exited' };
       if (record.hostConfig.autoRemove) {
@@ -247,6 +250,7 @@ export class Containers {
         await volumes.removeAnonymousOf(record).catch(() => undefined);
         throw err;
       }
+      recordContainerEvent(this.ctx, record, 'create');
       return record;
     } catch (err) {
       this.store.releaseName(name, id);
@@ -433,6 +437,8 @@ export class Containers {
       volumeHold?.release();
       throw err;
     }
+    // Recorded here, before the process can exit, so that `start` always precedes its `die`.
+    recordContainerEvent(this.ctx, record, 'start');
     return { launcher, paths, volumeHold };
   }
 
@@ -495,6 +501,7 @@ export class Containers {
   private async startFailed(record: ContainerRecord, err: unknown): Promise<void> {
     record.state = { status: 'exited', exitCode: 127, error: err instanceof Error ? err.message : String(err), finishedAt: new Date().toISOString() };
     this.store.save(record);
+    this.noteDie(record, 127);
     if (record.hostConfig.autoRemove) await this.remove(record, { force: true, volumes: true });
     else await this.releaseVolumes(record);
   }
@@ -558,10 +565,30 @@ export class Containers {
    * it at the same time: removal is serialised and idempotent).
    */
   async finishAttached(record: ContainerRecord): Promise<void> {
-    if (record.hostConfig.autoRemove) await this.remove(record, { force: true, volumes: true });
+    if (!record.hostConfig.autoRemove) return;
+    // Removed before the exit command ran: its `die` must still precede the `destroy`.
+    await this.withContainerLock(record.id, async () => {
+      if (this.store.get(record.id) && this.state(record).status !== 'running') this.noteDie(record);
+    });
+    await this.remove(record, { force: true, volumes: true });
+  }
+
+  /**
+   * Records this run's `die` once: the exit command, stop, rm -f and an attached run all
+   * see the exit, and the first marks the record. Callers hold the container's lock.
+   */
+  private noteDie(record: ContainerRecord, exitCode?: number): void {
+    const stored = this.store.get(record.id);
+    if (!stored || stored.state.dieRecorded) return;
+    const code = exitCode ?? this.state(stored).exitCode ?? 0;
+    stored.state = { ...stored.state, dieRecorded: true };
+    this.store.save(stored);
+    record.state = { ...record.state, dieRecorded: true };
+    recordContainerEvent(this.ctx, stored, 'die', { exitCode: String(code) });
   }
 
   private async recordExit(record: ContainerRecord, exit: ExitStatus): Promise<void> {
+    await this.withContainerLock(record.id, async () => this.noteDie(record, exit.exitCode));
     record.state = {
       ...record.state,
       status: 'exited',
@@ -593,6 +620,7 @@ export class Containers {
       this.store.save(record);
     }
     await this.launcher(record).kill(record.id, sig, true);
+    recordContainerEvent(this.ctx, record, 'kill', { signal: String(sig) });
   }
 
   /**
@@ -609,6 +637,7 @@ export class Containers {
       current.restarting = true;
       await this.start(current, { attach: false });
       Object.assign(record, current);
+      recordContainerEvent(this.ctx, record, 'restart');
       return stopped;
     } finally {
       const current = this.store.get(record.id);
@@ -627,12 +656,18 @@ export class Containers {
     if (this.state(record).status !== 'running') return { forced: false };
     const launcher = this.launcher(record);
     const timeout = timeoutSec ?? record.config.stopTimeout;
-    await launcher.kill(record.id, parseSignal(signal ?? record.config.stopSignal), false).catch(() => undefined);
+    const stopSignal = parseSignal(signal ?? record.config.stopSignal);
+    await launcher.kill(record.id, stopSignal, false).catch(() => undefined);
+    recordContainerEvent(this.ctx, record, 'kill', { signal: String(stopSignal) });
     const exited = await waitUntil(() => this.state(record).status !== 'running', timeout * 1000);
     if (!exited) {
       await launcher.kill(record.id, parseSignal('SIGKILL'), true).catch(() => undefined);
+      recordContainerEvent(this.ctx, record, 'kill', { signal: String(parseSignal('SIGKILL')) });
       await waitUntil(() => this.state(record).status !== 'running', 10_000);
     }
+    // Docker's order is kill, die, stop: the die is ours if the exit command has not recorded it yet.
+    await this.withContainerLock(record.id, async () => this.noteDie(record));
+    recordContainerEvent(this.ctx, record, 'stop');
     // The exit command does it too, but runc's and crun's containers have none.
     await this.releaseVolumes(record);
     return { forced: !exited };
@@ -662,7 +697,9 @@ export class Containers {
         throw new ConflictError(`cannot remove container "${record.name}": container is running: stop the container before removing or force remove`);
       }
       await launcher.kill(record.id, parseSignal('SIGKILL'), true).catch(() => undefined);
+      recordContainerEvent(this.ctx, record, 'kill', { signal: String(parseSignal('SIGKILL')) });
       await waitUntil(() => this.state(record).status !== 'running', 10_000);
+      this.noteDie(record);
     }
     await launcher.delete(record.id, true).catch((err) => {
       if (!(err instanceof NotFoundError)) throw err;
@@ -672,6 +709,7 @@ export class Containers {
     await detachNetwork(this.ctx, record.id);
     unmountRootfs(this.store.paths(record.id).rootfs);
     this.store.remove(record);
+    recordContainerEvent(this.ctx, record, 'destroy');
     // Its record is gone, so it no longer counts as a user: after a kill -9 of its monitor this is what unmounts.
     await this.releaseVolumes(record);
     if (opts.volumes) {
@@ -681,7 +719,9 @@ export class Containers {
   }
 
   rename(record: ContainerRecord, newName: string): void {
+    const oldName = record.name;
     this.store.rename(record, newName);
+    recordContainerEvent(this.ctx, record, 'rename', { oldName: `/${oldName}` });
   }
 
   async exec(
@@ -692,7 +732,13 @@ export class Containers {
     if (req.command.length === 0) throw new UsageError('exec needs a command to run');
     const execOpts = parseExecFlags({ ...req }, {});
     const process: Process = buildExecProcess(this.spec(record), execOpts, this.store.paths(record.id).rootfs);
+    // Docker's exec events: the action names the command, execID ties the three together.
+    const execID = randomHex(32);
+    const command = req.command.join(' ');
+    recordContainerEvent(this.ctx, record, `exec_create: ${command}`, { execID });
+    recordContainerEvent(this.ctx, record, `exec_start: ${command}`, { execID });
     const exit = await this.launcher(record).exec(record.id, process, { detach: Boolean(req.detach), stdin: Boolean(req.interactive) });
+    if (exit) recordContainerEvent(this.ctx, record, 'exec_die', { execID, exitCode: String(exit.exitCode) });
     return exit?.exitCode;
   }
 
@@ -710,6 +756,7 @@ export class Containers {
           : `container ${record.name} runs under ${record.hostConfig.runtime}, whose containers cannot be attached to`,
       );
     }
+    recordContainerEvent(this.ctx, record, 'attach');
     // StdinOnce closes a pipe; a pty's input is never closed (Docker's CloseStdin && !TTY).
     return { socket, tty: record.config.tty, openStdin: record.config.openStdin, stdinOnce: Boolean(record.config.stdinOnce) && !record.config.tty };
   }

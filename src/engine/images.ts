@@ -13,6 +13,7 @@ import { ensureDir } from '../util/fs.js';
 import { ContainerStore } from './container-store.js';
 import { layout, type EngineContext } from './context.js';
 import { openStore } from './pull.js';
+import { recordEvent } from './events.js';
 
 /** Who uses an image: the names of the containers made from it (tests pass their own). */
 export type ImageInUseCheck = (ctx: EngineContext, imageId: string) => string[];
@@ -92,7 +93,21 @@ export async function tagImage(ctx: EngineContext, source: string, target: strin
   if (ref.digest) throw new UsageError(`refusing to create a tag with a digest reference: "${target}"`);
   const key = nameKey(ref);
   await store.images.tag(rec.id, key);
+  recordEvent(ctx, 'image', 'tag', rec.id, { name: familiarName(key) });
   return key;
+}
+
+/** rmi's events: an untag per name removed, then delete if the image went (Actor.ID is the image ID, as Docker's). */
+export async function removeImage(
+  ctx: EngineContext,
+  name: string,
+  opts: { force?: boolean; inUse?: ImageInUseCheck } = {},
+): Promise<RemoveResult> {
+  const id = openStore(ctx).images.resolve(name)?.record.id;
+  const result = await removeImageRecord(ctx, name, opts);
+  for (const n of result.untagged) recordEvent(ctx, 'image', 'untag', id ?? n, { name: n });
+  if (id && result.deleted[0] === id) recordEvent(ctx, 'image', 'delete', id, { name: id });
+  return result;
 }
 
 export interface RemoveResult {
@@ -110,7 +125,7 @@ export interface RemoveResult {
  * several repositories, unless `force`; a forced removal of an image that
  * containers still use only untags it (its layers stay under their rootfs).
  */
-export async function removeImage(
+async function removeImageRecord(
   ctx: EngineContext,
   name: string,
   opts: { force?: boolean; inUse?: ImageInUseCheck } = {},

@@ -26,14 +26,22 @@ export interface LogOptions {
 /** Parses --since/--until: RFC3339, Unix seconds (with fraction), or a duration like 10m ago. */
 export function parseTimeBound(value: string, now = Date.now()): number {
   if (/^\d+(\.\d+)?$/.test(value)) return Number(value) * 1000;
-  const dur = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/.exec(value);
-  if (dur) {
-    const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[dur[2] as 'ms' | 's' | 'm' | 'h'];
-    return now - Number(dur[1]) * unit;
-  }
+  const dur = parseGoDuration(value);
+  if (dur !== undefined) return now - dur;
   const t = Date.parse(value);
   if (Number.isNaN(t)) throw new UsageError(`invalid time "${value}": use RFC3339, Unix seconds or a duration such as 10m`);
   return t;
+}
+
+const DURATION_UNITS: Record<string, number> = { ns: 1e-6, us: 1e-3, µs: 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/** Go's time.ParseDuration ("10m", "1h30m", "1.5s", "-5m"), in milliseconds; undefined if it is not one. */
+export function parseGoDuration(value: string): number | undefined {
+  const m = /^([-+]?)((?:\d+(?:\.\d*)?|\.\d+)(?:ns|us|µs|ms|s|m|h))+$/.exec(value);
+  if (!m) return undefined;
+  let total = 0;
+  for (const part of value.matchAll(/(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)/g)) total += Number(part[1]) * DURATION_UNITS[part[2]!]!;
+  return m[1] === '-' ? -total : total;
 }
 
 function* parseLines(text: string): Generator<LogEntry> {

@@ -2,6 +2,7 @@
 import { createReadStream } from 'node:fs';
 import type { Command } from 'commander';
 import { importImage } from '../../../engine/commit.js';
+import { recordEvent } from '../../../engine/events.js';
 import { UsageError } from '../../../errors.js';
 import { action, contextOf } from '../../common.js';
 
@@ -19,7 +20,9 @@ export function registerImport(program: Command, name = 'import'): Command {
       action('tsrun', async (file: string, repository: string | undefined, flags: { change?: string[]; message?: string }, self: Command) => {
         if (file === '-' && process.stdin.isTTY) throw new UsageError('requested import from stdin, but stdin is a terminal (give a FILE or redirect)');
         const input = file === '-' ? process.stdin : createReadStream(file);
-        const id = await importImage(contextOf(self), input, { changes: flags.change ?? [], message: flags.message, reference: repository });
+        const ctx = contextOf(self);
+        const id = await importImage(ctx, input, { changes: flags.change ?? [], message: flags.message, reference: repository });
+        recordEvent(ctx, 'image', 'import', id, { name: repository ?? id });
         process.stdout.write(`${id}\n`);
       }),
     );

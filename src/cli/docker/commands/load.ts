@@ -2,6 +2,7 @@
 import { createReadStream } from 'node:fs';
 import type { Command } from 'commander';
 import { loadImages } from '../../../engine/archive.js';
+import { recordEvent } from '../../../engine/events.js';
 import { UsageError } from '../../../errors.js';
 import { action, contextOf } from '../../common.js';
 
@@ -15,7 +16,9 @@ export function registerLoad(program: Command, name = 'load'): Command {
       action('tsrun', async (flags: { input?: string; quiet?: boolean }, self: Command) => {
         if (!flags.input && process.stdin.isTTY) throw new UsageError('requested load from stdin, but stdin is empty (use -i FILE or redirect)');
         const input = flags.input ? createReadStream(flags.input) : process.stdin;
-        const r = await loadImages(contextOf(self), input);
+        const ctx = contextOf(self);
+        const r = await loadImages(ctx, input);
+        for (const n of [...r.names, ...r.ids]) recordEvent(ctx, 'image', 'load', n, { name: n });
         if (flags.quiet) return;
         for (const n of r.names) process.stdout.write(`Loaded image: ${n}\n`);
         for (const id of r.ids) process.stdout.write(`Loaded image ID: ${id}\n`);

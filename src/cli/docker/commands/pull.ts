@@ -1,6 +1,7 @@
 // tsrun pull [-q] [--platform P] NAME[:TAG|@DIGEST]
 import type { Command } from 'commander';
 import { pullImage } from '../../../engine/pull.js';
+import { recordEvent } from '../../../engine/events.js';
 import { action, contextOf } from '../../common.js';
 import { PullProgress } from '../pull-progress.js';
 
@@ -15,7 +16,8 @@ export function registerPull(program: Command, name = 'pull'): Command {
       action('tsrun', async (ref: string, flags: { quiet?: boolean; platform?: string }, self: Command) => {
         const progress = flags.quiet ? undefined : new PullProgress(process.stdout);
         let canonical = '';
-        await pullImage(contextOf(self), ref, {
+        const ctx = contextOf(self);
+        await pullImage(ctx, ref, {
           platform: flags.platform,
           quiet: flags.quiet,
           onEvent: (e) => {
@@ -23,6 +25,8 @@ export function registerPull(program: Command, name = 'pull'): Command {
             progress?.handle(e);
           },
         });
+        // Recorded here: engine/pull.ts belongs to the pull work, and a run's implicit pull is not one in Docker's log either.
+        if (canonical) recordEvent(ctx, 'image', 'pull', canonical, { name: canonical });
         if (flags.quiet) process.stdout.write(`${canonical}\n`);
       }),
     );

@@ -1,6 +1,7 @@
 // tsrun push [-q] [-a|--all-tags] NAME[:TAG]
 import type { Command } from 'commander';
 import { pushImage } from '../../../engine/push.js';
+import { recordEvent } from '../../../engine/events.js';
 import { action, contextOf } from '../../common.js';
 import { PushProgress } from '../push-progress.js';
 
@@ -15,13 +16,15 @@ export function registerPush(program: Command, name = 'push'): Command {
       action('tsrun', async (ref: string, flags: { allTags?: boolean; quiet?: boolean }, self: Command) => {
         const progress = flags.quiet ? undefined : new PushProgress(process.stdout);
         let repository = '';
-        const results = await pushImage(contextOf(self), ref, {
+        const ctx = contextOf(self);
+        const results = await pushImage(ctx, ref, {
           allTags: flags.allTags,
           onEvent: (e) => {
             if (e.type === 'start') repository = e.repository;
             progress?.handle(e);
           },
         });
+        for (const r of results) recordEvent(ctx, 'image', 'push', r.reference, { name: r.reference });
         if (flags.quiet) process.stdout.write(`${flags.allTags ? repository : results[0]!.reference}\n`);
       }),
     );
