@@ -7,6 +7,8 @@ WORK=$(mktemp -d /tmp/tsrun-bench.XXXXXX)
 cleanup_fns=()
 cleanup() { for f in "${cleanup_fns[@]}"; do eval "$f" || true; done; rm -rf "$WORK"; }
 trap cleanup EXIT
+# Killed (Ctrl-C, or `| head` closing the pipe): clean up too, or a bench container keeps running.
+trap 'exit 130' INT TERM HUP PIPE
 
 # start_registry: sets REGISTRY=127.0.0.1:PORT
 start_registry() {
