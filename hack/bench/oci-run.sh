@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `tsrun-oci run` vs `runc run` of the same prepared bundle (busybox, `true`).
-# The last line, a bare Node start (without NODE_EXTRA_CA_CERTS, as bin/tsrun-oci
-# runs it), is the floor for any Node CLI. Both run attached, inherit stdio and remove the container at exit.
+# The last two lines add up to the floor for any Node CLI: a bare Node start (without
+# NODE_EXTRA_CA_CERTS, as bin/tsrun-oci runs it) and the bare kernel work of a container.
+# Both runtimes run attached, inherit stdio and remove the container at exit.
 source "$(dirname "$0")/lib.sh"
 RUNS=${RUNS:-40}
 OCI="$REPO/bin/tsrun-oci"
@@ -18,6 +19,8 @@ cmds=(
   "runc --root $WORK/runc run --bundle $WORK/bundle bench-runc"
   "$OCI --root $WORK/oci run --bundle $WORK/bundle bench-oci"
   "env -u NODE_EXTRA_CA_CERTS node -e 0"
+  # The other half of the floor: new namespaces, a chroot and an exec, with no mounts, state or cgroups.
+  "unshare -fpmuin chroot $WORK/bundle/rootfs /bin/true"
 )
 interleave --warmup 2 --runs "$RUNS" --export-json "$WORK/oci-run.json" "${cmds[@]}"
 echo "OCI runtime run of a prepared bundle, ratios to runc run (mean of $RUNS interleaved runs):"
