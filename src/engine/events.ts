@@ -2,8 +2,9 @@
 // appends one JSON line per event to RUNROOT/events/events.jsonl (as Podman's file backend).
 // A single O_APPEND write of a line shorter than PIPE_BUF is atomic, so concurrent processes
 // never interleave lines. The file is rotated to events.jsonl.1 past a size cap.
-import { appendFileSync, closeSync, fstatSync, mkdirSync, openSync, readSync, renameSync, statSync, watch } from 'node:fs';
+import { appendFileSync, mkdirSync, renameSync, statSync, watch } from 'node:fs';
 import { join } from 'node:path';
+import { readCompleteLines } from '../util/lines.js';
 import type { EngineContext } from './context.js';
 
 export type EventType = 'container' | 'image' | 'volume' | 'network';
@@ -106,37 +107,15 @@ export function recordContainerEvent(
   recordEvent(ctx, 'container', action, record.id, containerAttributes(record, extra));
 }
 
-/** Reads the complete lines in [from, end of file); returns them and the offset after the last newline. */
+/** The complete event lines in [from, end of file), the offset after the last one, and the file's inode. */
 export function readEventLines(path: string, from: number): { events: EngineEvent[]; next: number; ino?: number } {
-  let fd: number;
-  try {
-    fd = openSync(path, 'r');
-  } catch {
-    return { events: [], next: from };
-  }
-  try {
-    const { size, ino } = fstatSync(fd);
-    if (size <= from) return { events: [], next: from, ino };
-    const buf = Buffer.alloc(size - from);
-    let got = 0;
-    while (got < buf.length) {
-      const n = readSync(fd, buf, got, buf.length - got, from + got);
-      if (n === 0) break;
-      got += n;
-    }
-    const end = buf.lastIndexOf(0x0a, got - 1);
-    if (end < 0) return { events: [], next: from, ino };
-    const events = buf
-      .subarray(0, end + 1)
-      .toString('utf8')
-      .split('\n')
-      .filter(Boolean)
-      .map(parseEventLine)
-      .filter((e): e is EngineEvent => e !== undefined);
-    return { events, next: from + end + 1, ino };
-  } finally {
-    closeSync(fd);
-  }
+  const { text, next, ino } = readCompleteLines(path, from);
+  const events = text
+    .split('\n')
+    .filter(Boolean)
+    .map(parseEventLine)
+    .filter((e): e is EngineEvent => e !== undefined);
+  return { events, next, ino };
 }
 
 /** Where a reader is in the current log: the offset after the last line read, and the file it read. */

@@ -1,7 +1,7 @@
 // Reading a container's log: JSON lines {"log","stream","time"} written by the monitor
 // (Docker's json-file shape). `follow` polls the file and ends when the container has exited
 // and everything written has been read, so `logs -f` never stops early nor hangs.
-import { closeSync, openSync, readSync, statSync } from 'node:fs';
+import { readCompleteLines } from '../util/lines.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { UsageError } from '../errors.js';
 
@@ -55,32 +55,6 @@ function* parseLines(text: string): Generator<LogEntry> {
   }
 }
 
-/** Reads bytes [from, size) and returns the complete lines plus the offset after the last newline. */
-function readComplete(path: string, from: number): { text: string; next: number } {
-  let size: number;
-  try {
-    size = statSync(path).size;
-  } catch {
-    return { text: '', next: from };
-  }
-  if (size <= from) return { text: '', next: from };
-  const fd = openSync(path, 'r');
-  try {
-    const buf = Buffer.alloc(size - from);
-    let got = 0;
-    while (got < buf.length) {
-      const n = readSync(fd, buf, got, buf.length - got, from + got);
-      if (n === 0) break;
-      got += n;
-    }
-    const end = buf.lastIndexOf(0x0a, got - 1);
-    if (end < 0) return { text: '', next: from };
-    return { text: buf.subarray(0, end + 1).toString('utf8'), next: from + end + 1 };
-  } finally {
-    closeSync(fd);
-  }
-}
-
 export async function* readLogs(path: string, opts: LogOptions = {}): AsyncGenerator<LogEntry> {
   const since = opts.since ? parseTimeBound(opts.since) : undefined;
   const until = opts.until ? parseTimeBound(opts.until) : undefined;
@@ -90,7 +64,7 @@ export async function* readLogs(path: string, opts: LogOptions = {}): AsyncGener
     return (since === undefined || t >= since) && (until === undefined || t <= until);
   };
 
-  let { text, next } = readComplete(path, 0);
+  let { text, next } = readCompleteLines(path, 0);
   let entries = [...parseLines(text)].filter(keep);
   if (opts.tail !== undefined && opts.tail >= 0) entries = entries.slice(Math.max(0, entries.length - opts.tail));
   yield* entries;
@@ -99,7 +73,7 @@ export async function* readLogs(path: string, opts: LogOptions = {}): AsyncGener
   for (;;) {
     // Check liveness before reading so the last lines written before exit are not lost.
     const running = opts.isRunning ? opts.isRunning() : false;
-    ({ text, next } = readComplete(path, next));
+    ({ text, next } = readCompleteLines(path, next));
     for (const e of parseLines(text)) if (keep(e)) yield e;
     if (!running) return;
     await sleep(opts.pollMs ?? 100);
