@@ -15,6 +15,11 @@ export function progressBar(current: number, total: number): string {
   return `${box} ${`${humanSize(current, 4)}`.padStart(8)}/${humanSize(total, 4)}`;
 }
 
+/** "Retrying in 3 seconds", the words Docker prints for a retry of a request or of one layer. */
+export function retryingIn(seconds: number | undefined): string {
+  return `Retrying in ${seconds} second${seconds === 1 ? '' : 's'}`;
+}
+
 export class LayerLines {
   private order: string[] = [];
   private lines = new Map<string, string>();

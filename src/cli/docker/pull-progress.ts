@@ -1,6 +1,6 @@
 // Renders pull events like `docker pull` (a line per layer: layer-lines.ts).
 import type { PullEvent } from '../../engine/pull.js';
-import { LayerLines, progressBar } from './layer-lines.js';
+import { LayerLines, progressBar, retryingIn } from './layer-lines.js';
 
 export { progressBar } from './layer-lines.js';
 
@@ -18,7 +18,7 @@ export class PullProgress {
         this.out.write(`${e.digest ?? e.tag}: Pulling from ${e.path}\n`);
         return;
       case 'retry':
-        this.out.write(`Retrying in ${e.retryInSeconds} second${e.retryInSeconds === 1 ? '' : 's'} (${e.reason})\n`);
+        this.out.write(`${retryingIn(e.retryInSeconds)} (${e.reason})\n`);
         return;
       case 'layer':
         this.layer(e);
@@ -32,7 +32,7 @@ export class PullProgress {
   }
 
   private layer(e: Extract<PullEvent, { type: 'layer' }>): void {
-    const plain = e.status === 'Retrying' ? `${e.id}: Retrying in ${e.retryInSeconds} second${e.retryInSeconds === 1 ? '' : 's'}` : `${e.id}: ${e.status}`;
+    const plain = e.status === 'Retrying' ? `${e.id}: ${retryingIn(e.retryInSeconds)}` : `${e.id}: ${e.status}`;
     const withBar =
       (e.status === 'Downloading' || e.status === 'Extracting') && e.total !== undefined
         ? `${e.id}: ${e.status.padEnd(11)} ${progressBar(e.current ?? 0, e.total)}`

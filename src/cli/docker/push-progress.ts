@@ -7,7 +7,7 @@
 //   5f70bf18a086: Mounted from library/busybox
 //   v1: digest: sha256:… size: 527
 import type { PushEvent } from '../../engine/push.js';
-import { LayerLines, progressBar } from './layer-lines.js';
+import { LayerLines, progressBar, retryingIn } from './layer-lines.js';
 
 export class PushProgress {
   private readonly lines: LayerLines;
@@ -27,7 +27,7 @@ export class PushProgress {
         this.lines.reset();
         return;
       case 'retry':
-        this.out.write(`Retrying in ${e.retryInSeconds} second${e.retryInSeconds === 1 ? '' : 's'} (${e.reason})\n`);
+        this.out.write(`${retryingIn(e.retryInSeconds)} (${e.reason})\n`);
         return;
       case 'layer':
         this.layer(e);
@@ -41,7 +41,7 @@ export class PushProgress {
   private layer(e: Extract<PushEvent, { type: 'layer' }>): void {
     let plain = `${e.id}: ${e.status}`;
     if (e.status === 'Mounted from') plain = `${e.id}: Mounted from ${e.from ?? ''}`;
-    if (e.status === 'Retrying') plain = `${e.id}: Retrying in ${e.retryInSeconds} second${e.retryInSeconds === 1 ? '' : 's'}`;
+    if (e.status === 'Retrying') plain = `${e.id}: ${retryingIn(e.retryInSeconds)}`;
     const withBar = e.status === 'Pushing' && e.total !== undefined ? `${e.id}: Pushing ${progressBar(e.current ?? 0, e.total)}` : plain;
     this.lines.show(e.id, e.status, plain, withBar, e.status === 'Retrying');
   }
