@@ -10,26 +10,16 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { TsrunCli } from '../support/tsrun-cli.js';
 import { usePulledBusybox } from '../support/pulled-busybox.js';
+import { waitFor } from '../support/wait.js';
 
 let cli: TsrunCli;
 let image: string;
 usePulledBusybox((env) => ({ cli, image } = env));
 
-function ok(args: string[]): string {
-  const r = cli.run(args);
-  if (r.code !== 0) throw new Error(`tsrun ${args.join(' ')} exited ${r.code}: ${r.stderr}`);
-  return r.stdout;
-}
+const ok = (args: string[]) => cli.ok(args);
 
 const inspect = (name: string) => (JSON.parse(ok(['inspect', name])) as Record<string, any>[])[0]!;
 
-async function waitFor(cond: () => boolean, what: string, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
-}
 
 describe('tsrun restart', () => {
   it('stops and starts a running container: a new process, the same container, no policy restart counted', () => {

@@ -6,24 +6,15 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { TsrunCli } from '../support/tsrun-cli.js';
 import { usePulledBusybox } from '../support/pulled-busybox.js';
+import { waitFor as waitForCondition } from '../support/wait.js';
 
 let cli: TsrunCli;
 let image: string;
 usePulledBusybox((env) => ({ cli, image } = env));
 
-function ok(args: string[]): string {
-  const r = cli.run(args);
-  if (r.code !== 0) throw new Error(`tsrun ${args.join(' ')} exited ${r.code}: ${r.stderr}`);
-  return r.stdout;
-}
+const ok = (args: string[]) => cli.ok(args);
 
-async function waitFor(cond: () => boolean, what: string, ms = 15_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
-}
+const waitFor = (cond: () => boolean, what: string) => waitForCondition(cond, what, 15_000);
 
 const actions = (out: string) => out.trim().split('\n').filter(Boolean).map((l) => l.split(' ')[2]);
 

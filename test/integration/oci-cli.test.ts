@@ -4,10 +4,10 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import type { Spec } from '../../src/oci/runtime.js';
 import { ociHarness, OCI_BIN } from '../support/oci-harness.js';
+import { waitFor as waitForCondition } from '../support/wait.js';
 
 const CG_PARENT = 'tsrun-oci-test';
 const h = ociHarness('oci', CG_PARENT);
@@ -23,13 +23,7 @@ function state(id: string): Record<string, unknown> {
   return JSON.parse(ok(['state', id])) as Record<string, unknown>;
 }
 
-async function waitFor(cond: () => boolean, what: string, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
-}
+const waitFor = (cond: () => boolean, what: string) => waitForCondition(cond, what, 5000, 20);
 
 function processStartTime(pid: number): string | undefined {
   try {

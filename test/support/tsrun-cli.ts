@@ -35,6 +35,13 @@ export class TsrunCli {
     return { code: r.status ?? (r.signal ? 128 : -1), stdout: r.stdout, stderr: r.stderr };
   }
 
+  /** run() that must succeed: its stdout, or an Error with the exit code and stderr. */
+  ok(args: string[]): string {
+    const r = this.run(args);
+    if (r.code !== 0) throw new Error(`${this.bin} ${args.join(' ')} exited ${r.code}: ${r.stderr}`);
+    return r.stdout;
+  }
+
   async runAsync(args: string[], opts: { timeoutMs?: number } = {}): Promise<CliResult> {
     return new Promise((resolveResult, reject) => {
       const child = spawn(process.execPath, this.args(args), { stdio: ['ignore', 'pipe', 'pipe'] });
