@@ -27,13 +27,12 @@ import { nameKey, type ImageLayer, type ImageRecord, type Store } from '../store
 import { unpackLayer } from '../unpack/index.js';
 import { encodeTarHeader, tarPadding, tarTrailer, type WritableEntry } from '../unpack/tar-writer.js';
 import { ensureDir } from '../util/fs.js';
-import { native } from '../native/index.js';
-import { isWhiteout, LowerView } from './container-diff.js';
+import { isOpaque, isWhiteout, LowerView } from './container-diff.js';
 import { ContainerResources } from './container-resources.js';
 import type { ContainerRecord } from './container-store.js';
 import type { Containers } from './containers.js';
 import type { EngineContext } from './context.js';
-import { isOverlayXattr } from './fs-walk.js';
+import { byteOrder, deviceNumbers, xattrsOf } from './fs-walk.js';
 import { openStore } from './pull.js';
 import { fdPath } from './rooted-fs.js';
 
@@ -198,45 +197,6 @@ export function applyChanges(config: ImageRunConfig, changes: string[]): ImageRu
 }
 
 // ---------------------------------------------------------------- the layer tar
-
-function isOpaque(path: string): boolean {
-  try {
-    const v = native().lgetxattr(path, 'trusted.overlay.opaque');
-    return v !== null && v.toString() === 'y';
-  } catch {
-    return false;
-  }
-}
-
-function xattrsOf(path: string): Map<string, Buffer> {
-  const out = new Map<string, Buffer>();
-  let names: string[];
-  try {
-    names = native().llistxattr(path);
-  } catch {
-    return out;
-  }
-  for (const name of names.sort()) {
-    if (isOverlayXattr(name)) continue;
-    try {
-      const value = native().lgetxattr(path, name);
-      if (value !== null) out.set(name, value);
-    } catch {
-      // gone, or not ours to read
-    }
-  }
-  return out;
-}
-
-function byteOrder(a: string, b: string): number {
-  return Buffer.compare(Buffer.from(a), Buffer.from(b));
-}
-
-function deviceNumbers(rdev: bigint): { major: number; minor: number } {
-  const major = ((rdev >> 8n) & 0xfffn) | ((rdev >> 32n) & ~0xfffn);
-  const minor = (rdev & 0xffn) | ((rdev >> 12n) & ~0xffn);
-  return { major: Number(major), minor: Number(minor) };
-}
 
 export interface UpperLayerInput {
   upper: string;

@@ -41,7 +41,8 @@ export function isWhiteout(st: BigIntStats): boolean {
   return st.isCharacterDevice() && st.rdev === 0n;
 }
 
-function isOpaque(path: string): boolean {
+/** An overlay directory that hides what the layers below have there (trusted.overlay.opaque=y). */
+export function isOpaque(path: string): boolean {
   try {
     const v = native().lgetxattr(path, 'trusted.overlay.opaque');
     return v !== null && v.toString() === 'y';

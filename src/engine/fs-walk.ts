@@ -40,7 +40,8 @@ export function deviceNumbers(rdev: bigint): { major: number; minor: number } {
   return { major: Number(major), minor: Number(minor) };
 }
 
-function xattrsOf(path: string): Map<string, Buffer> {
+/** A node's xattrs by name (sorted), without overlayfs's own. */
+export function xattrsOf(path: string): Map<string, Buffer> {
   const out = new Map<string, Buffer>();
   let names: string[];
   try {
@@ -60,7 +61,8 @@ function xattrsOf(path: string): Map<string, Buffer> {
   return out;
 }
 
-function byteOrder(a: string, b: string): number {
+/** Names in byte order, as tar archives list them. */
+export function byteOrder(a: string, b: string): number {
   return Buffer.compare(Buffer.from(a), Buffer.from(b));
 }
 
