@@ -4,7 +4,7 @@
 // layer's URL host and records what it was sent. Then push (skipped, or
 // uploaded with allowNondistributableArtifacts) to an open docker-registry, and
 // save/load. Run as root under the integration lock.
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -92,19 +92,7 @@ async function hasBlob(host: string, repo: string, digest: string): Promise<bool
 
 /** Asynchronous: the URL host lives in this process and must keep answering. */
 function run(t: TsrunCli, args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
-  return new Promise((done, fail) => {
-    const child = spawn(process.execPath, t.args(args), { env: { ...process.env, ...baseEnv, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 90_000);
-    child.on('error', fail);
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      done({ code: code ?? (signal ? 128 : -1), stdout, stderr });
-    });
-  });
+  return t.runAsync(args, { env: { ...baseEnv, ...env }, timeoutMs: 90_000 });
 }
 
 function cli(): TsrunCli {

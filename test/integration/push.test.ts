@@ -2,7 +2,7 @@
 // (docker-registry: open, htpasswd and token auth with the project's token
 // issuer), checked with skopeo and by pulling back into a fresh --root; the
 // fault registry for retries and mirrors. Run as root under the integration lock.
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -30,20 +30,7 @@ function cli(): TsrunCli {
 
 /** Asynchronous on purpose: the token issuer and the fault registry live in this process. */
 function run(t: TsrunCli, args: string[], env: NodeJS.ProcessEnv = {}, input = ''): Promise<CliResult> {
-  return new Promise((done, fail) => {
-    const child = spawn(process.execPath, t.args(args), { env: { ...process.env, ...baseEnv, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 90_000);
-    child.on('error', fail);
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      done({ code: code ?? (signal ? 128 : -1), stdout, stderr });
-    });
-    child.stdin.end(input);
-  });
+  return t.runAsync(args, { env: { ...baseEnv, ...env }, input, timeoutMs: 90_000 });
 }
 
 function skopeo(args: string[]): Promise<string> {

@@ -42,13 +42,18 @@ export class TsrunCli {
     return r.stdout;
   }
 
-  async runAsync(args: string[], opts: { timeoutMs?: number } = {}): Promise<CliResult> {
+  /** run() without blocking this process (needed when a server the CLI talks to lives in it). */
+  async runAsync(args: string[], opts: { timeoutMs?: number; env?: NodeJS.ProcessEnv; input?: string } = {}): Promise<CliResult> {
     return new Promise((resolveResult, reject) => {
-      const child = spawn(process.execPath, this.args(args), { stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(process.execPath, this.args(args), {
+        stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+        env: { ...process.env, ...opts.env },
+      });
+      if (opts.input !== undefined) child.stdin!.end(opts.input);
       let stdout = '';
       let stderr = '';
-      child.stdout.on('data', (d) => (stdout += d));
-      child.stderr.on('data', (d) => (stderr += d));
+      child.stdout!.on('data', (d) => (stdout += d));
+      child.stderr!.on('data', (d) => (stderr += d));
       const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 60_000);
       child.on('error', reject);
       child.on('close', (code, signal) => {
