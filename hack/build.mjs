@@ -28,7 +28,7 @@ if (!nodeInclude) {
   process.exit(1);
 }
 run(cc, ['-O2', '-Wall', '-Wextra', '-Wno-unused-parameter', '-shared', '-fPIC', `-I${nodeInclude}`,
-  '-DNODE_GYP_MODULE_NAME=tsrun_native', '-pthread', '-o', join(build, 'tsrun_native.node'), 'src/native/tsrun_native.c', 'src/native/node_writer.c', 'src/native/remove_tree.c']);
+  '-DNODE_GYP_MODULE_NAME=tsrun_native', '-pthread', '-o', join(build, 'tsrun_native.node'), 'src/native/tsrun_native.c', 'src/native/node_writer.c', 'src/native/remove_tree.c', 'src/native/cgroup_warm.c', 'src/native/spawn.c']);
 
 // The C helper has its own Makefile so its flags stay next to its code.
 if (existsSync(join(root, 'src/helper/Makefile'))) {

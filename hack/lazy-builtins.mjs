@@ -10,8 +10,8 @@ import { createRequire } from 'node:module';
 const require = createRequire(import.meta.url);
 
 export const LAZY_BUILTINS = [
-  'child_process', 'crypto', 'dgram', 'http', 'https', 'net', 'os', 'readline', 'readline/promises',
-  'stream', 'stream/promises', 'timers/promises', 'tls', 'util', 'worker_threads', 'zlib',
+  'child_process', 'crypto', 'dgram', 'dns', 'dns/promises', 'http', 'https', 'net', 'os', 'readline',
+  'readline/promises', 'stream', 'stream/promises', 'timers/promises', 'tls', 'tty', 'util', 'worker_threads', 'zlib',
 ];
 
 export function lazyBuiltins() {

@@ -74,6 +74,7 @@ export type { BlkioEntryStats, FullCgroupStats, MemoryEntryStats } from './full-
 export { MAX_U64 } from './full-stats.js';
 export { DEFAULT_CGROUP_ROOT };
 export { sharesToWeight, blkioWeightToIoWeight, swapMaxV2 } from './convert.js';
+export { coolMigrationLock, warmMigrationLock } from './lock-warmer.js';
 
 export interface CgroupOptions {
   /** Where the cgroup filesystems are mounted (default /sys/fs/cgroup). */

@@ -131,8 +131,20 @@ export interface DetectOptions {
   fs?: CgroupFs;
 }
 
+// The host's own layout, found once per process: a run asks for it a dozen times and the
+// cgroup mounts do not change under a CLI command.
+let hostLayout: CgroupLayoutInfo | undefined;
+
 /** The cgroup layout under fsRoot (default /sys/fs/cgroup). Throws CgroupError when no cgroup filesystem is there. */
 export function detectLayout(fsRoot: string = DEFAULT_CGROUP_ROOT, opts: DetectOptions = {}): CgroupLayoutInfo {
+  const isHost = fsRoot === DEFAULT_CGROUP_ROOT && !opts.mountinfoPath && !opts.fs;
+  if (isHost && hostLayout) return hostLayout;
+  const found = detectUncached(fsRoot, opts);
+  if (isHost) hostLayout = found;
+  return found;
+}
+
+function detectUncached(fsRoot: string, opts: DetectOptions): CgroupLayoutInfo {
   let mountinfo: string | undefined;
   try {
     mountinfo = readFileSync(opts.mountinfoPath ?? DEFAULT_MOUNTINFO, 'utf8');

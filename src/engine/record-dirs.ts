@@ -11,7 +11,7 @@ import { existsSync, readFileSync, readdirSync, readlinkSync, renameSync, rmSync
 import { removeTree } from '../native/index.js';
 import { join } from 'node:path';
 import { ConflictError, NotFoundError, UsageError } from '../errors.js';
-import { ensureDir, writeJsonAtomic } from '../util/fs.js';
+import { ensureDir, removeFile, writeJsonAtomic } from '../util/fs.js';
 import { FileLock } from '../util/lock.js';
 
 export interface NamedRecord {
@@ -82,14 +82,14 @@ export class RecordDirs<R extends NamedRecord> {
         if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
         const owner = this.nameOwner(name);
         if (owner !== undefined && this.exists(owner)) throw new ConflictError(this.nameTaken(name, owner));
-        rmSync(link, { force: true }); // a crash's leftover: the object it named is gone
+        removeFile(link); // a crash's leftover: the object it named is gone
       }
     }
     throw new ConflictError(`could not claim the ${this.kind} name "${name}"`);
   }
 
   releaseName(name: string, id: string): void {
-    if (this.nameOwner(name) === id) rmSync(join(this.namesDir, name), { force: true });
+    if (this.nameOwner(name) === id) removeFile(join(this.namesDir, name));
   }
 
   private nameOwner(name: string): string | undefined {

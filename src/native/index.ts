@@ -16,6 +16,8 @@ export interface NativeAddon {
   /** Puts the terminal on fd in cfmakeraw's mode (output processing off too); returns its previous termios for restoreTermios. */
   makeRaw(fd: number): Buffer;
   restoreTermios(fd: number, saved: Buffer): void;
+  /** isatty(3) without Node's tty module. */
+  isatty(fd: number): boolean;
   /** A pool of threads that creates files and symlinks (node_writer.c); see unpack/node-writer.ts. */
   nodeWriterOpen(threads: number, maxBytes: number): NodeWriterHandle;
   nodeWriterFile(
@@ -32,7 +34,26 @@ export interface NativeAddon {
   nodeWriterClose(w: NodeWriterHandle): void;
   /** rm -rf of path without following symlinks or entering another filesystem (EXDEV); a missing path is fine. */
   removeTree(path: string): void;
+  /** Starts a thread that writes "0" to procsFile now and every 2 ms for up to maxMs (cgroup_warm.c); false if no thread. */
+  warmCgroupLock(procsFile: string, maxMs: number): boolean;
+  /** Stops that thread after its current write. */
+  coolCgroupLock(): void;
+  /** posix_spawn of file; the child's fd i is the caller's fds[i] (-1: /dev/null). Returns the pid (spawn.c). */
+  spawnProcess(file: string, argv: string[], fds: number[]): number;
+  /** A pipe, both ends close-on-exec: [readFd, writeFd]. */
+  makePipe(): [number, number];
+  /** Reads fd on a thread: cb(chunk) per read, cb(null) at end of file. The watch owns fd and closes it. */
+  watchFd(fd: number, cb: (chunk: Buffer | null) => void): BackgroundHandle;
+  /** No more callbacks from a watch. */
+  unwatchFd(watch: BackgroundHandle): void;
+  /** Waits for a child on a thread: cb(exitCode, null) or cb(null, signal), once (both null: not a child). */
+  waitPid(pid: number, cb: (code: number | null, signal: number | null) => void): BackgroundHandle;
+  /** Whether a watch or wait keeps the event loop alive (they do at first). */
+  refHandle(handle: BackgroundHandle, ref: boolean): void;
 }
+
+/** A watchFd or waitPid thread (an external value). */
+export type BackgroundHandle = { readonly __background: unique symbol };
 
 /** The native writer's handle (an external value). */
 export type NodeWriterHandle = { readonly __nodeWriter: unique symbol };

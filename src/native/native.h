@@ -16,5 +16,9 @@ int get_int(napi_env env, napi_value v, int64_t *out);
 void register_node_writer(napi_env env, napi_value exports);
 /* remove_tree.c */
 void register_remove_tree(napi_env env, napi_value exports);
+/* spawn.c */
+void register_spawn(napi_env env, napi_value exports);
+/* cgroup_warm.c */
+void register_cgroup_warm(napi_env env, napi_value exports);
 
 #endif

@@ -1,7 +1,9 @@
 /*
  * tsrun_native: the few system calls Node's core lacks (flock, mknod, xattrs,
  * mount, termios), a small pool of threads that creates files for layer extraction
- * (node_writer.c), and a fast rm -rf for the engine's own directories (remove_tree.c). Thin wrappers only: every decision stays in TypeScript.
+ * (node_writer.c), a fast rm -rf for the engine's own directories (remove_tree.c) and a thread that
+ * keeps the cgroup migration lock warm while a container is prepared (cgroup_warm.c),
+ * and a spawn of the helper without child_process (spawn.c). Thin wrappers only: every decision stays in TypeScript.
  */
 #define _GNU_SOURCE
 #include "native.h"
@@ -15,6 +17,7 @@
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
 #include <termios.h>
+#include <unistd.h>
 
 
 napi_value throw_errno(napi_env env, int err, const char *syscall, const char *path) {
@@ -247,6 +250,15 @@ static napi_value js_restore_termios(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* isatty(fd): Node's own loads its tty module, and with it net and stream (~1.5 ms). */
+static napi_value js_isatty(napi_env env, napi_callback_info info) {
+  napi_value argv[1], result;
+  int64_t fd;
+  if (!get_args(env, info, 1, argv) || !get_int(env, argv[0], &fd)) return NULL;
+  napi_get_boolean(env, isatty((int)fd) == 1, &result);
+  return result;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
     {"flock", NULL, js_flock, NULL, NULL, NULL, napi_default, NULL},
@@ -258,10 +270,13 @@ static napi_value init(napi_env env, napi_value exports) {
     {"umount2", NULL, js_umount2, NULL, NULL, NULL, napi_default, NULL},
     {"makeRaw", NULL, js_make_raw, NULL, NULL, NULL, napi_default, NULL},
     {"restoreTermios", NULL, js_restore_termios, NULL, NULL, NULL, napi_default, NULL},
+    {"isatty", NULL, js_isatty, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   register_node_writer(env, exports);
   register_remove_tree(env, exports);
+  register_cgroup_warm(env, exports);
+  register_spawn(env, exports);
   return exports;
 }
 

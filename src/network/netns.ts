@@ -2,11 +2,11 @@
 // <runroot>/netns/<id>. The container launcher joins one by path, so no
 // process has to stay alive to keep it (no pause process), and nothing here
 // depends on `ip netns` and its /run/netns directory.
-import { closeSync, existsSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { NetworkError } from '../errors.js';
 import { MNT_DETACH, native } from '../native/index.js';
-import { ensureDir } from '../util/fs.js';
+import { ensureDir, removeFile } from '../util/fs.js';
 import { run } from './exec.js';
 
 export function netnsDir(runroot: string): string {
@@ -50,7 +50,7 @@ export async function deleteNetns(path: string): Promise<void> {
     }
   }
   try {
-    rmSync(path, { force: true });
+    removeFile(path);
   } catch (err) {
     throw new NetworkError(`cannot remove network namespace file ${path}`, 'netns', { cause: err });
   }

@@ -1,19 +1,16 @@
 // Our own OCI launcher: compiles config.json into a plan, hands it to the C
 // helper, and reads back what happened. The helper stays as the container's
 // monitor; this class only talks to it through files in the state dir.
-import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
 import { randomHex } from '../util/random.js';
 import {
-  closeSync, constants as fsc, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync, writeFileSync,
+  closeSync, constants as fsc, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync, unlinkSync, writeFileSync,
 } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { isatty } from 'node:tty';
-import type { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { detectLayout, normalizeCgroupPath, openCgroup, type CgroupManager } from '../cgroup/index.js';
+import { coolMigrationLock, detectLayout, normalizeCgroupPath, openCgroup, warmMigrationLock, type CgroupManager } from '../cgroup/index.js';
 import { ConflictError, LaunchError, NotFoundError, StateError, TsrunError } from '../errors.js';
 import type { NamespaceType, Process, Spec, State } from '../oci/runtime.js';
-import { removeTree } from '../native/index.js';
+import { native, removeTree, type BackgroundHandle } from '../native/index.js';
 import { ensureDir, writeFileAtomic } from '../util/fs.js';
 import { helperPath } from '../util/paths.js';
 import { parseSignal } from '../util/signals.js';
@@ -85,24 +82,28 @@ const POLL_MS = 10;
 const START_TIMEOUT_MS = 10_000;
 const STOP_TIMEOUT_MS = 10_000;
 
-/** Reads status messages as they arrive; undefined once the helper closed the stream. */
+/** Reads the helper's status messages as they arrive (on a native thread); undefined once the helper closed its end. */
 class StatusReader {
   private queue: StatusMessage[] = [];
   private waiter: ((m: StatusMessage | undefined) => void) | undefined;
   private ended = false;
+  private readonly watch: BackgroundHandle;
 
-  constructor(private readonly stream: Readable) {
+  constructor(fd: number) {
     const dec = new StatusDecoder();
-    stream.on('data', (chunk: Buffer) => {
-      for (const m of dec.push(chunk)) this.deliver(m);
+    this.watch = native().watchFd(fd, (chunk) => {
+      if (this.ended) return;
+      if (chunk) {
+        for (const m of dec.push(chunk)) this.deliver(m);
+      } else {
+        this.end();
+      }
     });
-    const end = () => {
-      this.ended = true;
-      this.deliver(undefined);
-    };
-    stream.on('end', end);
-    stream.on('close', end);
-    stream.on('error', end);
+  }
+
+  private end(): void {
+    this.ended = true;
+    this.deliver(undefined);
   }
 
   private deliver(m: StatusMessage | undefined): void {
@@ -120,12 +121,13 @@ class StatusReader {
   }
 
   close(): void {
-    this.stream.destroy();
+    if (this.ended) return;
+    native().unwatchFd(this.watch);
+    this.end();
   }
 }
 
 interface Spawned {
-  child: ChildProcess;
   reader: StatusReader;
   exited: Promise<number | null>;
   stopForwarding: () => void;
@@ -269,6 +271,7 @@ export class Launcher implements ContainerLauncher {
       if (spec.annotations) rec.annotations = spec.annotations;
       let cgroupProcs: string[] = [];
       if (spec.linux?.cgroupsPath) {
+        warmMigrationLock();
         rec.cgroupsPath = spec.linux.cgroupsPath;
         cgroup = openCgroup(spec.linux.cgroupsPath);
         for (const w of cgroup.create()) opts.onWarning?.(w);
@@ -314,6 +317,7 @@ export class Launcher implements ContainerLauncher {
       );
       spawned = this.spawnHelper(steps, opts, dir.dir);
       const msg = await spawned.reader.next();
+      coolMigrationLock();
       if (msg?.kind === 'error') throw errorForFailure(msg);
       if (msg?.kind !== 'created') throw new LaunchError(`the helper ended without creating container ${id}`, 'create');
       rec.pid = msg.pid;
@@ -323,6 +327,7 @@ export class Launcher implements ContainerLauncher {
       if (opts.pidFile) writeFileAtomic(opts.pidFile, `${msg.pid}`);
       return { dir, spawned, spec };
     } catch (err) {
+      coolMigrationLock();
       if (spawned) {
         spawned.reader.close();
         await spawned.exited;
@@ -354,35 +359,42 @@ export class Launcher implements ContainerLauncher {
     const planPath = join(planDir, `.plan-${process.pid}`);
     writeFileSync(planPath, encodePlan(steps), { mode: 0o600 });
     const planFd = openSync(planPath, 'r');
-    rmSync(planPath, { force: true });
-    const stdio: StdioOptions = opts.inheritStdio
-      ? [...own, planFd, 'pipe']
-      : background
-        ? ['ignore', 'ignore', 'ignore', planFd, 'pipe']
-        : [...own, planFd, 'pipe'];
-    // Preserved fds go to 5.. in the helper (3 and 4 are the plan and status fds).
-    for (let i = 0; i < (opts.preserveFds ?? 0); i++) stdio.push(3 + i);
-    let child: ChildProcess;
+    unlinkSync(planPath); // not rmSync: that loads Node's rimraf module (~0.5 ms)
+    const stdio: Array<'inherit' | 'ignore' | number> = background && !opts.inheritStdio ? ['ignore', 'ignore', 'ignore'] : own;
+    const [statusRead, statusWrite] = native().makePipe();
+    // The helper's fds: 0-2 stdio, 3 the plan, 4 the status pipe, 5.. preserved fds (ours from 3).
+    const fds = [...stdio.map((s, i) => (typeof s === 'number' ? s : s === 'inherit' ? i : -1)), planFd, statusWrite];
+    for (let i = 0; i < (opts.preserveFds ?? 0); i++) fds.push(3 + i);
+    let pid: number;
     try {
-      child = spawn(this.helper, ['launch'], { stdio });
+      // Not child_process: see src/native/spawn.c.
+      pid = native().spawnProcess(this.helper, [this.helper, 'launch'], fds);
+    } catch (err) {
+      closeSync(statusRead);
+      throw new LaunchError(`cannot start the helper ${this.helper}`, 'spawn', { cause: err });
     } finally {
       closeSync(planFd);
+      closeSync(statusWrite);
     }
+    let waiting: BackgroundHandle | undefined;
     const exited = new Promise<number | null>((res) => {
-      child.on('exit', (code) => res(code));
-      child.on('error', () => res(null));
+      waiting = native().waitPid(pid, (code) => res(code));
     });
-    const reader = new StatusReader(child.stdio[4] as Readable);
+    const reader = new StatusReader(statusRead);
     let stopForwarding = () => {};
     if (!background) {
       // Signals sent to us reach the container through its monitor. Signals a
       // terminal sends to the foreground group reach the monitor directly, so
       // those are not forwarded when stdin is a terminal.
-      // isatty(0), not process.stdin.isTTY: that getter builds a stdin stream (~1.5 ms).
-      const fromTerminal = isatty(0) ? ['SIGINT', 'SIGQUIT'] : [];
+      const fromTerminal = native().isatty(0) ? ['SIGINT', 'SIGQUIT'] : [];
       const handlers = ['SIGTERM', 'SIGINT', 'SIGQUIT', 'SIGHUP', 'SIGUSR1', 'SIGUSR2'].map((sig) => {
         const h = () => {
-          if (!fromTerminal.includes(sig)) child.kill(sig as NodeJS.Signals);
+          if (fromTerminal.includes(sig)) return;
+          try {
+            process.kill(pid, sig);
+          } catch {
+            // the helper is already gone
+          }
         };
         process.on(sig, h);
         return [sig, h] as const;
@@ -391,9 +403,9 @@ export class Launcher implements ContainerLauncher {
     } else if (!opts.noMonitor) {
       // A detached monitor outlives us; without a monitor the helper leaves by itself
       // and must stay referenced until it has reported.
-      child.unref();
+      native().refHandle(waiting!, false);
     }
-    return { child, reader, exited, stopForwarding };
+    return { reader, exited, stopForwarding };
   }
 
   async start(id: string): Promise<void> {
@@ -641,6 +653,7 @@ export class Launcher implements ContainerLauncher {
       noMonitor: opts.noMonitor,
     };
     if (opts.noMonitor) monitor.detach = false;
+    if (rec.cgroupsPath) warmMigrationLock();
     const cgroupProcs = rec.cgroupsPath ? openCgroup(rec.cgroupsPath).procsFiles() : [];
     // An exec'd process is confined like the container's own (as runc does).
     const profile = readSpecIfPresent(rec.bundle)?.linux?.seccomp;
@@ -649,11 +662,13 @@ export class Launcher implements ContainerLauncher {
     const spawned = this.spawnHelper(steps, opts, dir.dir);
     try {
       let msg = await spawned.reader.next();
+      coolMigrationLock();
       if (msg?.kind === 'created' && opts.pidFile) writeFileAtomic(opts.pidFile, `${msg.pid}`);
       if (msg?.kind === 'created') msg = await spawned.reader.next();
       if (msg?.kind === 'error') throw errorForFailure(msg);
       if (msg?.kind !== 'started') throw new LaunchError(`exec in container ${id} ended before the command started`, 'exec');
     } catch (err) {
+      coolMigrationLock();
       spawned.reader.close();
       if (!opts.detach || opts.noMonitor) await spawned.exited;
       spawned.stopForwarding();

@@ -320,12 +320,15 @@ export function compileSeccompInsns(profile: Seccomp): Insn[] {
 /** struct sock_filter { u16 code; u8 jt; u8 jf; u32 k; } little endian. */
 export function encodeInsns(insns: Insn[]): Buffer {
   const b = Buffer.alloc(insns.length * 8);
-  insns.forEach((ins, i) => {
-    b.writeUInt16LE(ins.code, i * 8);
-    b.writeUInt8(ins.jt, i * 8 + 2);
-    b.writeUInt8(ins.jf, i * 8 + 3);
-    b.writeUInt32LE(ins.k >>> 0, i * 8 + 4);
-  });
+  // A DataView, not Buffer's write methods: this runs once per start, cold, where those cost ~1 ms.
+  const view = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  for (let i = 0; i < insns.length; i++) {
+    const ins = insns[i]!;
+    view.setUint16(i * 8, ins.code, true);
+    view.setUint8(i * 8 + 2, ins.jt);
+    view.setUint8(i * 8 + 3, ins.jf);
+    view.setUint32(i * 8 + 4, ins.k >>> 0, true);
+  }
   return b;
 }
 

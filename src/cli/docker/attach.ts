@@ -147,12 +147,14 @@ export async function startAndAttach(
 
 /** `run` and `create` pull a missing image with Docker's output, on stderr so stdout stays the container's. */
 export function pullReporter(quiet: boolean) {
-  const progress = quiet ? undefined : new PullProgress(process.stderr);
+  // Made on the first event: reading process.stderr builds a stream (~2 ms, more on a
+  // terminal), which a run of an image that is already here never needs.
+  let progress: PullProgress | undefined;
   return {
     onPull: (name: string) => {
       if (!quiet) process.stderr.write(`Unable to find image '${familiarOrSame(name)}' locally\n`);
     },
-    onEvent: progress ? (event: unknown) => progress.handle(event as PullEvent) : undefined,
+    onEvent: quiet ? undefined : (event: unknown) => (progress ??= new PullProgress(process.stderr)).handle(event as PullEvent),
   };
 }
 

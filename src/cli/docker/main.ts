@@ -3,6 +3,7 @@ import { Command } from 'commander';
 import { addGlobalOptions, runProgram } from '../common.js';
 import { firstVerb, programFor } from '../lazy-verbs.js';
 import { VERSION } from '../version.js';
+import { warmIfStarting } from '../warm-start.js';
 import { registerDockerCommands } from './commands/index.js';
 
 const makeProgram = () =>
@@ -12,4 +13,5 @@ const makeProgram = () =>
     .enablePositionalOptions();
 
 const verb = firstVerb(process.argv.slice(2), ['--root', '--runroot']);
+warmIfStarting(verb, ['run', 'start', 'restart', 'exec']);
 void runProgram(programFor(makeProgram, registerDockerCommands, verb), process.argv);

@@ -5,6 +5,7 @@
 import { describeError, NotFoundError, TsrunError, UsageError } from '../../errors.js';
 import { parseArgs, str, flag, type Parsed } from './args.js';
 import { OciContext, type OciCommand } from './context.js';
+import { warmIfStarting } from '../warm-start.js';
 
 import { VERSION } from '../version.js';
 
@@ -102,6 +103,7 @@ async function main(argv: string[]): Promise<number> {
       process.stdout.write(`usage: tsrun-oci ${command.usage}\n`);
       return 0;
     }
+    warmIfStarting(name, ['create', 'run', 'exec']);
     if (needsLauncher(name)) LauncherClass = (await import('../../runtime/launcher.js')).Launcher;
     const args = parseArgs(rest, command.options, `tsrun-oci ${name}`, command.stopAtPositional);
     return await command.run(ctx, args);

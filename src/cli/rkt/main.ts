@@ -8,6 +8,7 @@ import { makeContext, type EngineContext } from '../../engine/context.js';
 import { addGlobalOptions, runProgram } from '../common.js';
 import { firstVerb, programFor } from '../lazy-verbs.js';
 import { EXIT_RKT, reportAndExit } from '../exit.js';
+import { warmIfStarting } from '../warm-start.js';
 import { appAdd, registerAppVerbs } from './commands/app.js';
 import { registerAttachVerb } from './commands/attach.js';
 import { registerImageVerbs } from './commands/images.js';
@@ -33,6 +34,7 @@ export function splitGlobalOptions(argv: string[]): { root?: string; runroot?: s
 const raw = splitGlobalOptions(process.argv.slice(2));
 const rawVerb = raw.rest[0] === 'run' || raw.rest[0] === 'prepare' ? raw.rest[0] : raw.rest[0] === 'app' && raw.rest[1] === 'add' ? 'app add' : undefined;
 const wantsHelp = raw.rest.length === 2 && (raw.rest[1] === '--help' || raw.rest[1] === '-h');
+warmIfStarting(wantsHelp ? undefined : raw.rest[0], ['run', 'run-prepared', 'enter']);
 
 // An async main, not top-level await: the bundle is CommonJS (see hack/build.mjs).
 async function main(): Promise<void> {

@@ -1,0 +1,53 @@
+// Hides the wait of a container's first cgroup migration behind Node's own work.
+//
+// Writing a pid to any cgroup.procs file takes the kernel's global cgroup
+// migration lock for writing; when no other writer came in the last RCU grace
+// period that first waits a whole grace period (6-20 ms here, a third of a
+// `runc run`). A background thread of the native addon (cgroup_warm.c) writes
+// this process's own pid to the cgroup it is already in, so the lock is already
+// in its writer state when the helper moves the container's process.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { native } from '../native/index.js';
+import { detectLayout, type CgroupLayoutInfo } from './layout.js';
+
+/** Long enough for any container preparation; coolMigrationLock() normally ends it much sooner. */
+const WARM_AT_MOST_MS = 2000;
+
+/**
+ * The cgroup.procs file of the cgroup a process is in (from its /proc/PID/cgroup text): the
+ * unified hierarchy's when there is one, else the first mounted v1 hierarchy's.
+ */
+export function ownProcsFile(procCgroup: string, layout: CgroupLayoutInfo): string | undefined {
+  const lines = procCgroup.split('\n').filter(Boolean);
+  if (layout.unifiedPath) {
+    const unified = lines.find((l) => l.startsWith('0::'));
+    if (unified) return join(layout.unifiedPath, unified.slice(3), 'cgroup.procs');
+  }
+  for (const line of lines) {
+    // "<id>:<controller,...>:<path>"
+    const [, controllers = '', ...rest] = line.split(':');
+    const mount = controllers.split(',').map((c) => layout.v1[c]).find(Boolean);
+    if (mount) return join(mount, rest.join(':'), 'cgroup.procs');
+  }
+  return undefined;
+}
+
+let warmFile: string | null | undefined;
+
+/** Starts keeping the lock warm (best effort: a host where this cannot work just pays the wait). */
+export function warmMigrationLock(): void {
+  if (warmFile === undefined) {
+    try {
+      warmFile = ownProcsFile(readFileSync('/proc/self/cgroup', 'utf8'), detectLayout()) ?? null;
+    } catch {
+      warmFile = null;
+    }
+  }
+  if (warmFile) native().warmCgroupLock(warmFile, WARM_AT_MOST_MS);
+}
+
+/** The container's process has joined its cgroups: stop writing. */
+export function coolMigrationLock(): void {
+  if (warmFile) native().coolCgroupLock();
+}

@@ -1,0 +1,109 @@
+/*
+ * cgroup_warm: keeps the kernel's cgroup migration lock in its "writers
+ * expected" state while a container is being prepared, so that the helper's
+ * write of the container's pid to cgroup.procs does not wait.
+ *
+ * Every write to a cgroup.procs (or tasks) file takes a global per-CPU rwsem
+ * for writing. When no writer came within the last RCU grace period, taking it
+ * first waits for a whole grace period: 6-20 ms measured on the build machines,
+ * about a third of a `runc run`. A writer arriving while the lock is still in
+ * that state (during the grace period, or within one grace period after the
+ * previous writer left) does not wait.
+ *
+ * So this thread writes "0" (this process itself) to the cgroup.procs file of
+ * the cgroup this process is already in - a migration that moves nothing - at
+ * once, and again every 2 ms until told to stop or until its deadline. The
+ * first write pays the grace period here, in the background, while Node
+ * prepares the container on the main thread. TypeScript chooses the file
+ * (src/cgroup/lock-warmer.ts); any failure just ends the thread.
+ */
+#define _GNU_SOURCE
+#include "native.h"
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define REWRITE_EVERY_NS (2 * 1000 * 1000L)
+
+/* Bumped by every start and stop: a thread runs only while it holds the current generation. */
+static atomic_uint warm_generation;
+
+struct warm_job {
+  char path[PATH_BUF];
+  unsigned generation;
+  struct timespec deadline;
+};
+
+static int before(const struct timespec *a, const struct timespec *b) {
+  return a->tv_sec < b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
+}
+
+static void *warm_main(void *arg) {
+  struct warm_job *job = arg;
+  int fd = open(job->path, O_WRONLY | O_CLOEXEC);
+  if (fd >= 0) {
+    const struct timespec pause = {0, REWRITE_EVERY_NS};
+    struct timespec now;
+    for (;;) {
+      if (atomic_load(&warm_generation) != job->generation) break;
+      if (pwrite(fd, "0", 1, 0) != 1) break;
+      clock_gettime(CLOCK_MONOTONIC, &now);
+      if (!before(&now, &job->deadline)) break;
+      nanosleep(&pause, NULL);
+    }
+    close(fd);
+  }
+  free(job);
+  return NULL;
+}
+
+/* warmCgroupLock(procsFile, maxMs): starts the thread; false when it could not be started. */
+static napi_value js_warm_cgroup_lock(napi_env env, napi_callback_info info) {
+  napi_value argv[2], result;
+  int64_t max_ms;
+  struct warm_job *job = calloc(1, sizeof *job);
+  if (!job) return NULL;
+  if (!get_args(env, info, 2, argv) || !get_string(env, argv[0], job->path, sizeof job->path) ||
+      !get_int(env, argv[1], &max_ms)) {
+    free(job);
+    return NULL;
+  }
+  clock_gettime(CLOCK_MONOTONIC, &job->deadline);
+  job->deadline.tv_sec += max_ms / 1000;
+  job->deadline.tv_nsec += (max_ms % 1000) * 1000000L;
+  if (job->deadline.tv_nsec >= 1000000000L) {
+    job->deadline.tv_sec++;
+    job->deadline.tv_nsec -= 1000000000L;
+  }
+  job->generation = atomic_fetch_add(&warm_generation, 1) + 1;
+  pthread_attr_t attr;
+  pthread_t thread;
+  pthread_attr_init(&attr);
+  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+  pthread_attr_setstacksize(&attr, 64 * 1024);
+  int started = pthread_create(&thread, &attr, warm_main, job) == 0;
+  pthread_attr_destroy(&attr);
+  if (!started) free(job);
+  napi_get_boolean(env, started, &result);
+  return result;
+}
+
+/* coolCgroupLock(): the running thread stops after its current write. */
+static napi_value js_cool_cgroup_lock(napi_env env, napi_callback_info info) {
+  (void)env;
+  (void)info;
+  atomic_fetch_add(&warm_generation, 1);
+  return NULL;
+}
+
+void register_cgroup_warm(napi_env env, napi_value exports) {
+  napi_property_descriptor props[] = {
+    {"warmCgroupLock", NULL, js_warm_cgroup_lock, NULL, NULL, NULL, napi_default, NULL},
+    {"coolCgroupLock", NULL, js_cool_cgroup_lock, NULL, NULL, NULL, napi_default, NULL},
+  };
+  napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
+}
