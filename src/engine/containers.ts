@@ -275,7 +275,9 @@ export class Containers {
         const { volume } = volumes.createLocked({ name: m.volumeName, labels: m.volumeLabels, options: m.volumeOptions });
         m.volumeName = volume.name;
         m.source = volume.mountpoint;
-        out.push({ type: 'volume', name: volume.name, source: volume.mountpoint, destination: m.target, mode: m.mode ?? '', rw: !m.readonly, anonymous });
+        // A volume with mount options takes the image's content at its first start, once its filesystem is mounted.
+        const copyUpPending = !m.noCopy && volumes.withMountOptions([volume.name]).length > 0;
+        out.push({ type: 'volume', name: volume.name, source: volume.mountpoint, destination: m.target, mode: m.mode ?? '', rw: !m.readonly, anonymous, ...(copyUpPending ? { copyUpPending } : {}) });
       }
     }
   }
@@ -430,11 +432,13 @@ export class Containers {
     if (!isMounted(paths.rootfs)) mountRootfs(record.lowerDirs, paths.upper, paths.work, paths.rootfs, { volatile: record.hostConfig.autoRemove });
     const volumeHold = await this.mountVolumes(record);
     try {
+      this.copyUpMountedVolumes(record, paths.rootfs);
       record.state = { status: 'running', startedAt: new Date().toISOString() };
       if (!keepStopMark) record.manuallyStopped = false;
       this.store.save(record);
     } catch (err) {
       volumeHold?.release();
+      await this.releaseVolumes(record);
       throw err;
     }
     // Recorded here, before the process can exit, so that `start` always precedes its `die`.
@@ -459,6 +463,20 @@ export class Containers {
       throw err;
     }
     return lease;
+  }
+
+  /**
+   * Docker's copy-up into the volumes with mount options, on the container's first start:
+   * they are mounted now (the caller holds the volumes' lease), so the image's content lands
+   * in their filesystem. Done once: the caller saves the record without the marks.
+   */
+  private copyUpMountedVolumes(record: ContainerRecord, rootfs: string): void {
+    const volumes = new Volumes(this.ctx);
+    for (const m of record.mounts ?? []) {
+      if (!m.copyUpPending || !m.name) continue;
+      volumes.populateMountedLocked(m.name, resolveInRootfs(rootfs, m.destination));
+      delete m.copyUpPending;
+    }
   }
 
   /**

@@ -5,6 +5,7 @@
 //   <root>/volumes/.creating-<name>-*   a volume being created, renamed into place once complete
 //   <root>/volumes/.removing-<name>-*   a volume being deleted, renamed out of sight first
 //   <root>/volumes/<name>/.copy-*       copy-up of the image's content in progress (volume-copy.ts)
+//   <root>/volumes/<name>/_data/.tsrun-copy-*  the same, into a volume mounted by its options
 //   <root>/volumes/.lock                shared by whoever creates or fills volumes, exclusive for rm/prune/repair
 // Which containers use a volume is read from the container records (their
 // `mounts`), so there is no reference count to get out of step after a kill -9.
@@ -25,7 +26,7 @@ import { FileLock } from '../util/lock.js';
 import { ContainerStore, type ContainerRecord } from './container-store.js';
 import { treeSize } from './container-usage.js';
 import { layout, type EngineContext } from './context.js';
-import { copyUp } from './volume-copy.js';
+import { copyUp, MOUNTED_STAGING_PATTERN } from './volume-copy.js';
 import { checkVolumeDriver, needsMount, resolveServerAddress, validateVolumeOptions, volumeMountArgs } from './volume-options.js';
 
 /** Docker (23+) marks anonymous volumes with this label; `volume prune` without -a removes only those. */
@@ -317,6 +318,29 @@ export class Volumes {
           rmSync(join(this.volumeDir(n), c), { recursive: true, force: true });
           swept.push(`${n}/${c}`);
         }
+        swept.push(...this.sweepMountedStaging(n));
+      }
+    }
+    return swept;
+  }
+
+  /** The staging dirs a crashed copy-up left inside a mounted volume; removeTree never crosses a mount in them. */
+  private sweepMountedStaging(name: string): string[] {
+    const data = this.dataDir(name);
+    if (!needsMount(this.find(name)?.options ?? {}) || !isMountPoint(data)) return [];
+    let entries: string[] = [];
+    try {
+      entries = readdirSync(data);
+    } catch {
+      return [];
+    }
+    const swept: string[] = [];
+    for (const e of entries.filter((e) => MOUNTED_STAGING_PATTERN.test(e))) {
+      try {
+        removeTree(join(data, e));
+        swept.push(`${name}/_data/${e}`);
+      } catch {
+        // left for a later sweep
       }
     }
     return swept;
@@ -325,11 +349,21 @@ export class Volumes {
   /**
    * Copy-up (Docker's): fills the empty volume `name` from `source`, a directory
    * of a container's mounted rootfs. Holds the lease so repair leaves the copy alone.
-   * A volume with mount options is skipped: its filesystem is mounted only while containers run.
+   * A volume with mount options is skipped: its filesystem is mounted only while containers
+   * run, so it is filled at start instead (populateMountedLocked).
    */
   async populate(name: string, source: string): Promise<boolean> {
     if (needsMount(this.find(name)?.options ?? {})) return false;
     return this.withLease(false, () => copyUp(source, this.dataDir(name)));
+  }
+
+  /**
+   * Copy-up into a volume with mount options, once mountLocked() has put its filesystem
+   * on _data (so the content lands in it, not underneath it). The caller holds lease().
+   */
+  populateMountedLocked(name: string, source: string): boolean {
+    if (!isMountPoint(this.dataDir(name))) throw new StateError(`volume ${name} is not mounted: cannot copy the image's content into it`);
+    return copyUp(source, this.dataDir(name), { mounted: true });
   }
 
   /** The volumes among `names` that are mounts (created with type/device), not plain directories. */

@@ -3,7 +3,7 @@
 // paths derived from it here), pulled from the real docker-registry on
 // 127.0.0.1. Run as root under the integration lock.
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -400,6 +400,49 @@ describe("the local driver's options (type, device, o)", () => {
     expect(cli.run(['rm', '-f', 'bindholder']).code).toBe(0);
     expect(cli.run(['volume', 'rm', 'bindvol']).code).toBe(0);
     expect(readdirSync(host).sort()).toEqual(['back', 'hello.txt']);
+  });
+
+  it('copy-up: the image content lands in the mounted filesystem on the first start, with modes; once; not with nocopy', () => {
+    expect(cli.run(['volume', 'create', '-o', 'type=tmpfs', '-o', 'device=tmpfs', '-o', 'o=size=10m', 'cutmp']).code).toBe(0);
+    const first = cli.run(['run', '-d', '--name', 'cutmp1', '-v', 'cutmp:/data', volImage, 'sleep', '600']);
+    expect(first.code, first.stderr).toBe(0);
+    expect(cli.run(['exec', 'cutmp1', 'stat', '-c', '%a %n', '/data/seed.txt']).stdout).toBe('640 /data/seed.txt\n');
+    expect(cli.run(['exec', 'cutmp1', 'cat', '/data/seed.txt']).stdout).toBe('seed\n');
+    expect(cli.run(['exec', 'cutmp1', 'ls', '-A', '/data']).stdout).toBe('seed.txt\n'); // no staging dir left
+    // A second user of the mounted volume finds it filled: nothing is copied again.
+    expect(cli.run(['run', '--rm', '-v', 'cutmp:/other', volImage, 'ls', '-A', '/other']).stdout).toBe('seed.txt\n');
+    expect(cli.run(['rm', '-f', 'cutmp1']).code).toBe(0);
+    // Nothing landed underneath the tmpfs.
+    expect(mountsUnder(dataDir('cutmp'))).toEqual([]);
+    expect(readdirSync(dataDir('cutmp'))).toEqual([]);
+
+    // Once per container: a restart mounts a fresh tmpfs and copies nothing (Docker copies at creation only).
+    expect(cli.run(['create', '--name', 'cutmp2', '-v', 'cutmp:/data', volImage, 'ls', '-A', '/data']).code).toBe(0);
+    expect(cli.run(['start', '-a', 'cutmp2']).stdout).toBe('seed.txt\n');
+    expect(cli.run(['start', '-a', 'cutmp2']).stdout).toBe('');
+    expect(cli.run(['rm', 'cutmp2']).code).toBe(0);
+
+    const nocopy = cli.run(['run', '--rm', '-v', 'cutmp:/data:nocopy', volImage, 'ls', '-A', '/data']);
+    expect(nocopy.code, nocopy.stderr).toBe(0);
+    expect(nocopy.stdout).toBe('');
+    const mountNocopy = cli.run(['run', '--rm', '--mount', 'src=cutmp,dst=/data,volume-nocopy', volImage, 'ls', '-A', '/data']);
+    expect(mountNocopy.stdout).toBe('');
+    expect(cli.run(['volume', 'rm', 'cutmp']).code).toBe(0);
+
+    // A bind-type volume keeps what was copied in: the host directory has it, _data underneath has nothing.
+    const host = join(work, 'cu-bind');
+    mkdirSync(host);
+    expect(cli.run(['volume', 'create', '-o', 'type=none', '-o', 'o=bind', '-o', `device=${host}`, 'cubind']).code).toBe(0);
+    expect(cli.run(['run', '--rm', '-v', 'cubind:/data', volImage, 'true']).code).toBe(0);
+    expect(readdirSync(host)).toEqual(['seed.txt']);
+    expect(readFileSync(join(host, 'seed.txt'), 'utf8')).toBe('seed\n');
+    expect(statSync(join(host, 'seed.txt')).mode & 0o777).toBe(0o640);
+    expect(readdirSync(dataDir('cubind'))).toEqual([]);
+    // Filled now: a later container's image content is not copied over the host's files.
+    writeFileSync(join(host, 'seed.txt'), 'host edit\n');
+    expect(cli.run(['run', '--rm', '-v', 'cubind:/data', volImage, 'cat', '/data/seed.txt']).stdout).toBe('host edit\n');
+    expect(cli.run(['volume', 'rm', 'cubind']).code).toBe(0);
+    expect(readdirSync(host)).toEqual(['seed.txt']);
   });
 
   it('--mount volume-driver=local,volume-opt=... creates the volume with those options', () => {

@@ -23,7 +23,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ContainerStore, type ContainerMount, type ContainerRecord } from '../../../src/engine/container-store.js';
 import type { EngineContext } from '../../../src/engine/context.js';
-import { copyTree, copyUp } from '../../../src/engine/volume-copy.js';
+import { copyTree, copyUp, MOUNTED_STAGING_PREFIX } from '../../../src/engine/volume-copy.js';
 import { ANONYMOUS_VOLUME_LABEL, labelsFrom, parseVolumeFilters, volumeMatches, Volumes } from '../../../src/engine/volumes.js';
 import { ConflictError, NotFoundError, UsageError } from '../../../src/errors.js';
 import { native } from '../../../src/native/index.js';
@@ -321,5 +321,26 @@ describe('copy-up', () => {
     expect(copyUp(join(base, 'missing'), dst)).toBe(false);
     expect(copyUp(join(src, 'image-file'), dst)).toBe(false);
     expect(readdirSync(dst)).toEqual([]);
+  });
+
+  it('into a mounted volume: stages inside it, and a crashed copy-up\'s staging dir still counts as empty', () => {
+    const src = join(base, 'src');
+    const vol = join(base, 'vol');
+    const dst = join(vol, '_data');
+    mkdirSync(join(src, 'sub'), { recursive: true });
+    mkdirSync(dst, { recursive: true });
+    writeFileSync(join(src, 'sub', 'f'), 'image');
+    const leftover = `${MOUNTED_STAGING_PREFIX}123-0badcafe`;
+    mkdirSync(join(dst, leftover));
+    expect(copyUp(src, dst, { mounted: true })).toBe(true);
+    expect(readFileSync(join(dst, 'sub', 'f'), 'utf8')).toBe('image');
+    // Nothing staged beside _data (a rename from there would cross the volume's mount), only the old leftover inside.
+    expect(readdirSync(vol)).toEqual(['_data']);
+    expect(readdirSync(dst).sort()).toEqual([leftover, 'sub'].sort());
+    // A staging-like name the user made is content: the volume is not empty.
+    const other = join(base, 'other');
+    mkdirSync(other);
+    mkdirSync(join(other, '.tsrun-copy-mine'));
+    expect(copyUp(src, other, { mounted: true })).toBe(false);
   });
 });
