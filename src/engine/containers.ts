@@ -36,6 +36,7 @@ import { Volumes } from './volumes.js';
 import { volumesFromRequests } from './volumes-from.js';
 import { recordContainerEvent } from './events.js';
 import { randomHex } from '../util/random.js';
+import { crashPoint } from '../util/crash-point.js';
 
 export interface CreateRequest {
   image: string;
@@ -433,6 +434,7 @@ export class Containers {
     const volumeHold = await this.mountVolumes(record);
     try {
       this.copyUpMountedVolumes(record, paths.rootfs);
+      crashPoint('after-volume-mount');
       record.state = { status: 'running', startedAt: new Date().toISOString() };
       if (!keepStopMark) record.manuallyStopped = false;
       this.store.save(record);
@@ -495,7 +497,7 @@ export class Containers {
   }
 
   /** Whether the launcher has the container up (creating, created, running or paused): what keeps its volumes mounted. */
-  private readonly isLive = (record: ContainerRecord): boolean => {
+  readonly isLive = (record: ContainerRecord): boolean => {
     try {
       return this.launcher(record).state(record.id).status !== 'stopped';
     } catch {
@@ -514,6 +516,17 @@ export class Containers {
     await new Volumes(this.ctx)
       .releaseUnused(names, this.isLive)
       .catch((err) => this.onWarning?.(`cannot unmount the volumes of ${record.name}: ${err instanceof Error ? err.message : String(err)}`, record));
+  }
+
+  /**
+   * Unmounts every volume with mount options that no live container uses: what a kill -9
+   * (of tsrun between mounting and starting, or of a monitor) leaves. Returns the volumes.
+   */
+  async releaseLeftoverVolumeMounts(): Promise<string[]> {
+    return new Volumes(this.ctx).releaseUnused(undefined, this.isLive).catch((err) => {
+      this.onWarning?.(`cannot unmount leftover volume mounts: ${err instanceof Error ? err.message : String(err)}`);
+      return [];
+    });
   }
 
   private async startFailed(record: ContainerRecord, err: unknown): Promise<void> {
@@ -821,6 +834,8 @@ export class Containers {
       out.removed.push(record.id);
       out.reclaimed += bytes;
     }
+    // Each rm released its own; this also takes the mounts whose container record went in a crash.
+    await this.releaseLeftoverVolumeMounts();
     return out;
   }
 

@@ -65,6 +65,9 @@ export interface VolumeDiskUsage {
   reclaimable: number;
 }
 
+/** Whether a container is live (its launcher has it up): the containers engine's answer, passed in. */
+export type LivenessCheck = (record: ContainerRecord) => boolean;
+
 function errno(err: unknown): string | undefined {
   return (err as NodeJS.ErrnoException | undefined)?.code;
 }
@@ -209,15 +212,23 @@ export class Volumes {
     return out;
   }
 
-  /** Removes a volume no container uses; -f makes a missing one no error (Docker's rules). */
-  async remove(name: string, opts: { force?: boolean } = {}): Promise<void> {
+  /**
+   * Removes a volume no container uses; -f makes a missing one no error (Docker's rules).
+   * A volume still mounted by its options is unmounted first. With `isLive`, a refused
+   * volume whose users are none of them live (a kill -9 left it mounted) is unmounted all
+   * the same: the refusal still stands, as Docker's for a stopped user.
+   */
+  async remove(name: string, opts: { force?: boolean; isLive?: LivenessCheck } = {}): Promise<void> {
     await this.withLease(true, () => {
       if (!this.find(name)) {
         if (opts.force) return;
         throw new NotFoundError('volume', name);
       }
       const users = this.usage().get(name) ?? [];
-      if (users.length > 0) throw new ConflictError(`remove ${name}: volume is in use - [${users.join(' ')}]`);
+      if (users.length > 0) {
+        if (opts.isLive) this.releaseUnusedLocked([name], opts.isLive);
+        throw new ConflictError(`remove ${name}: volume is in use - [${users.join(' ')}]`);
+      }
       this.removeLocked(name);
     });
   }
@@ -257,10 +268,14 @@ export class Volumes {
     });
   }
 
-  /** Volumes no container uses: only anonymous ones unless `all` (Docker 23+). Returns names and bytes freed. */
-  async prune(opts: { all?: boolean } = {}): Promise<{ removed: string[]; reclaimed: number }> {
+  /**
+   * Volumes no container uses: only anonymous ones unless `all` (Docker 23+). Returns names and
+   * bytes freed. With `isLive`, the volumes kept mounted with no live user (after a kill -9) are unmounted.
+   */
+  async prune(opts: { all?: boolean; isLive?: LivenessCheck } = {}): Promise<{ removed: string[]; reclaimed: number }> {
     return this.withLease(true, () => {
       this.repairLocked();
+      if (opts.isLive) this.releaseUnusedLocked(undefined, opts.isLive);
       const usage = this.usage();
       const out = { removed: [] as string[], reclaimed: 0 };
       for (const v of this.list()) {
@@ -315,8 +330,12 @@ export class Volumes {
           continue;
         }
         for (const c of inner.filter((c) => c.startsWith('.copy-'))) {
-          rmSync(join(this.volumeDir(n), c), { recursive: true, force: true });
-          swept.push(`${n}/${c}`);
+          try {
+            removeTree(join(this.volumeDir(n), c)); // never through a mount or a symlink
+            swept.push(`${n}/${c}`);
+          } catch {
+            // left for a later sweep
+          }
         }
         swept.push(...this.sweepMountedStaging(n));
       }
@@ -404,20 +423,31 @@ export class Volumes {
    * whose users (containers recording them) are none of them live. A tmpfs volume
    * loses its content here, as in Docker. Returns the names unmounted.
    */
-  async releaseUnused(names: readonly string[] | undefined, isLive: (record: ContainerRecord) => boolean): Promise<string[]> {
-    const candidates = this.withMountOptions(names ?? this.list().map((v) => v.name)).filter((n) => isMountPoint(this.dataDir(n)));
+  async releaseUnused(names: readonly string[] | undefined, isLive: LivenessCheck): Promise<string[]> {
+    if (this.mountedWithOptions(names).length === 0) return [];
+    return this.withLease(true, () => this.releaseUnusedLocked(names, isLive));
+  }
+
+  /** releaseUnused() for a caller holding lease(true). */
+  private releaseUnusedLocked(names: readonly string[] | undefined, isLive: LivenessCheck): string[] {
+    const candidates = this.mountedWithOptions(names);
     if (candidates.length === 0) return [];
-    return this.withLease(true, () => {
-      const records = new ContainerStore(this.ctx).list();
-      const released: string[] = [];
-      for (const name of candidates) {
-        const users = records.filter((r) => (r.mounts ?? []).some((m) => m.type === 'volume' && m.name === name));
-        if (users.some(isLive)) continue;
-        unmount(this.dataDir(name));
-        released.push(name);
-      }
-      return released;
-    });
+    const records = new ContainerStore(this.ctx).list();
+    const released: string[] = [];
+    for (const name of candidates) {
+      const users = records.filter((r) => (r.mounts ?? []).some((m) => m.type === 'volume' && m.name === name));
+      if (users.some(isLive)) continue;
+      unmount(this.dataDir(name));
+      released.push(name);
+    }
+    return released;
+  }
+
+  /** The volumes among `names` (every one when omitted) with mount options whose filesystem is mounted now. */
+  private mountedWithOptions(names: readonly string[] | undefined): string[] {
+    const mountinfo = readFileSync('/proc/self/mountinfo', 'utf8');
+    const all = names ?? this.list().map((v) => v.name);
+    return this.withMountOptions(all).filter((n) => isMountPoint(this.dataDir(n), mountinfo));
   }
 
   /** For `system df`. */

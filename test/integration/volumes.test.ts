@@ -2,6 +2,7 @@
 // real containers from the project's busybox image (and a busybox with VOLUME
 // paths derived from it here), pulled from the real docker-registry on
 // 127.0.0.1. Run as root under the integration lock.
+import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -487,6 +488,82 @@ describe("the local driver's options (type, device, o)", () => {
     expect(mountsUnder(join(cli.root, 'volumes'))).toEqual([]);
     expect(mountsUnder(join(cli.root, 'containers', id))).toEqual([]);
     expect(cli.run(['volume', 'rm', 'k9vol']).code).toBe(0);
+  });
+
+  describe('after kill -9 of tsrun between the volume mount and the start (TSRUN_TEST_CRASH_AT=after-volume-mount)', () => {
+    /** Runs tsrun with the crash point set; it must die of its own SIGKILL there, leaving the volume mounted. */
+    const crashAfterMount = (args: string[], volume: string) => {
+      const r = spawnSync(process.execPath, cli.args(args), { encoding: 'utf8', timeout: 60_000, env: { ...process.env, TSRUN_TEST_CRASH_AT: 'after-volume-mount' } });
+      expect(r.signal, r.stderr).toBe('SIGKILL');
+      expect(mountsUnder(dataDir(volume))).toEqual([dataDir(volume)]);
+    };
+    const idOf = (name: string) => cli.run(['inspect', name]).code === 0 && JSON.parse(cli.run(['inspect', name]).stdout)[0].Id;
+
+    it('ps shows the container not running; volume rm refuses, naming it, but unmounts; rm -f unmounts; then volume rm removes', () => {
+      expect(cli.run(['volume', 'create', '-o', 'type=tmpfs', '-o', 'device=tmpfs', 'crashvol']).code).toBe(0);
+      crashAfterMount(['run', '-d', '--name', 'crash1', '-v', 'crashvol:/d', image, 'sleep', '600'], 'crashvol');
+      const id = idOf('crash1');
+      expect(id).toMatch(/^[0-9a-f]{64}$/);
+      expect(cli.run(['ps', '-q', '--no-trunc']).stdout).not.toContain(id);
+      expect(cli.run(['ps', '-aq', '--no-trunc']).stdout).toContain(id);
+      expect(JSON.parse(cli.run(['inspect', 'crash1']).stdout)[0].State.Running).toBe(false);
+
+      const refused = cli.run(['volume', 'rm', 'crashvol']);
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toContain(`remove crashvol: volume is in use - [${id}]`);
+      expect(mountsUnder(dataDir('crashvol'))).toEqual([]); // no live user: the leftover mount is gone
+      expect(volumeNames()).toContain('crashvol');
+
+      // The same crash on `start`; rm -f of the dead container takes the mount.
+      crashAfterMount(['start', 'crash1'], 'crashvol');
+      expect(cli.run(['rm', '-f', 'crash1']).code).toBe(0);
+      expect(mountsUnder(dataDir('crashvol'))).toEqual([]);
+      const removed = cli.run(['volume', 'rm', 'crashvol']);
+      expect(removed.code, removed.stderr).toBe(0);
+      expect(existsSync(join(cli.root, 'volumes', 'crashvol'))).toBe(false);
+    });
+
+    it('container prune, volume prune and system prune sweep the leftover mounts; a live user keeps its mount', () => {
+      expect(cli.run(['volume', 'create', '-o', 'type=tmpfs', '-o', 'device=tmpfs', 'crashvol2']).code).toBe(0);
+      crashAfterMount(['run', '-d', '--name', 'crash2', '-v', 'crashvol2:/d', image, 'sleep', '600'], 'crashvol2');
+      expect(cli.run(['container', 'prune', '-f']).code).toBe(0);
+      expect(idOf('crash2')).toBe(false);
+      expect(mountsUnder(dataDir('crashvol2'))).toEqual([]);
+
+      crashAfterMount(['run', '-d', '--name', 'crash3', '-v', 'crashvol2:/d', image, 'sleep', '600'], 'crashvol2');
+      expect(cli.run(['volume', 'prune', '-f', '-a']).code).toBe(0);
+      expect(volumeNames()).toContain('crashvol2'); // crash3 still uses it
+      expect(mountsUnder(dataDir('crashvol2'))).toEqual([]);
+
+      crashAfterMount(['start', 'crash3'], 'crashvol2');
+      expect(cli.run(['system', 'prune', '-f']).code).toBe(0);
+      expect(idOf('crash3')).toBe(false);
+      expect(mountsUnder(dataDir('crashvol2'))).toEqual([]);
+
+      // A mount whose container record went before its unmount (kill -9 inside rm): system prune and volume rm take it.
+      execFileSync('mount', ['-t', 'tmpfs', 'tmpfs', dataDir('crashvol2')]);
+      expect(cli.run(['system', 'prune', '-f']).code).toBe(0);
+      expect(mountsUnder(dataDir('crashvol2'))).toEqual([]);
+      execFileSync('mount', ['-t', 'tmpfs', 'tmpfs', dataDir('crashvol2')]);
+      writeFileSync(join(dataDir('crashvol2'), 'f'), 'x');
+      expect(cli.run(['volume', 'rm', 'crashvol2']).code).toBe(0);
+      expect(mountsUnder(join(cli.root, 'volumes'))).toEqual([]);
+
+      // A live user: refused, and its mount stays.
+      expect(cli.run(['volume', 'create', '-o', 'type=tmpfs', '-o', 'device=tmpfs', 'livevol']).code).toBe(0);
+      const live = cli.run(['run', '-d', '--name', 'liveuser', '-v', 'livevol:/d', image, 'sleep', '600']).stdout.trim();
+      const refused = cli.run(['volume', 'rm', 'livevol']);
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toContain(`volume is in use - [${live}]`);
+      for (const verb of [['volume', 'prune', '-f', '-a'], ['container', 'prune', '-f'], ['system', 'prune', '-f']]) {
+        expect(cli.run(verb).code).toBe(0);
+        expect(mountsUnder(dataDir('livevol'))).toEqual([dataDir('livevol')]);
+      }
+      expect(cli.run(['exec', 'liveuser', 'true']).code).toBe(0);
+      expect(cli.run(['rm', '-f', 'liveuser']).code).toBe(0);
+      expect(mountsUnder(dataDir('livevol'))).toEqual([]);
+      expect(cli.run(['volume', 'rm', 'livevol']).code).toBe(0);
+    });
   });
 });
 

@@ -27,6 +27,7 @@ import { copyTree, copyUp, MOUNTED_STAGING_PREFIX } from '../../../src/engine/vo
 import { ANONYMOUS_VOLUME_LABEL, labelsFrom, parseVolumeFilters, volumeMatches, Volumes } from '../../../src/engine/volumes.js';
 import { ConflictError, NotFoundError, UsageError } from '../../../src/errors.js';
 import { native } from '../../../src/native/index.js';
+import { mountPoints, unmount } from '../../../src/snapshot/overlay.js';
 
 const isRoot = process.getuid?.() === 0;
 
@@ -154,6 +155,27 @@ describe('Volumes: in use, rm, prune', () => {
     await volumes.remove('shared');
     expect(volumes.find('shared')).toBeUndefined();
     expect(existsSync(join(ctx.root, 'volumes', 'shared'))).toBe(false);
+  });
+
+  it.skipIf(!isRoot)('a refused rm unmounts a volume none of whose users is live, and keeps a live user\'s mount (as root)', async () => {
+    await volumes.create({ name: 'mnt', options: { type: 'tmpfs', device: 'tmpfs' } });
+    const c = containerUsing([volumeMount('mnt')]);
+    const lease = await volumes.lease();
+    await volumes.mountLocked(['mnt']);
+    lease.release();
+    const mounted = () => mountPoints().includes(volumes.dataDir('mnt'));
+    try {
+      expect(mounted()).toBe(true);
+      await expect(volumes.remove('mnt', { isLive: () => true })).rejects.toThrow(`volume is in use - [${c.id}]`);
+      expect(mounted()).toBe(true);
+      await expect(volumes.prune({ all: true, isLive: () => true })).resolves.toEqual({ removed: [], reclaimed: 0 });
+      expect(mounted()).toBe(true);
+      await expect(volumes.remove('mnt', { isLive: () => false })).rejects.toThrow(`volume is in use - [${c.id}]`);
+      expect(mounted()).toBe(false);
+      expect(volumes.find('mnt')).toBeDefined();
+    } finally {
+      unmount(volumes.dataDir('mnt'));
+    }
   });
 
   it('rm of a missing volume is an error unless forced', async () => {
