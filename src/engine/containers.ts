@@ -32,7 +32,7 @@ import { parsePortMappings } from '../network/index.js';
 import { joinPod } from './pod-join.js';
 import { removeCgroupOf } from './container-resources.js';
 import { afterPodMemberExit } from './rkt/exit-policy.js';
-import { Volumes } from './volumes.js';
+import { recordVolumeEvent, Volumes } from './volumes.js';
 import { volumesFromRequests } from './volumes-from.js';
 import { recordContainerEvent } from './events.js';
 import { randomHex } from '../util/random.js';
@@ -443,13 +443,21 @@ export class Containers {
       await this.releaseVolumes(record);
       throw err;
     }
+    // Docker's order: each volume's `mount`, then the container's `start`.
+    for (const m of this.volumeMounts(record)) {
+      recordVolumeEvent(this.ctx, 'mount', m.name!, { container: record.id, destination: m.destination, propagation: '', 'read/write': String(m.rw) });
+    }
     // Recorded here, before the process can exit, so that `start` always precedes its `die`.
     recordContainerEvent(this.ctx, record, 'start');
     return { launcher, paths, volumeHold };
   }
 
+  private volumeMounts(record: ContainerRecord): ContainerMount[] {
+    return (record.mounts ?? []).filter((m) => m.type === 'volume' && m.name);
+  }
+
   private volumeNames(record: ContainerRecord): string[] {
-    return (record.mounts ?? []).filter((m) => m.type === 'volume' && m.name).map((m) => m.name!);
+    return this.volumeMounts(record).map((m) => m.name!);
   }
 
   /** Mounts the container's volumes that have mount options (Docker's local driver); returns the volumes' lease, held, if there were any. */
@@ -616,6 +624,8 @@ export class Containers {
     this.store.save(stored);
     record.state = { ...record.state, dieRecorded: true };
     recordContainerEvent(this.ctx, stored, 'die', { exitCode: String(code) });
+    // Docker unmounts a stopped container's volumes after its `die`: one `unmount` each, once per run as the die.
+    for (const m of this.volumeMounts(stored)) recordVolumeEvent(this.ctx, 'unmount', m.name!, { container: stored.id });
   }
 
   private async recordExit(record: ContainerRecord, exit: ExitStatus): Promise<void> {

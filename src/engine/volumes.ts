@@ -26,6 +26,7 @@ import { FileLock } from '../util/lock.js';
 import { ContainerStore, type ContainerRecord } from './container-store.js';
 import { treeSize } from './container-usage.js';
 import { layout, type EngineContext } from './context.js';
+import { recordEvent } from './events.js';
 import { copyUp, MOUNTED_STAGING_PATTERN } from './volume-copy.js';
 import { checkVolumeDriver, needsMount, resolveServerAddress, validateVolumeOptions, volumeMountArgs } from './volume-options.js';
 
@@ -63,6 +64,15 @@ export interface VolumeDiskUsage {
   size: number;
   /** Bytes of the volumes no container uses. */
   reclaimable: number;
+}
+
+/**
+ * Docker's volume events (create, destroy, mount, unmount): the actor is the volume's name,
+ * and the attributes always name the driver. Keys in Docker's (sorted) order.
+ */
+export function recordVolumeEvent(ctx: EngineContext, action: 'create' | 'destroy' | 'mount' | 'unmount', name: string, extra: Record<string, string> = {}): void {
+  const attributes = Object.fromEntries(Object.entries({ driver: 'local', ...extra }).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+  recordEvent(ctx, 'volume', action, name, attributes);
 }
 
 /** Whether a container is live (its launcher has it up): the containers engine's answer, passed in. */
@@ -159,6 +169,7 @@ export class Volumes {
       if ((errno(err) === 'ENOTEMPTY' || errno(err) === 'EEXIST') && this.find(name)) return { volume: this.find(name)!, created: false };
       throw err;
     }
+    recordVolumeEvent(this.ctx, 'create', name);
     return { volume: { ...record, mountpoint: this.dataDir(name) }, created: true };
   }
 
@@ -244,6 +255,8 @@ export class Volumes {
       if (errno(err) === 'ENOENT') return;
       throw err;
     }
+    // Gone for every reader from here: what is left is a sweep of its data.
+    recordVolumeEvent(this.ctx, 'destroy', name);
     // removeTree stops at a mount still inside (EXDEV) rather than delete through it.
     removeTree(doomed);
   }

@@ -567,6 +567,65 @@ describe("the local driver's options (type, device, o)", () => {
   });
 });
 
+describe('volume events', () => {
+  interface EventJson {
+    Type: string;
+    Action: string;
+    Actor: { ID: string; Attributes: Record<string, string> };
+  }
+  const eventsSince = (since: string, filters: string[]): EventJson[] => {
+    const until = (Date.now() / 1000 + 0.001).toFixed(3);
+    const r = cli.run(['events', '--since', since, '--until', until, ...filters.flatMap((f) => ['--filter', f]), '--format', 'json'], { timeoutMs: 20_000 });
+    expect(r.code, r.stderr).toBe(0);
+    return r.stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as EventJson);
+  };
+
+  it('create, mount, unmount and destroy as Docker records them, by events --filter type=volume --filter volume=NAME', () => {
+    const since = (Date.now() / 1000).toFixed(3);
+    expect(cli.run(['volume', 'create', 'evvol']).code).toBe(0);
+    const id = cli.run(['run', '-d', '--name', 'evuser', '-v', 'evvol:/data:ro', image, 'sleep', '600']).stdout.trim();
+    expect(cli.run(['stop', '-t', '1', 'evuser']).code).toBe(0);
+    expect(cli.run(['rm', 'evuser']).code).toBe(0);
+    expect(cli.run(['volume', 'rm', 'evvol']).code).toBe(0);
+
+    const events = eventsSince(since, ['type=volume', 'volume=evvol']);
+    expect(events.map((e) => e.Action)).toEqual(['create', 'mount', 'unmount', 'destroy']);
+    expect(events.every((e) => e.Type === 'volume' && e.Actor.ID === 'evvol')).toBe(true);
+    expect(events[0]!.Actor.Attributes).toEqual({ driver: 'local' });
+    expect(events[1]!.Actor.Attributes).toEqual({ container: id, destination: '/data', driver: 'local', propagation: '', 'read/write': 'false' });
+    expect(events[2]!.Actor.Attributes).toEqual({ container: id, driver: 'local' });
+    expect(events[3]!.Actor.Attributes).toEqual({ driver: 'local' });
+    // Docker's order around the container's own events: mount before start, unmount after die.
+    const both = eventsSince(since, [])
+      .filter((e) => e.Actor.ID === 'evvol' || e.Actor.ID === id)
+      .map((e) => `${e.Type} ${e.Action}`);
+    expect(both.indexOf('volume mount')).toBeLessThan(both.indexOf('container start'));
+    expect(both.indexOf('volume unmount')).toBeGreaterThan(both.indexOf('container die'));
+    expect(eventsSince(since, ['type=volume', 'volume=other'])).toEqual([]);
+  });
+
+  it('run --rm and rm -v destroy the anonymous volumes; a restart mounts again; prune destroys', () => {
+    const since = (Date.now() / 1000).toFixed(3);
+    const r = cli.run(['run', '--rm', '-v', '/anon', image, 'true']);
+    expect(r.code, r.stderr).toBe(0);
+    const anon = eventsSince(since, ['type=volume']);
+    const anonName = anon[0]!.Actor.ID;
+    expect(anonName).toMatch(/^[0-9a-f]{64}$/);
+    expect(anon.map((e) => `${e.Action} ${e.Actor.ID}`)).toEqual(['create', 'mount', 'unmount', 'destroy'].map((a) => `${a} ${anonName}`));
+    expect(anon[1]!.Actor.Attributes['read/write']).toBe('true');
+
+    const since2 = (Date.now() / 1000).toFixed(3);
+    expect(cli.run(['create', '--name', 'evrm', '-v', '/anon2', image, 'true']).code).toBe(0);
+    expect(cli.run(['start', '-a', 'evrm']).code).toBe(0);
+    expect(cli.run(['start', '-a', 'evrm']).code).toBe(0);
+    expect(cli.run(['rm', '-v', 'evrm']).code).toBe(0);
+    expect(cli.run(['volume', 'create', 'evprune']).code).toBe(0);
+    expect(cli.run(['volume', 'prune', '-f', '-a']).code).toBe(0);
+    const rest = eventsSince(since2, ['type=volume']).map((e) => `${e.Action} ${e.Actor.ID.length === 64 ? 'anon' : e.Actor.ID}`);
+    expect(rest).toEqual(['create anon', 'mount anon', 'unmount anon', 'mount anon', 'unmount anon', 'destroy anon', 'create evprune', 'destroy evprune']);
+  });
+});
+
 describe('volume ls, prune and system df', () => {
   it('filters dangling volumes, prunes anonymous ones (all unused with -a), and df counts them', () => {
     // Its own root, so other tests' volumes do not count.

@@ -24,7 +24,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ContainerStore, type ContainerMount, type ContainerRecord } from '../../../src/engine/container-store.js';
 import type { EngineContext } from '../../../src/engine/context.js';
 import { copyTree, copyUp, MOUNTED_STAGING_PREFIX } from '../../../src/engine/volume-copy.js';
-import { ANONYMOUS_VOLUME_LABEL, labelsFrom, parseVolumeFilters, volumeMatches, Volumes } from '../../../src/engine/volumes.js';
+import { readPastEvents } from '../../../src/engine/events.js';
+import { ANONYMOUS_VOLUME_LABEL, labelsFrom, parseVolumeFilters, recordVolumeEvent, volumeMatches, Volumes } from '../../../src/engine/volumes.js';
 import { ConflictError, NotFoundError, UsageError } from '../../../src/errors.js';
 import { native } from '../../../src/native/index.js';
 import { mountPoints, unmount } from '../../../src/snapshot/overlay.js';
@@ -176,6 +177,31 @@ describe('Volumes: in use, rm, prune', () => {
     } finally {
       unmount(volumes.dataDir('mnt'));
     }
+  });
+
+  it('records Docker\'s volume events: create once (not for an existing name), destroy on rm, prune and rm of anonymous ones', async () => {
+    await volumes.create({ name: 'ev' });
+    await volumes.create({ name: 'ev' });
+    const { volume: anon } = await volumes.create({});
+    await volumes.remove('ev');
+    await volumes.removeAnonymousOf({ mounts: [volumeMount(anon.name, true)] });
+    await volumes.create({ name: 'pruned' });
+    await volumes.prune({ all: true });
+    recordVolumeEvent(ctx, 'mount', 'x', { 'read/write': 'true', container: 'c', propagation: '', destination: '/d' });
+    const events = readPastEvents(ctx).events;
+    expect(events.map((e) => `${e.Type} ${e.Action} ${e.Actor.ID}`)).toEqual([
+      'volume create ev',
+      `volume create ${anon.name}`,
+      'volume destroy ev',
+      `volume destroy ${anon.name}`,
+      'volume create pruned',
+      'volume destroy pruned',
+      'volume mount x',
+    ]);
+    expect(events.slice(0, 6).every((e) => JSON.stringify(e.Actor.Attributes) === '{"driver":"local"}')).toBe(true);
+    // Docker's JSON has the attributes' keys sorted (a Go map).
+    expect(Object.keys(events[6]!.Actor.Attributes)).toEqual(['container', 'destination', 'driver', 'propagation', 'read/write']);
+    expect(events[6]).not.toHaveProperty('status');
   });
 
   it('rm of a missing volume is an error unless forced', async () => {
