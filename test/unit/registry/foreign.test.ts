@@ -201,6 +201,16 @@ describe('RegistryClient.fetchBlob with urls', () => {
     expect(msg).toContain(`${url} (${foreign.host} answered 502)`);
   });
 
+  it('does not go on to the URLs when the pull was cancelled', async () => {
+    const { reg, foreign, client, layer, ref, partial } = await setup();
+    reg.addBlob(BLOB);
+    const abort = new AbortController();
+    reg.inject({ fault: { kind: 'slow', chunkBytes: 10_000, delayMs: 50 }, path: /blobs/, method: 'GET', authenticated: true });
+    const pending = client.fetchBlob(ref, layer, partial, { signal: abort.signal, onProgress: () => abort.abort() });
+    await expect(pending).rejects.toThrow();
+    expect(foreign.requests).toHaveLength(0);
+  });
+
   it('never tries URLs for a layer without them', async () => {
     const { client, layer, ref, partial } = await setup();
     const { urls: _urls, ...plain } = layer;
