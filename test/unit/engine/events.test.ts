@@ -1,12 +1,13 @@
 // The events log (engine/events.ts), its filters (engine/event-filter.ts), the time bounds
 // of --since/--until (engine/logs.ts, cli/docker/timestamp-flag.ts) and the CLI's printing
 // (cli/docker/event-format.ts).
-import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { EVENTS_MAX_BYTES, eventsPath, parseEventLine, readNewEvents, readPastEvents, recordContainerEvent, recordEvent, type EngineEvent } from '../../../src/engine/events.js';
 import { matchesEvent, parseEventFilters } from '../../../src/engine/event-filter.js';
+import { DEFAULT_NETWORK_ID, recordNetworkEvent } from '../../../src/engine/network-events.js';
 import { parseGoDuration, parseTimeBound } from '../../../src/engine/logs.js';
 import { eventLine, eventPrinter, formatNano } from '../../../src/cli/docker/event-format.js';
 import { parseTimestampFlag } from '../../../src/cli/docker/timestamp-flag.js';
@@ -41,6 +42,25 @@ describe('recording', () => {
     recordEvent(ctx, 'volume', 'create', 'v1', { driver: 'local' });
     const e = readPastEvents(ctx).events[0]!;
     expect('status' in e || 'id' in e || 'from' in e).toBe(false);
+  });
+
+  it("network events carry Docker's attributes and match type, network and event filters", () => {
+    const net = { id: 'n'.repeat(64), name: 'front' };
+    recordNetworkEvent(ctx, 'create', net);
+    recordNetworkEvent(ctx, 'connect', net, record.id);
+    recordNetworkEvent(ctx, 'disconnect', { id: DEFAULT_NETWORK_ID, name: 'bridge' }, record.id);
+    const lines = readFileSync(eventsPath(ctx), 'utf8').trim().split('\n');
+    expect(lines[1]).toMatch(new RegExp(`^\\{"Type":"network","Action":"connect","Actor":\\{"ID":"n{64}","Attributes":\\{"container":"c{64}","name":"front","type":"bridge"\\}\\},"scope":"local","time":\\d+,"timeNano":\\d{19}\\}$`));
+    const events = readPastEvents(ctx).events;
+    expect(events[0]!.Actor.Attributes).toEqual({ name: 'front', type: 'bridge' });
+    const m = (...f: string[]) => events.filter((e) => matchesEvent(e, parseEventFilters(f))).map((e) => e.Action);
+    expect(m('type=network')).toEqual(['create', 'connect', 'disconnect']);
+    expect(m('network=front')).toEqual(['create', 'connect']);
+    expect(m('network=nnnn', 'event=connect')).toEqual(['connect']);
+    expect(m(`network=${DEFAULT_NETWORK_ID.slice(0, 12)}`)).toEqual(['disconnect']);
+    expect(m('network=bridge', 'event=disconnect')).toEqual(['disconnect']);
+    // The container is an attribute, not the actor: Docker's container filter does not pick these.
+    expect(m('container=web')).toEqual([]);
   });
 
   it('never throws when the log cannot be written', () => {
