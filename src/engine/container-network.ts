@@ -28,6 +28,7 @@ import type { ContainerRecord } from './container-store.js';
 import type { Containers } from './containers.js';
 import type { EngineContext } from './context.js';
 import { ContainerStore } from './container-store.js';
+import { recordAttachmentEvents } from './network-events.js';
 import { refreshHosts } from './network-hosts.js';
 
 export function networkPaths(ctx: EngineContext) {
@@ -106,6 +107,7 @@ export async function attachNetwork(
     ...(network && opts.networkAliases?.length ? { aliases: opts.networkAliases } : {}),
     hostsFiles: [join(new ContainerStore(ctx).paths(record.id).etc, 'hosts')],
   });
+  await recordAttachmentEvents(ctx, 'connect', record.id, attachmentsOf(setup).map((a) => a.network), networkRegistry(ctx));
   // On a user network the container resolves its own name too, as its peers do.
   const ownNames = network ? [...containerNetworkNames(record), ...(opts.networkAliases ?? [])] : [record.config.hostname];
   return { netnsPath: setup.netnsPath, hostsEntries: hostsEntries(setup, ownNames), setup };
@@ -124,13 +126,17 @@ export async function registerHosts(ctx: EngineContext, record: ContainerRecord,
   await refreshHosts(attachmentsOf(owner).map((a) => a.network));
 }
 
-/** Tears down the container's network; its peers on user networks stop listing it. */
+/** Tears down the container's (or pod's) network; its peers on user networks stop listing it. */
 export async function detachNetwork(ctx: EngineContext, id: string): Promise<void> {
   const paths = networkPaths(ctx);
   const setup = readEndpoint(paths.stateDir, id);
   await teardownNetwork({ ...paths, id });
-  if (setup) await refreshHosts(attachmentsOf(setup).map((a) => a.network));
-  else {
+  if (setup) {
+    const networks = attachmentsOf(setup).map((a) => a.network);
+    // Docker's disconnect events are a container's; a pod's namespace leaving has none.
+    if (new ContainerStore(ctx).get(id)) await recordAttachmentEvents(ctx, 'disconnect', id, networks, networkRegistry(ctx));
+    await refreshHosts(networks);
+  } else {
     // A pod member: the pod's endpoint stops keeping its hosts file.
     const pod = new ContainerStore(ctx).get(id)?.pod;
     if (pod) await setHostsFile({ ...paths, id: pod, hostsFile: join(new ContainerStore(ctx).paths(id).etc, 'hosts'), remove: true });

@@ -46,6 +46,8 @@ export interface ContainerMount {
   propagation?: string;
   /** Volume only: created for this container (-v /path, --mount without source, the image's VOLUME); `rm -v` and --rm remove it. */
   anonymous?: boolean;
+  /** Volume with mount options only: the image's content is still to be copied in, on the first start, once mounted. */
+  copyUpPending?: boolean;
 }
 
 export interface ContainerRecord {

@@ -32,10 +32,11 @@ import { parsePortMappings } from '../network/index.js';
 import { joinPod } from './pod-join.js';
 import { removeCgroupOf } from './container-resources.js';
 import { afterPodMemberExit } from './rkt/exit-policy.js';
-import { Volumes } from './volumes.js';
+import { recordVolumeEvent, Volumes } from './volumes.js';
 import { volumesFromRequests } from './volumes-from.js';
 import { recordContainerEvent } from './events.js';
 import { randomHex } from '../util/random.js';
+import { crashPoint } from '../util/crash-point.js';
 
 export interface CreateRequest {
   image: string;
@@ -275,7 +276,9 @@ export class Containers {
         const { volume } = volumes.createLocked({ name: m.volumeName, labels: m.volumeLabels, options: m.volumeOptions });
         m.volumeName = volume.name;
         m.source = volume.mountpoint;
-        out.push({ type: 'volume', name: volume.name, source: volume.mountpoint, destination: m.target, mode: m.mode ?? '', rw: !m.readonly, anonymous });
+        // A volume with mount options takes the image's content at its first start, once its filesystem is mounted.
+        const copyUpPending = !m.noCopy && volumes.withMountOptions([volume.name]).length > 0;
+        out.push({ type: 'volume', name: volume.name, source: volume.mountpoint, destination: m.target, mode: m.mode ?? '', rw: !m.readonly, anonymous, ...(copyUpPending ? { copyUpPending } : {}) });
       }
     }
   }
@@ -430,20 +433,31 @@ export class Containers {
     if (!isMounted(paths.rootfs)) mountRootfs(record.lowerDirs, paths.upper, paths.work, paths.rootfs, { volatile: record.hostConfig.autoRemove });
     const volumeHold = await this.mountVolumes(record);
     try {
+      this.copyUpMountedVolumes(record, paths.rootfs);
+      crashPoint('after-volume-mount');
       record.state = { status: 'running', startedAt: new Date().toISOString() };
       if (!keepStopMark) record.manuallyStopped = false;
       this.store.save(record);
     } catch (err) {
       volumeHold?.release();
+      await this.releaseVolumes(record);
       throw err;
+    }
+    // Docker's order: each volume's `mount`, then the container's `start`.
+    for (const m of this.volumeMounts(record)) {
+      recordVolumeEvent(this.ctx, 'mount', m.name!, { container: record.id, destination: m.destination, propagation: '', 'read/write': String(m.rw) });
     }
     // Recorded here, before the process can exit, so that `start` always precedes its `die`.
     recordContainerEvent(this.ctx, record, 'start');
     return { launcher, paths, volumeHold };
   }
 
+  private volumeMounts(record: ContainerRecord): ContainerMount[] {
+    return (record.mounts ?? []).filter((m) => m.type === 'volume' && m.name);
+  }
+
   private volumeNames(record: ContainerRecord): string[] {
-    return (record.mounts ?? []).filter((m) => m.type === 'volume' && m.name).map((m) => m.name!);
+    return this.volumeMounts(record).map((m) => m.name!);
   }
 
   /** Mounts the container's volumes that have mount options (Docker's local driver); returns the volumes' lease, held, if there were any. */
@@ -462,6 +476,20 @@ export class Containers {
   }
 
   /**
+   * Docker's copy-up into the volumes with mount options, on the container's first start:
+   * they are mounted now (the caller holds the volumes' lease), so the image's content lands
+   * in their filesystem. Done once: the caller saves the record without the marks.
+   */
+  private copyUpMountedVolumes(record: ContainerRecord, rootfs: string): void {
+    const volumes = new Volumes(this.ctx);
+    for (const m of record.mounts ?? []) {
+      if (!m.copyUpPending || !m.name) continue;
+      volumes.populateMountedLocked(m.name, resolveInRootfs(rootfs, m.destination));
+      delete m.copyUpPending;
+    }
+  }
+
+  /**
    * Keeps the volumes' lease until the launcher shows the container (or its start
    * settled), so that no releaseUnused() elsewhere unmounts a volume between our
    * mount and the moment the container counts as live.
@@ -477,7 +505,7 @@ export class Containers {
   }
 
   /** Whether the launcher has the container up (creating, created, running or paused): what keeps its volumes mounted. */
-  private readonly isLive = (record: ContainerRecord): boolean => {
+  readonly isLive = (record: ContainerRecord): boolean => {
     try {
       return this.launcher(record).state(record.id).status !== 'stopped';
     } catch {
@@ -496,6 +524,17 @@ export class Containers {
     await new Volumes(this.ctx)
       .releaseUnused(names, this.isLive)
       .catch((err) => this.onWarning?.(`cannot unmount the volumes of ${record.name}: ${err instanceof Error ? err.message : String(err)}`, record));
+  }
+
+  /**
+   * Unmounts every volume with mount options that no live container uses: what a kill -9
+   * (of tsrun between mounting and starting, or of a monitor) leaves. Returns the volumes.
+   */
+  async releaseLeftoverVolumeMounts(): Promise<string[]> {
+    return new Volumes(this.ctx).releaseUnused(undefined, this.isLive).catch((err) => {
+      this.onWarning?.(`cannot unmount leftover volume mounts: ${err instanceof Error ? err.message : String(err)}`);
+      return [];
+    });
   }
 
   private async startFailed(record: ContainerRecord, err: unknown): Promise<void> {
@@ -585,6 +624,8 @@ export class Containers {
     this.store.save(stored);
     record.state = { ...record.state, dieRecorded: true };
     recordContainerEvent(this.ctx, stored, 'die', { exitCode: String(code) });
+    // Docker unmounts a stopped container's volumes after its `die`: one `unmount` each, once per run as the die.
+    for (const m of this.volumeMounts(stored)) recordVolumeEvent(this.ctx, 'unmount', m.name!, { container: stored.id });
   }
 
   private async recordExit(record: ContainerRecord, exit: ExitStatus): Promise<void> {
@@ -803,6 +844,8 @@ export class Containers {
       out.removed.push(record.id);
       out.reclaimed += bytes;
     }
+    // Each rm released its own; this also takes the mounts whose container record went in a crash.
+    await this.releaseLeftoverVolumeMounts();
     return out;
   }
 

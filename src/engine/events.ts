@@ -184,7 +184,8 @@ export async function followEvents(
   try {
     for (;;) {
       for (const ev of readNewEvents(ctx, cursor)) {
-        if (opts.until !== undefined && Number(BigInt(ev.timeNano) / 1_000_000n) > opts.until) return;
+        // `until` may carry a fraction of a millisecond: compare at microseconds.
+        if (opts.until !== undefined && Number(BigInt(ev.timeNano) / 1_000n) / 1000 > opts.until) return;
         onEvent(ev);
       }
       const left = opts.until === undefined ? Number.POSITIVE_INFINITY : opts.until - Date.now();

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { attachmentsOf, connectEndpoint, isNetnsMounted, readEndpoint, setupNetwork, teardownNetwork, type PortSpecMapping } from '../network/index.js';
 import type { ContainerRecord } from './container-store.js';
 import { networkPaths, networkRegistry } from './container-network.js';
+import { recordAttachmentEvents } from './network-events.js';
 import { refreshHosts } from './network-hosts.js';
 import type { EngineContext } from './context.js';
 import { ensurePodReady } from './pod-join.js';
@@ -55,5 +56,8 @@ export async function reviveNetwork(ctx: EngineContext, record: ContainerRecord,
     const again = { ...paths, id: record.id, network: x.network, ...(aliases ? { aliases } : {}) };
     await connectEndpoint({ ...again, ip: x.ip }).catch(() => connectEndpoint(again));
   }
-  await refreshHosts(attachmentsOf(readEndpoint(paths.stateDir, record.id) ?? revived).map((a) => a.network));
+  const networks = attachmentsOf(readEndpoint(paths.stateDir, record.id) ?? revived).map((a) => a.network);
+  // The reboot took the old attachments (and the events log, in the runroot) with it: this start joins them anew.
+  await recordAttachmentEvents(ctx, 'connect', record.id, networks, networkRegistry(ctx));
+  await refreshHosts(networks);
 }

@@ -3,7 +3,6 @@
 // from its leases, which are host-wide too, so `rm` refuses while any --root
 // still has an endpoint on it. The default network is listed as "bridge"
 // (Docker's name) and cannot be created, removed or resolved by name.
-import { createHash } from 'node:crypto';
 import { ConflictError, UsageError } from '../errors.js';
 import {
   attachmentsOf,
@@ -21,6 +20,7 @@ import {
 import { bridgeConfigOf, isDefaultNetworkName, networkPaths, networkRegistry } from './container-network.js';
 import type { ContainerRecord } from './container-store.js';
 import type { Containers } from './containers.js';
+import { DEFAULT_NETWORK_ID, recordNetworkEvent } from './network-events.js';
 import { refreshHosts } from './network-hosts.js';
 import { PodStore } from './pod-store.js';
 
@@ -55,8 +55,7 @@ const DEFAULT_CREATED = new Date(0).toISOString();
 function defaultInfo(): NetworkInfo {
   const subnet = parseSubnet(DEFAULT_NETWORK.subnet);
   return {
-    // Stable across calls and hosts, like a real id would be for the life of the network.
-    id: createHash('sha256').update(`tsrun-default-network:${DEFAULT_NETWORK.bridge}`).digest('hex'),
+    id: DEFAULT_NETWORK_ID,
     name: 'bridge',
     driver: 'bridge',
     created: DEFAULT_CREATED,
@@ -103,6 +102,7 @@ export class Networks {
       ...(req.driver !== undefined ? { driver: req.driver } : {}),
       labels: labelsOf(req.labels),
     });
+    recordNetworkEvent(this.ctx, 'create', def);
     return userInfo(def);
   }
 
@@ -138,6 +138,7 @@ export class Networks {
     if (users.length > 0) throw new ConflictError(`error while removing network: network ${net.name} id ${net.id} has active endpoints (${users.map((u) => u.name).join(', ')})`);
     await removeBridgeNetwork({ ...networkPaths(this.ctx), network: net.config, hostWide: true });
     await this.registry().remove((await this.registry().get(net.id)));
+    recordNetworkEvent(this.ctx, 'destroy', net);
     return net;
   }
 
@@ -172,6 +173,7 @@ export class Networks {
       ...(opts.ip ? { ip: opts.ip } : {}),
       ...(opts.aliases?.length ? { aliases: opts.aliases } : {}),
     });
+    recordNetworkEvent(this.ctx, 'connect', net, id);
     await refreshHosts([net.config]);
   }
 
@@ -183,6 +185,7 @@ export class Networks {
     if (!readEndpoint(paths.stateDir, id) || !attachmentsOf(readEndpoint(paths.stateDir, id)!).some((a) => a.network.name === net.config.name))
       throw new ConflictError(`container ${record.name} is not connected to network ${net.name}`);
     await disconnectEndpoint({ ...paths, id, networkName: net.config.name });
+    recordNetworkEvent(this.ctx, 'disconnect', net, id);
     await refreshHosts([net.config], [{ stateDir: paths.stateDir, id }]);
   }
 

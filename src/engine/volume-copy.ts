@@ -126,14 +126,32 @@ export function copyOwnership(src: string, dst: string): void {
 }
 
 /**
+ * Staging directories of a copy-up into a volume that is a mount of its own (volume
+ * options): inside the mounted filesystem, so that the final renames stay on it.
+ * A crash leaves one behind; Volumes' repair sweeps them.
+ */
+export const MOUNTED_STAGING_PREFIX = '.tsrun-copy-';
+export const MOUNTED_STAGING_PATTERN = /^\.tsrun-copy-\d+-[0-9a-f]{8}$/;
+
+/** Empty but for staging directories that crashed copy-ups left in a mounted volume. */
+function isEmptyButStaging(dir: string): boolean {
+  try {
+    return readdirSync(dir).every((n) => MOUNTED_STAGING_PATTERN.test(n));
+  } catch {
+    return false;
+  }
+}
+
+/**
  * Fills the empty volume directory `dataDir` from `source` (a directory of the
  * container's rootfs). Nothing happens when `source` is not a directory or the
- * volume already has content. The tree is first copied beside the volume (a
- * `.copy-*` directory), then each top-level entry is renamed in, so a crash
- * midway leaves a temp directory to sweep rather than half-copied files.
- * Returns whether the volume was populated.
+ * volume already has content. The tree is first copied into a staging directory
+ * (a `.copy-*` beside the volume's _data; with `mounted`, a `.tsrun-copy-*` inside
+ * it, as a rename cannot leave the volume's own filesystem), then each top-level
+ * entry is renamed in, so a crash midway leaves a directory to sweep rather than
+ * half-copied files. Returns whether the volume was populated.
  */
-export function copyUp(source: string, dataDir: string): boolean {
+export function copyUp(source: string, dataDir: string, opts: { mounted?: boolean } = {}): boolean {
   let st: Stats;
   try {
     st = lstatSync(source);
@@ -141,8 +159,9 @@ export function copyUp(source: string, dataDir: string): boolean {
     if (errno(err) === 'ENOENT' || errno(err) === 'ENOTDIR') return false;
     throw err;
   }
-  if (!st.isDirectory() || !isEmptyDir(dataDir)) return false;
-  const temp = join(dirname(dataDir), `.copy-${process.pid}-${randomBytes(4).toString('hex')}`);
+  if (!st.isDirectory() || !(opts.mounted ? isEmptyButStaging(dataDir) : isEmptyDir(dataDir))) return false;
+  const unique = `${process.pid}-${randomBytes(4).toString('hex')}`;
+  const temp = opts.mounted ? join(dataDir, `${MOUNTED_STAGING_PREFIX}${unique}`) : join(dirname(dataDir), `.copy-${unique}`);
   mkdirSync(temp, { mode: 0o700 });
   try {
     copyTree(source, temp);

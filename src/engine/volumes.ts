@@ -5,6 +5,7 @@
 //   <root>/volumes/.creating-<name>-*   a volume being created, renamed into place once complete
 //   <root>/volumes/.removing-<name>-*   a volume being deleted, renamed out of sight first
 //   <root>/volumes/<name>/.copy-*       copy-up of the image's content in progress (volume-copy.ts)
+//   <root>/volumes/<name>/_data/.tsrun-copy-*  the same, into a volume mounted by its options
 //   <root>/volumes/.lock                shared by whoever creates or fills volumes, exclusive for rm/prune/repair
 // Which containers use a volume is read from the container records (their
 // `mounts`), so there is no reference count to get out of step after a kill -9.
@@ -25,7 +26,8 @@ import { FileLock } from '../util/lock.js';
 import { ContainerStore, type ContainerRecord } from './container-store.js';
 import { treeSize } from './container-usage.js';
 import { layout, type EngineContext } from './context.js';
-import { copyUp } from './volume-copy.js';
+import { recordEvent } from './events.js';
+import { copyUp, MOUNTED_STAGING_PATTERN } from './volume-copy.js';
 import { checkVolumeDriver, needsMount, resolveServerAddress, validateVolumeOptions, volumeMountArgs } from './volume-options.js';
 
 /** Docker (23+) marks anonymous volumes with this label; `volume prune` without -a removes only those. */
@@ -63,6 +65,18 @@ export interface VolumeDiskUsage {
   /** Bytes of the volumes no container uses. */
   reclaimable: number;
 }
+
+/**
+ * Docker's volume events (create, destroy, mount, unmount): the actor is the volume's name,
+ * and the attributes always name the driver. Keys in Docker's (sorted) order.
+ */
+export function recordVolumeEvent(ctx: EngineContext, action: 'create' | 'destroy' | 'mount' | 'unmount', name: string, extra: Record<string, string> = {}): void {
+  const attributes = Object.fromEntries(Object.entries({ driver: 'local', ...extra }).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+  recordEvent(ctx, 'volume', action, name, attributes);
+}
+
+/** Whether a container is live (its launcher has it up): the containers engine's answer, passed in. */
+export type LivenessCheck = (record: ContainerRecord) => boolean;
 
 function errno(err: unknown): string | undefined {
   return (err as NodeJS.ErrnoException | undefined)?.code;
@@ -155,6 +169,7 @@ export class Volumes {
       if ((errno(err) === 'ENOTEMPTY' || errno(err) === 'EEXIST') && this.find(name)) return { volume: this.find(name)!, created: false };
       throw err;
     }
+    recordVolumeEvent(this.ctx, 'create', name);
     return { volume: { ...record, mountpoint: this.dataDir(name) }, created: true };
   }
 
@@ -208,15 +223,23 @@ export class Volumes {
     return out;
   }
 
-  /** Removes a volume no container uses; -f makes a missing one no error (Docker's rules). */
-  async remove(name: string, opts: { force?: boolean } = {}): Promise<void> {
+  /**
+   * Removes a volume no container uses; -f makes a missing one no error (Docker's rules).
+   * A volume still mounted by its options is unmounted first. With `isLive`, a refused
+   * volume whose users are none of them live (a kill -9 left it mounted) is unmounted all
+   * the same: the refusal still stands, as Docker's for a stopped user.
+   */
+  async remove(name: string, opts: { force?: boolean; isLive?: LivenessCheck } = {}): Promise<void> {
     await this.withLease(true, () => {
       if (!this.find(name)) {
         if (opts.force) return;
         throw new NotFoundError('volume', name);
       }
       const users = this.usage().get(name) ?? [];
-      if (users.length > 0) throw new ConflictError(`remove ${name}: volume is in use - [${users.join(' ')}]`);
+      if (users.length > 0) {
+        if (opts.isLive) this.releaseUnusedLocked([name], opts.isLive);
+        throw new ConflictError(`remove ${name}: volume is in use - [${users.join(' ')}]`);
+      }
       this.removeLocked(name);
     });
   }
@@ -232,6 +255,8 @@ export class Volumes {
       if (errno(err) === 'ENOENT') return;
       throw err;
     }
+    // Gone for every reader from here: what is left is a sweep of its data.
+    recordVolumeEvent(this.ctx, 'destroy', name);
     // removeTree stops at a mount still inside (EXDEV) rather than delete through it.
     removeTree(doomed);
   }
@@ -256,10 +281,14 @@ export class Volumes {
     });
   }
 
-  /** Volumes no container uses: only anonymous ones unless `all` (Docker 23+). Returns names and bytes freed. */
-  async prune(opts: { all?: boolean } = {}): Promise<{ removed: string[]; reclaimed: number }> {
+  /**
+   * Volumes no container uses: only anonymous ones unless `all` (Docker 23+). Returns names and
+   * bytes freed. With `isLive`, the volumes kept mounted with no live user (after a kill -9) are unmounted.
+   */
+  async prune(opts: { all?: boolean; isLive?: LivenessCheck } = {}): Promise<{ removed: string[]; reclaimed: number }> {
     return this.withLease(true, () => {
       this.repairLocked();
+      if (opts.isLive) this.releaseUnusedLocked(undefined, opts.isLive);
       const usage = this.usage();
       const out = { removed: [] as string[], reclaimed: 0 };
       for (const v of this.list()) {
@@ -314,9 +343,36 @@ export class Volumes {
           continue;
         }
         for (const c of inner.filter((c) => c.startsWith('.copy-'))) {
-          rmSync(join(this.volumeDir(n), c), { recursive: true, force: true });
-          swept.push(`${n}/${c}`);
+          try {
+            removeTree(join(this.volumeDir(n), c)); // never through a mount or a symlink
+            swept.push(`${n}/${c}`);
+          } catch {
+            // left for a later sweep
+          }
         }
+        swept.push(...this.sweepMountedStaging(n));
+      }
+    }
+    return swept;
+  }
+
+  /** The staging dirs a crashed copy-up left inside a mounted volume; removeTree never crosses a mount in them. */
+  private sweepMountedStaging(name: string): string[] {
+    const data = this.dataDir(name);
+    if (!needsMount(this.find(name)?.options ?? {}) || !isMountPoint(data)) return [];
+    let entries: string[] = [];
+    try {
+      entries = readdirSync(data);
+    } catch {
+      return [];
+    }
+    const swept: string[] = [];
+    for (const e of entries.filter((e) => MOUNTED_STAGING_PATTERN.test(e))) {
+      try {
+        removeTree(join(data, e));
+        swept.push(`${name}/_data/${e}`);
+      } catch {
+        // left for a later sweep
       }
     }
     return swept;
@@ -325,11 +381,21 @@ export class Volumes {
   /**
    * Copy-up (Docker's): fills the empty volume `name` from `source`, a directory
    * of a container's mounted rootfs. Holds the lease so repair leaves the copy alone.
-   * A volume with mount options is skipped: its filesystem is mounted only while containers run.
+   * A volume with mount options is skipped: its filesystem is mounted only while containers
+   * run, so it is filled at start instead (populateMountedLocked).
    */
   async populate(name: string, source: string): Promise<boolean> {
     if (needsMount(this.find(name)?.options ?? {})) return false;
     return this.withLease(false, () => copyUp(source, this.dataDir(name)));
+  }
+
+  /**
+   * Copy-up into a volume with mount options, once mountLocked() has put its filesystem
+   * on _data (so the content lands in it, not underneath it). The caller holds lease().
+   */
+  populateMountedLocked(name: string, source: string): boolean {
+    if (!isMountPoint(this.dataDir(name))) throw new StateError(`volume ${name} is not mounted: cannot copy the image's content into it`);
+    return copyUp(source, this.dataDir(name), { mounted: true });
   }
 
   /** The volumes among `names` that are mounts (created with type/device), not plain directories. */
@@ -370,20 +436,31 @@ export class Volumes {
    * whose users (containers recording them) are none of them live. A tmpfs volume
    * loses its content here, as in Docker. Returns the names unmounted.
    */
-  async releaseUnused(names: readonly string[] | undefined, isLive: (record: ContainerRecord) => boolean): Promise<string[]> {
-    const candidates = this.withMountOptions(names ?? this.list().map((v) => v.name)).filter((n) => isMountPoint(this.dataDir(n)));
+  async releaseUnused(names: readonly string[] | undefined, isLive: LivenessCheck): Promise<string[]> {
+    if (this.mountedWithOptions(names).length === 0) return [];
+    return this.withLease(true, () => this.releaseUnusedLocked(names, isLive));
+  }
+
+  /** releaseUnused() for a caller holding lease(true). */
+  private releaseUnusedLocked(names: readonly string[] | undefined, isLive: LivenessCheck): string[] {
+    const candidates = this.mountedWithOptions(names);
     if (candidates.length === 0) return [];
-    return this.withLease(true, () => {
-      const records = new ContainerStore(this.ctx).list();
-      const released: string[] = [];
-      for (const name of candidates) {
-        const users = records.filter((r) => (r.mounts ?? []).some((m) => m.type === 'volume' && m.name === name));
-        if (users.some(isLive)) continue;
-        unmount(this.dataDir(name));
-        released.push(name);
-      }
-      return released;
-    });
+    const records = new ContainerStore(this.ctx).list();
+    const released: string[] = [];
+    for (const name of candidates) {
+      const users = records.filter((r) => (r.mounts ?? []).some((m) => m.type === 'volume' && m.name === name));
+      if (users.some(isLive)) continue;
+      unmount(this.dataDir(name));
+      released.push(name);
+    }
+    return released;
+  }
+
+  /** The volumes among `names` (every one when omitted) with mount options whose filesystem is mounted now. */
+  private mountedWithOptions(names: readonly string[] | undefined): string[] {
+    const mountinfo = readFileSync('/proc/self/mountinfo', 'utf8');
+    const all = names ?? this.list().map((v) => v.name);
+    return this.withMountOptions(all).filter((n) => isMountPoint(this.dataDir(n), mountinfo));
   }
 
   /** For `system df`. */

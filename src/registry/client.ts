@@ -143,8 +143,11 @@ export class RegistryClient {
         this.retrying(opts.signal, () => this.fetchBlobOnce(ep, ref, desc, partialPath, opts)),
       );
     } catch (err) {
-      // A foreign layer the registry does not hold: its descriptor's URLs, as Docker does.
-      if (!desc.urls?.length || !(err instanceof RegistryError && err.status === 404)) throw err;
+      // A layer with URLs that the registry did not serve, whatever the reason
+      // (missing, refused, 5xx after the retries, a broken connection, wrong
+      // bytes): its descriptor's URLs, as Docker does. Without URLs, or when
+      // the pull was cancelled, the registry's error stands.
+      if (!desc.urls?.length || (err as Error)?.name === 'AbortError' || opts.signal?.aborted) throw err;
       await fetchForeignBlob(desc, partialPath, err, {
         ...opts,
         timeoutMs: this.timeoutMs,

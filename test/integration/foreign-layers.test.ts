@@ -1,9 +1,11 @@
 // Foreign (non-distributable) layers end to end, with the built CLI: the real
 // registry (docker-registry, htpasswd auth) holds manifests whose foreign layer
 // it does not have; a fault registry on another loopback port plays the
-// layer's URL host and records what it was sent. Then push (skipped, or
-// uploaded with allowNondistributableArtifacts) to an open docker-registry, and
-// save/load. Run as root under the integration lock.
+// layer's URL host and records what it was sent. A second fault registry
+// (basic auth) holds every blob but fails to serve a layer on demand (403,
+// 500s, wrong bytes): the pull must then take the layer from its URLs. Then
+// push (skipped, or uploaded with allowNondistributableArtifacts) to an open
+// docker-registry, and save/load. Run as root under the integration lock.
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -11,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startFaultRegistry, type FaultRegistry } from '../support/fault-registry.js';
+import { startFaultRegistry, type Fault, type FaultRegistry } from '../support/fault-registry.js';
 import { tarOf } from '../support/oci-layout.js';
 import { startRegistry, type RunningRegistry } from '../support/registry-server.js';
 import { TsrunCli, type CliResult } from '../support/tsrun-cli.js';
@@ -22,6 +24,8 @@ const DOCKER_FOREIGN = 'application/vnd.docker.image.rootfs.foreign.diff.tar.gzi
 let reg: RunningRegistry; // htpasswd auth; lacks the foreign blobs
 let dst: RunningRegistry; // open, empty: push target
 let urlHost: FaultRegistry; // serves the foreign blobs at their URLs
+let flaky: FaultRegistry; // basic auth; holds every blob, fails to serve some on demand
+const FLAKY_CREDENTIALS = { username: 'flaky-user', password: 'flaky-secret' };
 let work: string;
 let baseEnv: NodeJS.ProcessEnv;
 const clis: TsrunCli[] = [];
@@ -90,6 +94,21 @@ async function hasBlob(host: string, repo: string, digest: string): Promise<bool
   return (await api(host, `/v2/${repo}/blobs/${digest}`, { method: 'HEAD' })).status === 200;
 }
 
+/** An image in `flaky`, every blob included, whose foreign layer is also served at `url` on the URL host (after `leadingUrls`). */
+function publishFlaky(name: string, leadingUrls: string[] = []): { ref: string; img: Image; url: string } {
+  const base = layer({ [`${name}/base.txt`]: `${name} base\n` });
+  const fg = layer({ [`Windows/${name}.txt`]: `${name}: foreign bytes\n` });
+  urlHost.addBlob(fg.blob);
+  const url = `http://${urlHost.host}/v2/mcr/${name}/blobs/${fg.digest}`;
+  const img = image('oci', [base], fg, [...leadingUrls, url]);
+  for (const blob of [img.config, base.blob, fg.blob]) flaky.addBlob(blob);
+  flaky.addManifest(`test/${name}`, 'v1', img.manifest, img.manifestType);
+  return { ref: `${flaky.host}/test/${name}:v1`, img, url };
+}
+
+/** Matches exactly the request path `path`. */
+const pathIs = (path: string) => new RegExp(`^${path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`);
+
 /** Asynchronous: the URL host lives in this process and must keep answering. */
 function run(t: TsrunCli, args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
   return t.runAsync(args, { env: { ...baseEnv, ...env }, timeoutMs: 90_000 });
@@ -112,11 +131,13 @@ beforeAll(async () => {
   reg = await startRegistry({ auth: 'basic', allowForeignUrls: true });
   dst = await startRegistry({ allowForeignUrls: true });
   urlHost = await startFaultRegistry();
-  // Credentials for the registry and (to prove they stay home) for the URL host too.
+  flaky = await startFaultRegistry({ auth: { scheme: 'basic', ...FLAKY_CREDENTIALS } });
+  // Credentials for the registries and (to prove they stay home) for the URL host too.
   const auth = Buffer.from(`${reg.credentials.username}:${reg.credentials.password}`).toString('base64');
+  const flakyAuth = Buffer.from(`${FLAKY_CREDENTIALS.username}:${FLAKY_CREDENTIALS.password}`).toString('base64');
   const dockerConfig = join(work, 'docker');
   execFileSync('mkdir', ['-p', dockerConfig]);
-  writeFileSync(join(dockerConfig, 'config.json'), JSON.stringify({ auths: { [reg.host]: { auth }, [urlHost.host]: { auth } } }));
+  writeFileSync(join(dockerConfig, 'config.json'), JSON.stringify({ auths: { [reg.host]: { auth }, [flaky.host]: { auth: flakyAuth }, [urlHost.host]: { auth } } }));
   baseEnv = { DOCKER_CONFIG: dockerConfig, TSRUN_REGISTRIES_CONFIG: join(work, 'no-registries.json') };
 
   const fg = layer({ 'Windows/System32/license.txt': 'not for redistribution\n' });
@@ -139,6 +160,7 @@ afterAll(async () => {
   await reg?.stop();
   await dst?.stop();
   await urlHost?.close();
+  await flaky?.close();
   rmSync(work, { recursive: true, force: true });
 });
 
@@ -239,5 +261,75 @@ describe('foreign layers', () => {
     const manifest = JSON.parse(readFileSync(join(t2.root, 'content', 'blobs', 'sha256', info.ManifestDigest.slice(7)), 'utf8'));
     expect(manifest.layers[1]).toEqual(foreignDesc);
     expect(manifest.layers[0].urls).toBeUndefined();
+  });
+});
+
+describe('layers with URLs that the registry fails to serve', () => {
+  // [what the registry does, the fault on the layer's authenticated blob GETs, how many GETs it gets]
+  const failures: [string, Fault, number][] = [
+    ['answers 403', { kind: 'status', status: 403 }, 1],
+    ['answers 500 through every retry', { kind: 'status', status: 500, retryAfter: '0' }, 5],
+    ['sends the wrong bytes', { kind: 'wrong-digest' }, 1],
+  ];
+  failures.forEach(([what, fault, attempts], n) => {
+    it(`pull takes the layer from its URL when the registry ${what}, sending that host no credentials`, async () => {
+      const name = `flaky${n}`;
+      const f = publishFlaky(name);
+      const digest = f.img.foreign.digest;
+      flaky.inject({ fault, method: 'GET', path: pathIs(`/v2/test/${name}/blobs/${digest}`), authenticated: true, times: 100 });
+      const [registrySeen, urlSeen] = [flaky.requests.length, urlHost.requests.length];
+      const c = cli();
+      const r = await run(c, ['pull', f.ref]);
+      expect(r.stderr).toBe('');
+      expect(r.code).toBe(0);
+      expect(r.stdout.split('\n')).toContain(`${short(digest)}: Pull complete`);
+
+      // The registry was asked first, with its credentials, as often as the retries allow ...
+      const toRegistry = flaky.requests.slice(registrySeen).filter((q) => q.method === 'GET' && q.path === `/v2/test/${name}/blobs/${digest}` && q.headers.authorization);
+      expect(toRegistry).toHaveLength(attempts);
+      expect(toRegistry.every((q) => q.headers.authorization === `Basic ${Buffer.from(`${FLAKY_CREDENTIALS.username}:${FLAKY_CREDENTIALS.password}`).toString('base64')}`)).toBe(true);
+      // ... then the URL, once, with nothing of the registry's.
+      const toUrl = urlHost.requests.slice(urlSeen);
+      expect(toUrl.map((q) => [q.method, q.path, q.status])).toEqual([['GET', new URL(f.url).pathname, 200]]);
+      expect(toUrl[0]!.headers.authorization).toBeUndefined();
+
+      const stored = join(c.root, 'content', 'blobs', 'sha256');
+      expect(readFileSync(join(stored, digest.slice(7))).equals(f.img.foreign.blob)).toBe(true);
+      const info = JSON.parse((await run(c, ['image', 'inspect', f.ref])).stdout)[0];
+      expect(info.RootFS.Layers).toEqual([f.img.layers[0]!.diffId, f.img.foreign.diffId]);
+    });
+  });
+
+  it('when the registry and every URL fail, the pull fails naming each failure and stores nothing of the layer', async () => {
+    const gone = `http://${urlHost.host}/v2/mcr/gone/blobs/sha256:${'0'.repeat(64)}`;
+    const f = publishFlaky('flaky-all', [gone]);
+    const digest = f.img.foreign.digest;
+    flaky.inject({ fault: { kind: 'status', status: 403, body: 'no pulls for you' }, method: 'GET', path: pathIs(`/v2/test/flaky-all/blobs/${digest}`), authenticated: true, times: 100 });
+    urlHost.inject({ fault: { kind: 'status', status: 502, retryAfter: '0' }, path: pathIs(new URL(f.url).pathname), times: 100 });
+    const c = cli();
+    const r = await run(c, ['pull', f.ref]);
+    expect(r.code).toBe(125);
+    expect(r.stderr).toContain(`layer ${digest} could not be fetched from the registry (`);
+    expect(r.stderr).toContain('no pulls for you');
+    expect(r.stderr).toContain(`and none of its URLs served it: ${gone} (${urlHost.host} answered 404); ${f.url} (${urlHost.host} answered 502)`);
+    expect(existsSync(join(c.root, 'content', 'blobs', 'sha256', digest.slice(7)))).toBe(false);
+    // A partial file may stay for a later pull to resume (as after any network failure), but nobody sent a byte of it.
+    const partial = join(c.root, 'content', 'ingest', `${digest.slice(7)}.partial`);
+    expect(existsSync(partial) ? readFileSync(partial).length : 0).toBe(0);
+    expect((await run(c, ['images', '-q'])).stdout).toBe('');
+  });
+
+  it('a layer without URLs that the registry fails to serve fails the pull with the registry error alone', async () => {
+    const f = publishFlaky('flaky-plain');
+    const base = f.img.layers[0]!;
+    flaky.inject({ fault: { kind: 'status', status: 403, body: 'no pulls for you' }, method: 'GET', path: pathIs(`/v2/test/flaky-plain/blobs/${base.digest}`), authenticated: true, times: 100 });
+    const urlSeen = urlHost.requests.length;
+    const c = cli();
+    const r = await run(c, ['pull', f.ref]);
+    expect(r.code).toBe(125);
+    expect(r.stderr).toContain('no pulls for you');
+    expect(r.stderr).not.toContain('URLs');
+    expect(urlHost.requests.length).toBe(urlSeen);
+    expect((await run(c, ['images', '-q'])).stdout).toBe('');
   });
 });

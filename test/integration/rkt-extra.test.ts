@@ -5,17 +5,18 @@
 // busybox with VOLUME paths derived from it here) from the real docker-registry
 // on 127.0.0.1. No name is ever resolved: the DNS tests only read the files.
 // Root, under the integration lock.
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deriveOciLayout } from '../support/derive-layout.js';
 import { tarOf } from '../support/oci-layout.js';
 import { pushImage, type RunningRegistry, serveBusybox } from '../support/registry-server.js';
-import { REPO, TsrunCli } from '../support/tsrun-cli.js';
+import { rktHarness } from '../support/rkt-cli.js';
+import { REPO, type CliResult, type TsrunCli } from '../support/tsrun-cli.js';
 
+const pods = rktHarness();
+const { ok, podUuids, status, runInBackground, runSaving, waitFor } = pods;
 let reg: RunningRegistry;
 let rkt: TsrunCli;
 let tsrun: TsrunCli;
@@ -34,29 +35,15 @@ beforeAll(async () => {
   }));
   await pushImage(join(work, 'vol-layout'), reg.host, 'busybox-vol:latest');
   volImage = `${reg.host}/busybox-vol`;
-  const base = mkdtempSync('/tmp/tsrun-it-');
-  rkt = new TsrunCli('tsrkt', base);
-  tsrun = new TsrunCli('tsrun', base);
+  ({ rkt, tsrun } = pods);
   for (const img of [image, volImage]) ok(['fetch', img]);
 }, 180_000);
 
 afterAll(async () => {
-  if (rkt) {
-    for (const u of podUuids()) rkt.run(['stop', '--force', u]);
-    rkt.run(['gc', '--grace-period=0s', '--expire-prepared=0s']);
-    const pods = tsrun.run(['pod', 'ps', '-q', '--no-trunc']).stdout.split('\n').filter(Boolean);
-    if (pods.length) tsrun.run(['pod', 'rm', '-f', ...pods]);
-    tsrun.destroy();
-  }
   await reg?.stop();
   if (work) rmSync(work, { recursive: true, force: true });
 });
 
-function ok(args: string[], input?: string): string {
-  const r = rkt.run(args, { input });
-  expect(r.code, `tsrkt ${args.join(' ')}: ${r.stderr}`).toBe(0);
-  return r.stdout;
-}
 /** An error of tsrkt's own: exit 254 and a message matching `msg`. */
 function fails(args: string[], msg: RegExp): void {
   const r = rkt.run(args);
@@ -65,55 +52,9 @@ function fails(args: string[], msg: RegExp): void {
 }
 /** App output without rkt's console prefix. */
 const lines = (stdout: string) => stdout.split('\n').filter(Boolean).map((l) => l.replace(/^\[[^\]]*\] [a-z0-9.-]+\[\d+\]: /, ''));
-const podsDir = () => join(rkt.root, 'rkt', 'pods');
-function podUuids(): string[] {
-  if (!existsSync(podsDir())) return [];
-  return readdirSync(podsDir()).flatMap((phase) => readdirSync(join(podsDir(), phase)));
-}
 const volumesOf = (uuid: string) => join(rkt.root, 'rkt', 'volumes', uuid);
-const uuidFile = () => join(work, `uuid-${Date.now()}-${Math.random()}`);
-function runSaving(args: string[], opts: { input?: string } = {}) {
-  const file = uuidFile();
-  const r = rkt.run(['run', '--uuid-file-save', file, ...args], opts);
-  return { ...r, uuid: existsSync(file) ? readFileSync(file, 'utf8').trim() : '' };
-}
-async function runInBackground(args: string[]): Promise<{ uuid: string; done: Promise<{ code: number; stdout: string; stderr: string }> }> {
-  const file = uuidFile();
-  const child = spawn(process.execPath, rkt.args(['run', '--uuid-file-save', file, ...args]), { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d) => (stdout += d));
-  child.stderr.on('data', (d) => (stderr += d));
-  const done = new Promise<{ code: number; stdout: string; stderr: string }>((res) => child.on('close', (code, sig) => res({ code: code ?? (sig ? 128 : -1), stdout, stderr })));
-  for (let i = 0; i < 200 && !existsSync(file); i++) await sleep(50);
-  return { uuid: readFileSync(file, 'utf8').trim(), done };
-}
-function status(uuid: string): Record<string, string> {
-  return Object.fromEntries(ok(['status', uuid]).trim().split('\n').map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
-}
-async function waitFor(cond: () => boolean, ms = 20_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('timed out');
-    await sleep(100);
-  }
-}
 /** `tsrkt attach ...` with `input` on its stdin (then EOF). */
-function attach(args: string[], input: string): Promise<{ code: number; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, rkt.args(['attach', ...args]), { stdio: ['pipe', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d) => (stdout += d));
-  child.stderr.on('data', (d) => (stderr += d));
-  const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-  child.stdin.end(input);
-  return new Promise((res) =>
-    child.on('close', (code, sig) => {
-      clearTimeout(timer);
-      res({ code: code ?? (sig ? 128 : -1), stdout, stderr });
-    }),
-  );
-}
+const attach = (args: string[], input: string): Promise<CliResult> => rkt.runAsync(['attach', ...args], { input, timeoutMs: 30_000 });
 
 describe('rkt image IDs (sha512-...)', () => {
   let busyboxId: string;

@@ -4,13 +4,16 @@
 // and repair after kill -9 are checked on the real state directories. tsrun
 // (same --root) must see the same pods and apps. Root, under the integration lock.
 import { spawn } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, type RunningRegistry, serveBusybox } from '../support/registry-server.js';
-import { REPO, TsrunCli } from '../support/tsrun-cli.js';
+import { rktHarness } from '../support/rkt-cli.js';
+import type { TsrunCli } from '../support/tsrun-cli.js';
 
+const pods = rktHarness();
+const { ok, podUuids, phaseOf, status, runInBackground, waitFor } = pods;
 let reg: RunningRegistry;
 let rkt: TsrunCli;
 let tsrun: TsrunCli;
@@ -19,58 +22,12 @@ let imageId: string;
 
 beforeAll(async () => {
   ({ registry: reg, image } = await serveBusybox());
-  const base = mkdtempSync('/tmp/tsrun-it-');
-  rkt = new TsrunCli('tsrkt', base);
-  tsrun = new TsrunCli('tsrun', base);
+  ({ rkt, tsrun } = pods);
 }, 180_000);
 
 afterAll(async () => {
-  if (rkt) {
-    for (const u of podUuids()) rkt.run(['stop', '--force', u]);
-    rkt.run(['gc', '--grace-period=0s', '--expire-prepared=0s']);
-    const pods = tsrun.run(['pod', 'ps', '-q', '--no-trunc']).stdout.split('\n').filter(Boolean);
-    if (pods.length) tsrun.run(['pod', 'rm', '-f', ...pods]);
-    tsrun.destroy();
-  }
   await reg?.stop();
 });
-
-function ok(args: string[], input?: string): string {
-  const r = rkt.run(args, { input });
-  expect(r.code, `tsrkt ${args.join(' ')}: ${r.stderr}`).toBe(0);
-  return r.stdout;
-}
-
-const podsDir = () => join(rkt.root, 'rkt', 'pods');
-/** Every pod UUID in every phase directory. */
-function podUuids(): string[] {
-  if (!existsSync(podsDir())) return [];
-  return readdirSync(podsDir()).flatMap((phase) => readdirSync(join(podsDir(), phase)));
-}
-function phaseOf(uuid: string): string | undefined {
-  return readdirSync(podsDir()).find((phase) => existsSync(join(podsDir(), phase, uuid)));
-}
-function status(uuid: string): Record<string, string> {
-  return Object.fromEntries(ok(['status', uuid]).trim().split('\n').map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
-}
-/** Starts `tsrkt run` in the background with --uuid-file-save; resolves its UUID once written. */
-async function runInBackground(args: string[]): Promise<{ uuid: string; done: Promise<{ code: number; stdout: string }>; pid: number }> {
-  const uuidFile = join(rkt.root, '..', `uuid-${Date.now()}-${Math.random()}`);
-  const child = spawn(process.execPath, rkt.args(['run', '--uuid-file-save', uuidFile, ...args]), { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  child.stdout.on('data', (d) => (stdout += d));
-  const done = new Promise<{ code: number; stdout: string }>((res) => child.on('close', (code, sig) => res({ code: code ?? (sig ? 128 : -1), stdout })));
-  for (let i = 0; i < 200 && !existsSync(uuidFile); i++) await sleep(50);
-  const uuid = readFileSync(uuidFile, 'utf8').trim();
-  return { uuid, done, pid: child.pid! };
-}
-async function waitFor(cond: () => boolean, ms = 20_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('timed out');
-    await sleep(100);
-  }
-}
 
 describe('tsrkt images', () => {
   it('fetch prints the image ID last, with and without docker://', () => {

@@ -2,8 +2,9 @@
 // real containers from the project's busybox image (and a busybox with VOLUME
 // paths derived from it here), pulled from the real docker-registry on
 // 127.0.0.1. Run as root under the integration lock.
+import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -402,6 +403,49 @@ describe("the local driver's options (type, device, o)", () => {
     expect(readdirSync(host).sort()).toEqual(['back', 'hello.txt']);
   });
 
+  it('copy-up: the image content lands in the mounted filesystem on the first start, with modes; once; not with nocopy', () => {
+    expect(cli.run(['volume', 'create', '-o', 'type=tmpfs', '-o', 'device=tmpfs', '-o', 'o=size=10m', 'cutmp']).code).toBe(0);
+    const first = cli.run(['run', '-d', '--name', 'cutmp1', '-v', 'cutmp:/data', volImage, 'sleep', '600']);
+    expect(first.code, first.stderr).toBe(0);
+    expect(cli.run(['exec', 'cutmp1', 'stat', '-c', '%a %n', '/data/seed.txt']).stdout).toBe('640 /data/seed.txt\n');
+    expect(cli.run(['exec', 'cutmp1', 'cat', '/data/seed.txt']).stdout).toBe('seed\n');
+    expect(cli.run(['exec', 'cutmp1', 'ls', '-A', '/data']).stdout).toBe('seed.txt\n'); // no staging dir left
+    // A second user of the mounted volume finds it filled: nothing is copied again.
+    expect(cli.run(['run', '--rm', '-v', 'cutmp:/other', volImage, 'ls', '-A', '/other']).stdout).toBe('seed.txt\n');
+    expect(cli.run(['rm', '-f', 'cutmp1']).code).toBe(0);
+    // Nothing landed underneath the tmpfs.
+    expect(mountsUnder(dataDir('cutmp'))).toEqual([]);
+    expect(readdirSync(dataDir('cutmp'))).toEqual([]);
+
+    // Once per container: a restart mounts a fresh tmpfs and copies nothing (Docker copies at creation only).
+    expect(cli.run(['create', '--name', 'cutmp2', '-v', 'cutmp:/data', volImage, 'ls', '-A', '/data']).code).toBe(0);
+    expect(cli.run(['start', '-a', 'cutmp2']).stdout).toBe('seed.txt\n');
+    expect(cli.run(['start', '-a', 'cutmp2']).stdout).toBe('');
+    expect(cli.run(['rm', 'cutmp2']).code).toBe(0);
+
+    const nocopy = cli.run(['run', '--rm', '-v', 'cutmp:/data:nocopy', volImage, 'ls', '-A', '/data']);
+    expect(nocopy.code, nocopy.stderr).toBe(0);
+    expect(nocopy.stdout).toBe('');
+    const mountNocopy = cli.run(['run', '--rm', '--mount', 'src=cutmp,dst=/data,volume-nocopy', volImage, 'ls', '-A', '/data']);
+    expect(mountNocopy.stdout).toBe('');
+    expect(cli.run(['volume', 'rm', 'cutmp']).code).toBe(0);
+
+    // A bind-type volume keeps what was copied in: the host directory has it, _data underneath has nothing.
+    const host = join(work, 'cu-bind');
+    mkdirSync(host);
+    expect(cli.run(['volume', 'create', '-o', 'type=none', '-o', 'o=bind', '-o', `device=${host}`, 'cubind']).code).toBe(0);
+    expect(cli.run(['run', '--rm', '-v', 'cubind:/data', volImage, 'true']).code).toBe(0);
+    expect(readdirSync(host)).toEqual(['seed.txt']);
+    expect(readFileSync(join(host, 'seed.txt'), 'utf8')).toBe('seed\n');
+    expect(statSync(join(host, 'seed.txt')).mode & 0o777).toBe(0o640);
+    expect(readdirSync(dataDir('cubind'))).toEqual([]);
+    // Filled now: a later container's image content is not copied over the host's files.
+    writeFileSync(join(host, 'seed.txt'), 'host edit\n');
+    expect(cli.run(['run', '--rm', '-v', 'cubind:/data', volImage, 'cat', '/data/seed.txt']).stdout).toBe('host edit\n');
+    expect(cli.run(['volume', 'rm', 'cubind']).code).toBe(0);
+    expect(readdirSync(host)).toEqual(['seed.txt']);
+  });
+
   it('--mount volume-driver=local,volume-opt=... creates the volume with those options', () => {
     const r = cli.run(['run', '--rm', '--mount', 'type=volume,src=mntvol,dst=/m,volume-driver=local,volume-opt=type=tmpfs,volume-opt=device=tmpfs,"volume-opt=o=size=2m,mode=1777"', image, 'sh', '-c', 'grep " /m " /proc/mounts; stat -c %a /m']);
     expect(r.code, r.stderr).toBe(0);
@@ -444,6 +488,141 @@ describe("the local driver's options (type, device, o)", () => {
     expect(mountsUnder(join(cli.root, 'volumes'))).toEqual([]);
     expect(mountsUnder(join(cli.root, 'containers', id))).toEqual([]);
     expect(cli.run(['volume', 'rm', 'k9vol']).code).toBe(0);
+  });
+
+  describe('after kill -9 of tsrun between the volume mount and the start (TSRUN_TEST_CRASH_AT=after-volume-mount)', () => {
+    /** Runs tsrun with the crash point set; it must die of its own SIGKILL there, leaving the volume mounted. */
+    const crashAfterMount = (args: string[], volume: string) => {
+      const r = spawnSync(process.execPath, cli.args(args), { encoding: 'utf8', timeout: 60_000, env: { ...process.env, TSRUN_TEST_CRASH_AT: 'after-volume-mount' } });
+      expect(r.signal, r.stderr).toBe('SIGKILL');
+      expect(mountsUnder(dataDir(volume))).toEqual([dataDir(volume)]);
+    };
+    const idOf = (name: string) => cli.run(['inspect', name]).code === 0 && JSON.parse(cli.run(['inspect', name]).stdout)[0].Id;
+
+    it('ps shows the container not running; volume rm refuses, naming it, but unmounts; rm -f unmounts; then volume rm removes', () => {
+      expect(cli.run(['volume', 'create', '-o', 'type=tmpfs', '-o', 'device=tmpfs', 'crashvol']).code).toBe(0);
+      crashAfterMount(['run', '-d', '--name', 'crash1', '-v', 'crashvol:/d', image, 'sleep', '600'], 'crashvol');
+      const id = idOf('crash1');
+      expect(id).toMatch(/^[0-9a-f]{64}$/);
+      expect(cli.run(['ps', '-q', '--no-trunc']).stdout).not.toContain(id);
+      expect(cli.run(['ps', '-aq', '--no-trunc']).stdout).toContain(id);
+      expect(JSON.parse(cli.run(['inspect', 'crash1']).stdout)[0].State.Running).toBe(false);
+
+      const refused = cli.run(['volume', 'rm', 'crashvol']);
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toContain(`remove crashvol: volume is in use - [${id}]`);
+      expect(mountsUnder(dataDir('crashvol'))).toEqual([]); // no live user: the leftover mount is gone
+      expect(volumeNames()).toContain('crashvol');
+
+      // The same crash on `start`; rm -f of the dead container takes the mount.
+      crashAfterMount(['start', 'crash1'], 'crashvol');
+      expect(cli.run(['rm', '-f', 'crash1']).code).toBe(0);
+      expect(mountsUnder(dataDir('crashvol'))).toEqual([]);
+      const removed = cli.run(['volume', 'rm', 'crashvol']);
+      expect(removed.code, removed.stderr).toBe(0);
+      expect(existsSync(join(cli.root, 'volumes', 'crashvol'))).toBe(false);
+    });
+
+    it('container prune, volume prune and system prune sweep the leftover mounts; a live user keeps its mount', () => {
+      expect(cli.run(['volume', 'create', '-o', 'type=tmpfs', '-o', 'device=tmpfs', 'crashvol2']).code).toBe(0);
+      crashAfterMount(['run', '-d', '--name', 'crash2', '-v', 'crashvol2:/d', image, 'sleep', '600'], 'crashvol2');
+      expect(cli.run(['container', 'prune', '-f']).code).toBe(0);
+      expect(idOf('crash2')).toBe(false);
+      expect(mountsUnder(dataDir('crashvol2'))).toEqual([]);
+
+      crashAfterMount(['run', '-d', '--name', 'crash3', '-v', 'crashvol2:/d', image, 'sleep', '600'], 'crashvol2');
+      expect(cli.run(['volume', 'prune', '-f', '-a']).code).toBe(0);
+      expect(volumeNames()).toContain('crashvol2'); // crash3 still uses it
+      expect(mountsUnder(dataDir('crashvol2'))).toEqual([]);
+
+      crashAfterMount(['start', 'crash3'], 'crashvol2');
+      expect(cli.run(['system', 'prune', '-f']).code).toBe(0);
+      expect(idOf('crash3')).toBe(false);
+      expect(mountsUnder(dataDir('crashvol2'))).toEqual([]);
+
+      // A mount whose container record went before its unmount (kill -9 inside rm): system prune and volume rm take it.
+      execFileSync('mount', ['-t', 'tmpfs', 'tmpfs', dataDir('crashvol2')]);
+      expect(cli.run(['system', 'prune', '-f']).code).toBe(0);
+      expect(mountsUnder(dataDir('crashvol2'))).toEqual([]);
+      execFileSync('mount', ['-t', 'tmpfs', 'tmpfs', dataDir('crashvol2')]);
+      writeFileSync(join(dataDir('crashvol2'), 'f'), 'x');
+      expect(cli.run(['volume', 'rm', 'crashvol2']).code).toBe(0);
+      expect(mountsUnder(join(cli.root, 'volumes'))).toEqual([]);
+
+      // A live user: refused, and its mount stays.
+      expect(cli.run(['volume', 'create', '-o', 'type=tmpfs', '-o', 'device=tmpfs', 'livevol']).code).toBe(0);
+      const live = cli.run(['run', '-d', '--name', 'liveuser', '-v', 'livevol:/d', image, 'sleep', '600']).stdout.trim();
+      const refused = cli.run(['volume', 'rm', 'livevol']);
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toContain(`volume is in use - [${live}]`);
+      for (const verb of [['volume', 'prune', '-f', '-a'], ['container', 'prune', '-f'], ['system', 'prune', '-f']]) {
+        expect(cli.run(verb).code).toBe(0);
+        expect(mountsUnder(dataDir('livevol'))).toEqual([dataDir('livevol')]);
+      }
+      expect(cli.run(['exec', 'liveuser', 'true']).code).toBe(0);
+      expect(cli.run(['rm', '-f', 'liveuser']).code).toBe(0);
+      expect(mountsUnder(dataDir('livevol'))).toEqual([]);
+      expect(cli.run(['volume', 'rm', 'livevol']).code).toBe(0);
+    });
+  });
+});
+
+describe('volume events', () => {
+  interface EventJson {
+    Type: string;
+    Action: string;
+    Actor: { ID: string; Attributes: Record<string, string> };
+  }
+  const eventsSince = (since: string, filters: string[]): EventJson[] => {
+    const until = (Date.now() / 1000 + 0.001).toFixed(3);
+    const r = cli.run(['events', '--since', since, '--until', until, ...filters.flatMap((f) => ['--filter', f]), '--format', 'json'], { timeoutMs: 20_000 });
+    expect(r.code, r.stderr).toBe(0);
+    return r.stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as EventJson);
+  };
+
+  it('create, mount, unmount and destroy as Docker records them, by events --filter type=volume --filter volume=NAME', () => {
+    const since = (Date.now() / 1000).toFixed(3);
+    expect(cli.run(['volume', 'create', 'evvol']).code).toBe(0);
+    const id = cli.run(['run', '-d', '--name', 'evuser', '-v', 'evvol:/data:ro', image, 'sleep', '600']).stdout.trim();
+    expect(cli.run(['stop', '-t', '1', 'evuser']).code).toBe(0);
+    expect(cli.run(['rm', 'evuser']).code).toBe(0);
+    expect(cli.run(['volume', 'rm', 'evvol']).code).toBe(0);
+
+    const events = eventsSince(since, ['type=volume', 'volume=evvol']);
+    expect(events.map((e) => e.Action)).toEqual(['create', 'mount', 'unmount', 'destroy']);
+    expect(events.every((e) => e.Type === 'volume' && e.Actor.ID === 'evvol')).toBe(true);
+    expect(events[0]!.Actor.Attributes).toEqual({ driver: 'local' });
+    expect(events[1]!.Actor.Attributes).toEqual({ container: id, destination: '/data', driver: 'local', propagation: '', 'read/write': 'false' });
+    expect(events[2]!.Actor.Attributes).toEqual({ container: id, driver: 'local' });
+    expect(events[3]!.Actor.Attributes).toEqual({ driver: 'local' });
+    // Docker's order around the container's own events: mount before start, unmount after die.
+    const both = eventsSince(since, [])
+      .filter((e) => e.Actor.ID === 'evvol' || e.Actor.ID === id)
+      .map((e) => `${e.Type} ${e.Action}`);
+    expect(both.indexOf('volume mount')).toBeLessThan(both.indexOf('container start'));
+    expect(both.indexOf('volume unmount')).toBeGreaterThan(both.indexOf('container die'));
+    expect(eventsSince(since, ['type=volume', 'volume=other'])).toEqual([]);
+  });
+
+  it('run --rm and rm -v destroy the anonymous volumes; a restart mounts again; prune destroys', () => {
+    const since = (Date.now() / 1000).toFixed(3);
+    const r = cli.run(['run', '--rm', '-v', '/anon', image, 'true']);
+    expect(r.code, r.stderr).toBe(0);
+    const anon = eventsSince(since, ['type=volume']);
+    const anonName = anon[0]!.Actor.ID;
+    expect(anonName).toMatch(/^[0-9a-f]{64}$/);
+    expect(anon.map((e) => `${e.Action} ${e.Actor.ID}`)).toEqual(['create', 'mount', 'unmount', 'destroy'].map((a) => `${a} ${anonName}`));
+    expect(anon[1]!.Actor.Attributes['read/write']).toBe('true');
+
+    const since2 = (Date.now() / 1000).toFixed(3);
+    expect(cli.run(['create', '--name', 'evrm', '-v', '/anon2', image, 'true']).code).toBe(0);
+    expect(cli.run(['start', '-a', 'evrm']).code).toBe(0);
+    expect(cli.run(['start', '-a', 'evrm']).code).toBe(0);
+    expect(cli.run(['rm', '-v', 'evrm']).code).toBe(0);
+    expect(cli.run(['volume', 'create', 'evprune']).code).toBe(0);
+    expect(cli.run(['volume', 'prune', '-f', '-a']).code).toBe(0);
+    const rest = eventsSince(since2, ['type=volume']).map((e) => `${e.Action} ${e.Actor.ID.length === 64 ? 'anon' : e.Actor.ID}`);
+    expect(rest).toEqual(['create anon', 'mount anon', 'unmount anon', 'mount anon', 'unmount anon', 'destroy anon', 'create evprune', 'destroy evprune']);
   });
 });
 

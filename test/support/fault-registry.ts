@@ -24,6 +24,11 @@ export interface FaultRule {
   path?: RegExp;
   /** How many matching requests it applies to (default 1). */
   times?: number;
+  /**
+   * Only for requests that passed the registry's auth, so a client's first,
+   * anonymous try (answered 401) does not use the fault up.
+   */
+  authenticated?: boolean;
 }
 
 export interface RecordedRequest {
@@ -100,9 +105,10 @@ export async function startFaultRegistry(opts: FaultRegistryOptions = {}): Promi
   const tokens = new Set<string>();
   const state = { tokenRequests: 0 };
 
-  const takeFault = (req: IncomingMessage): Fault | undefined => {
+  /** The next fault for `req`: among the `authenticated` rules once it passed auth, else among the others. */
+  const takeFault = (req: IncomingMessage, passedAuth = false): Fault | undefined => {
     const path = new URL(req.url ?? '/', 'http://x').pathname;
-    const i = rules.findIndex((r) => (!r.method || r.method === req.method) && (!r.path || r.path.test(path)));
+    const i = rules.findIndex((r) => !!r.authenticated === passedAuth && (!r.method || r.method === req.method) && (!r.path || r.path.test(path)));
     if (i < 0) return undefined;
     const rule = rules[i]!;
     rule.times = (rule.times ?? 1) - 1;
@@ -307,15 +313,20 @@ export async function startFaultRegistry(opts: FaultRegistryOptions = {}): Promi
       res.end(body);
       return;
     }
-    const fault = takeFault(req);
-    if (fault?.kind === 'reset') {
-      req.socket.destroy();
-      return;
-    }
-    if (fault?.kind === 'status') {
-      sendError(res, fault.status, fault.status === 429 ? 'TOOMANYREQUESTS' : 'UNKNOWN', fault.body ?? `injected ${fault.status}`, fault.retryAfter ? { 'retry-after': fault.retryAfter } : {});
-      return;
-    }
+    /** Answers the faults that replace the whole answer (reset, status); true when it did. */
+    const answeredByFault = (f: Fault | undefined): boolean => {
+      if (f?.kind === 'reset') {
+        req.socket.destroy();
+        return true;
+      }
+      if (f?.kind === 'status') {
+        sendError(res, f.status, f.status === 429 ? 'TOOMANYREQUESTS' : 'UNKNOWN', f.body ?? `injected ${f.status}`, f.retryAfter ? { 'retry-after': f.retryAfter } : {});
+        return true;
+      }
+      return false;
+    };
+    const beforeAuth = takeFault(req);
+    if (answeredByFault(beforeAuth)) return;
     if (!authorized(req)) {
       const challenge = a!.scheme === 'basic'
         ? 'Basic realm="fault-registry"'
@@ -323,6 +334,8 @@ export async function startFaultRegistry(opts: FaultRegistryOptions = {}): Promi
       sendError(res, 401, 'UNAUTHORIZED', 'authentication required', { 'www-authenticate': challenge });
       return;
     }
+    const fault = beforeAuth ?? takeFault(req, true);
+    if (answeredByFault(fault)) return;
     if (url.pathname === '/v2/' || url.pathname === '/v2') {
       res.writeHead(200, { 'content-type': 'application/json', 'docker-distribution-api-version': 'registry/2.0' });
       res.end('{}');

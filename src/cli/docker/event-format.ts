@@ -3,11 +3,26 @@
 import { eventJson, type EngineEvent } from '../../engine/events.js';
 import { executeTemplate, parseTemplate } from './go-template.js';
 
-/** Docker's RFC3339NanoFixed, in UTC: 2024-05-01T10:00:00.000000000Z. */
+/** Go's Z07:00: "Z" for a zero offset, else +hh:mm / -hh:mm. */
+function zoneSuffix(offsetMinutes: number): string {
+  if (offsetMinutes === 0) return 'Z';
+  const abs = Math.abs(offsetMinutes);
+  const pad = (n: number) => String(Math.floor(n)).padStart(2, '0');
+  return `${offsetMinutes < 0 ? '-' : '+'}${pad(abs / 60)}:${pad(abs % 60)}`;
+}
+
+/**
+ * Docker's RFC3339NanoFixed in the local time zone (TZ), as the Docker CLI prints events:
+ * 2024-05-01T12:00:00.000000000+02:00, or ...Z where the zone's offset is zero.
+ */
 export function formatNano(timeNano: string): string {
   const nano = BigInt(timeNano);
-  const iso = new Date(Number(nano / 1_000_000n)).toISOString(); // ...T10:00:00.123Z
-  return `${iso.slice(0, 19)}.${(nano % 1_000_000_000n).toString().padStart(9, '0')}Z`;
+  const ms = Number(nano / 1_000_000n);
+  // getTimezoneOffset is minutes west of UTC; Go's offsets count east.
+  const offset = -new Date(ms).getTimezoneOffset();
+  // The wall clock of that zone, read off a UTC date shifted by its offset.
+  const wall = new Date(ms + offset * 60_000).toISOString(); // ...T12:00:00.123Z
+  return `${wall.slice(0, 19)}.${(nano % 1_000_000_000n).toString().padStart(9, '0')}${zoneSuffix(offset)}`;
 }
 
 /** Docker CLI's prettyPrintEvent: time, type, action, actor ID, then the attributes sorted by key. */

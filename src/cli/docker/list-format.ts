@@ -1,4 +1,4 @@
-// --format for the list verbs (ps, images, history, volume ls, network ls, stats), as the
+// --format for the list verbs (ps, images, history, volume ls, network ls, stats, pod ps, system df), as the
 // Docker CLI reads it: "json" (one object per line), "table TEMPLATE" (a header row, then
 // aligned columns), or a bare Go template such as "{{.ID}}\t{{.Names}}", with \t and \n escapes.
 import { checkRowFields, executeTemplate, parseTemplate, renderHeader, type TemplateMode } from './go-template.js';

@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { renderTemplate } from '../../../src/cli/docker/go-template.js';
 import { INSPECT_TEMPLATE, printInspected } from '../../../src/cli/docker/inspect-output.js';
+import { MAX_TEMPLATE_DEPTH } from '../../../src/cli/docker/go-template/exec.js';
 import { printFormatted } from '../../../src/cli/docker/list-format.js';
 import { TemplateError } from '../../../src/errors.js';
 import { exitCodeFor } from '../../../src/cli/exit.js';
@@ -184,5 +185,82 @@ describe('list rows with Docker methods', () => {
     expect(write).toHaveBeenCalledWith('CONTAINER ID   NAMES\n');
     expect(() => printFormatted('{{.Label}}', [row], headers, PS.type, ['Label'])).toThrow(/wrong number of args for Label: want 1 got 0/);
     expect(() => printFormatted('{{range .Names}}{{$.Nope}}{{end}}', [], headers, PS.type)).toThrow(/at <\$\.Nope>: can't evaluate field Nope/);
+  });
+});
+
+describe('named templates: define, template, block', () => {
+  afterEach(() => vi.restoreAllMocks());
+  const r = (t: string, v: unknown) => renderTemplate(t, v, INSPECT_TEMPLATE);
+  const C = { Name: '/c1', State: { Status: 'running', Pid: 7 }, Args: ['a', 'b'] };
+
+  it('defines a template and runs it with dot set to the pipeline (nil without one)', () => {
+    expect(r('{{define "st"}}[{{.Status}}]{{end}}{{template "st" .State}} {{.Name}}', C)).toBe('[running] /c1');
+    // Without a pipeline dot is nil: a bare {{.}} prints Go's "<no value>".
+    expect(r('{{define "t"}}<{{.}}>{{end}}{{template "t"}}', C)).toBe('<<no value>>');
+    // $ inside is the value passed, and the caller's variables are not visible.
+    expect(r('{{define "t"}}{{$.Pid}}{{end}}{{template "t" .State}}', C)).toBe('7');
+    expect(errorOf(() => r('{{$x := 1}}{{define "t"}}{{$x}}{{end}}{{template "t" .}}', C)).message).toContain('undefined variable: $x');
+    // Definitions may come after their use, and call each other.
+    expect(r('{{template "a" .Args}}{{define "a"}}{{range .}}{{template "b" .}}{{end}}{{end}}{{define "b"}}({{.}}){{end}}', C)).toBe('(a)(b)');
+    // A pipeline's variable stays declared in the caller.
+    expect(r('{{define "t"}}{{.}}{{end}}{{template "t" $n := .Name}}={{$n}}', C)).toBe('/c1=/c1');
+  });
+
+  it('block defines and runs at once; one name has one non-empty definition per template', () => {
+    expect(r('{{block "b" .State}}{{.Status}}{{end}}!{{template "b" .State}}', C)).toBe('running!running');
+    // An empty (white space) definition never replaces a non-empty one, and gives way to one.
+    expect(r('{{define "b"}}x{{end}}{{define "b"}} {{end}}{{template "b"}}', C)).toBe('x');
+    expect(r('{{define "b"}} {{end}}{{define "b"}}y{{end}}{{template "b"}}', C)).toBe('y');
+    expect(errorOf(() => r('{{define "b"}}x{{end}}{{define "b"}}y{{end}}', C)).message).toBe(
+      'template parsing error: template: :1: template: multiple definition of template "b"',
+    );
+    // As in Go, a {{block}} is a definition too: no second one in the same template.
+    expect(errorOf(() => r('{{block "b" .}}x{{end}}{{define "b"}}y{{end}}', C)).message).toContain('multiple definition of template "b"');
+  });
+
+  it('recursion ends where the template stops calling itself, and runaway recursion is an error', () => {
+    // Go templates have no arithmetic: recurse on a shrinking list.
+    expect(r('{{define "l"}}{{len .}}{{if gt (len .) 1}},{{template "l" (slice . 1)}}{{end}}{{end}}{{template "l" .Args}}', C)).toBe('2,1');
+    const long = Array.from({ length: MAX_TEMPLATE_DEPTH - 1 }, (_, i) => i);
+    expect(r('{{define "l"}}{{if .}}{{template "l" (slice . 1)}}{{else}}done{{end}}{{end}}{{template "l" .}}', long)).toBe('done');
+    // The limit leaves room on the JavaScript stack for nested control flow at every level.
+    const nested = '{{define "l"}}{{range $i, $e := .}}{{with $e}}{{if and 1 (or 0 .)}}{{$x := len (slice $ 0)}}{{end}}{{end}}{{break}}{{end}}'
+      + '{{with .}}{{if .}}{{template "l" (slice . 1)}}{{end}}{{else}}done{{end}}{{end}}{{template "l" .}}';
+    expect(r(nested, long.map((i) => [i]))).toBe('done');
+    const err = errorOf(() => r('{{define "loop"}}{{template "loop" .}}{{end}}{{template "loop" .}}', C));
+    expect(err).toBeInstanceOf(TemplateError);
+    expect(err.message).toBe(
+      `template parsing error: template: :1:28: executing "loop" at <{{template "loop" .}}>: exceeded maximum template depth (${MAX_TEMPLATE_DEPTH})`,
+    );
+  });
+
+  it('fails as Go does on an undefined name and on misplaced or malformed clauses', () => {
+    expect(errorOf(() => r('ab{{template "x" .Name}}', C)).message).toBe(
+      'template parsing error: template: :1:13: executing "" at <{{template "x" .Name}}>: template "x" not defined',
+    );
+    // An error inside a named template names it.
+    expect(errorOf(() => r('{{define "t"}}\n{{index .Args 9}}{{end}}{{template "t" .}}', C)).message).toBe(
+      'template parsing error: template: :2:2: executing "t" at <index .Args 9>: error calling index: index out of range: 9',
+    );
+    expect(errorOf(() => r('{{if 1}}{{define "x"}}{{end}}{{end}}', C)).message).toBe('template parsing error: template: :1: unexpected <define> in command');
+    expect(errorOf(() => r('{{define x}}{{end}}', C)).message).toBe('template parsing error: template: :1: unexpected "x" in define clause');
+    expect(errorOf(() => r('{{define .Name}}{{end}}', C)).message).toBe('template parsing error: template: :1: unexpected ".Name" in define clause');
+    expect(errorOf(() => r('{{template}}', C)).message).toBe('template parsing error: template: :1: unexpected "}}" in template clause');
+    expect(errorOf(() => r('{{block "b"}}x{{end}}', C)).message).toBe('template parsing error: template: :1: missing value for block clause');
+    expect(errorOf(() => r('{{define "t"}}x', C)).message).toContain('unexpected EOF');
+    expect(errorOf(() => r('{{define "t"}}x{{else}}y{{end}}', C)).message).toContain('unexpected {{else}} in define clause');
+    // break/continue belong to a range of the same template.
+    expect(errorOf(() => r('{{range .Args}}{{define "t"}}{{break}}{{end}}{{end}}', C)).message).toContain('unexpected <define>');
+    expect(errorOf(() => r('{{range .Args}}{{block "t" .}}{{break}}{{end}}{{end}}', C)).message).toContain('{{break}} outside {{range}}');
+  });
+
+  it('checks list row fields through a template called with the row, before any row', () => {
+    const write = vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
+    const headers = { ID: 'CONTAINER ID', Names: 'NAMES' };
+    printFormatted('table {{define "id"}}{{.ID}}{{end}}{{template "id" .}}\\t{{.Names}}', [{ ID: 'abc', Names: 'web' }], headers, PS.type);
+    expect(write).toHaveBeenCalledWith('CONTAINER ID   NAMES\nabc            web\n');
+    expect(() => printFormatted('{{define "t"}}{{.Nope}}{{end}}{{template "t" .}}', [], headers, PS.type)).toThrow(
+      'template: :1:16: executing "t" at <.Nope>: can\'t evaluate field Nope in type *formatter.ContainerContext',
+    );
   });
 });

@@ -1,13 +1,16 @@
 // The events log (engine/events.ts), its filters (engine/event-filter.ts), the time bounds
-// of --since/--until (engine/logs.ts) and the CLI's printing (cli/docker/event-format.ts).
-import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+// of --since/--until (engine/logs.ts, cli/docker/timestamp-flag.ts) and the CLI's printing
+// (cli/docker/event-format.ts).
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { EVENTS_MAX_BYTES, eventsPath, parseEventLine, readNewEvents, readPastEvents, recordContainerEvent, recordEvent, type EngineEvent } from '../../../src/engine/events.js';
 import { matchesEvent, parseEventFilters } from '../../../src/engine/event-filter.js';
+import { DEFAULT_NETWORK_ID, recordNetworkEvent } from '../../../src/engine/network-events.js';
 import { parseGoDuration, parseTimeBound } from '../../../src/engine/logs.js';
 import { eventLine, eventPrinter, formatNano } from '../../../src/cli/docker/event-format.js';
+import { parseTimestampFlag } from '../../../src/cli/docker/timestamp-flag.js';
 import type { EngineContext } from '../../../src/engine/context.js';
 
 let ctx: EngineContext;
@@ -39,6 +42,25 @@ describe('recording', () => {
     recordEvent(ctx, 'volume', 'create', 'v1', { driver: 'local' });
     const e = readPastEvents(ctx).events[0]!;
     expect('status' in e || 'id' in e || 'from' in e).toBe(false);
+  });
+
+  it("network events carry Docker's attributes and match type, network and event filters", () => {
+    const net = { id: 'n'.repeat(64), name: 'front' };
+    recordNetworkEvent(ctx, 'create', net);
+    recordNetworkEvent(ctx, 'connect', net, record.id);
+    recordNetworkEvent(ctx, 'disconnect', { id: DEFAULT_NETWORK_ID, name: 'bridge' }, record.id);
+    const lines = readFileSync(eventsPath(ctx), 'utf8').trim().split('\n');
+    expect(lines[1]).toMatch(new RegExp(`^\\{"Type":"network","Action":"connect","Actor":\\{"ID":"n{64}","Attributes":\\{"container":"c{64}","name":"front","type":"bridge"\\}\\},"scope":"local","time":\\d+,"timeNano":\\d{19}\\}$`));
+    const events = readPastEvents(ctx).events;
+    expect(events[0]!.Actor.Attributes).toEqual({ name: 'front', type: 'bridge' });
+    const m = (...f: string[]) => events.filter((e) => matchesEvent(e, parseEventFilters(f))).map((e) => e.Action);
+    expect(m('type=network')).toEqual(['create', 'connect', 'disconnect']);
+    expect(m('network=front')).toEqual(['create', 'connect']);
+    expect(m('network=nnnn', 'event=connect')).toEqual(['connect']);
+    expect(m(`network=${DEFAULT_NETWORK_ID.slice(0, 12)}`)).toEqual(['disconnect']);
+    expect(m('network=bridge', 'event=disconnect')).toEqual(['disconnect']);
+    // The container is an attribute, not the actor: Docker's container filter does not pick these.
+    expect(m('container=web')).toEqual([]);
   });
 
   it('never throws when the log cannot be written', () => {
@@ -126,8 +148,82 @@ describe('time bounds', () => {
   });
 });
 
+/** Runs `fn` with the process in time zone `tz` (Node reads TZ again when it is set). */
+function inZone<T>(tz: string, fn: () => T): T {
+  const saved = process.env.TZ;
+  process.env.TZ = tz;
+  try {
+    return fn();
+  } finally {
+    if (saved === undefined) delete process.env.TZ;
+    else process.env.TZ = saved;
+  }
+}
+
+describe('--since/--until as the Docker CLI reads them', () => {
+  const now = Date.parse('2024-05-01T10:00:00Z');
+  it('takes durations, Unix seconds and date-times with a zone', () => {
+    expect(parseTimestampFlag('10m', now)).toBe(now - 600_000);
+    expect(parseTimestampFlag('-5m', now)).toBe(now + 300_000);
+    expect(parseTimestampFlag('1714557600', now)).toBe(now);
+    expect(parseTimestampFlag('1714557600.5', now)).toBe(now + 500);
+    expect(parseTimestampFlag('0', now)).toBe(0);
+    expect(parseTimestampFlag('2024-05-01T09:00:00Z', now)).toBe(now - 3_600_000);
+    expect(parseTimestampFlag('2024-05-01T11:00:00+01:00', now)).toBe(now);
+    expect(parseTimestampFlag('2024-05-01T05:00:00-05:00', now)).toBe(now);
+    expect(parseTimestampFlag('2024-05-01T10:00:00.000250Z', now)).toBe(now + 0.25);
+    expect(parseTimestampFlag('2024-05-01T10Z', now)).toBe(now);
+    expect(parseTimestampFlag('2024-05-01Z', now)).toBe(Date.parse('2024-05-01T00:00:00Z'));
+  });
+
+  it('reads a date-time without a zone as local time, at the offset the zone has now', () => {
+    inZone('Europe/Paris', () => {
+      // Paris is UTC+2 in May.
+      expect(parseTimestampFlag('2024-05-01T12:00:00', now)).toBe(now);
+      expect(parseTimestampFlag('2024-05-01T12:00', now)).toBe(now);
+      expect(parseTimestampFlag('2024-05-01T12', now)).toBe(now);
+      expect(parseTimestampFlag('2024-05-01T12:00:00.5', now)).toBe(now + 500);
+      expect(parseTimestampFlag('2024-05-01', now)).toBe(Date.parse('2024-04-30T22:00:00Z'));
+      // Go's FixedZone(now.Zone()): a January date still at May's +02:00.
+      expect(parseTimestampFlag('2024-01-15T12:00:00', now)).toBe(Date.parse('2024-01-15T10:00:00Z'));
+    });
+    inZone('UTC', () => expect(parseTimestampFlag('2024-05-01T10:00:00', now)).toBe(now));
+  });
+
+  it('refuses what Docker refuses', () => {
+    for (const bad of ['yesterday', '2024-13-01', '2024-02-30', '2024-05-01T25:00:00', '2024-05-01T10:61', '2024-05-01 10:00', '-1', '1e9']) {
+      expect(() => inZone('UTC', () => parseTimestampFlag(bad, now)), bad).toThrow(/invalid time/);
+    }
+    // A zone needs seconds' layout to agree: a fraction without seconds is no date.
+    expect(() => parseTimestampFlag('2024-05-01T10:00.5Z', now)).toThrow(/invalid time/);
+  });
+});
+
 describe('printing', () => {
   const e: EngineEvent = { ...ev('container', 'start', 'abc', { name: 'web', image: 'busybox' }), status: 'start', id: 'abc', from: 'busybox', time: 1714557600, timeNano: '1714557600123456789' };
+  // The default line is in local time: these expectations are for UTC.
+  beforeEach(() => {
+    savedTz = process.env.TZ;
+    process.env.TZ = 'UTC';
+  });
+  afterEach(() => {
+    if (savedTz === undefined) delete process.env.TZ;
+    else process.env.TZ = savedTz;
+  });
+  let savedTz: string | undefined;
+
+  it('prints times in the local zone with its offset, as the Docker CLI does', () => {
+    expect(inZone('Europe/Paris', () => formatNano('1714557600000000001'))).toBe('2024-05-01T12:00:00.000000001+02:00');
+    expect(inZone('Europe/Paris', () => formatNano('1705312800123456789'))).toBe('2024-01-15T11:00:00.123456789+01:00');
+    expect(inZone('America/New_York', () => eventLine(e))).toBe('2024-05-01T06:00:00.123456789-04:00 container start abc (image=busybox, name=web)');
+    expect(inZone('Asia/Kolkata', () => formatNano('1714557600000000000'))).toBe('2024-05-01T15:30:00.000000000+05:30');
+    // A zone at offset zero prints Z, as Go's Z07:00 does.
+    expect(inZone('Europe/London', () => formatNano('1705312800000000000'))).toBe('2024-01-15T10:00:00.000000000Z');
+    // json and {{json .}} keep epoch numbers, whatever the zone.
+    expect(inZone('Europe/Paris', () => eventPrinter('json')(e))).toContain('"time":1714557600,');
+    expect(inZone('Europe/Paris', () => JSON.parse(eventPrinter('{{json .}}')(e)))).toMatchObject({ time: 1714557600, timeNano: 1714557600123456789 });
+  });
+
   it("prints Docker's default line", () => {
     expect(formatNano('1714557600000000001')).toBe('2024-05-01T10:00:00.000000001Z');
     expect(eventLine(e)).toBe('2024-05-01T10:00:00.123456789Z container start abc (image=busybox, name=web)');

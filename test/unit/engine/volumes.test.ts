@@ -23,10 +23,12 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ContainerStore, type ContainerMount, type ContainerRecord } from '../../../src/engine/container-store.js';
 import type { EngineContext } from '../../../src/engine/context.js';
-import { copyTree, copyUp } from '../../../src/engine/volume-copy.js';
-import { ANONYMOUS_VOLUME_LABEL, labelsFrom, parseVolumeFilters, volumeMatches, Volumes } from '../../../src/engine/volumes.js';
+import { copyTree, copyUp, MOUNTED_STAGING_PREFIX } from '../../../src/engine/volume-copy.js';
+import { readPastEvents } from '../../../src/engine/events.js';
+import { ANONYMOUS_VOLUME_LABEL, labelsFrom, parseVolumeFilters, recordVolumeEvent, volumeMatches, Volumes } from '../../../src/engine/volumes.js';
 import { ConflictError, NotFoundError, UsageError } from '../../../src/errors.js';
 import { native } from '../../../src/native/index.js';
+import { mountPoints, unmount } from '../../../src/snapshot/overlay.js';
 
 const isRoot = process.getuid?.() === 0;
 
@@ -154,6 +156,52 @@ describe('Volumes: in use, rm, prune', () => {
     await volumes.remove('shared');
     expect(volumes.find('shared')).toBeUndefined();
     expect(existsSync(join(ctx.root, 'volumes', 'shared'))).toBe(false);
+  });
+
+  it.skipIf(!isRoot)('a refused rm unmounts a volume none of whose users is live, and keeps a live user\'s mount (as root)', async () => {
+    await volumes.create({ name: 'mnt', options: { type: 'tmpfs', device: 'tmpfs' } });
+    const c = containerUsing([volumeMount('mnt')]);
+    const lease = await volumes.lease();
+    await volumes.mountLocked(['mnt']);
+    lease.release();
+    const mounted = () => mountPoints().includes(volumes.dataDir('mnt'));
+    try {
+      expect(mounted()).toBe(true);
+      await expect(volumes.remove('mnt', { isLive: () => true })).rejects.toThrow(`volume is in use - [${c.id}]`);
+      expect(mounted()).toBe(true);
+      await expect(volumes.prune({ all: true, isLive: () => true })).resolves.toEqual({ removed: [], reclaimed: 0 });
+      expect(mounted()).toBe(true);
+      await expect(volumes.remove('mnt', { isLive: () => false })).rejects.toThrow(`volume is in use - [${c.id}]`);
+      expect(mounted()).toBe(false);
+      expect(volumes.find('mnt')).toBeDefined();
+    } finally {
+      unmount(volumes.dataDir('mnt'));
+    }
+  });
+
+  it('records Docker\'s volume events: create once (not for an existing name), destroy on rm, prune and rm of anonymous ones', async () => {
+    await volumes.create({ name: 'ev' });
+    await volumes.create({ name: 'ev' });
+    const { volume: anon } = await volumes.create({});
+    await volumes.remove('ev');
+    await volumes.removeAnonymousOf({ mounts: [volumeMount(anon.name, true)] });
+    await volumes.create({ name: 'pruned' });
+    await volumes.prune({ all: true });
+    recordVolumeEvent(ctx, 'mount', 'x', { 'read/write': 'true', container: 'c', propagation: '', destination: '/d' });
+    const events = readPastEvents(ctx).events;
+    expect(events.map((e) => `${e.Type} ${e.Action} ${e.Actor.ID}`)).toEqual([
+      'volume create ev',
+      `volume create ${anon.name}`,
+      'volume destroy ev',
+      `volume destroy ${anon.name}`,
+      'volume create pruned',
+      'volume destroy pruned',
+      'volume mount x',
+    ]);
+    expect(events.slice(0, 6).every((e) => JSON.stringify(e.Actor.Attributes) === '{"driver":"local"}')).toBe(true);
+    // Docker's JSON has the attributes' keys sorted (a Go map).
+    expect(Object.keys(events[6]!.Actor.Attributes)).toEqual(['container', 'destination', 'driver', 'propagation', 'read/write']);
+    expect(events[6]).not.toHaveProperty('status');
   });
 
   it('rm of a missing volume is an error unless forced', async () => {
@@ -321,5 +369,26 @@ describe('copy-up', () => {
     expect(copyUp(join(base, 'missing'), dst)).toBe(false);
     expect(copyUp(join(src, 'image-file'), dst)).toBe(false);
     expect(readdirSync(dst)).toEqual([]);
+  });
+
+  it('into a mounted volume: stages inside it, and a crashed copy-up\'s staging dir still counts as empty', () => {
+    const src = join(base, 'src');
+    const vol = join(base, 'vol');
+    const dst = join(vol, '_data');
+    mkdirSync(join(src, 'sub'), { recursive: true });
+    mkdirSync(dst, { recursive: true });
+    writeFileSync(join(src, 'sub', 'f'), 'image');
+    const leftover = `${MOUNTED_STAGING_PREFIX}123-0badcafe`;
+    mkdirSync(join(dst, leftover));
+    expect(copyUp(src, dst, { mounted: true })).toBe(true);
+    expect(readFileSync(join(dst, 'sub', 'f'), 'utf8')).toBe('image');
+    // Nothing staged beside _data (a rename from there would cross the volume's mount), only the old leftover inside.
+    expect(readdirSync(vol)).toEqual(['_data']);
+    expect(readdirSync(dst).sort()).toEqual([leftover, 'sub'].sort());
+    // A staging-like name the user made is content: the volume is not empty.
+    const other = join(base, 'other');
+    mkdirSync(other);
+    mkdirSync(join(other, '.tsrun-copy-mine'));
+    expect(copyUp(src, other, { mounted: true })).toBe(false);
   });
 });

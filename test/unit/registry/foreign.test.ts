@@ -6,14 +6,14 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { RegistryError } from '../../../src/errors.js';
+import { DigestMismatchError, RegistryError } from '../../../src/errors.js';
 import { isForeignLayer, isNondistributableMediaType, parseForeignUrl } from '../../../src/image/foreign.js';
 import { parseReference } from '../../../src/image/reference.js';
 import { MediaType } from '../../../src/oci/image.js';
 import { RegistryClient } from '../../../src/registry/client.js';
 import { foreignFailureMessage, urlForDisplay } from '../../../src/registry/foreign-fetch.js';
 import { allowsNondistributable, loadHostsConfig } from '../../../src/registry/hosts.js';
-import { startFaultRegistry, type FaultRegistry } from '../../support/fault-registry.js';
+import { startFaultRegistry, type Fault, type FaultRegistry } from '../../support/fault-registry.js';
 
 let dir: string;
 const servers: FaultRegistry[] = [];
@@ -53,10 +53,15 @@ describe('foreign layer rules', () => {
     expect(() => parseForeignUrl('not a url')).toThrow(/not a URL/);
   });
 
-  it('names the layer and every URL tried, without query strings', () => {
+  it('names the layer, the registry failure and every URL tried, without query strings', () => {
     expect(urlForDisplay(new URL('https://h.example/blob?sig=secret'))).toBe('https://h.example/blob?…');
-    expect(foreignFailureMessage('sha256:abc', [{ url: 'http://a/x', reason: 'a answered 404' }, { url: 'ftp://b', reason: 'unsupported scheme ftp' }]))
+    const failures = [{ url: 'http://a/x', reason: 'a answered 404' }, { url: 'ftp://b', reason: 'unsupported scheme ftp' }];
+    const missing = new RegistryError('blob unknown', 404, 'BLOB_UNKNOWN');
+    expect(foreignFailureMessage('sha256:abc', missing, failures))
       .toBe('layer sha256:abc is not in the registry and none of its URLs served it: http://a/x (a answered 404); ftp://b (unsupported scheme ftp)');
+    const refused = new RegistryError('denied: requested access to the resource is denied', 403, 'DENIED');
+    expect(foreignFailureMessage('sha256:abc', refused, failures))
+      .toBe('layer sha256:abc could not be fetched from the registry (denied: requested access to the resource is denied) and none of its URLs served it: http://a/x (a answered 404); ftp://b (unsupported scheme ftp)');
   });
 
   it('reads allowNondistributableArtifacts per registry (docker.io aliases included) and rejects non-booleans', () => {
@@ -145,10 +150,64 @@ describe('RegistryClient.fetchBlob with urls', () => {
     expect(existsSync(partial)).toBe(false);
   });
 
-  it('does not fall back to the URLs on errors other than blob unknown', async () => {
+  // The registry holds the blob but fails to serve it: every authenticated blob GET gets the fault.
+  const registryFaults: [string, Fault, number][] = [
+    ['a 403', { kind: 'status', status: 403 }, 1],
+    ['a 401 for good credentials', { kind: 'status', status: 401 }, 1],
+    ['500s through every retry', { kind: 'status', status: 500 }, 5],
+    ['connection resets through every retry', { kind: 'reset' }, 5],
+    ['the wrong bytes', { kind: 'wrong-digest' }, 1],
+  ];
+  for (const [what, fault, attempts] of registryFaults) {
+    it(`falls back to the URLs when the registry answers ${what}, sending them no credentials`, async () => {
+      const { reg, foreign, client, layer, ref, partial } = await setup();
+      reg.addBlob(BLOB);
+      reg.inject({ fault, path: /blobs/, method: 'GET', authenticated: true, times: 100 });
+      await client.fetchBlob(ref, layer, partial);
+      expect(readFileSync(partial).equals(BLOB)).toBe(true);
+      const asked = blobGets(reg).filter((r) => r.headers.authorization !== undefined);
+      expect(asked).toHaveLength(attempts);
+      expect(blobGets(foreign).map((r) => r.status)).toEqual([200]);
+      expect(foreign.requests.every((r) => r.headers.authorization === undefined)).toBe(true);
+    });
+  }
+
+  it('resumes at the URL with Range from what the registry sent before it cut the connection', async () => {
     const { reg, foreign, client, layer, ref, partial } = await setup();
-    reg.inject({ fault: { kind: 'status', status: 403 }, path: /blobs/ });
-    await expect(client.fetchBlob(ref, layer, partial)).rejects.toThrow(RegistryError);
+    reg.addBlob(BLOB);
+    // The first GET is cut mid-body; the retries (with Range) get 500s.
+    reg.inject({ fault: { kind: 'truncate', afterBytes: 70_000 }, path: /blobs/, method: 'GET', authenticated: true });
+    reg.inject({ fault: { kind: 'status', status: 500 }, path: /blobs/, method: 'GET', authenticated: true, times: 100 });
+    await client.fetchBlob(ref, layer, partial);
+    expect(readFileSync(partial).equals(BLOB)).toBe(true);
+    const gets = blobGets(foreign);
+    expect(gets).toHaveLength(1);
+    expect(gets[0]!.headers.range).toMatch(/^bytes=[1-9]\d*-$/);
+    expect(gets[0]!.bytesSent).toBeLessThan(BLOB.length);
+  });
+
+  it('when the registry and every URL fail, names the registry failure and each URL failure', async () => {
+    const { reg, foreign, client, layer, url, ref, partial } = await setup();
+    reg.addBlob(BLOB);
+    reg.inject({ fault: { kind: 'status', status: 403, body: 'no pulls for you' }, path: /blobs/, method: 'GET', authenticated: true, times: 100 });
+    foreign.inject({ fault: { kind: 'status', status: 502 }, path: /blobs/, times: 100 });
+    const missing = `http://${foreign.host}/v2/gone/blobs/sha256:${'0'.repeat(64)}`;
+    const err = await client.fetchBlob(ref, { ...layer, urls: [missing, url] }, partial).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(RegistryError);
+    expect((err as RegistryError).status).toBe(403);
+    const msg = (err as Error).message;
+    expect(msg).toMatch(new RegExp(`^layer ${layer.digest} could not be fetched from the registry \\(.*no pulls for you.*\\) and none of its URLs served it: `));
+    expect(msg).toContain(`${missing} (${foreign.host} answered 502)`);
+    expect(msg).toContain(`${url} (${foreign.host} answered 502)`);
+  });
+
+  it('does not go on to the URLs when the pull was cancelled', async () => {
+    const { reg, foreign, client, layer, ref, partial } = await setup();
+    reg.addBlob(BLOB);
+    const abort = new AbortController();
+    reg.inject({ fault: { kind: 'slow', chunkBytes: 10_000, delayMs: 50 }, path: /blobs/, method: 'GET', authenticated: true });
+    const pending = client.fetchBlob(ref, layer, partial, { signal: abort.signal, onProgress: () => abort.abort() });
+    await expect(pending).rejects.toThrow();
     expect(foreign.requests).toHaveLength(0);
   });
 
@@ -156,5 +215,20 @@ describe('RegistryClient.fetchBlob with urls', () => {
     const { client, layer, ref, partial } = await setup();
     const { urls: _urls, ...plain } = layer;
     await expect(client.fetchBlob(ref, plain, partial)).rejects.toThrow(/blob unknown/);
+  });
+
+  it('a layer without URLs fails with the registry error as it is, whatever the failure', async () => {
+    const { reg, foreign, client, layer, ref, partial } = await setup();
+    const { urls: _urls, ...plain } = layer;
+    reg.addBlob(BLOB);
+    reg.inject({ fault: { kind: 'status', status: 403, body: 'no pulls for you' }, path: /blobs/, method: 'GET', authenticated: true });
+    const err = await client.fetchBlob(ref, plain, partial).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(RegistryError);
+    expect((err as RegistryError).status).toBe(403);
+    expect((err as Error).message).toContain('no pulls for you');
+    expect((err as Error).message).not.toContain('URLs');
+    reg.inject({ fault: { kind: 'wrong-digest' }, path: /blobs/, method: 'GET', authenticated: true });
+    await expect(client.fetchBlob(ref, plain, partial)).rejects.toThrow(DigestMismatchError);
+    expect(foreign.requests).toHaveLength(0);
   });
 });

@@ -4,10 +4,10 @@
 import type { Command } from 'commander';
 import { matchesEvent, parseEventFilters } from '../../../engine/event-filter.js';
 import { followEvents, readPastEvents, type EngineEvent } from '../../../engine/events.js';
-import { parseTimeBound } from '../../../engine/logs.js';
 import { action, contextOf } from '../../common.js';
 import { endOnBrokenStdout } from '../../exit.js';
 import { eventPrinter } from '../event-format.js';
+import { parseTimestampFlag } from '../timestamp-flag.js';
 
 const collect = (v: string, acc: string[]) => [...acc, v];
 
@@ -23,11 +23,12 @@ export function registerEvents(program: Command): void {
       action('tsrun', async (flags: { since?: string; until?: string; filter: string[]; format?: string }, self: Command) => {
         const ctx = contextOf(self);
         const now = Date.now();
-        const since = flags.since !== undefined ? parseTimeBound(flags.since, now) : undefined;
-        const until = flags.until !== undefined ? parseTimeBound(flags.until, now) : undefined;
+        const since = flags.since !== undefined ? parseTimestampFlag(flags.since, now) : undefined;
+        const until = flags.until !== undefined ? parseTimestampFlag(flags.until, now) : undefined;
         const filters = parseEventFilters(flags.filter);
         const print = eventPrinter(flags.format);
-        const ms = (ev: EngineEvent) => Number(BigInt(ev.timeNano) / 1_000_000n);
+        // Microsecond precision, so a bound with a fraction of a millisecond cuts where it says.
+        const ms = (ev: EngineEvent) => Number(BigInt(ev.timeNano) / 1_000n) / 1000;
         const emit = (ev: EngineEvent) => {
           if (since !== undefined && ms(ev) < since) return;
           if (matchesEvent(ev, filters)) process.stdout.write(`${print(ev)}\n`);

@@ -1,7 +1,9 @@
 // tsrun volume prune [-f] [-a]: removes the volumes no container uses; only the
-// anonymous ones unless -a (Docker 23+).
+// anonymous ones unless -a (Docker 23+), and unmounts the volumes a kill -9 left mounted
+// with no live user.
 import type { Command } from 'commander';
 import { action } from '../../common.js';
+import { containersOf } from '../engine-access.js';
 import { humanSize } from '../../format.js';
 import { confirm } from '../confirm.js';
 import { volumesOf } from '../volume-access.js';
@@ -18,7 +20,7 @@ export function registerVolumePrune(volume: Command): void {
           const what = flags.all ? 'all local volumes' : 'anonymous local volumes';
           if (!(await confirm(`WARNING! This will remove ${what} not used by at least one container.\nAre you sure you want to continue? [y/N] `))) return 0;
         }
-        const { removed, reclaimed } = await volumesOf(self).prune({ all: flags.all });
+        const { removed, reclaimed } = await volumesOf(self).prune({ all: flags.all, isLive: containersOf(self).isLive });
         if (removed.length) process.stdout.write(`Deleted Volumes:\n${removed.join('\n')}\n\n`);
         process.stdout.write(`Total reclaimed space: ${humanSize(reclaimed)}\n`);
         return 0;

@@ -1,7 +1,9 @@
 // tsrun volume rm [-f] VOLUME...: refused for a volume any container (running or
 // not) uses, with Docker's "volume is in use - [IDS]"; -f makes a missing volume no error.
+// A volume mounted by its options is unmounted first (also when refused, if no user is live).
 import type { Command } from 'commander';
 import { action } from '../../common.js';
+import { containersOf } from '../engine-access.js';
 import { forEachVolume, volumesOf } from '../volume-access.js';
 
 export function registerVolumeRm(volume: Command): void {
@@ -14,8 +16,10 @@ export function registerVolumeRm(volume: Command): void {
     .action(
       action('tsrun', async (names: string[], flags: { force?: boolean }, self: Command) => {
         const volumes = volumesOf(self);
+        // Which users are live: a volume a kill -9 left mounted is unmounted even when its (dead) users keep it.
+        const { isLive } = containersOf(self);
         return forEachVolume('remove', names, async (name) => {
-          await volumes.remove(name, { force: flags.force });
+          await volumes.remove(name, { force: flags.force, isLive });
           process.stdout.write(`${name}\n`);
         });
       }),

@@ -2,7 +2,7 @@
 // calls, variables, if/with/range with Go's truthiness, and Docker's field-lookup errors.
 import { TemplateError } from '../../../errors.js';
 import type { TemplateFunc } from './funcs.js';
-import type { Arg, Cmd, Control, Node, Pipe } from './parse.js';
+import { definitions, type Arg, type Cmd, type Control, type Node, type Pipe, type TemplateCall } from './parse.js';
 import { FuncError, GO_TYPE, goType, isObject, NIL, printValue, truthy } from './values.js';
 
 /**
@@ -28,18 +28,34 @@ interface Var {
   value: unknown;
 }
 
-/** Go's "template: :LINE:COL: executing "" at <NODE>: reason", COL counted from 0 past line 1. */
-export function execError(src: string, at: number, node: string, reason: string): never {
+/**
+ * Go's "template: :LINE:COL: executing "NAME" at <NODE>: reason", COL counted from 0 past
+ * line 1; NAME is the named template running ("" for the main one, as Docker names it).
+ */
+export function execError(src: string, at: number, node: string, reason: string, template = ''): never {
   const before = src.slice(0, at);
   const nl = before.lastIndexOf('\n');
   const line = 1 + (before.match(/\n/g)?.length ?? 0);
   const col = nl === -1 ? at : at - (nl + 1);
-  throw new TemplateError(`template: :${line}:${col}: executing "" at <${node}>: ${reason}`);
+  throw new TemplateError(`template: :${line}:${col}: executing ${JSON.stringify(template)} at <${node}>: ${reason}`);
 }
+
+/**
+ * How deep {{template}} calls may nest. Go allows 100000 (1000 on wasm), more than Node's
+ * stack holds once every level nests range/with/if (about 900 levels did); this lets any
+ * sensible recursion finish and stops a runaway one with Go's error.
+ */
+export const MAX_TEMPLATE_DEPTH = 500;
 
 export class Executor {
   private out: string[] = [];
   private vars: Var[];
+  private templates = new Map<string, Node[]>();
+  /** The named template running ("" is the main one) and how many calls deep it is. */
+  private name = '';
+  private depth = 0;
+  /** $'s dotted path from the root: '' in the main template, dot's path where a call began. */
+  private rootPath: string | undefined = '';
 
   constructor(
     private readonly src: string,
@@ -52,8 +68,42 @@ export class Executor {
 
   /** Runs the template on its root; what was written before an error stays in `written`. */
   run(nodes: Node[]): string {
-    this.walk(nodes, this.vars[0]!.value, '');
+    this.templates = definitions(nodes);
+    const main = nodes.filter((n) => n.kind !== 'define');
+    this.templates.set('', main);
+    try {
+      this.walk(main, this.vars[0]!.value, '');
+    } catch (err) {
+      // Nesting deep enough to exhaust the stack below the depth limit is still the template's fault.
+      if (err instanceof RangeError && /call stack/.test(err.message)) throw new TemplateError('template: nested too deeply to execute');
+      throw err;
+    }
     return this.written;
+  }
+
+  private fail(at: number, node: string, reason: string): never {
+    return execError(this.src, at, node, reason, this.name);
+  }
+
+  /** {{template "name" PIPELINE}}: the named body with dot (and $) the pipeline's value, no variables inherited. */
+  private callTemplate(node: TemplateCall, dot: unknown, dotPath: string | undefined): void {
+    const body = this.templates.get(node.name);
+    if (!body) this.fail(node.pos, node.src, `template ${JSON.stringify(node.name)} not defined`);
+    if (this.depth >= MAX_TEMPLATE_DEPTH) this.fail(node.pos, node.src, `exceeded maximum template depth (${MAX_TEMPLATE_DEPTH})`);
+    // Variables the pipeline declares stay in the caller's scope, as in Go.
+    const value = node.pipe ? this.pipe(node.pipe, dot, dotPath) : undefined;
+    const path = node.pipe ? this.pathOf(node.pipe, dotPath) : undefined;
+    const saved = { vars: this.vars, name: this.name, rootPath: this.rootPath };
+    this.vars = [{ name: '$', value }];
+    this.name = node.name;
+    this.rootPath = path;
+    this.depth++;
+    try {
+      this.walk(body!, value, path);
+    } finally {
+      this.depth--;
+      ({ vars: this.vars, name: this.name, rootPath: this.rootPath } = saved);
+    }
   }
 
   get written(): string {
@@ -89,6 +139,11 @@ export class Executor {
           throw new Break();
         case 'continue':
           throw new Continue();
+        case 'template':
+          this.callTemplate(node, dot, dotPath);
+          break;
+        case 'define':
+          break; // collected by run()
       }
     }
   }
@@ -110,7 +165,7 @@ export class Executor {
     else if (isObject(v)) entries = Object.keys(v).sort().map((k) => [k, v[k]]); // Go ranges over a map in key order
     else if (typeof v === 'number' && Number.isInteger(v)) entries = Array.from({ length: Math.max(0, v) }, (_, i) => [i, i]);
     else if (v === undefined || v === null || v === NIL) entries = [];
-    else return execError(this.src, node.pos, 'range', `range can't iterate over ${printValue(v)}`);
+    else return this.fail(node.pos, 'range', `range can't iterate over ${printValue(v)}`);
     if (!entries.length) {
       if (node.elseList) this.scoped(() => this.walk(node.elseList!, dot, dotPath));
       return;
@@ -133,6 +188,7 @@ export class Executor {
   private pathOf(pipe: Pipe, dotPath: string | undefined): string | undefined {
     const [cmd] = pipe.cmds;
     const arg = cmd?.args[0];
+    if (pipe.cmds.length === 1 && cmd!.args.length === 1 && arg?.kind === 'dot') return dotPath;
     if (pipe.cmds.length !== 1 || cmd!.args.length !== 1 || arg?.kind !== 'field' || dotPath === undefined) return undefined;
     return [dotPath, ...arg.names].filter(Boolean).join('.');
   }
@@ -151,7 +207,7 @@ export class Executor {
 
   private variable(name: string, pos: number): Var {
     for (let i = this.vars.length - 1; i >= 0; i--) if (this.vars[i]!.name === name) return this.vars[i]!;
-    return execError(this.src, pos, name, `undefined variable: ${name}`);
+    return this.fail(pos, name, `undefined variable: ${name}`);
   }
 
   /** One command of a pipeline; `final` is the previous command's value, passed as the last argument. */
@@ -165,14 +221,14 @@ export class Executor {
       case 'var':
         if (first!.names.length) {
           const base = this.variable(first!.name, first!.pos).value;
-          return this.chain(base, first!.name === '$' ? '' : undefined, first!.names, first!, this.args(rest, dot, dotPath, final));
+          return this.chain(base, first!.name === '$' ? this.rootPath : undefined, first!.names, first!, this.args(rest, dot, dotPath, final));
         }
         break;
       case 'pipe':
         if (first!.names.length) return this.chain(this.scopedPipe(first!.pipe, dot, dotPath), undefined, first!.names, first!, this.args(rest, dot, dotPath, final));
         break;
     }
-    if (rest.length || final.length) execError(this.src, cmd.pos, cmd.src, `can't give argument to non-function ${cmd.src.split(/\s/)[0]}`);
+    if (rest.length || final.length) this.fail(cmd.pos, cmd.src, `can't give argument to non-function ${cmd.src.split(/\s/)[0]}`);
     return this.arg(first!, dot, dotPath);
   }
 
@@ -198,7 +254,7 @@ export class Executor {
         return this.chain(dot, dotPath, arg.names, arg, []);
       case 'var': {
         const base = this.variable(arg.name, arg.pos).value;
-        return arg.names.length ? this.chain(base, arg.name === '$' ? '' : undefined, arg.names, arg, []) : base;
+        return arg.names.length ? this.chain(base, arg.name === '$' ? this.rootPath : undefined, arg.names, arg, []) : base;
       }
       case 'pipe': {
         const v = this.scopedPipe(arg.pipe, dot, dotPath);
@@ -213,7 +269,7 @@ export class Executor {
     const f = this.funcs[name]!;
     const count = args.length + final.length;
     if (f.variadic ? count < f.arity : count !== f.arity) {
-      execError(this.src, cmd.pos, cmd.src, `wrong number of args for ${name}: want ${f.variadic ? 'at least ' : ''}${f.arity} got ${count}`);
+      this.fail(cmd.pos, cmd.src, `wrong number of args for ${name}: want ${f.variadic ? 'at least ' : ''}${f.arity} got ${count}`);
     }
     try {
       // and/or stop at the first argument that decides them, as Go's do (guards like {{if and .A .A.B}}).
@@ -227,7 +283,7 @@ export class Executor {
       }
       return f.fn(...args.map((a) => this.arg(a, dot, dotPath)), ...final);
     } catch (err) {
-      if (err instanceof FuncError) execError(this.src, cmd.pos, cmd.src, `error calling ${name}: ${err.message}`);
+      if (err instanceof FuncError) this.fail(cmd.pos, cmd.src, `error calling ${name}: ${err.message}`);
       throw err;
     }
   }
@@ -235,7 +291,7 @@ export class Executor {
   /** Walks .A.B.C from `value`; the last name may be a method, called with `given` (the arguments, then the piped value). */
   private chain(value: unknown, path: string | undefined, names: string[], node: Arg, given: unknown[]): unknown {
     const text = (node.kind === 'var' ? node.name : node.kind === 'pipe' ? '(...)' : '') + names.map((n) => `.${n}`).join('');
-    const fail = (reason: string): never => execError(this.src, node.pos, text, reason);
+    const fail = (reason: string): never => this.fail(node.pos, text, reason);
     let v = value;
     for (const [i, key] of names.entries()) {
       const last = i === names.length - 1;
@@ -270,28 +326,50 @@ export class Executor {
 /**
  * Checks a list row template's field names before any row is printed (even with none), as
  * far as they are read from the row itself: `.X` where dot is the row, and `$.X` anywhere.
+ * A named template called with the row ({{template "t" .}}) is checked the same way; one
+ * called with anything else is left to execution, which fails on the same fields.
  */
 export function checkFields(src: string, nodes: Node[], known: ReadonlySet<string>, type: string): void {
-  const check = (arg: Arg, atRoot: boolean) => {
-    const fromRow = (arg.kind === 'field' && atRoot) || (arg.kind === 'var' && arg.name === '$');
+  const templates = definitions(nodes);
+  const checked = new Set<string>();
+  /** Where a field is read: whether dot is the row, whether $ is, and the template's name. */
+  interface Scope {
+    atRoot: boolean;
+    dollarIsRow: boolean;
+    name: string;
+  }
+  const check = (arg: Arg, scope: Scope) => {
+    const fromRow = (arg.kind === 'field' && scope.atRoot) || (arg.kind === 'var' && arg.name === '$' && scope.dollarIsRow);
     const first = arg.kind === 'field' || arg.kind === 'var' ? arg.names[0] : undefined;
     if (fromRow && first !== undefined && !known.has(first)) {
       const text = (arg.kind === 'var' ? '$' : '') + (arg as { names: string[] }).names.map((n) => `.${n}`).join('');
-      execError(src, arg.pos, text, `can't evaluate field ${first} in type ${type}`);
+      execError(src, arg.pos, text, `can't evaluate field ${first} in type ${type}`, scope.name);
     }
-    if (arg.kind === 'pipe') pipe(arg.pipe, atRoot);
+    if (arg.kind === 'pipe') pipe(arg.pipe, scope);
   };
-  const pipe = (p: Pipe, atRoot: boolean) => p.cmds.forEach((c) => c.args.forEach((a) => check(a, atRoot)));
-  const walk = (list: Node[], atRoot: boolean): void => {
+  const pipe = (p: Pipe, scope: Scope) => p.cmds.forEach((c) => c.args.forEach((a) => check(a, scope)));
+  /** Whether a template call's pipeline is the row itself ({{template "t" .}} or $). */
+  const passesRow = (p: Pipe | undefined, scope: Scope) => {
+    const arg = p?.cmds.length === 1 && p.cmds[0]!.args.length === 1 ? p.cmds[0]!.args[0]! : undefined;
+    return (arg?.kind === 'dot' && scope.atRoot) || (arg?.kind === 'var' && arg.name === '$' && !arg.names.length && scope.dollarIsRow);
+  };
+  const walk = (list: Node[], scope: Scope): void => {
     for (const node of list) {
-      if (node.kind === 'action') pipe(node.pipe, atRoot);
+      if (node.kind === 'action') pipe(node.pipe, scope);
       else if (node.kind === 'if' || node.kind === 'with' || node.kind === 'range') {
-        pipe(node.pipe, atRoot);
+        pipe(node.pipe, scope);
         // Inside with/range, dot is no longer the row; in else it still is.
-        walk(node.list, atRoot && node.kind === 'if');
-        if (node.elseList) walk(node.elseList, atRoot);
+        walk(node.list, { ...scope, atRoot: scope.atRoot && node.kind === 'if' });
+        if (node.elseList) walk(node.elseList, scope);
+      } else if (node.kind === 'template') {
+        if (node.pipe) pipe(node.pipe, scope);
+        const body = templates.get(node.name);
+        if (body && passesRow(node.pipe, scope) && !checked.has(node.name)) {
+          checked.add(node.name);
+          walk(body, { atRoot: true, dollarIsRow: true, name: node.name });
+        }
       }
     }
   };
-  walk(nodes, true);
+  walk(nodes, { atRoot: true, dollarIsRow: true, name: '' });
 }

@@ -1,6 +1,6 @@
 // Lexer and parser for the Go text/template subset Docker's --format users write:
 // {{.A.B}}, pipelines with |, functions, (parens), $variables, if/else/with/range/end,
-// break/continue, comments and {{- -}} trim markers. Errors read as Go's ("template: :LINE: ...").
+// break/continue, define/template/block, comments and {{- -}} trim markers. Errors read as Go's ("template: :LINE: ...").
 import { TemplateError } from '../../../errors.js';
 
 export type Arg =
@@ -34,11 +34,39 @@ export interface Control {
   elseList?: Node[];
 }
 
+/** {{template "name" PIPELINE}} (also where a {{block}} stands); `src` is Go's text of it, for errors. */
+export interface TemplateCall {
+  kind: 'template';
+  pos: number;
+  name: string;
+  pipe?: Pipe;
+  src: string;
+}
+
+/** A named template ({{define}} or {{block}}); parse() puts these after the main template's nodes. */
+export interface Definition {
+  kind: 'define';
+  name: string;
+  list: Node[];
+}
+
 export type Node =
   | { kind: 'text'; text: string }
   | { kind: 'action'; pos: number; pipe: Pipe }
   | Control
-  | { kind: 'break' | 'continue'; pos: number };
+  | { kind: 'break' | 'continue'; pos: number }
+  | TemplateCall
+  | Definition;
+
+/** The named templates of a parsed template (its top-level Definition nodes). */
+export function definitions(nodes: Node[]): Map<string, Node[]> {
+  return new Map(nodes.flatMap((n) => (n.kind === 'define' ? [[n.name, n.list] as const] : [])));
+}
+
+/** Go's IsEmptyTree: nothing but white space, so a later definition may replace it. */
+function isEmpty(list: Node[]): boolean {
+  return list.every((n) => n.kind === 'text' && !n.text.trim());
+}
 
 type Tok =
   | { t: 'field'; pos: number; end: number; names: string[] }
@@ -168,15 +196,20 @@ function lexToken(src: string, p: number): Tok {
   return parseError(src, p, `unrecognized character in action: ${JSON.stringify(c)}`);
 }
 
-/** Parses `src`; `funcs` are the names a template may call (others are Go's "function not defined"). */
+/**
+ * Parses `src`; `funcs` are the names a template may call (others are Go's "function not defined").
+ * Returns the main template's nodes followed by one Definition per {{define}}/{{block}} name.
+ */
 export function parse(src: string, funcs: ReadonlySet<string>): Node[] {
   const items = lex(src);
   let at = 0;
   let rangeDepth = 0;
+  const defined = new Map<string, Node[]>();
 
   type Stop = { word: 'end' | 'else'; pos: number; toks: Tok[] } | undefined;
 
-  function parseList(): { nodes: Node[]; stop: Stop } {
+  /** `top`: the main template's own list, the only place {{define}} may stand (as in Go). */
+  function parseList(top = false): { nodes: Node[]; stop: Stop } {
     const nodes: Node[] = [];
     while (at < items.length) {
       const item = items[at++]!;
@@ -192,11 +225,71 @@ export function parse(src: string, funcs: ReadonlySet<string>): Node[] {
       else if (word === 'break' || word === 'continue') {
         if (!rangeDepth) parseError(src, item.pos, `{{${word}}} outside {{range}}`);
         nodes.push({ kind: word, pos: item.pos });
-      } else if (word === 'define' || word === 'template' || word === 'block') {
-        parseError(src, item.pos, `{{${word}}} is not supported`);
-      } else nodes.push({ kind: 'action', pos: item.pos, pipe: parsePipe(item.toks, item.pos, 'action') });
+      } else if (word === 'define') {
+        if (!top) parseError(src, first.pos, 'unexpected <define> in command');
+        parseDefinition(rest, item.pos);
+      } else if (word === 'template') nodes.push(parseTemplateCall(rest, item.pos));
+      else if (word === 'block') nodes.push(parseBlock(rest, item.pos));
+      else nodes.push({ kind: 'action', pos: item.pos, pipe: parsePipe(item.toks, item.pos, 'action') });
     }
     return { nodes, stop: undefined };
+  }
+
+  /** The quoted name after define/template/block, as Go's parseTemplateName reads it. */
+  function templateName(toks: Tok[], pos: number, context: string): { name: string; tok: Tok } {
+    const tok = toks[0];
+    if (tok?.t !== 'string') parseError(src, tok?.pos ?? pos, `unexpected ${tok ? describe(tok) : '"}}"'} in ${context}`);
+    return { name: tok.value as string, tok };
+  }
+
+  /** A named template's body, up to its {{end}}; it has its own range nesting, as in Go. */
+  function parseBody(context: string, pos: number): Node[] {
+    const outerRange = rangeDepth;
+    rangeDepth = 0;
+    const body = parseList();
+    rangeDepth = outerRange;
+    if (!body.stop) parseError(src, pos, 'unexpected EOF');
+    if (body.stop.word !== 'end') parseError(src, body.stop.pos, `unexpected {{else}} in ${context}`);
+    return body.nodes;
+  }
+
+  /** Go's Tree.add: an empty definition never replaces one, two non-empty ones are an error. */
+  function define(name: string, list: Node[], pos: number): void {
+    const old = defined.get(name);
+    if (old && !isEmpty(old)) {
+      if (!isEmpty(list)) parseError(src, pos, `template: multiple definition of template ${JSON.stringify(name)}`);
+      return;
+    }
+    defined.set(name, list);
+  }
+
+  function parseDefinition(toks: Tok[], pos: number): void {
+    const { name } = templateName(toks, pos, 'define clause');
+    if (toks[1]) parseError(src, toks[1].pos, `unexpected ${describe(toks[1])} in define clause`);
+    define(name, parseBody('define clause', pos), pos);
+  }
+
+  function parseTemplateCall(toks: Tok[], pos: number): TemplateCall {
+    const { name, tok } = templateName(toks, pos, 'template clause');
+    const rest = toks.slice(1);
+    const pipe = rest.length ? parsePipe(rest, pos, 'template clause') : undefined;
+    return { kind: 'template', pos: tok.pos, name, pipe, src: callText(name, rest) };
+  }
+
+  /** {{block "name" PIPELINE}}BODY{{end}}: defines "name" as BODY and runs it here. */
+  function parseBlock(toks: Tok[], pos: number): TemplateCall {
+    const { name, tok } = templateName(toks, pos, 'block clause');
+    const rest = toks.slice(1);
+    const pipe = parsePipe(rest, pos, 'block clause');
+    if (!pipe.cmds.length) parseError(src, pos, 'missing value for block clause');
+    define(name, parseBody('block clause', pos), pos);
+    return { kind: 'template', pos: tok.pos, name, pipe, src: callText(name, rest) };
+  }
+
+  /** Go's String() of a template node: {{template "name" PIPELINE}}. */
+  function callText(name: string, pipeToks: Tok[]): string {
+    const pipeSrc = pipeToks.length ? ` ${src.slice(pipeToks[0]!.pos, pipeToks[pipeToks.length - 1]!.end)}` : '';
+    return `{{template ${JSON.stringify(name)}${pipeSrc}}}`;
   }
 
   function parseControl(kind: 'if' | 'with' | 'range', toks: Tok[], pos: number): Node {
@@ -222,7 +315,7 @@ export function parse(src: string, funcs: ReadonlySet<string>): Node[] {
     return JSON.stringify(src.slice(tok.pos, tok.end));
   }
 
-  function parsePipe(toks: Tok[], pos: number, context: 'action' | 'if' | 'with' | 'range'): Pipe {
+  function parsePipe(toks: Tok[], pos: number, context: 'action' | 'if' | 'with' | 'range' | 'template clause' | 'block clause'): Pipe {
     let i = 0;
     const pipe: Pipe = { pos, decl: [], assign: false, cmds: [] };
     const [a, b, c, d] = toks;
@@ -289,7 +382,12 @@ export function parse(src: string, funcs: ReadonlySet<string>): Node[] {
     }
   }
 
-  const { nodes, stop } = parseList();
+  const { nodes, stop } = parseList(true);
   if (stop) parseError(src, stop.pos, `unexpected {{${stop.word}}}`);
-  return nodes;
+  // The main template is named "" (Docker's), so {{define ""}} competes with it as Go's does.
+  const main = defined.get('');
+  defined.delete('');
+  if (main && !isEmpty(main) && !isEmpty(nodes)) parseError(src, src.length, 'template: multiple definition of template ""');
+  const definitionNodes = [...defined].map(([name, list]): Definition => ({ kind: 'define', name, list }));
+  return [...(main && !isEmpty(main) ? main : nodes), ...definitionNodes];
 }

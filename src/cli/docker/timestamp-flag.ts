@@ -1,0 +1,52 @@
+// --since/--until of `tsrun events`, read as the Docker CLI's GetTimestamp reads them: a Go
+// duration back from now ("10m", "-5m"), Unix seconds ("1714557600.5"), or a date-time
+// (2006-01-02, 2006-01-02T15, ...T15:04, ...T15:04:05, ...T15:04:05.999999999), with a zone
+// (Z, +01:00, -05:00) or without one, which means the local time zone (TZ).
+import { parseGoDuration } from '../../engine/logs.js';
+import { UsageError } from '../../errors.js';
+
+const DATE_TIME = /^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2})(?::(\d{2})(?::(\d{2})(\.\d{1,9})?)?)?)?(Z|[+-]\d{2}:\d{2})?$/;
+
+function invalid(value: string): never {
+  throw new UsageError(`invalid time "${value}": use RFC3339, Unix seconds or a duration such as 10m`);
+}
+
+/** Milliseconds since the epoch (with a fraction) for a date-time matched by DATE_TIME, or undefined if out of range. */
+function dateTimeMs(m: RegExpExecArray, offsetMinutes: number): number | undefined {
+  const [year, month, day, hour = 0, minute = 0, second = 0] = m.slice(1, 7).map((p) => (p === undefined ? undefined : Number(p)));
+  const utc = Date.UTC(year!, month! - 1, day!, hour, minute, second);
+  // Date.UTC rolls over (Feb 30 -> Mar 2); Go refuses such a date.
+  const back = new Date(utc);
+  if (back.getUTCFullYear() !== year || back.getUTCMonth() !== month! - 1 || back.getUTCDate() !== day || back.getUTCHours() !== hour || minute > 59 || second > 59) {
+    return undefined;
+  }
+  const fraction = m[7] ? Number(m[7]) * 1000 : 0;
+  return utc + fraction - offsetMinutes * 60_000;
+}
+
+/**
+ * A --since/--until value in milliseconds since the epoch (a fraction keeps sub-millisecond
+ * digits). As Docker's: a value without Z or + and not with three dashes (a -05:00 offset)
+ * is local time, at the offset the zone has now (Go's FixedZone(now.Zone())).
+ */
+export function parseTimestampFlag(value: string, now = Date.now()): number {
+  const duration = value !== '0' ? parseGoDuration(value) : undefined;
+  if (duration !== undefined) return now - duration;
+  const local = !/[zZ+]/.test(value) && value.split('-').length - 1 !== 3;
+  const m = DATE_TIME.exec(value);
+  // Go's layouts: a zone exactly when the value is not local, and a fraction only after seconds.
+  if (m && (m[8] === undefined) === local) {
+    const offset = local ? -new Date(now).getTimezoneOffset() : m[8] === 'Z' ? 0 : zoneMinutes(m[8]!);
+    const ms = dateTimeMs(m, offset);
+    if (ms !== undefined) return ms;
+    invalid(value);
+  }
+  // Not a date: Unix seconds, with an optional fraction, as Docker passes them through.
+  if (!value.includes('-') && /^\d+(\.\d+)?$/.test(value)) return Number(value) * 1000;
+  return invalid(value);
+}
+
+function zoneMinutes(zone: string): number {
+  const sign = zone.startsWith('-') ? -1 : 1;
+  return sign * (Number(zone.slice(1, 3)) * 60 + Number(zone.slice(4, 6)));
+}
