@@ -7,8 +7,15 @@ import { DEFAULT_NETWORK, type BridgeNetworkConfig, type NetworkRegistry } from 
 import type { EngineContext } from './context.js';
 import { recordEvent } from './events.js';
 
-/** The default network's id: stable across calls and hosts, as a real id is for the network's life. */
-export const DEFAULT_NETWORK_ID = createHash('sha256').update(`tsrun-default-network:${DEFAULT_NETWORK.bridge}`).digest('hex');
+let defaultId: string | undefined;
+
+/**
+ * The default network's id: stable across calls and hosts, as a real id is for the network's life.
+ * Computed on first use: hashing at load would load node:crypto at every start (~3 ms).
+ */
+export function defaultNetworkId(): string {
+  return (defaultId ??= createHash('sha256').update(`tsrun-default-network:${DEFAULT_NETWORK.bridge}`).digest('hex'));
+}
 
 /** A network as its events name it. */
 export interface NetworkActor {
@@ -25,7 +32,7 @@ export function recordNetworkEvent(ctx: EngineContext, action: NetworkAction, ne
 
 /** The id and name of the network behind a bridge config (the default one is Docker's "bridge"). */
 async function actorOf(config: BridgeNetworkConfig, registry: NetworkRegistry): Promise<NetworkActor> {
-  if (config.name === DEFAULT_NETWORK.name) return { id: DEFAULT_NETWORK_ID, name: 'bridge' };
+  if (config.name === DEFAULT_NETWORK.name) return { id: defaultNetworkId(), name: 'bridge' };
   const def = await registry.find(config.name).catch(() => undefined);
   // A definition gone from the registry still names the network its container left.
   return def ? { id: def.id, name: def.name } : { id: config.name, name: config.name };

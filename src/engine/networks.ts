@@ -20,7 +20,7 @@ import {
 import { bridgeConfigOf, isDefaultNetworkName, networkPaths, networkRegistry } from './container-network.js';
 import type { ContainerRecord } from './container-store.js';
 import type { Containers } from './containers.js';
-import { DEFAULT_NETWORK_ID, recordNetworkEvent } from './network-events.js';
+import { defaultNetworkId, recordNetworkEvent } from './network-events.js';
 import { refreshHosts } from './network-hosts.js';
 import { PodStore } from './pod-store.js';
 
@@ -55,7 +55,7 @@ const DEFAULT_CREATED = new Date(0).toISOString();
 function defaultInfo(): NetworkInfo {
   const subnet = parseSubnet(DEFAULT_NETWORK.subnet);
   return {
-    id: DEFAULT_NETWORK_ID,
+    id: defaultNetworkId(),
     name: 'bridge',
     driver: 'bridge',
     created: DEFAULT_CREATED,

@@ -1,6 +1,6 @@
 // The installed commands: sh wrappers that start the bundles fast, also through symlinks (npm -g).
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { wrap } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -45,16 +45,35 @@ describe('bin wrappers', () => {
     });
   }
 
-  it('a command that needs no network or archive work does not load https, tls, zlib or crypto', () => {
+  /** The built-in modules tsrun loaded for a command line (from a preload that saves moduleLoadList). */
+  function modulesLoadedBy(args: string[], expectedStatus: number): string[] {
     const preload = join(dir, 'loaded.cjs');
     const out = join(dir, 'loaded.txt');
     writeFileSync(preload, `process.on('exit', () => require('node:fs').writeFileSync(${JSON.stringify(out)}, process.moduleLoadList.join('\\n')));\n`);
-    const r = spawnSync(process.execPath, ['-r', preload, join(REPO, 'dist', 'tsrun.cjs'), '--root', join(dir, 'root'), '--runroot', join(dir, 'run'), 'ps', '-a'], {
-      encoding: 'utf8',
-    });
-    expect(r.status, r.stderr).toBe(0);
+    const t = ['--root', join(dir, 'root'), '--runroot', join(dir, 'run')];
+    // Output to files: through a pipe, process.stdout and stderr are themselves net.Sockets.
+    const out1 = openSync(join(dir, 'stdout.txt'), 'w');
+    const out2 = openSync(join(dir, 'stderr.txt'), 'w');
+    const r = spawnSync(process.execPath, ['-r', preload, join(REPO, 'dist', 'tsrun.cjs'), ...t, ...args], { stdio: ['ignore', out1, out2] });
+    closeSync(out1);
+    closeSync(out2);
+    expect(r.status, readFileSync(join(dir, 'stderr.txt'), 'utf8')).toBe(expectedStatus);
     const loaded = readFileSync(out, 'utf8').split('\n');
-    for (const mod of ['https', 'tls', 'zlib', 'crypto', 'http']) expect(loaded).not.toContain(`NativeModule ${mod}`);
     expect(loaded).toContain('NativeModule vm'); // the list is the real one
+    return loaded;
+  }
+
+  it('a command that needs no network or archive work does not load https, tls, zlib, crypto, or child_process and its sockets', () => {
+    const loaded = modulesLoadedBy(['ps', '-a'], 0);
+    for (const mod of ['https', 'tls', 'zlib', 'crypto', 'http', 'child_process', 'net', 'tty']) expect(loaded).not.toContain(`NativeModule ${mod}`);
+  });
+
+  it.skipIf(process.getuid?.() !== 0)('a run of a local image starts the helper without child_process, net, tty or crypto (root: it runs a container)', () => {
+    const t = ['--root', join(dir, 'root'), '--runroot', join(dir, 'run')];
+    writeFileSync(join(dir, 'empty.tar'), Buffer.alloc(1024)); // an empty tar archive
+    execFileSync(process.execPath, [join(REPO, 'dist', 'tsrun.cjs'), ...t, 'import', join(dir, 'empty.tar'), 'tsrun-empty:latest']);
+    // The image has no /missing: the helper runs and reports exec's failure (127), the whole launch path.
+    const loaded = modulesLoadedBy(['run', '--rm', '--network', 'none', '--pull', 'never', 'tsrun-empty', '/missing'], 127);
+    for (const mod of ['https', 'tls', 'zlib', 'crypto', 'http', 'child_process', 'net', 'tty']) expect(loaded).not.toContain(`NativeModule ${mod}`);
   });
 });

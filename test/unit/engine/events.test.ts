@@ -1,5 +1,5 @@
 // The events log (engine/events.ts), its filters (engine/event-filter.ts), the time bounds
-// of --since/--until (engine/logs.ts, cli/docker/timestamp-flag.ts) and the CLI's printing
+// of --since/--until (engine/timestamps.ts, shared with logs) and the CLI's printing
 // (cli/docker/event-format.ts).
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -7,10 +7,9 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { EVENTS_MAX_BYTES, eventsPath, parseEventLine, readNewEvents, readPastEvents, recordContainerEvent, recordEvent, type EngineEvent } from '../../../src/engine/events.js';
 import { matchesEvent, parseEventFilters } from '../../../src/engine/event-filter.js';
-import { DEFAULT_NETWORK_ID, recordNetworkEvent } from '../../../src/engine/network-events.js';
-import { parseGoDuration, parseTimeBound } from '../../../src/engine/logs.js';
+import { defaultNetworkId, recordNetworkEvent } from '../../../src/engine/network-events.js';
 import { eventLine, eventPrinter, formatNano } from '../../../src/cli/docker/event-format.js';
-import { parseTimestampFlag } from '../../../src/cli/docker/timestamp-flag.js';
+import { parseGoDuration, parseTimestampFlag } from '../../../src/engine/timestamps.js';
 import type { EngineContext } from '../../../src/engine/context.js';
 
 let ctx: EngineContext;
@@ -48,7 +47,7 @@ describe('recording', () => {
     const net = { id: 'n'.repeat(64), name: 'front' };
     recordNetworkEvent(ctx, 'create', net);
     recordNetworkEvent(ctx, 'connect', net, record.id);
-    recordNetworkEvent(ctx, 'disconnect', { id: DEFAULT_NETWORK_ID, name: 'bridge' }, record.id);
+    recordNetworkEvent(ctx, 'disconnect', { id: defaultNetworkId(), name: 'bridge' }, record.id);
     const lines = readFileSync(eventsPath(ctx), 'utf8').trim().split('\n');
     expect(lines[1]).toMatch(new RegExp(`^\\{"Type":"network","Action":"connect","Actor":\\{"ID":"n{64}","Attributes":\\{"container":"c{64}","name":"front","type":"bridge"\\}\\},"scope":"local","time":\\d+,"timeNano":\\d{19}\\}$`));
     const events = readPastEvents(ctx).events;
@@ -57,7 +56,7 @@ describe('recording', () => {
     expect(m('type=network')).toEqual(['create', 'connect', 'disconnect']);
     expect(m('network=front')).toEqual(['create', 'connect']);
     expect(m('network=nnnn', 'event=connect')).toEqual(['connect']);
-    expect(m(`network=${DEFAULT_NETWORK_ID.slice(0, 12)}`)).toEqual(['disconnect']);
+    expect(m(`network=${defaultNetworkId().slice(0, 12)}`)).toEqual(['disconnect']);
     expect(m('network=bridge', 'event=disconnect')).toEqual(['disconnect']);
     // The container is an attribute, not the actor: Docker's container filter does not pick these.
     expect(m('container=web')).toEqual([]);
@@ -131,13 +130,13 @@ describe('filters', () => {
 describe('time bounds', () => {
   const now = Date.parse('2024-05-01T10:00:00Z');
   it('takes Unix seconds, RFC3339 and Go durations back from now', () => {
-    expect(parseTimeBound('1714557600', now)).toBe(now);
-    expect(parseTimeBound('1714557600.5', now)).toBe(now + 500);
-    expect(parseTimeBound('2024-05-01T09:00:00Z', now)).toBe(now - 3_600_000);
-    expect(parseTimeBound('10m', now)).toBe(now - 600_000);
-    expect(parseTimeBound('1h30m', now)).toBe(now - 5_400_000);
-    expect(parseTimeBound('-5m', now)).toBe(now + 300_000);
-    expect(() => parseTimeBound('yesterday', now)).toThrow(/invalid time/);
+    expect(parseTimestampFlag('1714557600', now)).toBe(now);
+    expect(parseTimestampFlag('1714557600.5', now)).toBe(now + 500);
+    expect(parseTimestampFlag('2024-05-01T09:00:00Z', now)).toBe(now - 3_600_000);
+    expect(parseTimestampFlag('10m', now)).toBe(now - 600_000);
+    expect(parseTimestampFlag('1h30m', now)).toBe(now - 5_400_000);
+    expect(parseTimestampFlag('-5m', now)).toBe(now + 300_000);
+    expect(() => parseTimestampFlag('yesterday', now)).toThrow(/invalid time/);
   });
   it('parses Go durations', () => {
     expect(parseGoDuration('1.5s')).toBe(1500);
