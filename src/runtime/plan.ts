@@ -509,19 +509,25 @@ export function compileExecPlan(
 
 export const PLAN_MAGIC = 'tsrun-plan-1';
 
-function netstring(s: string | Buffer): Buffer {
-  const b = typeof s === 'string' ? Buffer.from(s) : s;
-  return Buffer.concat([Buffer.from(`${b.length}:`), b, Buffer.from(',')]);
+/** A netstring ("<bytes>:<text>,"), its length in UTF-8 bytes. */
+function netstring(s: string): string {
+  return `${Buffer.byteLength(s)}:${s},`;
 }
 
-/** Serialises a plan: magic, then per step the op, the argument count and the arguments, each a netstring. */
+/**
+ * Serialises a plan: magic, then per step the op, the argument count and the arguments, each a
+ * netstring. Built as one string and encoded once: a Buffer per field cost ~2 ms per start.
+ */
 export function encodePlan(steps: PlanStep[]): Buffer {
-  const parts: Buffer[] = [netstring(PLAN_MAGIC)];
+  let text = netstring(PLAN_MAGIC);
   for (const s of steps) {
-    for (const a of s.args) if (a.includes('\0')) throw new LaunchError(`NUL byte in argument of ${s.op}`, s.op);
-    parts.push(netstring(s.op), netstring(String(s.args.length)), ...s.args.map((a) => netstring(a)));
+    text += netstring(s.op) + netstring(String(s.args.length));
+    for (const a of s.args) {
+      if (a.includes('\0')) throw new LaunchError(`NUL byte in argument of ${s.op}`, s.op);
+      text += netstring(a);
+    }
   }
-  return Buffer.concat(parts);
+  return Buffer.from(text);
 }
 
 /** Decodes a plan (for tests and debugging). */
