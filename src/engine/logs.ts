@@ -3,7 +3,7 @@
 // and everything written has been read, so `logs -f` never stops early nor hangs.
 import { readCompleteLines } from '../util/lines.js';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { UsageError } from '../errors.js';
+import { parseTimestampFlag } from './timestamps.js';
 
 export interface LogEntry {
   stream: 'stdout' | 'stderr';
@@ -15,33 +15,12 @@ export interface LogOptions {
   follow?: boolean;
   /** Number of lines from the end, or undefined for all. */
   tail?: number;
-  /** RFC3339 instants or Unix seconds, as Docker accepts. */
+  /** As Docker reads them: date-times (local time without a zone), Unix seconds or durations back from now. */
   since?: string;
   until?: string;
   /** Asked while following: false once the container has exited. */
   isRunning?: () => boolean;
   pollMs?: number;
-}
-
-/** Parses --since/--until: RFC3339, Unix seconds (with fraction), or a duration like 10m ago. */
-export function parseTimeBound(value: string, now = Date.now()): number {
-  if (/^\d+(\.\d+)?$/.test(value)) return Number(value) * 1000;
-  const dur = parseGoDuration(value);
-  if (dur !== undefined) return now - dur;
-  const t = Date.parse(value);
-  if (Number.isNaN(t)) throw new UsageError(`invalid time "${value}": use RFC3339, Unix seconds or a duration such as 10m`);
-  return t;
-}
-
-const DURATION_UNITS: Record<string, number> = { ns: 1e-6, us: 1e-3, µs: 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-
-/** Go's time.ParseDuration ("10m", "1h30m", "1.5s", "-5m"), in milliseconds; undefined if it is not one. */
-export function parseGoDuration(value: string): number | undefined {
-  const m = /^([-+]?)((?:\d+(?:\.\d*)?|\.\d+)(?:ns|us|µs|ms|s|m|h))+$/.exec(value);
-  if (!m) return undefined;
-  let total = 0;
-  for (const part of value.matchAll(/(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)/g)) total += Number(part[1]) * DURATION_UNITS[part[2]!]!;
-  return m[1] === '-' ? -total : total;
 }
 
 function* parseLines(text: string): Generator<LogEntry> {
@@ -56,8 +35,8 @@ function* parseLines(text: string): Generator<LogEntry> {
 }
 
 export async function* readLogs(path: string, opts: LogOptions = {}): AsyncGenerator<LogEntry> {
-  const since = opts.since ? parseTimeBound(opts.since) : undefined;
-  const until = opts.until ? parseTimeBound(opts.until) : undefined;
+  const since = opts.since ? parseTimestampFlag(opts.since) : undefined;
+  const until = opts.until ? parseTimestampFlag(opts.until) : undefined;
   const keep = (e: LogEntry) => {
     if (since === undefined && until === undefined) return true;
     const t = Date.parse(e.time);

@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseRestartPolicy, restartDelay, shouldRestart } from '../../../src/engine/restart.js';
-import { parseTimeBound, readLogs } from '../../../src/engine/logs.js';
+import { readLogs } from '../../../src/engine/logs.js';
+import { parseTimestampFlag } from '../../../src/engine/timestamps.js';
 import { parseSignal, signalName } from '../../../src/util/signals.js';
 
 describe('restart policies', () => {
@@ -77,8 +78,8 @@ describe('logs', () => {
   });
 
   it('parses time bounds', () => {
-    expect(parseTimeBound('1700000000')).toBe(1_700_000_000_000);
-    expect(parseTimeBound('10m', 1_000_000)).toBe(1_000_000 - 600_000);
-    expect(() => parseTimeBound('yesterday')).toThrow(/invalid time "yesterday"/);
+    expect(parseTimestampFlag('1700000000')).toBe(1_700_000_000_000);
+    expect(parseTimestampFlag('10m', 1_000_000)).toBe(1_000_000 - 600_000);
+    expect(() => parseTimestampFlag('yesterday')).toThrow(/invalid time "yesterday"/);
   });
 });

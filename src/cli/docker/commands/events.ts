@@ -7,7 +7,7 @@ import { followEvents, readPastEvents, type EngineEvent } from '../../../engine/
 import { action, contextOf } from '../../common.js';
 import { endOnBrokenStdout } from '../../exit.js';
 import { eventPrinter } from '../event-format.js';
-import { parseTimestampFlag } from '../timestamp-flag.js';
+import { parseTimestampFlag } from '../../../engine/timestamps.js';
 
 const collect = (v: string, acc: string[]) => [...acc, v];
 

@@ -1,9 +1,19 @@
-// --since/--until of `tsrun events`, read as the Docker CLI's GetTimestamp reads them: a Go
+// --since/--until of `tsrun events` and `tsrun logs`, read as the Docker CLI's GetTimestamp reads them: a Go
 // duration back from now ("10m", "-5m"), Unix seconds ("1714557600.5"), or a date-time
 // (2006-01-02, 2006-01-02T15, ...T15:04, ...T15:04:05, ...T15:04:05.999999999), with a zone
 // (Z, +01:00, -05:00) or without one, which means the local time zone (TZ).
-import { parseGoDuration } from '../../engine/logs.js';
-import { UsageError } from '../../errors.js';
+import { UsageError } from '../errors.js';
+
+const DURATION_UNITS: Record<string, number> = { ns: 1e-6, us: 1e-3, µs: 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/** Go's time.ParseDuration ("10m", "1h30m", "1.5s", "-5m"), in milliseconds; undefined if it is not one. */
+export function parseGoDuration(value: string): number | undefined {
+  const m = /^([-+]?)((?:\d+(?:\.\d*)?|\.\d+)(?:ns|us|µs|ms|s|m|h))+$/.exec(value);
+  if (!m) return undefined;
+  let total = 0;
+  for (const part of value.matchAll(/(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)/g)) total += Number(part[1]) * DURATION_UNITS[part[2]!]!;
+  return m[1] === '-' ? -total : total;
+}
 
 const DATE_TIME = /^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2})(?::(\d{2})(?::(\d{2})(\.\d{1,9})?)?)?)?(Z|[+-]\d{2}:\d{2})?$/;
 
