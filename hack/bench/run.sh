@@ -31,6 +31,9 @@ fi
 # (bin/tsrun moves it aside; Node parses it at every start otherwise).
 cmds+=("node -e 0" "env -u NODE_EXTRA_CA_CERTS node -e 0")
 
-interleave --warmup 3 --runs "$RUNS" --export-json "$WORK/run.json" "${cmds[@]}"
+# A pause before every command: each starts with the kernel's cgroup migration lock cold, as a
+# user's single start does (the lock stays warm for one RCU grace period after a writer, so a
+# command right after another's cgroup writes would skip a 6-20 ms wait; see hack/bench/README.md).
+interleave --warmup 3 --runs "$RUNS" --prepare "sleep 0.05" --export-json "$WORK/run.json" "${cmds[@]}"
 echo "container start-up, ratios to runc run (mean of $RUNS interleaved runs):"
 ratios "$WORK/run.json" "${cmds[0]}"
