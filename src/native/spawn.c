@@ -236,33 +236,40 @@ static napi_value bg_handle(napi_env env, struct bg *b, napi_value cb, const cha
   return handle;
 }
 
+/* Makes b's handle and starts fn on b: the handle, or NULL with a JavaScript error pending. */
+static napi_value bg_start(napi_env env, struct bg *b, napi_value cb, const char *name, napi_threadsafe_function_call_js call_js,
+                           void *(*fn)(void *)) {
+  napi_value handle = bg_handle(env, b, cb, name, call_js);
+  if (!handle) {
+    if (b->is_watch) close(b->cancel), close(b->fd);
+    free(b);
+    return NULL;
+  }
+  int err = start_thread(fn, b);
+  if (err) {
+    if (b->is_watch) close(b->fd); /* the watch owned it */
+    napi_release_threadsafe_function(b->tsfn, napi_tsfn_abort);
+    bg_put(b); /* the thread's reference; the function's and the handle's go with their finalizers */
+    return throw_errno(env, err, "pthread_create", NULL);
+  }
+  return handle;
+}
+
 static napi_value js_watch_fd(napi_env env, napi_callback_info info) {
   napi_value argv[2];
   int64_t fd;
   if (!get_args(env, info, 2, argv) || !get_int(env, argv[0], &fd)) return NULL;
   struct bg *b = calloc(1, sizeof *b);
-  if (!b) return throw_errno(env, ENOMEM, "watchFd", NULL);
+  if (b) b->cancel = eventfd(0, EFD_CLOEXEC);
+  if (!b || b->cancel < 0) {
+    int err = b ? errno : ENOMEM;
+    close((int)fd); /* the watch owns fd, also when it cannot start */
+    free(b);
+    return throw_errno(env, err, "watchFd", NULL);
+  }
   b->is_watch = 1;
   b->fd = (int)fd;
-  b->cancel = eventfd(0, EFD_CLOEXEC);
-  if (b->cancel < 0) {
-    int err = errno;
-    free(b);
-    return throw_errno(env, err, "eventfd", NULL);
-  }
-  napi_value handle = bg_handle(env, b, argv[1], "tsrun.watchFd", watch_call_js);
-  if (!handle) {
-    close(b->cancel);
-    free(b);
-    return NULL;
-  }
-  int err = start_thread(watch_main, b);
-  if (err) {
-    napi_release_threadsafe_function(b->tsfn, napi_tsfn_abort);
-    bg_put(b); /* the thread's reference; the handle's goes with its finalizer */
-    return throw_errno(env, err, "pthread_create", NULL);
-  }
-  return handle;
+  return bg_start(env, b, argv[1], "tsrun.watchFd", watch_call_js, watch_main);
 }
 
 static napi_value js_unwatch_fd(napi_env env, napi_callback_info info) {
@@ -310,18 +317,7 @@ static napi_value js_wait_pid(napi_env env, napi_callback_info info) {
   struct bg *b = calloc(1, sizeof *b);
   if (!b) return throw_errno(env, ENOMEM, "waitPid", NULL);
   b->pid = (pid_t)pid;
-  napi_value handle = bg_handle(env, b, argv[1], "tsrun.waitPid", wait_call_js);
-  if (!handle) {
-    free(b);
-    return NULL;
-  }
-  int err = start_thread(wait_main, b);
-  if (err) {
-    napi_release_threadsafe_function(b->tsfn, napi_tsfn_abort);
-    bg_put(b);
-    return throw_errno(env, err, "pthread_create", NULL);
-  }
-  return handle;
+  return bg_start(env, b, argv[1], "tsrun.waitPid", wait_call_js, wait_main);
 }
 
 static napi_value js_ref_handle(napi_env env, napi_callback_info info) {
