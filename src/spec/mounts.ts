@@ -33,8 +33,10 @@ export interface MountRequest {
   noCopy?: boolean;
   /** Volume only: labels for the volume if this mount creates it (--mount volume-label=k=v). */
   volumeLabels?: Record<string, string>;
-  /** Volume only: the local driver's options if this mount creates it (--mount volume-opt=k=v); the engine checks them. */
+  /** Volume only: the driver's options if this mount creates it (--mount volume-opt=k=v); the engine (or the plugin) checks them. */
   volumeOptions?: Record<string, string>;
+  /** Volume only: the driver asked for (--mount volume-driver=, or --volume-driver for -v); undefined: an existing volume of any driver, or a new local one. */
+  volumeDriver?: string;
   /** Volume only: the mode text of -v ("ro", "rw,nocopy"; "" when none), shown by inspect. */
   mode?: string;
   /** Volume only: asked for by the image's config (Dockerfile VOLUME), not by a flag. */
@@ -265,6 +267,7 @@ export function parseMount(spec: string): MountRequest {
   let noCopy = false;
   const labels: Record<string, string> = {};
   const volumeOptions: Record<string, string> = {};
+  let volumeDriver: string | undefined;
   for (const [key, value] of fields) {
     const need = (): string => {
       if (value === undefined || value === '') throw new UsageError(`invalid ${what}: ${key} needs a value`);
@@ -311,7 +314,8 @@ export function parseMount(spec: string): MountRequest {
         break;
       }
       case 'volume-driver':
-        if (need() !== 'local') throw new UsageError(`invalid ${what}: volume driver "${value}" is not supported: tsrun has only the local driver (no volume plugins)`);
+        // `local` or a volume plugin's name: the engine finds the plugin when it creates the volume.
+        volumeDriver = need();
         break;
       case 'volume-opt': {
         // An `o` with commas is quoted as one CSV field ("volume-opt=o=size=1m,uid=1"), as in Docker.
@@ -350,6 +354,7 @@ export function parseMount(spec: string): MountRequest {
       noCopy,
       ...(Object.keys(labels).length > 0 ? { volumeLabels: labels } : {}),
       ...(Object.keys(volumeOptions).length > 0 ? { volumeOptions } : {}),
+      ...(volumeDriver !== undefined ? { volumeDriver } : {}),
       mode: '',
     };
   }

@@ -147,6 +147,8 @@ export interface RunOptions {
   mounts?: MountRequest[];
   /** --volumes-from, in order: the engine adds the other containers' mounts that -v, --mount and --tmpfs leave free. */
   volumesFrom?: VolumesFromRequest[];
+  /** --volume-driver: already applied to -v's volumes; the engine applies it to the image's VOLUME paths. */
+  volumeDriver?: string;
   /** Canonical name ("SIGTERM") or number string. */
   stopSignal?: string;
   stopTimeout?: number;
@@ -767,8 +769,12 @@ export function parseRunFlags(raw: Record<string, unknown>, ctx: ParseContext = 
 
   // -v, then --mount, then --tmpfs; one mount per destination.
   const cwd = ctx.cwd ?? process.cwd();
+  // Docker's --volume-driver: the driver of the volumes -v and the image's VOLUME paths name (not --mount's).
+  const volumeDriver = single(raw.volumeDriver, '--volume-driver');
+  if (volumeDriver !== undefined && volumeDriver !== '') opts.volumeDriver = volumeDriver;
+  const withDriver = (m: MountRequest): MountRequest => (m.type === 'volume' && opts.volumeDriver ? { ...m, volumeDriver: opts.volumeDriver } : m);
   const mounts = [
-    ...list(raw.volume, '--volume').map((v) => parseVolume(v, cwd)),
+    ...list(raw.volume, '--volume').map((v) => withDriver(parseVolume(v, cwd))),
     ...list(raw.mount, '--mount').map(parseMount),
     ...list(raw.tmpfs, '--tmpfs').map(parseTmpfs),
   ];

@@ -14,6 +14,7 @@ export function addContainerFlags(cmd: Command): Command {
     .option('--group-add <group>', 'add additional groups to join', collect)
     .option('--entrypoint <cmd>', 'overwrite the default ENTRYPOINT of the image')
     .option('-v, --volume <src:ctr[:opts]>', 'bind mount a host path (/host:/ctr), mount a named volume (NAME:/ctr) or an anonymous one (/ctr)', collect)
+    .option('--volume-driver <driver>', 'driver of the volumes -v and the image create: local or a Docker volume plugin')
     .option('--mount <spec>', 'attach a filesystem mount (type=bind|volume|tmpfs,...)', collect)
     .option('--tmpfs <path[:opts]>', 'mount a tmpfs directory', collect)
     .option('--volumes-from <container[:ro|:rw]>', 'mount the volumes and bind mounts of another container, at the same paths', collect)

@@ -106,15 +106,20 @@ describe('--mount', () => {
       readonly: false,
       noCopy: false,
       volumeLabels: { a: '1', b: '' },
+      volumeDriver: 'local',
       mode: '',
     });
+  });
+  it('volume: volume-driver names a plugin the engine looks up later', () => {
+    expect(parseMount('type=volume,src=data,dst=/v,volume-driver=nfs').volumeDriver).toBe('nfs');
+    expect(parseMount('type=volume,src=data,dst=/v').volumeDriver).toBeUndefined();
+    expect(() => parseMount('type=volume,src=data,dst=/v,volume-driver=')).toThrow('volume-driver needs a value');
   });
   it('volume: refuses bad names and keys of other types', () => {
     expect(() => parseMount('type=volume,src=/abs,dst=/v')).toThrow('invalid volume name "/abs"');
     expect(() => parseMount('type=volume,src=a:b,dst=/v')).toThrow('"a:b" includes invalid characters');
     expect(() => parseMount('type=volume,src=data,dst=/v,bind-propagation=shared')).toThrow('bind-propagation cannot be used with type=volume');
     expect(() => parseMount('type=bind,src=/a,dst=/v,volume-nocopy')).toThrow('volume-nocopy cannot be used with type=bind');
-    expect(() => parseMount('type=volume,src=data,dst=/v,volume-driver=nfs')).toThrow('volume driver "nfs" is not supported');
     expect(() => parseMount('type=volume,src=data,dst=/v,volume-opt=type')).toThrow('volume-opt "type" is not key=value');
     expect(() => parseMount('type=bind,src=/a,dst=/v,volume-opt=type=tmpfs')).toThrow('volume-opt cannot be used with type=bind');
     expect(() => parseMount('type=volume,src=data')).toThrow('target is required');
@@ -127,6 +132,7 @@ describe('--mount', () => {
       readonly: false,
       noCopy: false,
       volumeOptions: { type: 'tmpfs', device: 'tmpfs', o: 'size=1m,uid=1000' },
+      volumeDriver: 'local',
       mode: '',
     });
   });
