@@ -183,7 +183,9 @@ export class Containers {
       // image's VOLUME paths that none of them covers get anonymous volumes.
       const own = opts.mounts ?? [];
       const mounts = [...own, ...volumesFromRequests(opts.volumesFrom ?? [], (ref) => this.lookup(ref), own)];
-      opts = { ...opts, mounts: [...mounts, ...imageVolumeRequests(image.config.config?.Volumes, mounts)] };
+      // --volume-driver applies to the image's VOLUME paths too, as in Docker.
+      const imageVolumes = imageVolumeRequests(image.config.config?.Volumes, mounts).map((m) => (opts.volumeDriver ? { ...m, volumeDriver: opts.volumeDriver } : m));
+      opts = { ...opts, mounts: [...mounts, ...imageVolumes] };
       const config = image.config.config ?? {};
       const argv = composeArgs(image.config, { entrypoint: opts.entrypoint, command: req.command });
       const hostname = opts.hostname ?? id.slice(0, 12);
@@ -231,7 +233,7 @@ export class Containers {
       const volumeLease = await volumes.lease();
       try {
         record.mounts = [];
-        this.resolveMounts(volumes, opts.mounts ?? [], record.mounts);
+        await this.resolveMounts(volumes, opts.mounts ?? [], record.mounts);
         this.store.create(record, (tmp) => {
           for (const d of ['upper', 'work', 'rootfs', 'bundle']) mkdirSync(join(tmp, d));
         });
@@ -265,7 +267,7 @@ export class Containers {
    * for inspect and for `rm -v` (as it goes, so a failure midway still names the
    * anonymous volumes to remove). The caller holds the volumes' lease.
    */
-  private resolveMounts(volumes: Volumes, mounts: MountRequest[], out: ContainerMount[]): void {
+  private async resolveMounts(volumes: Volumes, mounts: MountRequest[], out: ContainerMount[]): Promise<void> {
     for (const m of mounts) {
       if (m.type === 'bind') {
         out.push({ type: 'bind', source: m.source!, destination: m.target, mode: m.readonly ? 'ro' : '', rw: !m.readonly, propagation: m.propagation ?? 'rprivate' });
@@ -273,10 +275,10 @@ export class Containers {
         const anonymous = m.volumeName === undefined || Boolean(m.sharedFrom?.anonymous);
         // Shared by --volumes-from: the volume must still be there (its container may have gone with rm -v meanwhile).
         if (m.sharedFrom && !volumes.find(m.volumeName!)) throw new NotFoundError('volume', `${m.volumeName} (of container ${m.sharedFrom.container})`);
-        const { volume } = volumes.createLocked({ name: m.volumeName, labels: m.volumeLabels, options: m.volumeOptions });
+        const { volume } = await volumes.createLocked({ name: m.volumeName, driver: m.volumeDriver, labels: m.volumeLabels, options: m.volumeOptions });
         m.volumeName = volume.name;
         m.source = volume.mountpoint;
-        // A volume with mount options takes the image's content at its first start, once its filesystem is mounted.
+        // A volume with mount options (or a plugin's) takes the image's content at its first start, once its filesystem is mounted.
         const copyUpPending = !m.noCopy && volumes.withMountOptions([volume.name]).length > 0;
         out.push({ type: 'volume', name: volume.name, source: volume.mountpoint, destination: m.target, mode: m.mode ?? '', rw: !m.readonly, anonymous, ...(copyUpPending ? { copyUpPending } : {}) });
       }
@@ -444,8 +446,10 @@ export class Containers {
       throw err;
     }
     // Docker's order: each volume's `mount`, then the container's `start`.
+    const volumes = new Volumes(this.ctx);
     for (const m of this.volumeMounts(record)) {
-      recordVolumeEvent(this.ctx, 'mount', m.name!, { container: record.id, destination: m.destination, propagation: '', 'read/write': String(m.rw) });
+      const driver = volumes.find(m.name!)?.driver ?? 'local';
+      recordVolumeEvent(this.ctx, 'mount', m.name!, { container: record.id, destination: m.destination, driver, propagation: '', 'read/write': String(m.rw) });
     }
     // Recorded here, before the process can exit, so that `start` always precedes its `die`.
     recordContainerEvent(this.ctx, record, 'start');
@@ -467,9 +471,11 @@ export class Containers {
     if (names.length === 0) return undefined;
     const lease = await volumes.lease();
     try {
-      await volumes.mountLocked(names);
+      await volumes.mountLocked(names, record.id); // a plugin's Mount ID: the container's id, as Docker's
     } catch (err) {
       lease.release();
+      // What did mount (other volumes, a plugin's Mount) is undone: the container never starts.
+      await this.releaseVolumes(record);
       throw err;
     }
     return lease;
@@ -625,7 +631,8 @@ export class Containers {
     record.state = { ...record.state, dieRecorded: true };
     recordContainerEvent(this.ctx, stored, 'die', { exitCode: String(code) });
     // Docker unmounts a stopped container's volumes after its `die`: one `unmount` each, once per run as the die.
-    for (const m of this.volumeMounts(stored)) recordVolumeEvent(this.ctx, 'unmount', m.name!, { container: stored.id });
+    const volumes = new Volumes(this.ctx);
+    for (const m of this.volumeMounts(stored)) recordVolumeEvent(this.ctx, 'unmount', m.name!, { container: stored.id, driver: volumes.find(m.name!)?.driver ?? 'local' });
   }
 
   private async recordExit(record: ContainerRecord, exit: ExitStatus): Promise<void> {

@@ -14,9 +14,12 @@ const KEYS = ['type', 'device', 'o'];
 /** Docker's mandatoryOpts: each key needs the others listed. */
 const NEEDS: Record<string, string[]> = { device: ['type'], type: ['device'], o: ['device', 'type'] };
 
-/** Only `local` exists here: tsrun has no volume plugins. */
+/**
+ * A driver name as Docker takes it: `local`, or a volume plugin's name (found and asked
+ * only when used, volume-plugins.ts). Only the shape is checked here.
+ */
 export function checkVolumeDriver(driver: string): void {
-  if (driver !== 'local') throw new UsageError(`volume driver "${driver}" is not supported: tsrun has only the local driver (no volume plugins)`);
+  if (!/^[a-zA-Z0-9][a-zA-Z0-9_.:/-]*$/.test(driver) || driver.includes('..')) throw new UsageError(`invalid volume driver name "${driver}"`);
 }
 
 /** Docker's validateOpts, plus a bind's device that must exist now (it is mounted only later). */

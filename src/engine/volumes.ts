@@ -12,10 +12,15 @@
 // A volume created with the local driver's type/device/o options (volume-options.ts)
 // has its filesystem mounted on _data while some live container uses it (mountLocked,
 // releaseUnused), as Docker's local driver does.
+// A volume of another driver (a Docker volume plugin, volume-plugins.ts) is created and
+// removed by its plugin; each container start asks the plugin to Mount it (the container's
+// id is the mount ID, recorded first in <name>/plugin-mounts/<id> so that a kill -9 cannot
+// lose it) and binds the returned path on _data, which the container sees as for any
+// volume; releaseUnused calls Unmount for every recorded ID whose container is not live.
 // Container creation holds the lock (shared) from finding or creating its volumes
 // until its record is in place, so rm and prune never miss a user being born.
 import { randomHex } from '../util/random.js';
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConflictError, NotFoundError, StateError, UsageError } from '../errors.js';
 import { MS_BIND, MS_REC, MS_REMOUNT, native, removeTree } from '../native/index.js';
@@ -33,9 +38,13 @@ import { checkVolumeDriver, needsMount, resolveServerAddress, validateVolumeOpti
 /** Docker (23+) marks anonymous volumes with this label; `volume prune` without -a removes only those. */
 export const ANONYMOUS_VOLUME_LABEL = 'com.docker.volume.anonymous';
 
+/** A plugin mount ID (a container's id) as a file name under plugin-mounts/. */
+const MOUNT_ID_PATTERN = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
+
 export interface VolumeRecord {
   name: string;
-  driver: 'local';
+  /** `local`, or the name of the volume plugin that holds the volume. */
+  driver: string;
   /** RFC 3339 to the second, as Docker shows it. */
   createdAt: string;
   labels: Record<string, string>;
@@ -47,6 +56,23 @@ export interface VolumeRecord {
 export interface VolumeInfo extends VolumeRecord {
   /** The host directory containers see: <root>/volumes/<name>/_data. */
   mountpoint: string;
+}
+
+/** What `volume inspect` shows: for a plugin's volume, its Mountpoint and Status as the plugin answers. */
+export interface VolumeDescription extends VolumeInfo {
+  status?: Record<string, unknown>;
+  scope: string;
+}
+
+/** Whether the volume's _data is a mount made while containers use it (local options, or a plugin's path), not a plain directory. */
+function mountsOnUse(v: Pick<VolumeRecord, 'driver' | 'options'>): boolean {
+  return v.driver !== 'local' || needsMount(v.options);
+}
+
+/** The plugin module, loaded only for volumes of another driver: it brings node:http. */
+async function pluginFor(driver: string) {
+  const { volumePlugin } = await import('./volume-plugins.js');
+  return volumePlugin(driver);
 }
 
 export interface CreateVolumeRequest {
@@ -137,20 +163,29 @@ export class Volumes {
     return this.withLease(false, () => this.createLocked(req));
   }
 
-  /** create() for a caller holding lease(). */
-  createLocked(req: CreateVolumeRequest): { volume: VolumeInfo; created: boolean } {
+  /**
+   * create() for a caller holding lease(). No driver asked for: an existing volume of any
+   * driver, or a new local one. A plugin's volume is created by the plugin first; if that
+   * fails nothing is recorded.
+   */
+  async createLocked(req: CreateVolumeRequest): Promise<{ volume: VolumeInfo; created: boolean }> {
+    const driver = req.driver ?? 'local';
     // Checked even for a name that exists, as Docker's local driver does.
-    checkVolumeDriver(req.driver ?? 'local');
-    validateVolumeOptions(req.options ?? {});
+    checkVolumeDriver(driver);
+    if (driver === 'local') validateVolumeOptions(req.options ?? {});
     const anonymous = req.name === undefined;
     const name = req.name ?? randomHex(32);
     validateVolumeName(name);
     const existing = this.find(name);
-    if (existing) return { volume: existing, created: false };
+    if (existing) {
+      if (req.driver !== undefined && existing.driver !== req.driver) throw new ConflictError(`create ${name}: volume name must be unique: driver '${existing.driver}' already has volume '${name}'`);
+      return { volume: existing, created: false };
+    }
+    if (driver !== 'local') await (await pluginFor(driver)).create(name, req.options ?? {});
 
     const record: VolumeRecord = {
       name,
-      driver: 'local',
+      driver,
       createdAt: createdNow(),
       labels: { ...(req.labels ?? {}), ...(anonymous ? { [ANONYMOUS_VOLUME_LABEL]: '' } : {}) },
       options: { ...(req.options ?? {}) },
@@ -169,8 +204,25 @@ export class Volumes {
       if ((errno(err) === 'ENOTEMPTY' || errno(err) === 'EEXIST') && this.find(name)) return { volume: this.find(name)!, created: false };
       throw err;
     }
-    recordVolumeEvent(this.ctx, 'create', name);
+    recordVolumeEvent(this.ctx, 'create', name, { driver });
     return { volume: { ...record, mountpoint: this.dataDir(name) }, created: true };
+  }
+
+  /** The volume as `volume inspect` shows it: a plugin's volume with the Mountpoint and Status its plugin gives (Get, else Path). */
+  async describe(name: string): Promise<VolumeDescription> {
+    const v = this.get(name);
+    if (v.driver === 'local') return { ...v, scope: 'local' };
+    const plugin = await pluginFor(v.driver);
+    let mountpoint: string;
+    let status: Record<string, unknown> | undefined;
+    try {
+      const got = await plugin.get(name);
+      mountpoint = got.Mountpoint ?? '';
+      status = got.Status;
+    } catch {
+      mountpoint = await plugin.path(name);
+    }
+    return { ...v, mountpoint, ...(status ? { status } : {}), scope: await plugin.scope() };
   }
 
   /** The volume, or undefined when there is none of that name. */
@@ -230,24 +282,35 @@ export class Volumes {
    * the same: the refusal still stands, as Docker's for a stopped user.
    */
   async remove(name: string, opts: { force?: boolean; isLive?: LivenessCheck } = {}): Promise<void> {
-    await this.withLease(true, () => {
+    await this.withLease(true, async () => {
       if (!this.find(name)) {
         if (opts.force) return;
         throw new NotFoundError('volume', name);
       }
       const users = this.usage().get(name) ?? [];
       if (users.length > 0) {
-        if (opts.isLive) this.releaseUnusedLocked([name], opts.isLive);
+        // Best effort: the refusal is the answer, whatever the release met.
+        if (opts.isLive) await this.releaseUnusedLocked([name], opts.isLive).catch(() => undefined);
         throw new ConflictError(`remove ${name}: volume is in use - [${users.join(' ')}]`);
       }
-      this.removeLocked(name);
+      await this.removeLocked(name);
     });
   }
 
-  /** Renamed out of sight first, so a crash never leaves a half-deleted volume visible. */
-  private removeLocked(name: string): void {
+  /**
+   * Renamed out of sight first, so a crash never leaves a half-deleted volume visible.
+   * A plugin's volume is removed by its plugin first (after undoing the mounts that users
+   * gone for good left): if the plugin refuses, the volume stays, as in Docker.
+   */
+  private async removeLocked(name: string): Promise<void> {
     // Never delete through a mount: a bind volume's _data is the host's own directory.
     unmount(this.dataDir(name));
+    const driver = this.find(name)?.driver ?? 'local';
+    if (driver !== 'local') {
+      const plugin = await pluginFor(driver);
+      for (const id of this.pluginMountIds(name)) await this.pluginUnmount(plugin, name, id);
+      await plugin.remove(name);
+    }
     const doomed = join(this.dir, `.removing-${name}-${randomHex(4)}`);
     try {
       renameSync(this.volumeDir(name), doomed);
@@ -256,7 +319,7 @@ export class Volumes {
       throw err;
     }
     // Gone for every reader from here: what is left is a sweep of its data.
-    recordVolumeEvent(this.ctx, 'destroy', name);
+    recordVolumeEvent(this.ctx, 'destroy', name, { driver });
     // removeTree stops at a mount still inside (EXDEV) rather than delete through it.
     removeTree(doomed);
   }
@@ -269,12 +332,12 @@ export class Volumes {
   async removeAnonymousOf(record: Pick<ContainerRecord, 'mounts'>): Promise<string[]> {
     const names = (record.mounts ?? []).filter((m) => m.type === 'volume' && m.anonymous && m.name).map((m) => m.name!);
     if (names.length === 0) return [];
-    return this.withLease(true, () => {
+    return this.withLease(true, async () => {
       const usage = this.usage();
       const removed: string[] = [];
       for (const name of names) {
         if ((usage.get(name) ?? []).length > 0 || !this.find(name)) continue;
-        this.removeLocked(name);
+        await this.removeLocked(name);
         removed.push(name);
       }
       return removed;
@@ -286,16 +349,23 @@ export class Volumes {
    * bytes freed. With `isLive`, the volumes kept mounted with no live user (after a kill -9) are unmounted.
    */
   async prune(opts: { all?: boolean; isLive?: LivenessCheck } = {}): Promise<{ removed: string[]; reclaimed: number }> {
-    return this.withLease(true, () => {
+    return this.withLease(true, async () => {
       this.repairLocked();
-      if (opts.isLive) this.releaseUnusedLocked(undefined, opts.isLive);
+      if (opts.isLive) await this.releaseUnusedLocked(undefined, opts.isLive).catch(() => undefined);
       const usage = this.usage();
       const out = { removed: [] as string[], reclaimed: 0 };
       for (const v of this.list()) {
         if ((usage.get(v.name) ?? []).length > 0) continue;
         if (!opts.all && !this.isAnonymous(v)) continue;
-        out.reclaimed += treeSize(v.mountpoint);
-        this.removeLocked(v.name);
+        const bytes = treeSize(v.mountpoint);
+        try {
+          await this.removeLocked(v.name);
+        } catch (err) {
+          // A plugin that refuses Remove keeps its volume (Docker's prune goes on with the others).
+          if (v.driver === 'local') throw err;
+          continue;
+        }
+        out.reclaimed += bytes;
         out.removed.push(v.name);
       }
       return out;
@@ -359,7 +429,8 @@ export class Volumes {
   /** The staging dirs a crashed copy-up left inside a mounted volume; removeTree never crosses a mount in them. */
   private sweepMountedStaging(name: string): string[] {
     const data = this.dataDir(name);
-    if (!needsMount(this.find(name)?.options ?? {}) || !isMountPoint(data)) return [];
+    const v = this.find(name);
+    if (!v || !mountsOnUse(v) || !isMountPoint(data)) return [];
     let entries: string[] = [];
     try {
       entries = readdirSync(data);
@@ -381,11 +452,12 @@ export class Volumes {
   /**
    * Copy-up (Docker's): fills the empty volume `name` from `source`, a directory
    * of a container's mounted rootfs. Holds the lease so repair leaves the copy alone.
-   * A volume with mount options is skipped: its filesystem is mounted only while containers
-   * run, so it is filled at start instead (populateMountedLocked).
+   * A volume with mount options or of a plugin is skipped: its filesystem is mounted only
+   * while containers run, so it is filled at start instead (populateMountedLocked).
    */
   async populate(name: string, source: string): Promise<boolean> {
-    if (needsMount(this.find(name)?.options ?? {})) return false;
+    const v = this.find(name);
+    if (v && mountsOnUse(v)) return false;
     return this.withLease(false, () => copyUp(source, this.dataDir(name)));
   }
 
@@ -398,20 +470,28 @@ export class Volumes {
     return copyUp(source, this.dataDir(name), { mounted: true });
   }
 
-  /** The volumes among `names` that are mounts (created with type/device), not plain directories. */
+  /** The volumes among `names` that are mounts (created with type/device, or a plugin's), not plain directories. */
   withMountOptions(names: readonly string[]): string[] {
-    return [...new Set(names)].filter((n) => needsMount(this.find(n)?.options ?? {}));
+    return [...new Set(names)].filter((n) => {
+      const v = this.find(n);
+      return v !== undefined && mountsOnUse(v);
+    });
   }
 
   /**
    * Mounts the filesystems of the volumes among `names` created with type/device/o
-   * that are not mounted yet, on their _data dirs in the host's mount namespace.
-   * The caller holds lease() until the containers using them are live, so that
-   * releaseUnused() never unmounts what a starting container is about to bind.
+   * that are not mounted yet, on their _data dirs in the host's mount namespace; a
+   * plugin's volume is mounted by its plugin for `mountId` (the container's id) and its
+   * path bound on _data. The caller holds lease() until the containers using them are
+   * live, so that releaseUnused() never unmounts what a starting container is about to bind.
    */
-  async mountLocked(names: readonly string[]): Promise<void> {
+  async mountLocked(names: readonly string[], mountId?: string): Promise<void> {
     for (const name of this.withMountOptions(names)) {
       const v = this.get(name);
+      if (v.driver !== 'local') {
+        await this.mountPluginVolumeLocked(v, mountId);
+        continue;
+      }
       if (isMountPoint(v.mountpoint)) continue;
       const { source, fstype, flags, data } = volumeMountArgs(await resolveServerAddress(v.options));
       try {
@@ -431,36 +511,98 @@ export class Volumes {
   }
 
   /**
+   * Docker's Mount of a plugin's volume for one user. The ID is on disk before the plugin
+   * hears of it, so whatever kills tsrun after that, releaseUnused() finds an Unmount to
+   * make. One left by an earlier run of the same container is undone first, so every
+   * Mount has exactly one Unmount. The first user's path is bound on _data; later users
+   * share that bind while it lasts.
+   */
+  private async mountPluginVolumeLocked(v: VolumeInfo, mountId: string | undefined): Promise<void> {
+    if (mountId === undefined || !MOUNT_ID_PATTERN.test(mountId)) throw new StateError(`volume ${v.name} of driver ${v.driver} needs a valid mount ID, not "${mountId ?? ''}"`);
+    const plugin = await pluginFor(v.driver);
+    if (this.pluginMountIds(v.name).includes(mountId)) await this.pluginUnmount(plugin, v.name, mountId);
+    const record = join(this.pluginMountsDir(v.name), mountId);
+    ensureDir(this.pluginMountsDir(v.name));
+    writeFileSync(record, '');
+    let path: string;
+    try {
+      path = await plugin.mount(v.name, mountId);
+    } catch (err) {
+      rmSync(record, { force: true }); // the plugin did not mount: nothing to undo
+      throw new StateError(`error while mounting volume '${v.name}': ${(err as Error).message}`, { cause: err });
+    }
+    if (isMountPoint(v.mountpoint)) return;
+    try {
+      native().mount(path, v.mountpoint, '', MS_BIND | MS_REC, null);
+    } catch (err) {
+      await this.pluginUnmount(plugin, v.name, mountId).catch(() => undefined);
+      throw new StateError(`error while mounting volume '${v.name}': cannot bind ${path} (from plugin ${v.driver}) on ${v.mountpoint}: ${(err as Error).message}`);
+    }
+  }
+
+  private pluginMountsDir(name: string): string {
+    return join(this.volumeDir(name), 'plugin-mounts');
+  }
+
+  /** The mount IDs a plugin's volume was mounted for and not unmounted yet. */
+  pluginMountIds(name: string): string[] {
+    try {
+      return readdirSync(this.pluginMountsDir(name)).filter((id) => MOUNT_ID_PATTERN.test(id));
+    } catch {
+      return [];
+    }
+  }
+
+  /** Docker's Unmount for one mount ID; its record goes only once the plugin has answered. */
+  private async pluginUnmount(plugin: { unmount(volume: string, id: string): Promise<void> }, name: string, id: string): Promise<void> {
+    await plugin.unmount(name, id);
+    rmSync(join(this.pluginMountsDir(name), id), { force: true });
+  }
+
+  /**
    * Docker's active count, recomputed instead of stored (a kill -9 cannot leave it
    * wrong): unmounts the mounted volumes among `names` (every volume when omitted)
    * whose users (containers recording them) are none of them live. A tmpfs volume
-   * loses its content here, as in Docker. Returns the names unmounted.
+   * loses its content here, as in Docker. A plugin's volume gets an Unmount for each
+   * recorded mount ID whose container is not live (gone, stopped, or killed with
+   * tsrun). Returns the names unmounted.
    */
   async releaseUnused(names: readonly string[] | undefined, isLive: LivenessCheck): Promise<string[]> {
-    if (this.mountedWithOptions(names).length === 0) return [];
+    if (this.mountedOnUse(names).length === 0) return [];
     return this.withLease(true, () => this.releaseUnusedLocked(names, isLive));
   }
 
-  /** releaseUnused() for a caller holding lease(true). */
-  private releaseUnusedLocked(names: readonly string[] | undefined, isLive: LivenessCheck): string[] {
-    const candidates = this.mountedWithOptions(names);
+  /** releaseUnused() for a caller holding lease(true). A plugin that fails an Unmount keeps its ID for a later try: the first failure is thrown once all are tried. */
+  private async releaseUnusedLocked(names: readonly string[] | undefined, isLive: LivenessCheck): Promise<string[]> {
+    const candidates = this.mountedOnUse(names);
     if (candidates.length === 0) return [];
     const records = new ContainerStore(this.ctx).list();
     const released: string[] = [];
+    let failure: unknown;
     for (const name of candidates) {
       const users = records.filter((r) => (r.mounts ?? []).some((m) => m.type === 'volume' && m.name === name));
-      if (users.some(isLive)) continue;
-      unmount(this.dataDir(name));
-      released.push(name);
+      const liveIds = new Set(users.filter(isLive).map((r) => r.id));
+      if (liveIds.size === 0 && unmount(this.dataDir(name))) released.push(name);
+      const driver = this.find(name)?.driver ?? 'local';
+      if (driver === 'local') continue;
+      try {
+        const stale = this.pluginMountIds(name).filter((id) => !liveIds.has(id));
+        if (stale.length === 0) continue;
+        const plugin = await pluginFor(driver);
+        for (const id of stale) await this.pluginUnmount(plugin, name, id).catch((err) => (failure ??= err));
+      } catch (err) {
+        failure ??= err;
+      }
     }
+    if (failure !== undefined) throw failure;
     return released;
   }
 
-  /** The volumes among `names` (every one when omitted) with mount options whose filesystem is mounted now. */
-  private mountedWithOptions(names: readonly string[] | undefined): string[] {
+  /** The volumes among `names` (every one when omitted) with mount options whose filesystem is mounted now, or a plugin's with mount IDs recorded. */
+  private mountedOnUse(names: readonly string[] | undefined): string[] {
     const mountinfo = readFileSync('/proc/self/mountinfo', 'utf8');
     const all = names ?? this.list().map((v) => v.name);
-    return this.withMountOptions(all).filter((n) => isMountPoint(this.dataDir(n), mountinfo));
+    return this.withMountOptions(all).filter((n) => isMountPoint(this.dataDir(n), mountinfo) || this.pluginMountIds(n).length > 0);
   }
 
   /** For `system df`. */

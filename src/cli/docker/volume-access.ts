@@ -31,7 +31,16 @@ export async function forEachVolume(verb: string, names: string[], fn: (name: st
 }
 
 /** Docker's shape of a volume for inspect (and for templates). */
-export function inspectVolumeJson(v: { name: string; driver: string; createdAt: string; labels: Record<string, string>; options: Record<string, string>; mountpoint: string }) {
+export function inspectVolumeJson(v: {
+  name: string;
+  driver: string;
+  createdAt: string;
+  labels: Record<string, string>;
+  options: Record<string, string>;
+  mountpoint: string;
+  status?: Record<string, unknown>;
+  scope?: string;
+}) {
   return {
     CreatedAt: v.createdAt,
     Driver: v.driver,
@@ -39,6 +48,8 @@ export function inspectVolumeJson(v: { name: string; driver: string; createdAt: 
     Mountpoint: v.mountpoint,
     Name: v.name,
     Options: v.options,
-    Scope: 'local',
+    Scope: v.scope ?? 'local',
+    // Only a plugin's volume has one, as in Docker (omitted when empty).
+    ...(v.status && Object.keys(v.status).length > 0 ? { Status: v.status } : {}),
   };
 }

@@ -9,10 +9,14 @@ import { UsageError } from '../../../src/errors.js';
 import { MS_BIND, MS_NOEXEC, MS_RDONLY, MS_REC } from '../../../src/native/index.js';
 
 describe('checkVolumeDriver', () => {
-  it('takes local only, naming any other driver', () => {
+  it('takes local and any well-formed plugin name (the plugin is looked up when used), refusing malformed ones', () => {
     expect(() => checkVolumeDriver('local')).not.toThrow();
-    expect(() => checkVolumeDriver('rexray')).toThrow(UsageError);
-    expect(() => checkVolumeDriver('rexray')).toThrow('volume driver "rexray" is not supported');
+    expect(() => checkVolumeDriver('rexray')).not.toThrow();
+    expect(() => checkVolumeDriver('vieux/sshfs:latest')).not.toThrow();
+    for (const bad of ['', 'a b', '../x', '-x']) {
+      expect(() => checkVolumeDriver(bad)).toThrow(UsageError);
+      expect(() => checkVolumeDriver(bad)).toThrow(`invalid volume driver name "${bad}"`);
+    }
   });
 });
 

@@ -126,7 +126,9 @@ describe('Volumes: create, get, list', () => {
       await expect(volumes.create({ name: bad })).rejects.toThrow(UsageError);
     }
     await expect(volumes.create({ name: 'a/b' })).rejects.toThrow('"a/b" includes invalid characters');
-    await expect(volumes.create({ name: 'ok1', driver: 'nfs' })).rejects.toThrow('volume driver "nfs" is not supported');
+    // Another driver is a volume plugin: one that cannot be found is an error, and nothing is created.
+    await expect(volumes.create({ name: 'ok1', driver: 'tsrun-test-no-such-plugin' })).rejects.toThrow('error looking up volume plugin tsrun-test-no-such-plugin: plugin "tsrun-test-no-such-plugin" not found');
+    await expect(volumes.create({ name: 'ok1', driver: 'bad name' })).rejects.toThrow('invalid volume driver name "bad name"');
     await expect(volumes.create({ name: 'ok1', options: { type: 'tmpfs' } })).rejects.toThrow('missing required option: "device"');
     await expect(volumes.create({ name: 'ok1', options: { type: 'tmpfs', device: 'tmpfs', foo: '1' } })).rejects.toThrow('invalid option: "foo"');
     await expect(volumes.create({ name: 'ok1', options: { type: 'none', device: join(ctx.root, 'nowhere'), o: 'bind' } })).rejects.toThrow('does not exist');

@@ -14,8 +14,9 @@ export function registerVolumeInspect(volume: Command): void {
       action('tsrun', async (names: string[], flags: { format?: string }, self: Command) => {
         const volumes = volumesOf(self);
         const out: unknown[] = [];
-        const code = await forEachVolume('get', names, (name) => {
-          out.push(inspectVolumeJson(volumes.get(name)));
+        // describe(): a plugin's volume shows the Mountpoint and Status its plugin answers.
+        const code = await forEachVolume('get', names, async (name) => {
+          out.push(inspectVolumeJson(await volumes.describe(name)));
         });
         printInspected(out, flags.format);
         return code;
