@@ -1,0 +1,183 @@
+// Volumes of a Docker volume plugin end to end: the built `tsrun` CLI runs real containers
+// from the project's busybox image (from the docker-registry on 127.0.0.1) with volumes
+// that a plugin (test/support/volume-plugin-server.mjs, its own process on a unix socket
+// in a temp dir, found through TSRUN_PLUGIN_DIRS) creates, mounts and removes. Run as root
+// under the integration lock.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { usePulledBusybox } from '../support/pulled-busybox.js';
+import { REPO, type TsrunCli } from '../support/tsrun-cli.js';
+
+let cli: TsrunCli;
+let image: string;
+usePulledBusybox((env) => ({ cli, image } = env));
+
+let work: string;
+let pluginDirs: string;
+let store: string;
+let callLog: string;
+let plugin: ChildProcess | undefined;
+let savedDirs: string | undefined;
+
+interface Call {
+  call: string;
+  body: { Name?: string; ID?: string; Opts?: Record<string, string> };
+}
+
+beforeAll(async () => {
+  work = mkdtempSync('/tmp/tsrun-vplugin-it-');
+  pluginDirs = join(work, 'plugins');
+  store = join(work, 'store');
+  callLog = join(work, 'calls.jsonl');
+  mkdirSync(pluginDirs);
+  writeFileSync(callLog, '');
+  // Every tsrun the tests start (and the monitors they leave) finds the plugin here.
+  savedDirs = process.env.TSRUN_PLUGIN_DIRS;
+  process.env.TSRUN_PLUGIN_DIRS = pluginDirs;
+  plugin = spawn(process.execPath, [join(REPO, 'test/support/volume-plugin-server.mjs'), join(pluginDirs, 'fake.sock'), store, callLog], { stdio: ['ignore', 'pipe', 'inherit'] });
+  await new Promise<void>((resolve, reject) => {
+    plugin!.stdout!.once('data', () => resolve());
+    plugin!.once('exit', (code) => reject(new Error(`plugin server exited ${code}`)));
+  });
+}, 30_000);
+
+afterAll(async () => {
+  if (savedDirs === undefined) delete process.env.TSRUN_PLUGIN_DIRS;
+  else process.env.TSRUN_PLUGIN_DIRS = savedDirs;
+  if (plugin && plugin.exitCode === null) {
+    const exited = new Promise((r) => plugin!.once('exit', r));
+    plugin.kill('SIGTERM');
+    await exited;
+  }
+  if (work) rmSync(work, { recursive: true, force: true });
+});
+
+let callsBefore = 0;
+beforeEach(() => {
+  callsBefore = readCalls().length;
+});
+
+function readCalls(): Call[] {
+  return readFileSync(callLog, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as Call);
+}
+
+/** The VolumeDriver calls since the test began, as "Call NAME [ID]". */
+function callsSince(): string[] {
+  return readCalls()
+    .slice(callsBefore)
+    .filter((c) => c.call.startsWith('VolumeDriver.') && ['Create', 'Remove', 'Mount', 'Unmount'].some((k) => c.call.endsWith(`.${k}`)))
+    .map((c) => [c.call, c.body.Name, c.body.ID].filter(Boolean).join(' '));
+}
+
+const dataDir = (name: string) => join(cli.root, 'volumes', name, '_data');
+const mountsUnder = (path: string) =>
+  readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .map((l) => l.split(' ')[4])
+    .filter((p): p is string => p !== undefined && p.startsWith(path));
+const idOf = (name: string) => JSON.parse(cli.ok(['inspect', name]))[0].Id as string;
+
+describe('a volume plugin', () => {
+  it('volume create -d calls Create; a container start Mounts with its id, writes land in the plugin, its exit Unmounts; volume rm calls Remove', () => {
+    const created = cli.run(['volume', 'create', '-d', 'fake', '-o', 'color=blue', 'pv1']);
+    expect(created.code, created.stderr).toBe(0);
+    expect(created.stdout).toBe('pv1\n');
+    expect(cli.ok(['volume', 'ls'])).toMatch(/^fake\s+pv1$/m);
+    const inspected = JSON.parse(cli.ok(['volume', 'inspect', 'pv1']))[0];
+    expect(inspected).toMatchObject({ Name: 'pv1', Driver: 'fake', Mountpoint: join(store, 'pv1'), Options: { color: 'blue' }, Status: { mounts: 0 } });
+
+    const run = cli.run(['run', '--name', 'pvw', '-v', 'pv1:/data', image, 'sh', '-c', 'echo from-container > /data/f']);
+    expect(run.code, run.stderr).toBe(0);
+    expect(readFileSync(join(store, 'pv1', 'f'), 'utf8')).toBe('from-container\n');
+    const id = idOf('pvw');
+    expect(callsSince()).toEqual(['VolumeDriver.Create pv1', `VolumeDriver.Mount pv1 ${id}`, `VolumeDriver.Unmount pv1 ${id}`]);
+    expect(mountsUnder(dataDir('pv1'))).toEqual([]);
+    expect(readdirSync(dataDir('pv1'))).toEqual([]); // nothing written underneath the bind
+
+    // In use (even stopped): refused, and the plugin hears nothing.
+    const refused = cli.run(['volume', 'rm', 'pv1']);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain(`remove pv1: volume is in use - [${id}]`);
+    expect(cli.run(['rm', 'pvw']).code).toBe(0);
+    expect(cli.run(['volume', 'rm', 'pv1']).code).toBe(0);
+    expect(callsSince().slice(-1)).toEqual(['VolumeDriver.Remove pv1']);
+    expect(existsSync(join(store, 'pv1'))).toBe(false);
+    expect(existsSync(join(cli.root, 'volumes', 'pv1'))).toBe(false);
+  });
+
+  it('--volume-driver for -v and volume-driver= for --mount create the volume with the plugin; an empty one gets the image\'s content', () => {
+    const r = cli.run(['run', '--rm', '--volume-driver', 'fake', '-v', 'pv2:/etc', image, 'cat', '/etc/passwd']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain('root:');
+    expect(existsSync(join(store, 'pv2', 'passwd'))).toBe(true); // Docker's copy-up, into the plugin's directory
+    const m = cli.run(['run', '--rm', '--mount', 'type=volume,src=pv3,dst=/d,volume-driver=fake', image, 'sh', '-c', 'echo m > /d/m']);
+    expect(m.code, m.stderr).toBe(0);
+    expect(readFileSync(join(store, 'pv3', 'm'), 'utf8')).toBe('m\n');
+    expect(cli.ok(['volume', 'ls', '--format', '{{.Driver}} {{.Name}}'])).toMatch(/^fake pv2\nfake pv3$/m);
+    expect(cli.run(['volume', 'rm', 'pv2', 'pv3']).code).toBe(0);
+  });
+
+  it('an Err from Mount fails the run with the plugin\'s message (125) and leaves no container running', () => {
+    expect(cli.run(['volume', 'create', '-d', 'fake', '-o', 'fail-mount=no disk here', 'pvbad']).code).toBe(0);
+    const r = cli.run(['run', '-d', '--name', 'pvbadc', '-v', 'pvbad:/d', image, 'sleep', '600']);
+    expect(r.code).toBe(125);
+    expect(r.stderr).toContain("error while mounting volume 'pvbad': VolumeDriver.Mount: no disk here");
+    expect(cli.run(['ps', '-q']).stdout).toBe('');
+    expect(readdirSync(join(cli.root, 'volumes', 'pvbad', 'plugin-mounts'))).toEqual([]);
+    expect(mountsUnder(dataDir('pvbad'))).toEqual([]);
+    expect(cli.run(['rm', '-f', 'pvbadc']).code).toBe(0);
+    expect(cli.run(['volume', 'rm', 'pvbad']).code).toBe(0);
+  });
+
+  it('a plugin that is not there is a clear error, and nothing is created', () => {
+    const r = cli.run(['run', '--rm', '--volume-driver', 'ghost', '-v', 'pvghost:/d', image, 'true']);
+    expect(r.code).toBe(125);
+    expect(r.stderr).toContain('error looking up volume plugin ghost: plugin "ghost" not found');
+    const c = cli.run(['volume', 'create', '-d', 'ghost', 'pvghost']);
+    expect(c.code).toBe(1);
+    expect(c.stderr).toContain('Error response from daemon: create pvghost: error looking up volume plugin ghost');
+    expect(cli.ok(['volume', 'ls', '-q'])).not.toContain('pvghost');
+  });
+
+  it('a detached container keeps its Mount while it runs; its stop Unmounts (from the exit command), and events name the driver', async () => {
+    expect(cli.run(['volume', 'create', '-d', 'fake', 'pvd']).code).toBe(0);
+    const r = cli.run(['run', '-d', '--name', 'pvdc', '-v', 'pvd:/d', image, 'sleep', '600']);
+    expect(r.code, r.stderr).toBe(0);
+    const id = r.stdout.trim();
+    expect(callsSince()).toEqual(['VolumeDriver.Create pvd', `VolumeDriver.Mount pvd ${id}`]);
+    expect(cli.run(['exec', 'pvdc', 'sh', '-c', 'echo live > /d/x']).code).toBe(0);
+    expect(readFileSync(join(store, 'pvd', 'x'), 'utf8')).toBe('live\n');
+    expect(cli.run(['stop', '-t', '1', 'pvdc']).code).toBe(0);
+    const deadline = Date.now() + 20_000;
+    while (!callsSince().includes(`VolumeDriver.Unmount pvd ${id}`) && Date.now() < deadline) await new Promise((res) => setTimeout(res, 100));
+    expect(callsSince()).toEqual(['VolumeDriver.Create pvd', `VolumeDriver.Mount pvd ${id}`, `VolumeDriver.Unmount pvd ${id}`]);
+    expect(mountsUnder(dataDir('pvd'))).toEqual([]);
+    const events = cli.ok(['events', '--since', '0', '--until', '0s', '-f', 'type=volume', '-f', 'volume=pvd', '--format', '{{.Action}} {{.Actor.Attributes.driver}}']);
+    expect(events.split('\n').filter(Boolean)).toEqual(['create fake', 'mount fake', 'unmount fake']);
+    expect(cli.run(['rm', 'pvdc']).code).toBe(0);
+    expect(cli.run(['volume', 'rm', 'pvd']).code).toBe(0);
+  });
+
+  it('a Mount made by a tsrun killed -9 before the container ran is undone by rm -f (its id is on disk)', () => {
+    expect(cli.run(['volume', 'create', '-d', 'fake', 'pvcrash']).code).toBe(0);
+    const r = spawnSync(process.execPath, cli.args(['run', '-d', '--name', 'pvcrashc', '-v', 'pvcrash:/d', image, 'sleep', '600']), {
+      encoding: 'utf8',
+      timeout: 60_000,
+      env: { ...process.env, TSRUN_TEST_CRASH_AT: 'after-volume-mount' },
+    });
+    expect(r.signal, r.stderr).toBe('SIGKILL');
+    const id = idOf('pvcrashc');
+    expect(readdirSync(join(cli.root, 'volumes', 'pvcrash', 'plugin-mounts'))).toEqual([id]);
+    expect(mountsUnder(dataDir('pvcrash'))).toEqual([dataDir('pvcrash')]);
+    expect(cli.run(['rm', '-f', 'pvcrashc']).code).toBe(0);
+    expect(callsSince()).toEqual(['VolumeDriver.Create pvcrash', `VolumeDriver.Mount pvcrash ${id}`, `VolumeDriver.Unmount pvcrash ${id}`]);
+    expect(mountsUnder(dataDir('pvcrash'))).toEqual([]);
+    expect(readdirSync(join(cli.root, 'volumes', 'pvcrash', 'plugin-mounts'))).toEqual([]);
+    expect(cli.run(['volume', 'rm', 'pvcrash']).code).toBe(0);
+  });
+});
