@@ -180,4 +180,37 @@ describe('a volume plugin', () => {
     expect(readdirSync(join(cli.root, 'volumes', 'pvcrash', 'plugin-mounts'))).toEqual([]);
     expect(cli.run(['volume', 'rm', 'pvcrash']).code).toBe(0);
   });
+
+  it('volume prune and system prune undo such a Mount too, once each', () => {
+    expect(cli.run(['volume', 'create', '-d', 'fake', 'pvcrash2']).code).toBe(0);
+    const crash = () =>
+      spawnSync(process.execPath, cli.args(['run', '-d', '--name', 'pvcrash2c', '-v', 'pvcrash2:/d', image, 'sleep', '600']), {
+        encoding: 'utf8',
+        timeout: 60_000,
+        env: { ...process.env, TSRUN_TEST_CRASH_AT: 'after-volume-mount' },
+      });
+    expect(crash().signal).toBe('SIGKILL');
+    const id = idOf('pvcrash2c');
+    // The dead container still uses the volume: prune keeps it, but its Mount is undone.
+    expect(cli.run(['volume', 'prune', '-f', '-a']).code).toBe(0);
+    expect(callsSince()).toEqual(['VolumeDriver.Create pvcrash2', `VolumeDriver.Mount pvcrash2 ${id}`, `VolumeDriver.Unmount pvcrash2 ${id}`]);
+    expect(mountsUnder(dataDir('pvcrash2'))).toEqual([]);
+    expect(cli.ok(['volume', 'ls', '-q'])).toContain('pvcrash2');
+    expect(cli.run(['rm', '-f', 'pvcrash2c']).code).toBe(0);
+    expect(callsSince()).toHaveLength(3); // nothing left to undo
+
+    const again = spawnSync(process.execPath, cli.args(['run', '-d', '--name', 'pvcrash3c', '-v', 'pvcrash2:/d', image, 'sleep', '600']), {
+      encoding: 'utf8',
+      timeout: 60_000,
+      env: { ...process.env, TSRUN_TEST_CRASH_AT: 'after-volume-mount' },
+    });
+    expect(again.signal).toBe('SIGKILL');
+    const id3 = idOf('pvcrash3c');
+    expect(cli.run(['system', 'prune', '-f']).code).toBe(0);
+    expect(callsSince().slice(3)).toEqual([`VolumeDriver.Mount pvcrash2 ${id3}`, `VolumeDriver.Unmount pvcrash2 ${id3}`]);
+    expect(readdirSync(join(cli.root, 'volumes', 'pvcrash2', 'plugin-mounts'))).toEqual([]);
+    expect(mountsUnder(dataDir('pvcrash2'))).toEqual([]);
+    cli.run(['rm', '-f', 'pvcrash3c']);
+    expect(cli.run(['volume', 'rm', 'pvcrash2']).code).toBe(0);
+  });
 });
