@@ -48,6 +48,8 @@ export interface ContainerMount {
   anonymous?: boolean;
   /** Volume with mount options only: the image's content is still to be copied in, on the first start, once mounted. */
   copyUpPending?: boolean;
+  /** Volume only: its driver when not `local` (a volume plugin's name), for inspect. */
+  driver?: string;
 }
 
 export interface ContainerRecord {

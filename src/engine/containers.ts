@@ -280,7 +280,7 @@ export class Containers {
         m.source = volume.mountpoint;
         // A volume with mount options (or a plugin's) takes the image's content at its first start, once its filesystem is mounted.
         const copyUpPending = !m.noCopy && volumes.withMountOptions([volume.name]).length > 0;
-        out.push({ type: 'volume', name: volume.name, source: volume.mountpoint, destination: m.target, mode: m.mode ?? '', rw: !m.readonly, anonymous, ...(copyUpPending ? { copyUpPending } : {}) });
+        out.push({ type: 'volume', name: volume.name, source: volume.mountpoint, destination: m.target, mode: m.mode ?? '', rw: !m.readonly, anonymous, ...(copyUpPending ? { copyUpPending } : {}), ...(volume.driver !== 'local' ? { driver: volume.driver } : {}) });
       }
     }
   }

@@ -96,6 +96,7 @@ describe('a volume plugin', () => {
     expect(readFileSync(join(store, 'pv1', 'f'), 'utf8')).toBe('from-container\n');
     const id = idOf('pvw');
     expect(callsSince()).toEqual(['VolumeDriver.Create pv1', `VolumeDriver.Mount pv1 ${id}`, `VolumeDriver.Unmount pv1 ${id}`]);
+    expect(JSON.parse(cli.ok(['inspect', 'pvw']))[0].Mounts).toMatchObject([{ Type: 'volume', Name: 'pv1', Driver: 'fake', Destination: '/data' }]);
     expect(mountsUnder(dataDir('pv1'))).toEqual([]);
     expect(readdirSync(dataDir('pv1'))).toEqual([]); // nothing written underneath the bind
 
