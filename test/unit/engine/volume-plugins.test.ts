@@ -6,7 +6,8 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ContainerStore, type ContainerRecord } from '../../../src/engine/container-store.js';
+import type { ContainerRecord } from '../../../src/engine/container-store.js';
+import { storedContainerUsing } from '../../support/container-records.js';
 import type { EngineContext } from '../../../src/engine/context.js';
 import { discoverPlugin, parsePluginUrl, VolumePlugin, VolumePluginError } from '../../../src/engine/volume-plugins.js';
 import { Volumes } from '../../../src/engine/volumes.js';
@@ -166,25 +167,8 @@ describe('volumes of a plugin', () => {
     else process.env.TSRUN_PLUGIN_DIRS = savedDirs;
   });
 
-  function containerUsing(name: string): ContainerRecord {
-    const id = ContainerStore.newId();
-    const record = {
-      id,
-      name: `c${id.slice(0, 8)}`,
-      created: new Date().toISOString(),
-      image: 'busybox',
-      imageId: 'sha256:x',
-      path: 'true',
-      args: [],
-      config: { env: [], workingDir: '/', hostname: 'h', user: '', tty: false, openStdin: false, labels: {} },
-      hostConfig: {},
-      state: { status: 'exited' },
-      restartCount: 0,
-      mounts: [{ type: 'volume', name, source: volumes.dataDir(name), destination: '/data', mode: '', rw: true }],
-    } as unknown as ContainerRecord;
-    new ContainerStore(ctx).create(record, () => undefined);
-    return record;
-  }
+  const containerUsing = (name: string): ContainerRecord =>
+    storedContainerUsing(ctx, [{ type: 'volume', name, source: volumes.dataDir(name), destination: '/data', mode: '', rw: true }]);
 
   it('create asks the plugin and records the driver and options; describe shows its Mountpoint and Status', async () => {
     const { volume, created } = await volumes.create({ name: 'pv', driver: 'fake', options: { anything: 'goes' } });

@@ -22,6 +22,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ContainerStore, type ContainerMount, type ContainerRecord } from '../../../src/engine/container-store.js';
+import { storedContainerUsing } from '../../support/container-records.js';
 import type { EngineContext } from '../../../src/engine/context.js';
 import { copyTree, copyUp, MOUNTED_STAGING_PREFIX } from '../../../src/engine/volume-copy.js';
 import { readPastEvents } from '../../../src/engine/events.js';
@@ -47,40 +48,7 @@ afterEach(() => {
 });
 
 /** A container record on disk that mounts the given volumes. */
-function containerUsing(mounts: ContainerMount[]): ContainerRecord {
-  const store = new ContainerStore(ctx);
-  const id = ContainerStore.newId();
-  const record: ContainerRecord = {
-    id,
-    name: `c${id.slice(0, 8)}`,
-    created: new Date().toISOString(),
-    image: 'busybox',
-    imageId: 'sha256:x',
-    path: 'true',
-    args: [],
-    config: {
-      env: [],
-      workingDir: '/',
-      user: '',
-      tty: false,
-      openStdin: false,
-      stopSignal: 'SIGTERM',
-      stopTimeout: 10,
-      labels: {},
-      hostname: 'h',
-      entrypoint: null,
-      cmd: null,
-    },
-    hostConfig: { autoRemove: false, restartPolicy: { name: 'no', maximumRetryCount: 0 }, readonlyRootfs: false, networkMode: 'none', binds: [], init: false, runtime: 'tsrun' },
-    lowerDirs: [],
-    state: { status: 'exited', exitCode: 0 },
-    restartCount: 0,
-    mounts,
-  };
-  store.claimName(record.name, id);
-  store.create(record, () => undefined);
-  return record;
-}
+const containerUsing = (mounts: ContainerMount[]): ContainerRecord => storedContainerUsing(ctx, mounts);
 
 const volumeMount = (name: string, anonymous = false): ContainerMount => ({
   type: 'volume',
