@@ -33,21 +33,23 @@ export function ownProcsFile(procCgroup: string, layout: CgroupLayoutInfo): stri
   return undefined;
 }
 
-let warmFile: string | null | undefined;
+let warming = false;
 
 /** Starts keeping the lock warm (best effort: a host where this cannot work just pays the wait). */
 export function warmMigrationLock(): void {
-  if (warmFile === undefined) {
-    try {
-      warmFile = ownProcsFile(readFileSync('/proc/self/cgroup', 'utf8'), detectLayout()) ?? null;
-    } catch {
-      warmFile = null;
-    }
+  let file: string | undefined;
+  try {
+    // Read each time, not once: writing the file moves this process there, so it must be
+    // the cgroup the process is in now.
+    file = ownProcsFile(readFileSync('/proc/self/cgroup', 'utf8'), detectLayout());
+  } catch {
+    file = undefined;
   }
-  if (warmFile) native().warmCgroupLock(warmFile, WARM_AT_MOST_MS);
+  if (file) warming = native().warmCgroupLock(file, WARM_AT_MOST_MS);
 }
 
-/** The container's process has joined its cgroups: stop writing. */
+/** The container's process has joined its cgroups (or a long pull starts): stop writing. */
 export function coolMigrationLock(): void {
-  if (warmFile) native().coolCgroupLock();
+  if (warming) native().coolCgroupLock();
+  warming = false;
 }

@@ -1,4 +1,5 @@
 // Finding a local image for a container, pulling it when the policy says so.
+import { coolMigrationLock } from '../cgroup/index.js';
 import { NotFoundError } from '../errors.js';
 import type { ImageConfig } from '../oci/image.js';
 import { ImageStore } from '../store/images.js';
@@ -25,6 +26,9 @@ export async function resolveImage(
   if (!record) {
     if (opts.pull === 'never') throw new NotFoundError('image', name, { hint: 'pull it first, or use --pull missing' });
     opts.onPull?.(name);
+    // A pull takes seconds: keeping the cgroup lock warm that long would only slow every
+    // fork on the host. The launcher warms it again when the container is set up.
+    coolMigrationLock();
     record = await pullImage(ctx, name, { platform: opts.platform, onEvent: opts.onEvent as never });
   }
   const layers = new LayerStore(layout(ctx).layers);

@@ -80,13 +80,7 @@ static napi_value js_warm_cgroup_lock(napi_env env, napi_callback_info info) {
     job->deadline.tv_nsec -= 1000000000L;
   }
   job->generation = atomic_fetch_add(&warm_generation, 1) + 1;
-  pthread_attr_t attr;
-  pthread_t thread;
-  pthread_attr_init(&attr);
-  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-  pthread_attr_setstacksize(&attr, 64 * 1024);
-  int started = pthread_create(&thread, &attr, warm_main, job) == 0;
-  pthread_attr_destroy(&attr);
+  int started = start_quiet_thread(warm_main, job) == 0;
   if (!started) free(job);
   napi_get_boolean(env, started, &result);
   return result;

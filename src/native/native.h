@@ -18,6 +18,7 @@ void register_node_writer(napi_env env, napi_value exports);
 void register_remove_tree(napi_env env, napi_value exports);
 /* spawn.c */
 void register_spawn(napi_env env, napi_value exports);
+int start_quiet_thread(void *(*fn)(void *), void *arg);
 /* cgroup_warm.c */
 void register_cgroup_warm(napi_env env, napi_value exports);
 

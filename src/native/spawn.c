@@ -80,12 +80,12 @@ static napi_value js_spawn_process(napi_env env, napi_callback_info info) {
   posix_spawnattr_t attr;
   posix_spawn_file_actions_init(&fa);
   posix_spawnattr_init(&attr);
-  for (i = 0; i < nfds; i++) {
-    if (src[i] < 0) posix_spawn_file_actions_addopen(&fa, (int)i, "/dev/null", O_RDWR, 0);
-    else posix_spawn_file_actions_adddup2(&fa, high[i], (int)i);
+  for (i = 0; i < nfds && !spawn_err; i++) {
+    if (src[i] < 0) spawn_err = posix_spawn_file_actions_addopen(&fa, (int)i, "/dev/null", O_RDWR, 0);
+    else spawn_err = posix_spawn_file_actions_adddup2(&fa, high[i], (int)i);
   }
   /* Nothing else: a descriptor Node inherited without close-on-exec must not reach a container. */
-  posix_spawn_file_actions_addclosefrom_np(&fa, (int)nfds);
+  if (!spawn_err) spawn_err = posix_spawn_file_actions_addclosefrom_np(&fa, (int)nfds);
   /* The helper starts as from a shell: no blocked signals, every handler at its default. */
   sigset_t none, all;
   sigemptyset(&none);
@@ -93,7 +93,7 @@ static napi_value js_spawn_process(napi_env env, napi_callback_info info) {
   posix_spawnattr_setsigmask(&attr, &none);
   posix_spawnattr_setsigdefault(&attr, &all);
   posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-  spawn_err = posix_spawn(&pid, file, &fa, &attr, args, environ);
+  if (!spawn_err) spawn_err = posix_spawn(&pid, file, &fa, &attr, args, environ);
   posix_spawn_file_actions_destroy(&fa);
   posix_spawnattr_destroy(&attr);
   if (spawn_err) {
@@ -128,6 +128,7 @@ struct bg {
   atomic_int refs;
   napi_threadsafe_function tsfn;
   int tsfn_gone; /* set on the main thread once the function is finalized */
+  int closing;   /* Node is shutting down: the thread must not touch the function again */
   int is_watch;
   /* watch */
   int fd;
@@ -162,6 +163,9 @@ struct chunk {
   char bytes[];
 };
 
+/* End of file: static, so reporting it needs no allocation that could fail. */
+static struct chunk end_of_file = {0};
+
 static void watch_call_js(napi_env env, napi_value cb, void *context, void *data) {
   (void)context;
   struct chunk *c = data;
@@ -176,51 +180,68 @@ static void watch_call_js(napi_env env, napi_value cb, void *context, void *data
     napi_get_undefined(env, &undef);
     napi_call_function(env, undef, cb, 1, &arg, NULL);
   }
-  free(c);
+  if (c != &end_of_file) free(c);
 }
 
-static void post_chunk(struct bg *b, const char *bytes, size_t len) {
-  struct chunk *c = malloc(sizeof *c + len);
-  if (!c) return;
+/* Hands bytes (or, with len 0, the end of file) to JavaScript; false when that is no longer possible. */
+static int post_chunk(struct bg *b, const char *bytes, size_t len) {
+  struct chunk *c = len ? malloc(sizeof *c + len) : &end_of_file;
+  if (!c) return 0;
   c->len = len;
   if (len) memcpy(c->bytes, bytes, len);
-  if (napi_call_threadsafe_function(b->tsfn, c, napi_tsfn_blocking) != napi_ok) free(c);
+  napi_status st = napi_call_threadsafe_function(b->tsfn, c, napi_tsfn_blocking);
+  if (st == napi_ok) return 1;
+  if (st == napi_closing) b->closing = 1;
+  if (c != &end_of_file) free(c);
+  return 0;
+}
+
+/* The thread is done with the function; after napi_closing it must not even release it. */
+static void bg_release(struct bg *b) {
+  if (!b->closing) napi_release_threadsafe_function(b->tsfn, napi_tsfn_release);
 }
 
 static void *watch_main(void *arg) {
   struct bg *b = arg;
   char buf[8192];
+  int cancelled = 0;
   for (;;) {
     struct pollfd pf[2] = {{b->fd, POLLIN, 0}, {b->cancel, POLLIN, 0}};
     if (poll(pf, 2, -1) < 0) {
       if (errno == EINTR) continue;
       break;
     }
-    if (pf[1].revents) break; /* unwatched: the caller wants nothing more */
+    if (pf[1].revents) {
+      cancelled = 1; /* unwatched: the caller wants nothing more */
+      break;
+    }
     if (!pf[0].revents) continue;
     ssize_t n = read(b->fd, buf, sizeof buf);
     if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
-    if (n <= 0) {
-      post_chunk(b, NULL, 0);
-      break;
-    }
-    post_chunk(b, buf, (size_t)n);
+    if (n <= 0 || !post_chunk(b, buf, (size_t)n)) break;
   }
+  /* Every end but a cancel reaches the reader as end of file, so no one waits forever. */
+  if (!cancelled && !b->closing) post_chunk(b, NULL, 0);
   atomic_store(&b->done, 1);
   close(b->fd);
-  napi_release_threadsafe_function(b->tsfn, napi_tsfn_release);
+  bg_release(b);
   bg_put(b);
   return NULL;
 }
 
-static int start_thread(void *(*fn)(void *), struct bg *b) {
+/* A detached thread with every signal blocked: signals stay with Node's own threads. */
+int start_quiet_thread(void *(*fn)(void *), void *arg) {
   pthread_attr_t attr;
   pthread_t t;
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
   pthread_attr_init(&attr);
   pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
   pthread_attr_setstacksize(&attr, 64 * 1024);
-  int err = pthread_create(&t, &attr, fn, b);
+  int err = pthread_create(&t, &attr, fn, arg);
   pthread_attr_destroy(&attr);
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
   return err;
 }
 
@@ -229,7 +250,10 @@ static napi_value bg_handle(napi_env env, struct bg *b, napi_value cb, const cha
   napi_value res_name, handle;
   napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &res_name);
   atomic_store(&b->refs, 3);
-  if (napi_create_threadsafe_function(env, cb, NULL, res_name, 0, 1, b, tsfn_finalize, NULL, call_js, &b->tsfn) != napi_ok) return NULL;
+  if (napi_create_threadsafe_function(env, cb, NULL, res_name, 0, 1, b, tsfn_finalize, NULL, call_js, &b->tsfn) != napi_ok) {
+    napi_throw_error(env, NULL, "cannot create a thread-safe function");
+    return NULL;
+  }
   if (napi_create_external(env, b, bg_finalize, NULL, &handle) != napi_ok) {
     napi_get_null(env, &handle); /* cannot happen short of running out of memory: b leaks */
   }
@@ -245,7 +269,7 @@ static napi_value bg_start(napi_env env, struct bg *b, napi_value cb, const char
     free(b);
     return NULL;
   }
-  int err = start_thread(fn, b);
+  int err = start_quiet_thread(fn, b);
   if (err) {
     if (b->is_watch) close(b->fd); /* the watch owned it */
     napi_release_threadsafe_function(b->tsfn, napi_tsfn_abort);
@@ -304,8 +328,8 @@ static void *wait_main(void *arg) {
   while ((r = waitpid(b->pid, &st, 0)) < 0 && errno == EINTR) {
   }
   if (r < 0) st = -1;
-  napi_call_threadsafe_function(b->tsfn, (void *)(intptr_t)st, napi_tsfn_blocking);
-  napi_release_threadsafe_function(b->tsfn, napi_tsfn_release);
+  if (napi_call_threadsafe_function(b->tsfn, (void *)(intptr_t)st, napi_tsfn_blocking) == napi_closing) b->closing = 1;
+  bg_release(b);
   bg_put(b);
   return NULL;
 }
@@ -314,6 +338,10 @@ static napi_value js_wait_pid(napi_env env, napi_callback_info info) {
   napi_value argv[2];
   int64_t pid;
   if (!get_args(env, info, 2, argv) || !get_int(env, argv[0], &pid)) return NULL;
+  if (pid <= 0) {
+    napi_throw_range_error(env, NULL, "waitPid: a child's pid (> 0), not a process group");
+    return NULL;
+  }
   struct bg *b = calloc(1, sizeof *b);
   if (!b) return throw_errno(env, ENOMEM, "waitPid", NULL);
   b->pid = (pid_t)pid;

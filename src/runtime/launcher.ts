@@ -197,6 +197,7 @@ export class Launcher implements ContainerLauncher {
       if (msg?.kind === 'error') throw errorForFailure(msg);
       if (msg?.kind !== 'started') throw new LaunchError(`the monitor of container ${id} ended before the command started`, 'exec');
     } catch (err) {
+      spawned.reader.close();
       await spawned.exited;
       spawned.stopForwarding();
       const deadline = Date.now() + STOP_TIMEOUT_MS;
@@ -377,8 +378,12 @@ export class Launcher implements ContainerLauncher {
       closeSync(statusWrite);
     }
     let waiting: BackgroundHandle | undefined;
+    let reaped = false; // after that the pid may be another process's: signal it no more
     const exited = new Promise<number | null>((res) => {
-      waiting = native().waitPid(pid, (code) => res(code));
+      waiting = native().waitPid(pid, (code) => {
+        reaped = true;
+        res(code);
+      });
     });
     const reader = new StatusReader(statusRead);
     let stopForwarding = () => {};
@@ -389,7 +394,7 @@ export class Launcher implements ContainerLauncher {
       const fromTerminal = native().isatty(0) ? ['SIGINT', 'SIGQUIT'] : [];
       const handlers = ['SIGTERM', 'SIGINT', 'SIGQUIT', 'SIGHUP', 'SIGUSR1', 'SIGUSR2'].map((sig) => {
         const h = () => {
-          if (fromTerminal.includes(sig)) return;
+          if (fromTerminal.includes(sig) || reaped) return;
           try {
             process.kill(pid, sig);
           } catch {
@@ -659,8 +664,9 @@ export class Launcher implements ContainerLauncher {
     const profile = readSpecIfPresent(rec.bundle)?.linux?.seccomp;
     const seccomp = profile ? compileSeccomp(profile) : undefined;
     const steps = compileExecPlan(proc, monitor, join, { hardLimits: callerHardLimits(), cgroupProcs }, seccomp);
-    const spawned = this.spawnHelper(steps, opts, dir.dir);
+    let spawned: Spawned | undefined;
     try {
+      spawned = this.spawnHelper(steps, opts, dir.dir);
       let msg = await spawned.reader.next();
       coolMigrationLock();
       if (msg?.kind === 'created' && opts.pidFile) writeFileAtomic(opts.pidFile, `${msg.pid}`);
@@ -669,9 +675,11 @@ export class Launcher implements ContainerLauncher {
       if (msg?.kind !== 'started') throw new LaunchError(`exec in container ${id} ended before the command started`, 'exec');
     } catch (err) {
       coolMigrationLock();
-      spawned.reader.close();
-      if (!opts.detach || opts.noMonitor) await spawned.exited;
-      spawned.stopForwarding();
+      if (spawned) {
+        spawned.reader.close();
+        if (!opts.detach || opts.noMonitor) await spawned.exited;
+        spawned.stopForwarding();
+      }
       rmSync(execDir, { recursive: true, force: true });
       throw err;
     }

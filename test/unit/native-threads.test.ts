@@ -50,6 +50,11 @@ describe('native spawn', () => {
     expect(() => native().spawnProcess(join(dir, 'missing'), ['x'], [])).toThrow(/ENOENT/);
   });
 
+  it('waitPid takes one child, never 0 or -1 (which would reap anyone\'s children)', () => {
+    expect(() => native().waitPid(0, () => {})).toThrow(/pid/);
+    expect(() => native().waitPid(-1, () => {})).toThrow(/pid/);
+  });
+
   it('unwatchFd stops the callbacks of a pipe whose writer stays open, and closes the read end', async () => {
     const [r, w] = native().makePipe();
     const got: Array<string | null> = [];
