@@ -6,13 +6,20 @@
 // `runc run`). A background thread of the native addon (cgroup_warm.c) writes
 // this process's own pid to the cgroup it is already in, so the lock is already
 // in its writer state when the helper moves the container's process.
-import { readFileSync } from 'node:fs';
+import { accessSync, constants, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { native } from '../native/index.js';
 import { detectLayout, type CgroupLayoutInfo } from './layout.js';
 
 /** Long enough for any container preparation; coolMigrationLock() normally ends it much sooner. */
 const WARM_AT_MOST_MS = 2000;
+
+/**
+ * Shared by every tsrun process on the host (the kernel lock is global): only its holder writes,
+ * so 50 containers starting at once do not take the lock 25,000 times a second. Where /run is
+ * not writable each process writes on its own.
+ */
+const WRITER_LOCK = '/run/tsrun-cgroup-warm.lock';
 
 /**
  * The cgroup.procs file of the cgroup a process is in (from its /proc/PID/cgroup text): the
@@ -45,7 +52,16 @@ export function warmMigrationLock(): void {
   } catch {
     file = undefined;
   }
-  if (file) warming = native().warmCgroupLock(file, WARM_AT_MOST_MS);
+  if (file) warming = native().warmCgroupLock(file, writerLock(), WARM_AT_MOST_MS);
+}
+
+function writerLock(): string {
+  try {
+    accessSync('/run', constants.W_OK);
+    return WRITER_LOCK;
+  } catch {
+    return '';
+  }
 }
 
 /** The container's process has joined its cgroups (or a long pull starts): stop writing. */

@@ -34,8 +34,12 @@ export interface NativeAddon {
   nodeWriterClose(w: NodeWriterHandle): void;
   /** rm -rf of path without following symlinks or entering another filesystem (EXDEV); a missing path is fine. */
   removeTree(path: string): void;
-  /** Starts a thread that writes "0" to procsFile now and every 2 ms for up to maxMs (cgroup_warm.c); false if no thread. */
-  warmCgroupLock(procsFile: string, maxMs: number): boolean;
+  /**
+   * Starts a thread that writes "0" to procsFile now and every 5 ms for up to maxMs, while it holds
+   * an exclusive flock on lockFile ('' for none), so one process on the host writes at a time
+   * (cgroup_warm.c); false if no thread.
+   */
+  warmCgroupLock(procsFile: string, lockFile: string, maxMs: number): boolean;
   /** Stops that thread after its current write. */
   coolCgroupLock(): void;
   /** posix_spawn of file; the child's fd i is the caller's fds[i] (-1: /dev/null). Returns the pid (spawn.c). */

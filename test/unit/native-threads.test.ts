@@ -4,7 +4,7 @@ import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeSync } fro
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { native } from '../../src/native/index.js';
+import { LOCK_EX, LOCK_NB, native } from '../../src/native/index.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tsrun-spawn-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -81,7 +81,7 @@ describe('cgroup lock warmer', () => {
   it('writes "0" to the file at once and again until cooled, then stops', async () => {
     const f = join(dir, 'procs');
     closeSync(openSync(f, 'w'));
-    expect(native().warmCgroupLock(f, 1000)).toBe(true);
+    expect(native().warmCgroupLock(f, '', 1000)).toBe(true);
     await new Promise((res) => setTimeout(res, 30));
     expect(readFileSync(f, 'utf8')).toBe('0');
     native().coolCgroupLock();
@@ -89,5 +89,20 @@ describe('cgroup lock warmer', () => {
     closeSync(openSync(f, 'w')); // truncate: a write after cooling would show again
     await new Promise((res) => setTimeout(res, 30));
     expect(readFileSync(f, 'utf8')).toBe('');
+  });
+
+  it('writes only while it holds the shared lock file, and takes over when it is released', async () => {
+    const f = join(dir, 'procs2');
+    const lock = join(dir, 'warm.lock');
+    closeSync(openSync(f, 'w'));
+    const holder = openSync(lock, 'w');
+    expect(native().flock(holder, LOCK_EX | LOCK_NB)).toBe(true); // another warmer is writing
+    expect(native().warmCgroupLock(f, lock, 1000)).toBe(true);
+    await new Promise((res) => setTimeout(res, 30));
+    expect(readFileSync(f, 'utf8')).toBe('');
+    closeSync(holder); // that warmer stops
+    await new Promise((res) => setTimeout(res, 30));
+    expect(readFileSync(f, 'utf8')).toBe('0');
+    native().coolCgroupLock();
   });
 });
