@@ -53,7 +53,7 @@ static int before(const struct timespec *a, const struct timespec *b) {
 static void *warm_main(void *arg) {
   struct warm_job *job = arg;
   int fd = open(job->path, O_WRONLY | O_CLOEXEC);
-  int lock = job->lock_path[0] ? open(job->lock_path, O_RDONLY | O_CREAT | O_CLOEXEC, 0600) : -1;
+  int lock = job->lock_path[0] ? open(job->lock_path, O_RDONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600) : -1;
   int writer = lock < 0; /* no lock file to share: just write */
   if (fd >= 0) {
     const struct timespec pause = {0, REWRITE_EVERY_NS};
