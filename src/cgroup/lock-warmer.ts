@@ -44,6 +44,9 @@ let warming = false;
 
 /** Starts keeping the lock warm (best effort: a host where this cannot work just pays the wait). */
 export function warmMigrationLock(): void {
+  // Asked again by the launcher after the CLI started it: the running thread serves both. (If it
+  // ran out after WARM_AT_MOST_MS, the container pays one grace period in a start that took seconds.)
+  if (warming) return;
   let file: string | undefined;
   try {
     // Read each time, not once: writing the file moves this process there, so it must be
