@@ -3,7 +3,7 @@
 // monitor; this class only talks to it through files in the state dir.
 import { randomHex } from '../util/random.js';
 import {
-  closeSync, constants as fsc, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync, unlinkSync, writeFileSync,
+  closeSync, constants as fsc, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, statSync, unlinkSync, writeFileSync,
 } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -11,7 +11,7 @@ import { coolMigrationLock, detectLayout, normalizeCgroupPath, openCgroup, warmM
 import { ConflictError, LaunchError, NotFoundError, StateError, TsrunError } from '../errors.js';
 import type { NamespaceType, Process, Spec, State } from '../oci/runtime.js';
 import { native, removeTree, type BackgroundHandle } from '../native/index.js';
-import { ensureDir, writeFileAtomic } from '../util/fs.js';
+import { ensureDir, removeFile, writeFileAtomic } from '../util/fs.js';
 import { helperPath } from '../util/paths.js';
 import { parseSignal } from '../util/signals.js';
 import { withDefaultDeviceRules, compileExecPlan, compilePlan, encodePlan, NS_PROC_NAME, parseProcLimits, SETNS_ORDER, type MonitorConfig, type PlanStep } from './plan.js';
@@ -348,7 +348,7 @@ export class Launcher implements ContainerLauncher {
   }
 
   private removeFailed(dir: ContainerDir): void {
-    rmSync(dir.dir, { recursive: true, force: true });
+    removeTree(dir.dir);
   }
 
   /** Starts the helper with the plan on fd 3 and the status stream on fd 4. */
@@ -452,7 +452,7 @@ export class Launcher implements ContainerLauncher {
     } finally {
       closeSync(fd);
     }
-    rmSync(dir.execFifo, { force: true });
+    removeFile(dir.execFifo);
     if (!rec.noMonitor) await this.waitStarted(id, dir);
     await this.postStart(id, hooks);
   }
@@ -515,7 +515,7 @@ export class Launcher implements ContainerLauncher {
     const status = dir.status(dir.read());
     if (status !== 'paused') throw new StateError(`cannot resume container ${id}: it is ${status}, not paused`);
     this.cgroupOf(id).thaw();
-    rmSync(dir.pausedFile, { force: true });
+    removeFile(dir.pausedFile);
   }
 
   state(id: string): State {
@@ -680,13 +680,13 @@ export class Launcher implements ContainerLauncher {
         if (!opts.detach || opts.noMonitor) await spawned.exited;
         spawned.stopForwarding();
       }
-      rmSync(execDir, { recursive: true, force: true });
+      removeTree(execDir);
       throw err;
     }
     spawned.reader.close();
     if (opts.noMonitor) {
       spawned.stopForwarding();
-      rmSync(execDir, { recursive: true, force: true });
+      removeTree(execDir);
       return undefined;
     }
     if (opts.detach) return undefined;
@@ -698,7 +698,7 @@ export class Launcher implements ContainerLauncher {
     } catch (err) {
       throw new StateError(`exec in container ${id} ended without an exit status`, { cause: err });
     } finally {
-      rmSync(execDir, { recursive: true, force: true });
+      removeTree(execDir);
     }
     return toExitStatus(exit);
   }
