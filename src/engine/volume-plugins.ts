@@ -141,11 +141,6 @@ export class VolumePlugin {
     private readonly address: PluginAddress,
   ) {}
 
-  /** Finds the plugin and activates it; one that does not implement VolumeDriver is refused. */
-  static async connect(name: string, env: NodeJS.ProcessEnv = process.env): Promise<VolumePlugin> {
-    return VolumePlugin.activate(name, lookUp(name, env));
-  }
-
   /** Docker's handshake: Plugin.Activate must list VolumeDriver. */
   static async activate(name: string, address: PluginAddress): Promise<VolumePlugin> {
     let answer: Record<string, unknown>;

@@ -9,7 +9,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ContainerRecord } from '../../../src/engine/container-store.js';
 import { storedContainerUsing } from '../../support/container-records.js';
 import type { EngineContext } from '../../../src/engine/context.js';
-import { discoverPlugin, parsePluginUrl, VolumePlugin, VolumePluginError } from '../../../src/engine/volume-plugins.js';
+import { discoverPlugin, parsePluginUrl, volumePlugin, VolumePluginError } from '../../../src/engine/volume-plugins.js';
 import { Volumes } from '../../../src/engine/volumes.js';
 import { mountPoints } from '../../../src/snapshot/overlay.js';
 
@@ -101,7 +101,7 @@ describe('discovery', () => {
 describe('protocol', () => {
   it('activates, then makes each VolumeDriver call with Docker\'s media type and JSON bodies', async () => {
     await startFake(join(pluginDir, 'fake.sock'));
-    const plugin = await VolumePlugin.connect('fake', env());
+    const plugin = await volumePlugin('fake', env());
     await plugin.create('v1', { size: '1' });
     expect(await plugin.mount('v1', 'cid')).toBe(join(base, 'store', 'v1'));
     await plugin.unmount('v1', 'cid');
@@ -130,7 +130,7 @@ describe('protocol', () => {
   it('a non-empty Err is the plugin\'s error, with the call named', async () => {
     answers['VolumeDriver.Mount'] = () => ({ Mountpoint: '', Err: 'disk on fire' });
     await startFake(join(pluginDir, 'fake.sock'));
-    const plugin = await VolumePlugin.connect('fake', env());
+    const plugin = await volumePlugin('fake', env());
     const err = await plugin.mount('v1', 'cid').catch((e: unknown) => e);
     expect(err).toBeInstanceOf(VolumePluginError);
     expect((err as Error).message).toBe('VolumeDriver.Mount: disk on fire');
@@ -139,12 +139,12 @@ describe('protocol', () => {
   it('a plugin that does not implement VolumeDriver is refused', async () => {
     answers['Plugin.Activate'] = () => ({ Implements: ['Authz'] });
     await startFake(join(pluginDir, 'authz.sock'));
-    await expect(VolumePlugin.connect('authz', env())).rejects.toThrow('error looking up volume plugin authz: plugin "authz" does not implement VolumeDriver (it implements Authz)');
+    await expect(volumePlugin('authz', env())).rejects.toThrow('error looking up volume plugin authz: plugin "authz" does not implement VolumeDriver (it implements Authz)');
   });
 
   it('a socket nobody listens on is an error naming the plugin', async () => {
     writeFileSync(join(pluginDir, 'dead.spec'), `unix://${join(base, 'nobody.sock')}`);
-    await expect(VolumePlugin.connect('dead', env())).rejects.toThrow('error looking up volume plugin dead: Plugin.Activate: cannot reach the plugin');
+    await expect(volumePlugin('dead', env())).rejects.toThrow('error looking up volume plugin dead: Plugin.Activate: cannot reach the plugin');
   });
 });
 
