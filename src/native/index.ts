@@ -16,6 +16,8 @@ export interface NativeAddon {
   /** Puts the terminal on fd in cfmakeraw's mode (output processing off too); returns its previous termios for restoreTermios. */
   makeRaw(fd: number): Buffer;
   restoreTermios(fd: number, saved: Buffer): void;
+  /** posix_fadvise(POSIX_FADV_DONTNEED): starts writing back the range's dirty pages and drops its clean ones. */
+  dropCachedPages(fd: number, offset: number, length: number): void;
   /** isatty(3) without Node's tty module. */
   isatty(fd: number): boolean;
   /** A pool of threads that creates files and symlinks (node_writer.c); see unpack/node-writer.ts. */

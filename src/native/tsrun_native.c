@@ -1,6 +1,6 @@
 /*
  * tsrun_native: the few system calls Node's core lacks (flock, mknod, xattrs,
- * mount, termios), a small pool of threads that creates files for layer extraction
+ * mount, termios, fadvise), a small pool of threads that creates files for layer extraction
  * (node_writer.c), a fast rm -rf for the engine's own directories (remove_tree.c) and a thread that
  * keeps the cgroup migration lock warm while a container is prepared (cgroup_warm.c),
  * and a spawn of the helper without child_process (spawn.c). Thin wrappers only: every decision stays in TypeScript.
@@ -8,6 +8,7 @@
 #define _GNU_SOURCE
 #include "native.h"
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -259,6 +260,19 @@ static napi_value js_isatty(napi_env env, napi_callback_info info) {
   return result;
 }
 
+/* dropCachedPages(fd, offset, length): posix_fadvise(POSIX_FADV_DONTNEED) - starts the
+ * writeback of the range's dirty pages and drops its clean ones from the page cache. */
+static napi_value js_drop_cached_pages(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  int64_t fd, offset, length;
+  if (!get_args(env, info, 3, argv) || !get_int(env, argv[0], &fd) || !get_int(env, argv[1], &offset) ||
+      !get_int(env, argv[2], &length))
+    return NULL;
+  int err = posix_fadvise((int)fd, offset, length, POSIX_FADV_DONTNEED);
+  if (err) return throw_errno(env, err, "posix_fadvise", NULL);
+  return NULL;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
     {"flock", NULL, js_flock, NULL, NULL, NULL, napi_default, NULL},
@@ -271,6 +285,7 @@ static napi_value init(napi_env env, napi_value exports) {
     {"makeRaw", NULL, js_make_raw, NULL, NULL, NULL, napi_default, NULL},
     {"restoreTermios", NULL, js_restore_termios, NULL, NULL, NULL, napi_default, NULL},
     {"isatty", NULL, js_isatty, NULL, NULL, NULL, napi_default, NULL},
+    {"dropCachedPages", NULL, js_drop_cached_pages, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   register_node_writer(env, exports);

@@ -1,6 +1,8 @@
 // Reading a blob while it downloads: every byte once, in order, and a clear
 // failure when the writer fails or its file ends short.
-import { appendFileSync, mkdtempSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { appendFileSync, closeSync, fsyncSync, mkdtempSync, openSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -84,5 +86,20 @@ describe('readGrowingFile', () => {
     truncateSync(path, 0);
     growth.finished = true;
     await expect(collect(gen)).rejects.toThrow(/ended at 6 of 12 bytes/);
+  });
+
+  it('lets go of the page cache pages it has read: a blob is read once', async () => {
+    const path = join(dir, 'read-once');
+    const data = randomBytes(12 << 20);
+    writeFileSync(path, data);
+    const fd = openSync(path, 'r');
+    fsyncSync(fd); // as a committed download: clean pages, which the kernel can drop at once
+    closeSync(fd);
+    const residentBytes = () => Number(execFileSync('fincore', ['--bytes', '--noheadings', '--output', 'RES', path], { encoding: 'utf8' }).trim());
+    expect(residentBytes()).toBeGreaterThan(data.length / 2);
+    const growth = new TestGrowth();
+    growth.finished = true;
+    expect((await collect(readGrowingFile(path, data.length, growth))).equals(data)).toBe(true);
+    expect(residentBytes()).toBe(0);
   });
 });
