@@ -1,8 +1,12 @@
 #!/usr/bin/env node
-// Times commands in alternation: round r runs every command once, starting with
-// command r mod n, so drift on this shared machine (other load, page-cache
-// writeback, the filesystem filling) hits every command alike. hyperfine runs
-// all of one command's runs before the next command's, which it cannot do.
+// Times commands in alternation: every round runs every command once, in an order
+// shuffled anew each round (seeded: reruns take the same orders), so drift on this
+// shared machine (other load, page-cache writeback, the filesystem filling) hits
+// every command alike, and no command always runs right after the same other one.
+// That matters on this VM: a command that exits hands its memory back, and the
+// next command's writes go to those pages fast, or to pages the host must fault in
+// first (~10 times slower) after a command that freed little. hyperfine runs all
+// of one command's runs before the next command's, which it cannot do.
 //
 // Usage (hyperfine -N's shape, which the scripts used before):
 //   interleave.mjs --runs N [--warmup W] --export-json FILE [--prepare CMD]... CMD...
@@ -84,14 +88,35 @@ function stats(command, times) {
   return { command, mean, stddev, median, min: sorted[0], max: sorted[n - 1], times };
 }
 
+/** mulberry32: a small PRNG whose sequence is fixed by its seed. */
+function seededRandom(seed) {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Fisher-Yates, in place. */
+function shuffled(items, random) {
+  for (let i = items.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [items[i], items[j]] = [items[j], items[i]];
+  }
+  return items;
+}
+
 function main() {
   const opts = parseArgs(process.argv.slice(2));
   const n = opts.commands.length;
   const prepareFor = (i) => opts.prepares[opts.prepares.length === 1 ? 0 : i];
   const times = opts.commands.map(() => []);
+  const random = seededRandom(1);
   for (let round = 0; round < opts.warmup + opts.runs; round++) {
-    for (let k = 0; k < n; k++) {
-      const i = (round + k) % n;
+    for (const i of shuffled([...Array(n).keys()], random)) {
       const prepare = prepareFor(i);
       if (prepare) runOnce(prepare, 'prepare');
       const t = runOnce(opts.commands[i], 'command');
