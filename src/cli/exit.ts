@@ -26,11 +26,19 @@ export function exitCodeFor(err: unknown, ownErrorCode = EXIT_TSRUN): number {
   return ownErrorCode;
 }
 
-/** Print "prog: message" (and a hint) to stderr and exit with the mapped code. */
-export function reportAndExit(prog: string, err: unknown, ownErrorCode = EXIT_TSRUN): never {
+/**
+ * Print "prog: message" (and a hint) to stderr; returns the mapped exit code. For verbs
+ * that go on with their other names after one fails (`tsrun stop a b`).
+ */
+export function reportError(prog: string, err: unknown, ownErrorCode = EXIT_TSRUN): number {
   const text = describeError(err);
   process.stderr.write(`${prog}: ${text}\n`);
   if (err instanceof TsrunError && err.hint) process.stderr.write(`hint: ${err.hint}\n`);
   if (process.env.TSRUN_DEBUG && err instanceof Error && err.stack) process.stderr.write(`${err.stack}\n`);
-  process.exit(exitCodeFor(err, ownErrorCode));
+  return exitCodeFor(err, ownErrorCode);
+}
+
+/** Print "prog: message" (and a hint) to stderr and exit with the mapped code. */
+export function reportAndExit(prog: string, err: unknown, ownErrorCode = EXIT_TSRUN): never {
+  process.exit(reportError(prog, err, ownErrorCode));
 }

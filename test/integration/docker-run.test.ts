@@ -178,7 +178,7 @@ describe('detached containers', () => {
     expect(inspect.State.OOMKilled).toBe(false);
     expect(cli.run(['ps', '-a']).stdout).toMatch(/Exited \(0\)/);
     expect(cli.run(['rm', 'ticker']).code).toBe(0);
-    expect(cli.run(['inspect', 'ticker']).code).toBe(1);
+    expect(cli.run(['inspect', 'ticker']).code).toBe(125);
   });
 
   it('stop explains a PID 1 that ignores SIGTERM, then kills it', () => {

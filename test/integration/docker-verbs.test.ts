@@ -97,6 +97,45 @@ describe('tsrun restart', () => {
   });
 });
 
+describe('verbs given several names', () => {
+  const ghosts = 'tsrun: no such container: ghost-a\ntsrun: no such container: ghost-b\n';
+
+  it('report each unknown name in tsrun\'s form as it comes, still act on the others, and exit 125', () => {
+    // Traps TERM, so that stop says nothing of its own on stderr.
+    ok(['run', '-d', '--name', 'mn1', image, 'sh', '-c', 'trap "exit 0" TERM; while :; do sleep 0.1; done']);
+    const each = (verb: string[], stdout: string) => {
+      const r = cli.run([...verb, 'ghost-a', 'mn1', 'ghost-b']);
+      expect({ code: r.code, stdout: r.stdout, stderr: r.stderr }, verb.join(' ')).toEqual({ code: 125, stdout, stderr: ghosts });
+    };
+    each(['pause'], 'mn1\n');
+    expect(inspect('mn1').State.Paused).toBe(true);
+    each(['unpause'], 'mn1\n');
+    expect(inspect('mn1').State.Paused).toBe(false);
+    each(['update', '--cpu-shares', '512'], 'mn1\n');
+    each(['kill'], 'mn1\n');
+    each(['wait'], '137\n');
+    each(['start'], 'mn1\n');
+    expect(inspect('mn1').State.Running).toBe(true);
+    each(['stop', '-t', '5'], 'mn1\n');
+    each(['rm'], 'mn1\n');
+    expect(cli.run(['ps', '-aq', '-f', 'name=mn1']).stdout).toBe('');
+  });
+
+  it('a single unknown name: the same line and 125', () => {
+    for (const verb of ['stop', 'kill', 'rm', 'pause', 'unpause', 'wait', 'start', 'update']) {
+      const r = cli.run([verb, 'ghost-a']);
+      expect({ code: r.code, stderr: r.stderr }, verb).toEqual({ code: 125, stderr: 'tsrun: no such container: ghost-a\n' });
+    }
+  });
+
+  it('inspect: [] on stdout for scripts, the error in tsrun\'s form, exit 125', () => {
+    const any = cli.run(['inspect', 'ghost-a']);
+    expect({ code: any.code, stdout: any.stdout, stderr: any.stderr }).toEqual({ code: 125, stdout: '[]\n', stderr: 'tsrun: no such object: ghost-a\n' });
+    const container = cli.run(['container', 'inspect', 'ghost-a', 'ghost-b']);
+    expect({ code: container.code, stdout: container.stdout, stderr: container.stderr }).toEqual({ code: 125, stdout: '[]\n', stderr: ghosts });
+  });
+});
+
 describe('tsrun container VERB', () => {
   it('runs the container verbs under `container` as Docker does', () => {
     expect(ok(['container', 'run', '--rm', image, 'echo', '-n', 'hi'])).toBe('hi');

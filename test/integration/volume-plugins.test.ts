@@ -102,8 +102,8 @@ describe('a volume plugin', () => {
 
     // In use (even stopped): refused, and the plugin hears nothing.
     const refused = cli.run(['volume', 'rm', 'pv1']);
-    expect(refused.code).toBe(1);
-    expect(refused.stderr).toContain(`remove pv1: volume is in use - [${id}]`);
+    expect(refused.code).toBe(125);
+    expect(refused.stderr).toBe(`tsrun: remove pv1: volume is in use - [${id}]\n`);
     expect(cli.run(['rm', 'pvw']).code).toBe(0);
     expect(cli.run(['volume', 'rm', 'pv1']).code).toBe(0);
     expect(callsSince().slice(-1)).toEqual(['VolumeDriver.Remove pv1']);
@@ -140,8 +140,8 @@ describe('a volume plugin', () => {
     expect(r.code).toBe(125);
     expect(r.stderr).toContain('error looking up volume plugin ghost: plugin "ghost" not found');
     const c = cli.run(['volume', 'create', '-d', 'ghost', 'pvghost']);
-    expect(c.code).toBe(1);
-    expect(c.stderr).toContain('Error response from daemon: create pvghost: error looking up volume plugin ghost');
+    expect(c.code).toBe(125);
+    expect(c.stderr).toMatch(/^tsrun: create pvghost: error looking up volume plugin ghost: plugin "ghost" not found/);
     expect(cli.ok(['volume', 'ls', '-q'])).not.toContain('pvghost');
   });
 

@@ -258,20 +258,20 @@ describe('--volumes-from', () => {
 });
 
 describe('volume rm', () => {
-  it('refuses a volume a container uses, stopped or running, with Docker\'s message and exit 1', () => {
+  it('refuses a volume a container uses, stopped or running, with Docker\'s message (tsrun\'s form, exit 125)', () => {
     const stopped = cli.run(['create', '--name', 'holder', '-v', 'inuse1:/data', image, 'true']).stdout.trim();
     const refused = cli.run(['volume', 'rm', 'inuse1']);
-    expect(refused.code).toBe(1);
-    expect(refused.stderr).toContain(`Error response from daemon: remove inuse1: volume is in use - [${stopped}]`);
+    expect(refused.code).toBe(125);
+    expect(refused.stderr).toBe(`tsrun: remove inuse1: volume is in use - [${stopped}]\n`);
     expect(volumeNames()).toContain('inuse1');
 
     const running = cli.run(['run', '-d', '--name', 'runner', '-v', 'inuse1:/d', image, 'sleep', '600']).stdout.trim();
     const both = cli.run(['volume', 'rm', 'inuse1']);
-    expect(both.code).toBe(1);
+    expect(both.code).toBe(125);
     expect(both.stderr).toContain(stopped);
     expect(both.stderr).toContain(running);
     expect(cli.run(['rm', '-f', 'runner']).code).toBe(0);
-    expect(cli.run(['volume', 'rm', 'inuse1']).code).toBe(1);
+    expect(cli.run(['volume', 'rm', 'inuse1']).code).toBe(125);
     expect(cli.run(['rm', 'holder']).code).toBe(0);
 
     const ok = cli.run(['volume', 'rm', 'inuse1']);
@@ -281,11 +281,25 @@ describe('volume rm', () => {
     expect(existsSync(join(cli.root, 'volumes', 'inuse1'))).toBe(false);
   });
 
-  it('a missing volume is an error (exit 1) unless -f', () => {
+  it('a missing volume is an error (exit 125) unless -f; with several names each failure is reported and the others removed', () => {
     const missing = cli.run(['volume', 'rm', 'never-was']);
-    expect(missing.code).toBe(1);
-    expect(missing.stderr).toMatch(/no such volume/);
+    expect(missing.code).toBe(125);
+    expect(missing.stderr).toBe('tsrun: no such volume: never-was\n');
     expect(cli.run(['volume', 'rm', '-f', 'never-was']).code).toBe(0);
+
+    expect(cli.run(['volume', 'create', 'rm-me']).code).toBe(0);
+    const several = cli.run(['volume', 'rm', 'never-was', 'rm-me', 'nor-this']);
+    expect(several.code).toBe(125);
+    expect(several.stdout).toBe('rm-me\n');
+    expect(several.stderr).toBe('tsrun: no such volume: never-was\ntsrun: no such volume: nor-this\n');
+    expect(volumeNames()).not.toContain('rm-me');
+  });
+
+  it('volume inspect of a missing volume: [] on stdout, tsrun\'s error, exit 125 (no daemon named)', () => {
+    const missing = cli.run(['volume', 'inspect', 'never-was']);
+    expect(missing.code).toBe(125);
+    expect(missing.stdout).toBe('[]\n');
+    expect(missing.stderr).toBe('tsrun: no such volume: never-was\n');
   });
 });
 
@@ -305,8 +319,8 @@ describe('bad volume names', () => {
       expect(r.stderr).toContain(bad);
     }
     const create = cli.run(['volume', 'create', 'bad/name']);
-    expect(create.code).toBe(1);
-    expect(create.stderr).toMatch(/"bad\/name" includes invalid characters/);
+    expect(create.code).toBe(125);
+    expect(create.stderr).toMatch(/^tsrun: create bad\/name: invalid volume name "bad\/name": "bad\/name" includes invalid characters/);
     expect(readdirSync(join(cli.root, 'volumes')).sort()).toEqual(volumesBefore);
     expect(cli.run(['ps', '-aq']).stdout).toBe(containersBefore);
   });
@@ -397,7 +411,7 @@ describe("the local driver's options (type, device, o)", () => {
     expect(mountsUnder(dataDir('bindvol'))).toEqual([]);
     // Mounted again for volume rm's sake: rm must unmount, never delete through the bind.
     expect(cli.run(['run', '-d', '--name', 'bindholder', '-v', 'bindvol:/srv', image, 'sleep', '600']).code).toBe(0);
-    expect(cli.run(['volume', 'rm', 'bindvol']).code).toBe(1); // in use
+    expect(cli.run(['volume', 'rm', 'bindvol']).code).toBe(125); // in use
     expect(cli.run(['rm', '-f', 'bindholder']).code).toBe(0);
     expect(cli.run(['volume', 'rm', 'bindvol']).code).toBe(0);
     expect(readdirSync(host).sort()).toEqual(['back', 'hello.txt']);
@@ -471,10 +485,10 @@ describe("the local driver's options (type, device, o)", () => {
       expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(125);
       expect(r.stderr).toContain(text);
     }
-    // The daemon's answer to `volume create`, as Docker's CLI prints it (exit 1, as every volume verb's).
+    // A driver with no plugin behind it: the failing step and volume named, exit 125 as every tsrun error.
     const missing = cli.run(['volume', 'create', '--driver', 'rexray', 'badopt4']);
-    expect(missing.code).toBe(1);
-    expect(missing.stderr).toContain('Error response from daemon: create badopt4: error looking up volume plugin rexray: plugin "rexray" not found');
+    expect(missing.code).toBe(125);
+    expect(missing.stderr).toMatch(/^tsrun: create badopt4: error looking up volume plugin rexray: plugin "rexray" not found/);
     expect(volumeNames()).toEqual(volumesBefore);
     expect(cli.run(['ps', '-aq']).stdout).toBe(containersBefore);
   });
@@ -513,8 +527,8 @@ describe("the local driver's options (type, device, o)", () => {
       expect(JSON.parse(cli.run(['inspect', 'crash1']).stdout)[0].State.Running).toBe(false);
 
       const refused = cli.run(['volume', 'rm', 'crashvol']);
-      expect(refused.code).toBe(1);
-      expect(refused.stderr).toContain(`remove crashvol: volume is in use - [${id}]`);
+      expect(refused.code).toBe(125);
+      expect(refused.stderr).toBe(`tsrun: remove crashvol: volume is in use - [${id}]\n`);
       expect(mountsUnder(dataDir('crashvol'))).toEqual([]); // no live user: the leftover mount is gone
       expect(volumeNames()).toContain('crashvol');
 
@@ -557,8 +571,8 @@ describe("the local driver's options (type, device, o)", () => {
       expect(cli.run(['volume', 'create', '-o', 'type=tmpfs', '-o', 'device=tmpfs', 'livevol']).code).toBe(0);
       const live = cli.run(['run', '-d', '--name', 'liveuser', '-v', 'livevol:/d', image, 'sleep', '600']).stdout.trim();
       const refused = cli.run(['volume', 'rm', 'livevol']);
-      expect(refused.code).toBe(1);
-      expect(refused.stderr).toContain(`volume is in use - [${live}]`);
+      expect(refused.code).toBe(125);
+      expect(refused.stderr).toBe(`tsrun: remove livevol: volume is in use - [${live}]\n`);
       for (const verb of [['volume', 'prune', '-f', '-a'], ['container', 'prune', '-f'], ['system', 'prune', '-f']]) {
         expect(cli.run(verb).code).toBe(0);
         expect(mountsUnder(dataDir('livevol'))).toEqual([dataDir('livevol')]);

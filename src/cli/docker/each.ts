@@ -1,7 +1,8 @@
-// Applies a verb to several containers as Docker does: report each failure, go on, exit 1 at the end.
+// Applies a verb to several containers: each failure is reported as it happens (the one
+// reporter's "tsrun: ..." line), the other names still run, and the exit code is 125 if any failed.
 import type { Containers } from '../../engine/containers.js';
 import type { ContainerRecord } from '../../engine/container-store.js';
-import { describeError } from '../../errors.js';
+import { EXIT_TSRUN, reportError } from '../exit.js';
 
 export async function forEachContainer(
   containers: Containers,
@@ -14,9 +15,9 @@ export async function forEachContainer(
       await fn(containers.lookup(name), name);
     } catch (err) {
       if (names.length === 1) throw err;
-      process.stderr.write(`Error response from daemon: ${describeError(err)}\n`);
+      reportError('tsrun', err);
       failed++;
     }
   }
-  return failed ? 1 : 0;
+  return failed ? EXIT_TSRUN : 0;
 }

@@ -1,33 +1,37 @@
-// The volume engine for the volume verbs, and how they report errors: as the
-// Docker CLI prints the daemon's answer ("Error response from daemon: ..."), exit 1.
+// The volume engine for the volume verbs, and how they report errors: through the one
+// reporter ("tsrun: no such volume: NAME"), each failure as it happens, exit 125 if any.
 import type { Command } from 'commander';
 import { Volumes } from '../../engine/volumes.js';
-import { describeError, NotFoundError } from '../../errors.js';
+import { describeError, NotFoundError, TsrunError } from '../../errors.js';
 import { contextOf } from '../common.js';
+import { EXIT_TSRUN, reportError } from '../exit.js';
 
 export function volumesOf(cmd: Command): Volumes {
   return new Volumes(contextOf(cmd));
 }
 
-/** Docker's text for an error about volume `name` during `verb` ("get", "create", "remove"). */
-export function volumeErrorText(verb: string, name: string, err: unknown): string {
-  if (err instanceof NotFoundError && err.kind === 'volume') return `get ${name}: no such volume`;
-  const text = describeError(err);
-  return text.startsWith(`${verb} ${name}:`) ? text : `${verb} ${name}: ${text}`;
+/**
+ * An error about volume `name` during `verb` ("get", "create", "remove"), named by both
+ * unless it already says which volume ("no such volume: NAME", "remove NAME: ...").
+ */
+export function volumeError(verb: string, name: string, err: unknown): unknown {
+  if (err instanceof NotFoundError || name === '' || describeError(err).startsWith(`${verb} ${name}:`)) return err;
+  const hint = err instanceof TsrunError ? err.hint : undefined;
+  return new TsrunError('VOLUME', `${verb} ${name}`, { cause: err, hint });
 }
 
-/** Applies a verb to several volumes as Docker does: report each failure, go on, exit 1 at the end. */
+/** Applies a verb to several volumes: each failure reported as it happens, the others still run; 125 if any failed. */
 export async function forEachVolume(verb: string, names: string[], fn: (name: string) => Promise<void> | void): Promise<number> {
   let failed = 0;
   for (const name of names) {
     try {
       await fn(name);
     } catch (err) {
-      process.stderr.write(`Error response from daemon: ${volumeErrorText(verb, name, err)}\n`);
+      reportError('tsrun', volumeError(verb, name, err));
       failed++;
     }
   }
-  return failed ? 1 : 0;
+  return failed ? EXIT_TSRUN : 0;
 }
 
 /** Docker's shape of a volume for inspect (and for templates). */

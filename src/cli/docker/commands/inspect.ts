@@ -5,6 +5,7 @@ import { openStore } from '../../../engine/pull.js';
 import { Networks } from '../../../engine/networks.js';
 import { NotFoundError } from '../../../errors.js';
 import { action, contextOf } from '../../common.js';
+import { EXIT_TSRUN, reportError } from '../../exit.js';
 import { inspectContainer } from '../container-view.js';
 import { containersOf } from '../engine-access.js';
 import { imageInspectJson } from '../image-view.js';
@@ -26,12 +27,13 @@ export function registerInspect(program: Command, name = 'inspect', kinds: 'any'
           const found = inspectContainerNamed(containers, n) ?? (kinds === 'any' ? inspectImageNamed(self, n) ?? inspectVolumeNamed(self, n) : undefined);
           if (found) out.push(found);
           else {
-            process.stderr.write(`Error: No such ${kinds === 'any' ? 'object' : 'container'}: ${n}\n`);
+            reportError('tsrun', new NotFoundError(kinds === 'any' ? 'object' : 'container', n));
             failed++;
           }
         }
+        // What was found (`[]` when nothing was) still goes to stdout: scripts parse it.
         printInspected(out, flags.format);
-        return failed ? 1 : 0;
+        return failed ? EXIT_TSRUN : 0;
       }),
     );
 }

@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 import { containersOf } from '../engine-access.js';
 import { UsageError } from '../../../errors.js';
 import { action } from '../../common.js';
+import { EXIT_TSRUN, reportError } from '../../exit.js';
 import { attachSignalProxy, detachKeysFor, startAndAttach } from '../attach.js';
 
 export function registerStart(program: Command): void {
@@ -50,11 +51,11 @@ export function registerStart(program: Command): void {
             process.stdout.write(`${name}\n`);
           } catch (err) {
             if (names.length === 1) throw err;
-            process.stderr.write(`Error response from daemon: ${(err as Error).message}\n`);
+            reportError('tsrun', err);
             failed++;
           }
         }
-        return failed ? 125 : 0;
+        return failed ? EXIT_TSRUN : 0;
       }),
     );
 }
