@@ -50,6 +50,8 @@ export interface ContainerMount {
   copyUpPending?: boolean;
   /** Volume only: its driver when not `local` (a volume plugin's name), for inspect. */
   driver?: string;
+  /** A plugin's volume only: the path its Mount returned at the latest start (inspect's Source, as Docker shows it). */
+  pluginPath?: string;
 }
 
 export interface ContainerRecord {

@@ -471,7 +471,12 @@ export class Containers {
     if (names.length === 0) return undefined;
     const lease = await volumes.lease();
     try {
-      await volumes.mountLocked(names, record.id); // a plugin's Mount ID: the container's id, as Docker's
+      const pluginPaths = await volumes.mountLocked(names, record.id); // a plugin's Mount ID: the container's id, as Docker's
+      // Saved with the running state by the caller: inspect's Source is the plugin's path.
+      for (const m of this.volumeMounts(record)) {
+        const path = pluginPaths.get(m.name!);
+        if (path !== undefined) m.pluginPath = path;
+      }
     } catch (err) {
       lease.release();
       // What did mount (other volumes, a plugin's Mount) is undone: the container never starts.

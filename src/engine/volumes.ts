@@ -34,6 +34,7 @@ import { layout, type EngineContext } from './context.js';
 import { recordEvent } from './events.js';
 import { copyUp, MOUNTED_STAGING_PATTERN } from './volume-copy.js';
 import { checkVolumeDriver, needsMount, resolveServerAddress, validateVolumeOptions, volumeMountArgs } from './volume-options.js';
+import type { PluginVolume } from './volume-plugins.js';
 
 /** Docker (23+) marks anonymous volumes with this label; `volume prune` without -a removes only those. */
 export const ANONYMOUS_VOLUME_LABEL = 'com.docker.volume.anonymous';
@@ -261,6 +262,37 @@ export class Volumes {
       .filter((v): v is VolumeInfo => v !== undefined);
   }
 
+  /**
+   * `volume ls`: every recorded volume, and the volumes that the plugins of recorded volumes
+   * report through List (a plugin may know volumes made elsewhere), each once, by name. Only
+   * those plugins are asked (none is activated for nothing); a plugin's own Mountpoint replaces
+   * the bind target. A plugin that fails is named in `failures` and the rest is still listed.
+   */
+  async listWithPlugins(): Promise<{ volumes: VolumeInfo[]; failures: { driver: string; error: unknown }[] }> {
+    const byName = new Map(this.list().map((v) => [v.name, v]));
+    const drivers = [...new Set([...byName.values()].map((v) => v.driver).filter((d) => d !== 'local'))];
+    const failures: { driver: string; error: unknown }[] = [];
+    for (const driver of drivers) {
+      let reported: PluginVolume[];
+      try {
+        reported = await (await pluginFor(driver)).list();
+      } catch (error) {
+        failures.push({ driver, error });
+        continue;
+      }
+      for (const pv of reported) {
+        if (typeof pv?.Name !== 'string' || pv.Name === '') continue;
+        const known = byName.get(pv.Name);
+        // Another driver's volume of the same name: ours stays (names are unique, as in Docker).
+        if (known && known.driver !== driver) continue;
+        const mountpoint = typeof pv.Mountpoint === 'string' ? pv.Mountpoint : '';
+        byName.set(pv.Name, known ? { ...known, mountpoint } : { name: pv.Name, driver, createdAt: pv.CreatedAt ?? '', labels: {}, options: {}, anonymous: false, mountpoint });
+      }
+    }
+    const volumes = [...byName.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    return { volumes, failures };
+  }
+
   /** Volume name -> ids of the containers (any state) that mount it. */
   usage(): Map<string, string[]> {
     const out = new Map<string, string[]>();
@@ -484,12 +516,14 @@ export class Volumes {
    * plugin's volume is mounted by its plugin for `mountId` (the container's id) and its
    * path bound on _data. The caller holds lease() until the containers using them are
    * live, so that releaseUnused() never unmounts what a starting container is about to bind.
+   * Returns the path each plugin's Mount gave, by volume name.
    */
-  async mountLocked(names: readonly string[], mountId?: string): Promise<void> {
+  async mountLocked(names: readonly string[], mountId?: string): Promise<Map<string, string>> {
+    const pluginPaths = new Map<string, string>();
     for (const name of this.withMountOptions(names)) {
       const v = this.get(name);
       if (v.driver !== 'local') {
-        await this.mountPluginVolumeLocked(v, mountId);
+        pluginPaths.set(name, await this.mountPluginVolumeLocked(v, mountId));
         continue;
       }
       if (isMountPoint(v.mountpoint)) continue;
@@ -508,6 +542,7 @@ export class Volumes {
         throw new StateError(`failed to mount local volume ${name}: mount ${source}:${v.mountpoint} (type ${fstype || 'none'}, options "${v.options.o ?? ''}"): ${(err as Error).message}`);
       }
     }
+    return pluginPaths;
   }
 
   /**
@@ -515,9 +550,9 @@ export class Volumes {
    * hears of it, so whatever kills tsrun after that, releaseUnused() finds an Unmount to
    * make. One left by an earlier run of the same container is undone first, so every
    * Mount has exactly one Unmount. The first user's path is bound on _data; later users
-   * share that bind while it lasts.
+   * share that bind while it lasts. Returns the path the plugin's Mount gave.
    */
-  private async mountPluginVolumeLocked(v: VolumeInfo, mountId: string | undefined): Promise<void> {
+  private async mountPluginVolumeLocked(v: VolumeInfo, mountId: string | undefined): Promise<string> {
     if (mountId === undefined || !MOUNT_ID_PATTERN.test(mountId)) throw new StateError(`volume ${v.name} of driver ${v.driver} needs a valid mount ID, not "${mountId ?? ''}"`);
     const plugin = await pluginFor(v.driver);
     if (this.pluginMountIds(v.name).includes(mountId)) await this.pluginUnmount(plugin, v.name, mountId);
@@ -531,13 +566,14 @@ export class Volumes {
       rmSync(record, { force: true }); // the plugin did not mount: nothing to undo
       throw new StateError(`error while mounting volume '${v.name}': ${(err as Error).message}`, { cause: err });
     }
-    if (isMountPoint(v.mountpoint)) return;
+    if (isMountPoint(v.mountpoint)) return path;
     try {
       native().mount(path, v.mountpoint, '', MS_BIND | MS_REC, null);
     } catch (err) {
       await this.pluginUnmount(plugin, v.name, mountId).catch(() => undefined);
       throw new StateError(`error while mounting volume '${v.name}': cannot bind ${path} (from plugin ${v.driver}) on ${v.mountpoint}: ${(err as Error).message}`);
     }
+    return path;
   }
 
   private pluginMountsDir(name: string): string {

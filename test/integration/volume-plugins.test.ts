@@ -5,6 +5,7 @@
 // under the integration lock.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { request } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { usePulledBusybox } from '../support/pulled-busybox.js';
@@ -36,23 +37,45 @@ beforeAll(async () => {
   // Every tsrun the tests start (and the monitors they leave) finds the plugin here.
   savedDirs = process.env.TSRUN_PLUGIN_DIRS;
   process.env.TSRUN_PLUGIN_DIRS = pluginDirs;
-  plugin = spawn(process.execPath, [join(REPO, 'test/support/volume-plugin-server.mjs'), join(pluginDirs, 'fake.sock'), store, callLog], { stdio: ['ignore', 'pipe', 'inherit'] });
-  await new Promise<void>((resolve, reject) => {
-    plugin!.stdout!.once('data', () => resolve());
-    plugin!.once('exit', (code) => reject(new Error(`plugin server exited ${code}`)));
-  });
+  plugin = await startPlugin('fake', store, callLog);
 }, 30_000);
 
 afterAll(async () => {
   if (savedDirs === undefined) delete process.env.TSRUN_PLUGIN_DIRS;
   else process.env.TSRUN_PLUGIN_DIRS = savedDirs;
-  if (plugin && plugin.exitCode === null) {
-    const exited = new Promise((r) => plugin!.once('exit', r));
-    plugin.kill('SIGTERM');
-    await exited;
-  }
+  if (plugin) await stopPlugin(plugin);
   if (work) rmSync(work, { recursive: true, force: true });
 });
+
+/** The test plugin as NAME (its socket in the plugin dir), once it listens. */
+async function startPlugin(name: string, dataDir: string, log: string): Promise<ChildProcess> {
+  const child = spawn(process.execPath, [join(REPO, 'test/support/volume-plugin-server.mjs'), join(pluginDirs, `${name}.sock`), dataDir, log], { stdio: ['ignore', 'pipe', 'inherit'] });
+  await new Promise<void>((resolve, reject) => {
+    child.stdout!.once('data', () => resolve());
+    child.once('exit', (code) => reject(new Error(`plugin server exited ${code}`)));
+  });
+  return child;
+}
+
+async function stopPlugin(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGTERM');
+  await exited;
+}
+
+/** A call to the fake plugin as another host would make it: tsrun hears nothing of it. */
+function callPlugin(call: string, body: Record<string, unknown>): Promise<Record<string, unknown>> {
+  return new Promise((resolve, reject) => {
+    const req = request({ socketPath: join(pluginDirs, 'fake.sock'), method: 'POST', path: `/${call}` }, (res) => {
+      let text = '';
+      res.on('data', (c: Buffer) => (text += c.toString()));
+      res.on('end', () => resolve(JSON.parse(text) as Record<string, unknown>));
+    });
+    req.on('error', reject);
+    req.end(JSON.stringify(body));
+  });
+}
 
 let callsBefore = 0;
 beforeEach(() => {
@@ -96,7 +119,8 @@ describe('a volume plugin', () => {
     expect(readFileSync(join(store, 'pv1', 'f'), 'utf8')).toBe('from-container\n');
     const id = idOf('pvw');
     expect(callsSince()).toEqual(['VolumeDriver.Create pv1', `VolumeDriver.Mount pv1 ${id}`, `VolumeDriver.Unmount pv1 ${id}`]);
-    expect(JSON.parse(cli.ok(['inspect', 'pvw']))[0].Mounts).toMatchObject([{ Type: 'volume', Name: 'pv1', Driver: 'fake', Destination: '/data' }]);
+    // Source: the path the plugin's Mount returned, not the bind target under --root (as Docker shows it).
+    expect(JSON.parse(cli.ok(['inspect', 'pvw']))[0].Mounts).toMatchObject([{ Type: 'volume', Name: 'pv1', Driver: 'fake', Source: join(store, 'pv1'), Destination: '/data' }]);
     expect(mountsUnder(dataDir('pv1'))).toEqual([]);
     expect(readdirSync(dataDir('pv1'))).toEqual([]); // nothing written underneath the bind
 
@@ -143,6 +167,63 @@ describe('a volume plugin', () => {
     expect(c.code).toBe(125);
     expect(c.stderr).toMatch(/^tsrun: create pvghost: error looking up volume plugin ghost: plugin "ghost" not found/);
     expect(cli.ok(['volume', 'ls', '-q'])).not.toContain('pvghost');
+  });
+
+  it('volume ls adds the volumes the plugin reports (List), made elsewhere, once each with its driver; -q, --format and filters see them', async () => {
+    expect(cli.run(['volume', 'create', '-d', 'fake', 'pvls']).code).toBe(0);
+    expect(cli.run(['volume', 'create', 'pvlocal']).code).toBe(0);
+    expect(await callPlugin('VolumeDriver.Create', { Name: 'pvfar', Opts: {} })).toEqual({});
+    try {
+      const table = cli.run(['volume', 'ls']);
+      expect(table.code, table.stderr).toBe(0);
+      expect(table.stderr).toBe('');
+      expect(table.stdout.match(/^fake\s+pvfar$/gm)).toHaveLength(1);
+      expect(table.stdout.match(/^fake\s+pvls$/gm)).toHaveLength(1);
+      expect(table.stdout).toMatch(/^local\s+pvlocal$/m);
+      expect(cli.ok(['volume', 'ls', '-q']).split('\n').filter((n) => n.startsWith('pv'))).toEqual(['pvfar', 'pvlocal', 'pvls']);
+      // The plugin's own Mountpoint, for the volume it reported and for ours.
+      expect(cli.ok(['volume', 'ls', '--format', '{{.Driver}} {{.Name}} {{.Mountpoint}}', '-f', 'driver=fake'])).toBe(`fake pvfar ${join(store, 'pvfar')}\nfake pvls ${join(store, 'pvls')}\n`);
+      expect(cli.ok(['volume', 'ls', '-q', '-f', 'name=pvfar'])).toBe('pvfar\n');
+      expect(cli.ok(['volume', 'ls', '-q', '-f', 'driver=local'])).not.toContain('pvfar');
+    } finally {
+      await callPlugin('VolumeDriver.Remove', { Name: 'pvfar' });
+    }
+    expect(cli.ok(['volume', 'ls', '-q'])).not.toContain('pvfar');
+    expect(cli.run(['volume', 'rm', 'pvls', 'pvlocal']).code).toBe(0);
+  });
+
+  it('volume ls with a plugin that cannot be reached: a warning naming it, the rest listed, exit 0', async () => {
+    const gone = await startPlugin('gone', join(work, 'gone-store'), join(work, 'gone-calls.jsonl'));
+    try {
+      expect(cli.run(['volume', 'create', '-d', 'gone', 'pvgone']).code).toBe(0);
+    } finally {
+      await stopPlugin(gone);
+    }
+    rmSync(join(pluginDirs, 'gone.sock'), { force: true });
+    expect(cli.run(['volume', 'create', '-d', 'fake', 'pvstays']).code).toBe(0);
+    try {
+      const r = cli.run(['volume', 'ls', '--format', '{{.Driver}} {{.Name}}']);
+      expect(r.code).toBe(0);
+      expect(r.stderr).toMatch(/^WARNING: cannot list the volumes of plugin gone: error looking up volume plugin gone: plugin "gone" not found/);
+      expect(r.stderr.split('\n').filter(Boolean)).toHaveLength(1);
+      expect(r.stdout).toContain('gone pvgone\n'); // our record of it stays listed
+      expect(r.stdout).toContain('fake pvstays\n');
+    } finally {
+      // Its plugin is gone for good: the record goes by hand.
+      rmSync(join(cli.root, 'volumes', 'pvgone'), { recursive: true, force: true });
+    }
+    expect(cli.run(['volume', 'rm', 'pvstays']).code).toBe(0);
+  });
+
+  it('volume inspect and inspect show the Mountpoint and Status Get gives, an empty Mountpoint when it gives none', () => {
+    expect(cli.run(['volume', 'create', '-d', 'fake', 'pvget']).code).toBe(0);
+    expect(cli.run(['volume', 'create', '-d', 'fake', '-o', 'hide-mountpoint=1', 'pvhidden']).code).toBe(0);
+    for (const verb of [['volume', 'inspect'], ['inspect']]) {
+      const [shown, hidden] = JSON.parse(cli.ok([...verb, 'pvget', 'pvhidden']));
+      expect(shown, verb.join(' ')).toMatchObject({ Name: 'pvget', Driver: 'fake', Mountpoint: join(store, 'pvget'), Status: { mounts: 0 } });
+      expect(hidden, verb.join(' ')).toMatchObject({ Name: 'pvhidden', Driver: 'fake', Mountpoint: '', Status: { mounts: 0 } });
+    }
+    expect(cli.run(['volume', 'rm', 'pvget', 'pvhidden']).code).toBe(0);
   });
 
   it('a detached container keeps its Mount while it runs; its stop Unmounts (from the exit command), and events name the driver', async () => {

@@ -3,7 +3,8 @@
 // It listens on the unix socket SOCKET, keeps each volume as the directory DATA_DIR/NAME
 // and appends every call to CALL_LOG as one JSON line {"call":"VolumeDriver.Mount","body":{...}}.
 // Options given at Create steer failures: fail-mount=MSG makes each Mount answer Err MSG,
-// fail-remove=MSG each Remove. --implements=Authz makes it a plugin that is not a volume driver.
+// fail-remove=MSG each Remove; hide-mountpoint=1 leaves the Mountpoint out of Get's and List's
+// answers (Status only). --implements=Authz makes it a plugin that is not a volume driver.
 // Prints "ready" once listening; SIGTERM ends it.
 import { appendFileSync, mkdirSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
@@ -20,6 +21,9 @@ const implementsKind = flags.find((f) => f.startsWith('--implements='))?.slice('
 const volumes = new Map();
 
 const pathOf = (name) => join(dataDir, name);
+
+/** The Mountpoint field Get and List give: none for a volume created with hide-mountpoint. */
+const shownMountpoint = (name) => (volumes.get(name)?.opts['hide-mountpoint'] ? {} : { Mountpoint: pathOf(name) });
 
 const handlers = {
   'Plugin.Activate': () => ({ Implements: [implementsKind] }),
@@ -55,9 +59,9 @@ const handlers = {
   'VolumeDriver.Get': ({ Name }) => {
     const v = volumes.get(Name);
     if (!v) return { Err: `no such volume ${Name}` };
-    return { Volume: { Name, Mountpoint: pathOf(Name), Status: { mounts: v.mountIds.size } } };
+    return { Volume: { Name, ...shownMountpoint(Name), Status: { mounts: v.mountIds.size } } };
   },
-  'VolumeDriver.List': () => ({ Volumes: [...volumes.keys()].map((Name) => ({ Name, Mountpoint: pathOf(Name) })) }),
+  'VolumeDriver.List': () => ({ Volumes: [...volumes.keys()].map((Name) => ({ Name, ...shownMountpoint(Name) })) }),
   'VolumeDriver.Capabilities': () => ({ Capabilities: { Scope: 'local' } }),
 };
 

@@ -76,7 +76,7 @@ export function inspectContainer(
     GraphDriver: { Name: 'overlay', Data: { LowerDir: record.lowerDirs.join(':'), MergedDir: extra.rootfs } },
     Mounts: (record.mounts ?? []).map((m) =>
       m.type === 'volume'
-        ? { Type: 'volume', Name: m.name, Source: m.source, Destination: m.destination, Driver: m.driver ?? 'local', Mode: m.mode, RW: m.rw, Propagation: '' }
+        ? { Type: 'volume', Name: m.name, Source: m.pluginPath ?? m.source, Destination: m.destination, Driver: m.driver ?? 'local', Mode: m.mode, RW: m.rw, Propagation: '' }
         : { Type: 'bind', Source: m.source, Destination: m.destination, Mode: m.mode, RW: m.rw, Propagation: m.propagation ?? 'rprivate' },
     ),
     Config: {

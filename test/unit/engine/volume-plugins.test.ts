@@ -185,6 +185,41 @@ describe('volumes of a plugin', () => {
     expect((await volumes.create({ name: 'pv' })).volume.driver).toBe('fake');
   });
 
+  it('describe shows an empty Mountpoint and no Status when Get gives none, as Docker', async () => {
+    await volumes.create({ name: 'pv', driver: 'fake' });
+    answers['VolumeDriver.Get'] = (b) => ({ Volume: { Name: b.Name } });
+    const described = await volumes.describe('pv');
+    expect(described.mountpoint).toBe('');
+    expect(described.status).toBeUndefined();
+  });
+
+  it('listWithPlugins adds what the plugins of recorded volumes report (List), once each; a failing plugin is named and the rest listed', async () => {
+    await volumes.create({ name: 'loc' });
+    expect(await volumes.listWithPlugins()).toEqual({ volumes: [volumes.get('loc')], failures: [] });
+    expect(calls).toEqual([]); // no plugin volume recorded: no plugin asked
+    await volumes.create({ name: 'pv', driver: 'fake' });
+    answers['VolumeDriver.List'] = () => ({
+      Volumes: [
+        { Name: 'pv', Mountpoint: '/plugin/pv' },
+        { Name: 'elsewhere', Mountpoint: '/plugin/elsewhere', CreatedAt: '2026-01-02T03:04:05Z' },
+        { Name: 'loc' }, // a local volume's name: ours stays
+      ],
+    });
+    // A recorded volume whose plugin is gone.
+    mkdirSync(volumes.dataDir('lost'), { recursive: true });
+    writeFileSync(join(volumes.volumeDir('lost'), 'volume.json'), JSON.stringify({ name: 'lost', driver: 'ghost', createdAt: '', labels: {}, options: {}, anonymous: false }));
+    const { volumes: listed, failures } = await volumes.listWithPlugins();
+    expect(listed.map((v) => [v.name, v.driver, v.mountpoint])).toEqual([
+      ['elsewhere', 'fake', '/plugin/elsewhere'],
+      ['loc', 'local', volumes.dataDir('loc')],
+      ['lost', 'ghost', volumes.dataDir('lost')],
+      ['pv', 'fake', '/plugin/pv'],
+    ]);
+    expect(listed[0]).toMatchObject({ createdAt: '2026-01-02T03:04:05Z', labels: {}, options: {}, anonymous: false });
+    expect(failures.map((f) => f.driver)).toEqual(['ghost']);
+    expect(String(failures[0]!.error)).toContain('error looking up volume plugin ghost');
+  });
+
   it('a plugin refusing Create leaves no volume; a missing plugin is a clear error', async () => {
     answers['VolumeDriver.Create'] = () => ({ Err: 'quota exceeded' });
     await expect(volumes.create({ name: 'pv', driver: 'fake' })).rejects.toThrow('VolumeDriver.Create: quota exceeded');
@@ -229,7 +264,8 @@ describe('volumes of a plugin', () => {
     writeFileSync(join(base, 'store', 'pv', 'hello'), 'from plugin');
     const lease = await volumes.lease();
     try {
-      await volumes.mountLocked(['pv'], c.id);
+      // The Mount's path, for the container's record (inspect's Source).
+      expect(await volumes.mountLocked(['pv'], c.id)).toEqual(new Map([['pv', join(base, 'store', 'pv')]]));
     } finally {
       lease.release();
     }

@@ -19,12 +19,12 @@ export function registerInspect(program: Command, name = 'inspect', kinds: 'any'
     .argument('<name...>')
     .option('-f, --format <template>', "a Go template, as Docker's (e.g. {{.State.Status}}, {{json .Config}}, {{range .Mounts}}{{.Source}} {{end}})")
     .action(
-      action('tsrun', (names: string[], flags: { format?: string }, self: Command) => {
+      action('tsrun', async (names: string[], flags: { format?: string }, self: Command) => {
         const containers = containersOf(self);
         const out: unknown[] = [];
         let failed = 0;
         for (const n of names) {
-          const found = inspectContainerNamed(containers, n) ?? (kinds === 'any' ? inspectImageNamed(self, n) ?? inspectVolumeNamed(self, n) : undefined);
+          const found = inspectContainerNamed(containers, n) ?? (kinds === 'any' ? inspectImageNamed(self, n) ?? (await inspectVolumeNamed(self, n)) : undefined);
           if (found) out.push(found);
           else {
             reportError('tsrun', new NotFoundError(kinds === 'any' ? 'object' : 'container', n));
@@ -50,9 +50,10 @@ function inspectContainerNamed(containers: ReturnType<typeof containersOf>, name
   }
 }
 
-function inspectVolumeNamed(cmd: Command, name: string): unknown {
-  const volume = volumesOf(cmd).find(name);
-  return volume ? inspectVolumeJson(volume) : undefined;
+/** As `volume inspect` shows it: a plugin's volume with the Mountpoint and Status its plugin answers. */
+async function inspectVolumeNamed(cmd: Command, name: string): Promise<unknown> {
+  const volumes = volumesOf(cmd);
+  return volumes.find(name) ? inspectVolumeJson(await volumes.describe(name)) : undefined;
 }
 
 function inspectImageNamed(cmd: Command, name: string): unknown {

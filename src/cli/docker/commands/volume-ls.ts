@@ -1,7 +1,10 @@
-// tsrun volume ls [-q] [--format json|TEMPLATE] [-f dangling=true|name=X|label=K[=V]|driver=local]: DRIVER, VOLUME NAME
+// tsrun volume ls [-q] [--format json|TEMPLATE] [-f dangling=true|name=X|label=K[=V]|driver=local]: DRIVER, VOLUME NAME,
+// with the volumes the plugins in use report (Volumes.listWithPlugins).
 import type { Command } from 'commander';
 import { parseVolumeFilters, volumeMatches } from '../../../engine/volumes.js';
+import { describeError } from '../../../errors.js';
 import { action } from '../../common.js';
+import { printWarning } from '../engine-access.js';
 import { printFormatted } from '../list-format.js';
 import { printTable } from '../table.js';
 import { volumesOf } from '../volume-access.js';
@@ -22,12 +25,15 @@ export function registerVolumeLs(volume: Command): void {
     .option('-f, --filter <filter>', 'filter output (dangling=true, name=X, label=K[=V], driver=local)', collect)
     .option('--format <format>', 'json, or a Go-style template such as "{{.Name}}" ("table TEMPLATE" adds headers)')
     .action(
-      action('tsrun', (flags: { quiet?: boolean; filter?: string[]; format?: string }, self: Command) => {
+      action('tsrun', async (flags: { quiet?: boolean; filter?: string[]; format?: string }, self: Command) => {
         const volumes = volumesOf(self);
         const filters = parseVolumeFilters(flags.filter ?? []);
         volumes.repair();
         const usage = volumes.usage();
-        const list = volumes.list().filter((v) => volumeMatches(v, usage.get(v.name)?.length ?? 0, filters));
+        // With the volumes the plugins in use report (List); one that fails is a warning, as in Docker.
+        const { volumes: all, failures } = await volumes.listWithPlugins();
+        for (const f of failures) printWarning(`cannot list the volumes of plugin ${f.driver}: ${describeError(f.error)}`);
+        const list = all.filter((v) => volumeMatches(v, usage.get(v.name)?.length ?? 0, filters));
         if (flags.quiet) {
           for (const v of list) process.stdout.write(`${v.name}\n`);
           return;
