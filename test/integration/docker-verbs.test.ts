@@ -128,6 +128,13 @@ describe('verbs given several names', () => {
     }
   });
 
+  it('network and pod verbs too: each unknown name in tsrun\'s form, 125', () => {
+    for (const [verb, kind] of [[['network', 'rm'], 'network'], [['network', 'inspect'], 'network'], [['pod', 'rm'], 'pod'], [['pod', 'stop'], 'pod']] as const) {
+      const r = cli.run([...verb, 'ghost-a', 'ghost-b']);
+      expect({ code: r.code, stderr: r.stderr }, verb.join(' ')).toEqual({ code: 125, stderr: `tsrun: no such ${kind}: ghost-a\ntsrun: no such ${kind}: ghost-b\n` });
+    }
+  });
+
   it('inspect: [] on stdout for scripts, the error in tsrun\'s form, exit 125', () => {
     const any = cli.run(['inspect', 'ghost-a']);
     expect({ code: any.code, stdout: any.stdout, stderr: any.stderr }).toEqual({ code: 125, stdout: '[]\n', stderr: 'tsrun: no such object: ghost-a\n' });

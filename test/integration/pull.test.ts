@@ -139,15 +139,16 @@ describe('tsrun pull (docker-registry)', () => {
       RootFS: { Type: 'layers', Layers: layout.layers.map((l) => l.diffId) },
     });
     expect(info.Size).toBeGreaterThan(4_500_000);
-    expect(t.run(['image', 'inspect', 'nosuch']).code).toBe(1);
+    const nosuch = t.run(['image', 'inspect', 'nosuch']);
+    expect({ code: nosuch.code, stdout: nosuch.stdout, stderr: nosuch.stderr }).toEqual({ code: 125, stdout: '[]\n', stderr: 'tsrun: no such image: nosuch\n' });
 
     expect(t.run(['tag', `${name}:v1`, 'myapp:stable']).code).toBe(0);
     expect(t.run(['image', 'inspect', '-f', '{{json .RepoTags}}', 'myapp:stable']).stdout.trim()).toBe(JSON.stringify([`${name}:latest`, `${name}:v1`, 'myapp:stable']));
 
     // By ID with names in several repositories: refused without -f.
     const refused = t.run(['rmi', shortId]);
-    expect(refused.code).toBe(1);
-    expect(refused.stderr).toContain('referenced in multiple repositories');
+    expect(refused.code).toBe(125);
+    expect(refused.stderr).toMatch(/^tsrun: .*referenced in multiple repositories/);
     // By name with other tags left: only untagged.
     const untag = t.run(['rmi', 'myapp:stable']);
     expect(untag).toMatchObject({ code: 0, stdout: 'Untagged: myapp:stable\n' });
@@ -164,7 +165,9 @@ describe('tsrun pull (docker-registry)', () => {
     expect(t.run(['images', '-q']).stdout).toBe('');
     expect(readdirSync(join(t.root, 'content', 'blobs', 'sha256'))).toEqual([]);
     expect(readdirSync(join(t.root, 'layers')).filter((n) => /^[a-f0-9]{64}$/.test(n))).toEqual([]);
-    expect(t.run(['rmi', name]).code).toBe(1);
+    // Several names: each failure reported as it comes, 125 at the end.
+    const gone = t.run(['rmi', name, 'nosuch']);
+    expect({ code: gone.code, stderr: gone.stderr }).toEqual({ code: 125, stderr: `tsrun: no such image: ${name}\ntsrun: no such image: nosuch\n` });
   });
 
   it('mounts an image read-only, idempotently, and unmounts it', () => {
@@ -193,8 +196,8 @@ describe('tsrun pull (docker-registry)', () => {
     expect(created.stderr).toBe('');
     expect(created.code).toBe(0);
     const refused = t.run(['rmi', name]);
-    expect(refused.code).toBe(1);
-    expect(refused.stderr).toContain('container user1 is using its referenced image');
+    expect(refused.code).toBe(125);
+    expect(refused.stderr).toMatch(/^tsrun: .*container user1 is using its referenced image/);
     const forced = t.run(['rmi', '-f', name]);
     expect(forced.code).toBe(0);
     expect(forced.stdout).toContain(`Untagged: ${name}`);

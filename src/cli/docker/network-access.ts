@@ -1,14 +1,14 @@
 // The network engine for the network verbs, built from the global options like containersOf().
 import type { Command } from 'commander';
 import { Networks } from '../../engine/networks.js';
-import { describeError } from '../../errors.js';
+import { EXIT_TSRUN, reportError } from '../exit.js';
 import { containersOf } from './engine-access.js';
 
 export function networksOf(cmd: Command): Networks {
   return new Networks(containersOf(cmd));
 }
 
-/** Applies a verb to several networks as Docker does: report each failure, go on, exit 1 at the end. */
+/** Applies a verb to several networks: each failure reported as it comes, the others still run; 125 if any failed. */
 export async function forEachNetwork(names: string[], fn: (name: string) => Promise<void>): Promise<number> {
   let failed = 0;
   for (const name of names) {
@@ -16,9 +16,9 @@ export async function forEachNetwork(names: string[], fn: (name: string) => Prom
       await fn(name);
     } catch (err) {
       if (names.length === 1) throw err;
-      process.stderr.write(`Error: ${describeError(err)}\n`);
+      reportError('tsrun', err);
       failed++;
     }
   }
-  return failed ? 1 : 0;
+  return failed ? EXIT_TSRUN : 0;
 }

@@ -1,7 +1,7 @@
 // The pod engine for the pod verbs, built from the global options like containersOf().
 import type { Command } from 'commander';
 import { Pods, type PodRecord } from '../../engine/pods.js';
-import { describeError } from '../../errors.js';
+import { EXIT_TSRUN, reportError } from '../exit.js';
 import { containersOf } from './engine-access.js';
 
 export function podsOf(cmd: Command): Pods {
@@ -9,7 +9,7 @@ export function podsOf(cmd: Command): Pods {
   return new Pods(containers.ctx, containers);
 }
 
-/** Applies a verb to several pods as Podman does: report each failure, go on, exit 125 at the end. */
+/** Applies a verb to several pods: each failure reported as it comes, the others still run; 125 if any failed. */
 export async function forEachPod(pods: Pods, names: string[], fn: (pod: PodRecord, name: string) => Promise<void>): Promise<number> {
   let failed = 0;
   for (const name of names) {
@@ -17,9 +17,9 @@ export async function forEachPod(pods: Pods, names: string[], fn: (pod: PodRecor
       await fn(pods.lookup(name), name);
     } catch (err) {
       if (names.length === 1) throw err;
-      process.stderr.write(`Error: ${describeError(err)}\n`);
+      reportError('tsrun', err);
       failed++;
     }
   }
-  return failed ? 125 : 0;
+  return failed ? EXIT_TSRUN : 0;
 }

@@ -4,6 +4,7 @@ import { inspectImage } from '../../../engine/images.js';
 import { openStore } from '../../../engine/pull.js';
 import { NotFoundError } from '../../../errors.js';
 import { action, contextOf } from '../../common.js';
+import { EXIT_TSRUN, reportError } from '../../exit.js';
 import { imageInspectJson } from '../image-view.js';
 import { printInspected } from '../inspect-output.js';
 
@@ -25,12 +26,13 @@ export function registerImageInspect(program: Command, name = 'inspect'): Comman
             out.push(imageInspectJson(rec, rec.layers.map((l) => layers.treePath(l.chainId)).reverse()));
           } catch (err) {
             if (!(err instanceof NotFoundError)) throw err;
-            process.stderr.write(`Error: No such image: ${n}\n`);
+            reportError('tsrun', err);
             failed++;
           }
         }
+        // What was found (`[]` when nothing was) still goes to stdout: scripts parse it.
         printInspected(out, flags.format);
-        return failed ? 1 : 0;
+        return failed ? EXIT_TSRUN : 0;
       }),
     );
 }

@@ -1,8 +1,8 @@
 // tsrun rmi [-f] IMAGE...   (Untagged: / Deleted: lines, as Docker prints them)
 import type { Command } from 'commander';
 import { removeImage } from '../../../engine/images.js';
-import { describeError } from '../../../errors.js';
 import { action, contextOf } from '../../common.js';
+import { EXIT_TSRUN, reportError } from '../../exit.js';
 
 export function registerRmi(program: Command, name = 'rmi'): Command {
   return program
@@ -20,12 +20,12 @@ export function registerRmi(program: Command, name = 'rmi'): Command {
             for (const u of r.untagged) process.stdout.write(`Untagged: ${u}\n`);
             for (const d of r.deleted) process.stdout.write(`Deleted: ${d}\n`);
           } catch (err) {
-            // Like Docker: report each failure and go on with the other names; exit 1 at the end.
-            process.stderr.write(`Error response from tsrun: ${describeError(err)}\n`);
+            // Each failure reported as it comes; the other names still go, and 125 at the end.
+            reportError('tsrun', err);
             failed = true;
           }
         }
-        return failed ? 1 : 0;
+        return failed ? EXIT_TSRUN : 0;
       }),
     );
 }
