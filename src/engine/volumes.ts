@@ -34,7 +34,7 @@ import { layout, type EngineContext } from './context.js';
 import { recordEvent } from './events.js';
 import { copyUp, MOUNTED_STAGING_PATTERN } from './volume-copy.js';
 import { checkVolumeDriver, needsMount, resolveServerAddress, validateVolumeOptions, volumeMountArgs } from './volume-options.js';
-import type { PluginVolume } from './volume-plugins.js';
+import type { PluginVolume, VolumePlugin } from './volume-plugins.js';
 
 /** Docker (23+) marks anonymous volumes with this label; `volume prune` without -a removes only those. */
 export const ANONYMOUS_VOLUME_LABEL = 'com.docker.volume.anonymous';
@@ -63,6 +63,14 @@ export interface VolumeInfo extends VolumeRecord {
 export interface VolumeDescription extends VolumeInfo {
   status?: Record<string, unknown>;
   scope: string;
+}
+
+/** A volume tsrun has no record of, as the plugin that has it answers Get (Volumes.findInPlugins). */
+export interface PluginOnlyVolume {
+  /** Driver = the plugin, Mountpoint as Get gives it ('' when none), no labels or options. */
+  volume: VolumeInfo;
+  status?: Record<string, unknown>;
+  plugin: VolumePlugin;
 }
 
 /** Whether the volume's _data is a mount made while containers use it (local options, or a plugin's path), not a plain directory. */
@@ -166,7 +174,7 @@ export class Volumes {
 
   /**
    * create() for a caller holding lease(). No driver asked for: an existing volume of any
-   * driver, or a new local one. A plugin's volume is created by the plugin first; if that
+   * driver, one only a plugin in use has (findInPlugins), or a new local one. A plugin's volume is created by the plugin first; if that
    * fails nothing is recorded.
    */
   async createLocked(req: CreateVolumeRequest): Promise<{ volume: VolumeInfo; created: boolean }> {
@@ -182,8 +190,17 @@ export class Volumes {
       if (req.driver !== undefined && existing.driver !== req.driver) throw new ConflictError(`create ${name}: volume name must be unique: driver '${existing.driver}' already has volume '${name}'`);
       return { volume: existing, created: false };
     }
+    // No driver asked for (-v NAME): a volume a plugin in use already has (made elsewhere) is
+    // taken as it is, as Docker does; it is recorded with that driver, without a Create.
+    const adopted = req.driver === undefined && !anonymous ? await this.findInPlugins(name) : undefined;
+    if (adopted) return this.recordLocked(name, adopted.volume.driver, req, false);
     if (driver !== 'local') await (await pluginFor(driver)).create(name, req.options ?? {});
+    return this.recordLocked(name, driver, req, true);
+  }
 
+  /** Writes a volume's record (and its empty _data) into place; `isNew`: a volume just created, which gets its create event. */
+  private recordLocked(name: string, driver: string, req: CreateVolumeRequest, isNew: boolean): { volume: VolumeInfo; created: boolean } {
+    const anonymous = req.name === undefined;
     const record: VolumeRecord = {
       name,
       driver,
@@ -205,13 +222,18 @@ export class Volumes {
       if ((errno(err) === 'ENOTEMPTY' || errno(err) === 'EEXIST') && this.find(name)) return { volume: this.find(name)!, created: false };
       throw err;
     }
-    recordVolumeEvent(this.ctx, 'create', name, { driver });
-    return { volume: { ...record, mountpoint: this.dataDir(name) }, created: true };
+    if (isNew) recordVolumeEvent(this.ctx, 'create', name, { driver });
+    return { volume: { ...record, mountpoint: this.dataDir(name) }, created: isNew };
   }
 
   /** The volume as `volume inspect` shows it: a plugin's volume with the Mountpoint and Status its plugin gives (Get, else Path). */
   async describe(name: string): Promise<VolumeDescription> {
-    const v = this.get(name);
+    const v = this.find(name);
+    if (!v) {
+      const known = await this.findInPlugins(name);
+      if (!known) throw new NotFoundError('volume', name);
+      return { ...known.volume, ...(known.status ? { status: known.status } : {}), scope: await known.plugin.scope() };
+    }
     if (v.driver === 'local') return { ...v, scope: 'local' };
     const plugin = await pluginFor(v.driver);
     let mountpoint: string;
@@ -247,6 +269,46 @@ export class Volumes {
     return v;
   }
 
+  /**
+   * The plugins (drivers other than local) of the recorded volumes, each once: the only ones
+   * asked about volumes tsrun has no record of, so that no plugin is activated for nothing.
+   */
+  private pluginDriversInUse(recorded: readonly VolumeInfo[] = this.list()): string[] {
+    return [...new Set(recorded.map((v) => v.driver).filter((d) => d !== 'local'))];
+  }
+
+  /**
+   * A volume tsrun has no record of that a plugin in use knows (made elsewhere), looked up as
+   * Docker looks a name up in its drivers: the first plugin whose Get answers has it. A plugin
+   * that fails or does not know the name is passed over. Undefined for a recorded name or when
+   * no plugin knows it. The one lookup behind inspect (describe), rm (remove) and -v NAME (createLocked).
+   */
+  async findInPlugins(name: string): Promise<PluginOnlyVolume | undefined> {
+    if (!VOLUME_NAME_PATTERN.test(name) || this.find(name)) return undefined;
+    for (const driver of this.pluginDriversInUse()) {
+      let plugin: VolumePlugin;
+      let got: PluginVolume;
+      try {
+        plugin = await pluginFor(driver);
+        got = await plugin.get(name);
+      } catch {
+        continue;
+      }
+      const volume: VolumeInfo = {
+        name,
+        driver,
+        createdAt: typeof got.CreatedAt === 'string' ? got.CreatedAt : '',
+        labels: {},
+        options: {},
+        anonymous: false,
+        mountpoint: typeof got.Mountpoint === 'string' ? got.Mountpoint : '',
+      };
+      const status = got.Status && typeof got.Status === 'object' ? got.Status : undefined;
+      return { volume, plugin, ...(status ? { status } : {}) };
+    }
+    return undefined;
+  }
+
   /** Every volume, by name. */
   list(): VolumeInfo[] {
     let names: string[];
@@ -270,7 +332,7 @@ export class Volumes {
    */
   async listWithPlugins(): Promise<{ volumes: VolumeInfo[]; failures: { driver: string; error: unknown }[] }> {
     const byName = new Map(this.list().map((v) => [v.name, v]));
-    const drivers = [...new Set([...byName.values()].map((v) => v.driver).filter((d) => d !== 'local'))];
+    const drivers = this.pluginDriversInUse([...byName.values()]);
     const failures: { driver: string; error: unknown }[] = [];
     for (const driver of drivers) {
       let reported: PluginVolume[];
@@ -316,6 +378,13 @@ export class Volumes {
   async remove(name: string, opts: { force?: boolean; isLive?: LivenessCheck } = {}): Promise<void> {
     await this.withLease(true, async () => {
       if (!this.find(name)) {
+        // Only a plugin has it (made elsewhere): removed through that plugin, as Docker does.
+        const known = await this.findInPlugins(name);
+        if (known) {
+          await known.plugin.remove(name);
+          recordVolumeEvent(this.ctx, 'destroy', name, { driver: known.volume.driver });
+          return;
+        }
         if (opts.force) return;
         throw new NotFoundError('volume', name);
       }

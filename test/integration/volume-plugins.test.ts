@@ -192,6 +192,47 @@ describe('a volume plugin', () => {
     expect(cli.run(['volume', 'rm', 'pvls', 'pvlocal']).code).toBe(0);
   });
 
+  it('a volume only the plugin has (made elsewhere): volume inspect asks Get, volume rm calls Remove, -v NAME mounts it through the plugin', async () => {
+    expect(cli.run(['volume', 'create', '-d', 'fake', 'pvhome']).code).toBe(0); // puts the plugin in use
+    expect(await callPlugin('VolumeDriver.Create', { Name: 'pvonly', Opts: {} })).toEqual({});
+    expect(await callPlugin('VolumeDriver.Create', { Name: 'pvrun', Opts: {} })).toEqual({});
+    try {
+      const inspected = cli.run(['volume', 'inspect', 'pvonly']);
+      expect(inspected.code, inspected.stderr).toBe(0);
+      expect(JSON.parse(inspected.stdout)).toEqual([{ CreatedAt: '', Driver: 'fake', Labels: {}, Mountpoint: join(store, 'pvonly'), Name: 'pvonly', Options: {}, Scope: 'local', Status: { mounts: 0 } }]);
+      expect(cli.ok(['volume', 'inspect', '-f', '{{.Driver}} {{.Mountpoint}}', 'pvonly'])).toBe(`fake ${join(store, 'pvonly')}\n`);
+      const missing = cli.run(['volume', 'inspect', 'pvnowhere']);
+      expect(missing.code).toBe(125);
+      expect(missing.stderr).toBe('tsrun: no such volume: pvnowhere\n');
+
+      const removed = cli.run(['volume', 'rm', 'pvonly']);
+      expect(removed.code, removed.stderr).toBe(0);
+      expect(removed.stdout).toBe('pvonly\n');
+      expect(existsSync(join(store, 'pvonly'))).toBe(false);
+      expect(callsSince().filter((c) => c.endsWith(' pvonly'))).toEqual(['VolumeDriver.Create pvonly', 'VolumeDriver.Remove pvonly']);
+      const again = cli.run(['volume', 'rm', 'pvonly']);
+      expect(again.code).toBe(125);
+      expect(again.stderr).toBe('tsrun: no such volume: pvonly\n');
+
+      // -v NAME takes the plugin's volume (no Create, no local volume): writes land in the plugin's directory.
+      const run = cli.run(['run', '--name', 'pvrunc', '-v', 'pvrun:/d', image, 'sh', '-c', 'echo via-plugin > /d/f']);
+      expect(run.code, run.stderr).toBe(0);
+      const id = idOf('pvrunc');
+      expect(readFileSync(join(store, 'pvrun', 'f'), 'utf8')).toBe('via-plugin\n');
+      expect(callsSince().filter((c) => c.includes(' pvrun'))).toEqual(['VolumeDriver.Create pvrun', `VolumeDriver.Mount pvrun ${id}`, `VolumeDriver.Unmount pvrun ${id}`]);
+      expect(JSON.parse(cli.ok(['inspect', 'pvrunc']))[0].Mounts).toMatchObject([{ Type: 'volume', Name: 'pvrun', Driver: 'fake', Source: join(store, 'pvrun') }]);
+      expect(cli.ok(['volume', 'ls', '--format', '{{.Driver}} {{.Name}}']).split('\n').filter((l) => l.endsWith(' pvrun'))).toEqual(['fake pvrun']);
+      expect(cli.run(['rm', 'pvrunc']).code).toBe(0);
+      expect(cli.run(['volume', 'rm', 'pvrun']).code).toBe(0);
+      expect(existsSync(join(store, 'pvrun'))).toBe(false);
+    } finally {
+      cli.run(['rm', '-f', 'pvrunc']);
+      await callPlugin('VolumeDriver.Remove', { Name: 'pvonly' });
+      await callPlugin('VolumeDriver.Remove', { Name: 'pvrun' });
+    }
+    expect(cli.run(['volume', 'rm', 'pvhome']).code).toBe(0);
+  });
+
   it('volume ls with a plugin that cannot be reached: a warning naming it, the rest listed, exit 0', async () => {
     const gone = await startPlugin('gone', join(work, 'gone-store'), join(work, 'gone-calls.jsonl'));
     try {

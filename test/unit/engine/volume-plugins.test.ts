@@ -220,6 +220,35 @@ describe('volumes of a plugin', () => {
     expect(String(failures[0]!.error)).toContain('error looking up volume plugin ghost');
   });
 
+  it('a volume only a plugin in use has (Get): describe shows it, -v NAME records it with that driver without a Create, remove goes through the plugin', async () => {
+    answers['VolumeDriver.Get'] = (b) =>
+      b.Name === 'far' ? { Volume: { Name: 'far', Mountpoint: '/plugin/far', Status: { size: 3 }, CreatedAt: '2026-01-02T03:04:05Z' } } : { Err: `no such volume ${String(b.Name)}` };
+    expect(await volumes.findInPlugins('far')).toBeUndefined(); // no plugin volume recorded: none asked
+    expect(calls).toEqual([]);
+    await expect(volumes.describe('far')).rejects.toThrow('no such volume: far');
+    await volumes.create({ name: 'pv', driver: 'fake' });
+    expect(await volumes.describe('far')).toEqual({
+      name: 'far', driver: 'fake', createdAt: '2026-01-02T03:04:05Z', labels: {}, options: {}, anonymous: false, mountpoint: '/plugin/far', status: { size: 3 }, scope: 'global',
+    });
+    await expect(volumes.describe('nowhere')).rejects.toThrow('no such volume: nowhere');
+    expect(await volumes.findInPlugins('pv')).toBeUndefined(); // recorded: ours, not looked up
+
+    const { volume, created } = await volumes.create({ name: 'far' });
+    expect(created).toBe(false);
+    expect(volume).toMatchObject({ name: 'far', driver: 'fake', mountpoint: volumes.dataDir('far') });
+    expect(volumes.get('far').driver).toBe('fake');
+    expect(calls.filter((c) => c.call === 'VolumeDriver.Create').map((c) => c.body.Name)).toEqual(['pv']);
+    // An unknown name is still a new local volume.
+    expect((await volumes.create({ name: 'fresh' })).volume.driver).toBe('local');
+
+    await volumes.remove('far');
+    answers['VolumeDriver.Get'] = (b) => (b.Name === 'gone' ? { Volume: { Name: 'gone' } } : { Err: 'no such volume' });
+    await volumes.remove('gone');
+    await expect(volumes.remove('nowhere')).rejects.toThrow('no such volume: nowhere');
+    await volumes.remove('nowhere', { force: true });
+    expect(calls.filter((c) => c.call === 'VolumeDriver.Remove').map((c) => c.body.Name)).toEqual(['far', 'gone']);
+  });
+
   it('a plugin refusing Create leaves no volume; a missing plugin is a clear error', async () => {
     answers['VolumeDriver.Create'] = () => ({ Err: 'quota exceeded' });
     await expect(volumes.create({ name: 'pv', driver: 'fake' })).rejects.toThrow('VolumeDriver.Create: quota exceeded');
