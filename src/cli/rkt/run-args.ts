@@ -7,10 +7,12 @@
 //   `--net` alone means default (rkt's pflag NoOptDefVal), so `--net host` is not `--net=host`.
 import { UsageError } from '../../errors.js';
 import {
-  emptyPodSpec, parseMountFlag, parseNetFlag, parsePortFlag, parsePullPolicy, parseVolumeFlag, validateAcName,
+  cpuToCpus, emptyPodSpec, memoryToBytes, parseMountFlag, parseNetFlag, parsePortFlag, parsePullPolicy, parseVolumeFlag, validateAcName,
   type RktAppSpec, type RktMount, type RktPodSpec,
 } from '../../engine/rkt/pod-spec.js';
 import { parseDnsFlags } from '../../engine/rkt/dns.js';
+import { planAppMounts } from '../../engine/rkt/mount-points.js';
+import { parseHostname } from '../../spec/index.js';
 import { DEFAULT_STDIO, engineStdio, parseOutputMode, parseStdinMode } from '../../engine/rkt/stdio.js';
 
 export interface RunArgs {
@@ -54,6 +56,30 @@ function boolValue(f: FlagToken): boolean {
   throw new UsageError(`invalid value "${f.value}" for --${f.name}: use true or false`);
 }
 
+/** --hostname: the rule tsrun's --hostname follows (RFC 1123 labels, at most 64 characters), with the flag named. */
+function hostnameFlag(value: string): string {
+  try {
+    return parseHostname(value);
+  } catch {
+    throw new UsageError(`invalid --hostname "${value}": use letters, digits and - (not at either end) in dot-separated labels, at most 64 characters`);
+  }
+}
+
+/**
+ * What the apps' flags must agree on with the pod's, checked before any image is fetched:
+ * every --mount names a declared --volume (planAppMounts' rule, here without the image's
+ * mount points, which only add implicit volumes), and no two apps get the same --name.
+ */
+function checkAppsAgainstPod(spec: RktPodSpec, podMounts: readonly RktMount[]): void {
+  const names = new Set<string>();
+  for (const a of spec.apps) {
+    planAppMounts(a.name ?? a.image, [], podMounts, a.mounts, spec.volumes);
+    if (a.name === undefined) continue;
+    if (names.has(a.name)) throw new UsageError(`two apps are named "${a.name}": give each its own --name`);
+    names.add(a.name);
+  }
+}
+
 export function parseRunArgs(argv: readonly string[], opts: { verb?: string } = {}): RunArgs {
   const verb = opts.verb ?? 'run';
   const spec = emptyPodSpec();
@@ -94,7 +120,7 @@ export function parseRunArgs(argv: readonly string[], opts: { verb?: string } = 
         spec.ports.push(parsePortFlag(value));
         break;
       case 'hostname':
-        spec.hostname = value;
+        spec.hostname = hostnameFlag(value);
         break;
       case 'set-env':
         if (!value.includes('=')) throw new UsageError(`invalid --set-env "${value}": use NAME=VALUE`);
@@ -154,9 +180,11 @@ export function parseRunArgs(argv: readonly string[], opts: { verb?: string } = 
         a.environment.push(value);
         break;
       case 'memory':
+        memoryToBytes(value); // its syntax checked now; the engine converts it when the app is made
         a.memory = value;
         break;
       case 'cpu':
+        cpuToCpus(value);
         a.cpu = value;
         break;
       case 'mount':
@@ -225,5 +253,6 @@ export function parseRunArgs(argv: readonly string[], opts: { verb?: string } = 
     engineStdio({ ...DEFAULT_STDIO, ...a.stdio }, a.name ?? a.image); // refuses what the engine cannot do, before anything is made
   }
   parseDnsFlags(spec); // rkt's checks of --dns* and --hosts-entry, likewise
+  checkAppsAgainstPod(spec, out.podMounts);
   return out;
 }

@@ -33,6 +33,7 @@ describe('tsrkt run argv grammar', () => {
 
   it('parses every app flag in both --flag=value and --flag value forms', () => {
     const r = parseRunArgs([
+      '--volume=data,kind=empty', // the --mount below names it: an undeclared volume is refused
       'img', '--exec=/bin/sh', '--name', 'web', '--user=1000', '--group', '100', '--working-dir=/srv',
       '--environment', 'A=1', '--environment=B=2', '--memory', '64M', '--cpu=500m', '--mount', 'volume=data,target=/data',
     ]);
@@ -102,6 +103,14 @@ describe('tsrkt run argv grammar', () => {
       [['--hosts-entry=db', 'img'], /did not understand --hosts-entry "db"/],
       [['img', '--dns=1.1.1.1'], /--dns is a pod flag/],
       [['--interactive=maybe', 'img'], /maybe/],
+      // Checked as they are parsed, not when the app is made (after the image is fetched).
+      [['img', '--memory=lots'], /invalid --memory "lots"/],
+      [['img', '--cpu', 'fast'], /invalid --cpu "fast"/],
+      [['--hostname=-bad-', 'img'], /invalid --hostname "-bad-"/],
+      [['--hostname', 'a'.repeat(65), 'img'], /invalid --hostname/],
+      [['img', '--mount', 'volume=nov,target=/x'], /--mount volume=nov: no volume of that name/],
+      [['--mount', 'volume=nov,target=/x', 'img'], /--mount volume=nov: no volume of that name/],
+      [['a', '--name=x', '---', 'b', '--name=x'], /two apps are named "x"/],
     ];
     for (const [argv, msg] of bad) {
       expect(() => parseRunArgs(argv), argv.join(' ')).toThrow(UsageError);
