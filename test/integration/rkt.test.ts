@@ -4,7 +4,7 @@
 // and repair after kill -9 are checked on the real state directories. tsrun
 // (same --root) must see the same pods and apps. Root, under the integration lock.
 import { spawn } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -157,6 +157,40 @@ describe('tsrkt run', () => {
       expect(r.code, args.join(' ')).toBe(254);
       expect(r.stderr, args.join(' ')).toMatch(msg);
     }
+  });
+
+  it('run and prepare refuse a bad flag before any image work: nothing is fetched (the image\'s registry refuses connections) and no pod is made', () => {
+    const unreachable = '127.0.0.1:1/x';
+    const envDir = mkdtempSync('/tmp/tsrkt-flags-');
+    const envFile = join(envDir, 'absent.env');
+    rmSync(envDir, { recursive: true }); // the file, and its directory, are absent
+    const cases: Array<[string[], RegExp]> = [
+      [['--net=bogus', unreachable], /--net bogus: no such network/],
+      [['--net=default,bogus', unreachable], /--net bogus: no such network/],
+      [[`--set-env-file=${envFile}`, unreachable], /cannot read --set-env-file/],
+      [['--hostname=-bad-', unreachable], /invalid --hostname "-bad-"/],
+      [['--uuid-file-save=/nonexistent-dir/uuid', unreachable], /--uuid-file-save \/nonexistent-dir\/uuid: \/nonexistent-dir is not a directory/],
+      [['--mount', 'volume=nov,target=/x', unreachable], /--mount volume=nov: no volume of that name/],
+      [['--stage1-name=coreos.com/rkt/stage1-fly', unreachable], /--stage1-name is not supported/],
+      [['--insecure-options=image', unreachable], /unknown flag --insecure-options/],
+      [['--dns=not-an-ip', unreachable], /invalid IP passed to --dns/],
+      [['--port=http', unreachable], /invalid --port "http"/],
+      [['--volume=v,kind=nfs', unreachable], /invalid --volume/],
+      [[unreachable, '--memory=lots'], /invalid --memory "lots"/],
+      [[unreachable, '--cpu=fast'], /invalid --cpu "fast"/],
+      [[unreachable, '--name=a', '---', unreachable, '--name=a'], /two apps are named "a"/],
+    ];
+    const before = podUuids();
+    for (const verb of ['run', 'prepare']) {
+      for (const [args, msg] of cases) {
+        const r = rkt.run([verb, ...args]);
+        const what = `${verb} ${args.join(' ')}`;
+        expect(r.code, what).toBe(254);
+        expect(r.stderr, what).toMatch(msg);
+        expect(r.stderr, what).not.toMatch(/pulling|connect|ECONNREFUSED/);
+      }
+    }
+    expect(podUuids()).toEqual(before);
   });
 });
 

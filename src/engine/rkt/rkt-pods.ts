@@ -21,14 +21,14 @@ import { ConflictError, describeError, NotFoundError, StateError, UsageError } f
 import { attachmentsOf, DEFAULT_NETWORK, readEndpoint } from '../../network/index.js';
 import { readRootfsFile, resolveInRootfs } from '../../spec/index.js';
 import { FileLock } from '../../util/lock.js';
-import { networkPaths } from '../container-network.js';
+import { networkPaths, resolveNetwork } from '../container-network.js';
 import type { ContainerRecord, ContainerState } from '../container-store.js';
 import type { Containers } from '../containers.js';
 import type { EngineContext } from '../context.js';
 import { resolveImage, type LocalImage } from '../image-access.js';
 import { familiarName } from '../images.js';
 import { ensurePodReady } from '../pod-join.js';
-import { Pods, type PodRecord } from '../pods.js';
+import { parsePodNetworks, Pods, type PodRecord } from '../pods.js';
 import { copyUp } from '../volume-copy.js';
 import { parseDnsFlags, renderHosts, renderResolvConf, type RktDnsConfig } from './dns.js';
 import { markImageUsed } from './image-use.js';
@@ -116,6 +116,19 @@ export function parseEnvFileText(text: string, file: string): string[] {
   return out;
 }
 
+/** The NAME=VALUE lines of every --set-env-file, in order; a file that cannot be read is a usage error naming it. */
+export function readSetEnvFiles(files: readonly string[]): string[] {
+  return files.flatMap((file) => {
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (err) {
+      throw new UsageError(`cannot read --set-env-file ${file}`, { cause: err });
+    }
+    return parseEnvFileText(text, file);
+  });
+}
+
 /**
  * rkt's precedence, lowest first: parent (--inherit-env) < image < --set-env-file
  * < --set-env < --environment. Returns what the engine applies over the image's Env.
@@ -196,6 +209,7 @@ export class RktPods {
     opts: { mutable?: boolean; onPull?: (ref: string) => void; onWarning?: (message: string) => void } = {},
   ): Promise<PreparedPod> {
     const dns = parseDnsFlags(spec);
+    await this.checkBeforeImages(spec);
     const { loc: embryo, lock } = this.dirs.createEmbryo();
     let loc: PodLocation = embryo;
     try {
@@ -258,21 +272,30 @@ export class RktPods {
     }
   }
 
+  /**
+   * The flags whose answer is on this host rather than in their syntax (which the CLI checks
+   * as it parses): every --net network exists and every --set-env-file reads. Checked before
+   * any image is fetched or pod dir made, so a bad flag fails fast and nothing is pulled for it.
+   */
+  private async checkBeforeImages(spec: RktPodSpec): Promise<void> {
+    for (const name of parsePodNetworks(spec.net) ?? []) {
+      try {
+        await resolveNetwork(this.ctx, name);
+      } catch (err) {
+        if (err instanceof NotFoundError) throw new UsageError(`--net ${name}: no such network: create it with tsrun network create ${name}`);
+        throw err;
+      }
+    }
+    readSetEnvFiles(spec.setEnvFile);
+  }
+
   private resolveApp(app: RktAppSpec, image: LocalImage, ref: { ref: string; display: string }, spec: RktPodSpec, podMounts: RktMount[]): ResolvedApp {
     const cfg = image.config.config ?? {};
     const base = app.exec !== undefined ? [app.exec] : [...(cfg.Entrypoint ?? []), ...(cfg.Cmd ?? [])];
     const exec = [...base, ...app.args];
     if (exec.length === 0) throw new UsageError(`image ${app.image} has no command to run: give the app --exec`);
     const [imageUser = '0', imageGroup = ''] = (cfg.User || '0').split(':');
-    const setEnvFile = spec.setEnvFile.flatMap((file) => {
-      let text: string;
-      try {
-        text = readFileSync(file, 'utf8');
-      } catch (err) {
-        throw new UsageError(`cannot read --set-env-file ${file}`, { cause: err });
-      }
-      return parseEnvFileText(text, file);
-    });
+    const setEnvFile = readSetEnvFiles(spec.setEnvFile);
     const environment = composeAppEnv({
       parent: spec.inheritEnv ? process.env : undefined,
       imageEnv: cfg.Env ?? [],

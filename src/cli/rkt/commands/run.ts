@@ -9,8 +9,10 @@
 // mode (those in stream/tty mode are for `tsrkt attach`). It returns when every
 // app has exited, with rkt's status: the code of the app that halted the pod,
 // else 0. --interactive runs the pod's single app attached to this terminal.
-import { writeFileSync } from 'node:fs';
+import { statSync, writeFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import type { EngineContext } from '../../../engine/context.js';
+import { UsageError } from '../../../errors.js';
 import { readLogs } from '../../../engine/logs.js';
 import type { PreparedPod, RktPods } from '../../../engine/rkt/rkt-pods.js';
 import { emptyDnsFlags, overrideDnsConfig, parseDnsFlags, type RktDnsFlags } from '../../../engine/rkt/dns.js';
@@ -20,6 +22,7 @@ import { rktPodsFor } from '../engine-access.js';
 
 export async function runOrPrepare(ctx: EngineContext, verb: 'run' | 'prepare', argv: string[]): Promise<number> {
   const args = parseRunArgs(argv, { verb });
+  if (args.uuidFileSave !== undefined) checkUuidFileDir(args.uuidFileSave);
   const rkt = rktPodsFor(ctx);
   const onPull = args.quiet ? undefined : (ref: string) => process.stderr.write(`pulling ${ref}\n`);
   const onWarning = (message: string) => process.stderr.write(`tsrkt: ${message}\n`);
@@ -31,6 +34,18 @@ export async function runOrPrepare(ctx: EngineContext, verb: 'run' | 'prepare', 
     return 0;
   }
   return runPod(rkt, prepared);
+}
+
+/** --uuid-file-save is written once the pod is prepared: a directory that is not there fails now, before any image is fetched. */
+function checkUuidFileDir(file: string): void {
+  const dir = dirname(resolve(file));
+  let isDir = false;
+  try {
+    isDir = statSync(dir).isDirectory();
+  } catch {
+    // missing: refused below
+  }
+  if (!isDir) throw new UsageError(`--uuid-file-save ${file}: ${dir} is not a directory`);
 }
 
 /** run-prepared: --dns* / --hosts-entry, when given, replace what prepare was given for this run. */
