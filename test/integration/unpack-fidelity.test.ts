@@ -1,18 +1,22 @@
 // Fidelity: every layer unpacked by unpackLayer, stacked as a read-only
 // overlay, must show exactly the tree `umoci unpack` produces for the same
 // image: paths, types, modes, owners, sizes, content hashes, link targets,
-// device numbers and xattrs (trusted.overlay.* excluded). As root, under the lock.
+// device numbers and xattrs (trusted.overlay.* excluded). The same holds for an
+// image pulled end to end (registry, download, unpack while it arrives, store)
+// and mounted with `tsrun image mount`. As root, under the lock.
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MNT_DETACH, MS_RDONLY, native } from '../../src/native/index.js';
 import { unpackLayer } from '../../src/unpack/index.js';
 import { buildImages, OUT } from '../../images/build.mjs';
 import { layoutLayers, writeOciLayout } from '../../images/lib/oci-layout.mjs';
 import { trickyLayers } from '../../images/recipes/tricky.mjs';
+import { pushImage, startRegistry, type RunningRegistry } from '../support/registry-server.js';
+import { TsrunCli } from '../support/tsrun-cli.js';
 
 const work = mkdtempSync(join(tmpdir(), 'tsrun-fidelity-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
@@ -80,17 +84,20 @@ async function compareWithUmoci(name: string, layout: string, umociLayout: strin
   if (lowers.length === 1) lowers.push(mkdtempSync(join(base, 'empty-')));
   const mnt = join(base, 'merged');
   mkdirSync(mnt);
-  const bundle = join(base, 'umoci');
-  execFileSync('umoci', ['unpack', '--image', `${umociLayout}:latest`, bundle], { stdio: ['ignore', 'ignore', 'pipe'] });
   native().mount('overlay', mnt, 'overlay', MS_RDONLY, `lowerdir=${lowers.join(':')}`);
   try {
-    const ours = describeTree(mnt);
-    const theirs = describeTree(join(bundle, 'rootfs'));
-    expect(differences(ours, theirs)).toEqual([]);
-    return theirs.size;
+    return compareTreeWithUmoci(mnt, umociLayout, join(base, 'umoci'));
   } finally {
     native().umount2(mnt, MNT_DETACH);
   }
+}
+
+/** Compares the tree at `ours` with umoci's rootfs of the layout's :latest; returns the number of paths. */
+function compareTreeWithUmoci(ours: string, umociLayout: string, bundle: string): number {
+  execFileSync('umoci', ['unpack', '--image', `${umociLayout}:latest`, bundle], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const theirs = describeTree(join(bundle, 'rootfs'));
+  expect(differences(describeTree(ours), theirs)).toEqual([]);
+  return theirs.size;
 }
 
 describe('unpack fidelity against umoci', () => {
@@ -119,5 +126,48 @@ describe('unpack fidelity against umoci', () => {
     }
     const dirs = await buildImages(['minbase'], () => undefined);
     expect(await compareWithUmoci('minbase', dirs.minbase!, dirs.minbase!)).toBeGreaterThan(3000);
+  }, 300_000);
+});
+
+describe('a pulled image against umoci', () => {
+  let reg: RunningRegistry;
+  const t = new TsrunCli('tsrun', mkdtempSync(join(work, 'cli-')));
+  beforeAll(async () => {
+    reg = await startRegistry();
+  }, 60_000);
+  afterAll(async () => {
+    await reg?.stop();
+  });
+
+  /** Pushes the layout, pulls it with tsrun, mounts it with `tsrun image mount` and compares. */
+  async function pullAndCompare(name: string, layout: string, umociLayout: string): Promise<number> {
+    await pushImage(layout, reg.host, `fidelity/${name}:latest`);
+    const ref = `${reg.host}/fidelity/${name}:latest`;
+    t.ok(['pull', '-q', ref]);
+    const merged = t.ok(['image', 'mount', ref]).trim();
+    try {
+      return compareTreeWithUmoci(merged, umociLayout, join(work, `pulled-${name}-umoci`));
+    } finally {
+      t.run(['image', 'unmount', ref]);
+    }
+  }
+
+  it('busybox', async () => {
+    const dirs = await buildImages(['busybox'], () => undefined);
+    expect(await pullAndCompare('busybox', dirs.busybox!, dirs.busybox!)).toBeGreaterThan(250);
+  });
+
+  it('tricky: whiteouts, opaque dirs, hardlinks, devices, xattrs, a zstd layer (umoci reads its gzip twin)', async () => {
+    const dirs = await buildImages(['tricky'], () => undefined);
+    const twin = join(work, 'pulled-tricky-gzip-layout');
+    writeOciLayout(twin, { layers: trickyLayers().map((l) => ({ ...l, compression: l.compression === 'zstd' ? 'gzip' : l.compression })) });
+    expect(await pullAndCompare('tricky', dirs.tricky!, twin)).toBeGreaterThan(50);
+  });
+
+  it('minbase (a whole Debian, unpacked while it downloads)', async (ctx) => {
+    // The unpackLayer test above builds it when it can; without it there is nothing to pull.
+    if (!existsSync(join(OUT, 'minbase', 'index.json'))) ctx.skip('minbase is not built (see the minbase test above; node images/build.mjs minbase)');
+    const dirs = await buildImages(['minbase'], () => undefined);
+    expect(await pullAndCompare('minbase', dirs.minbase!, dirs.minbase!)).toBeGreaterThan(3000);
   }, 300_000);
 });
