@@ -13,7 +13,7 @@ import { downloadBlob } from './blob-download.js';
 import { defaultDockerConfigPath, loadCredentials, normaliseServer, type Credentials } from './credentials.js';
 import { registryError, type RequestContext } from './error-answers.js';
 import { fetchForeignBlob } from './foreign-fetch.js';
-import { endpointsFor, loadHostsConfig, type Endpoint, type HostsConfig } from './hosts.js';
+import { endpointsFor, loadHostsConfig, type Endpoint, type HostsConfig, type InsecureTransport } from './hosts.js';
 import { discard, readBody, request, type HttpMethod, type HttpResponse, type RequestSpec } from './http.js';
 import { MAX_RETRY_AFTER_MS, backoffMs, isTemporary, retryAfterMs } from './retry.js';
 
@@ -29,6 +29,8 @@ export interface RegistryClientOptions {
   retryBaseDelayMs?: number;
   /** Socket idle timeout (default 30 s). */
   timeoutMs?: number;
+  /** Relaxed TLS / plain HTTP for every registry this client talks to, beyond the hosts config (one command's choice). */
+  insecure?: InsecureTransport;
 }
 
 export interface FetchedManifest {
@@ -181,7 +183,7 @@ export class RegistryClient {
   protected endpointList(domain: string, purpose: 'pull' | 'push' | 'login'): Endpoint[] {
     const key = `${purpose} ${domain}`;
     let eps = this.endpoints.get(key);
-    if (!eps) this.endpoints.set(key, (eps = endpointsFor(this.hosts, domain, purpose)));
+    if (!eps) this.endpoints.set(key, (eps = endpointsFor(this.hosts, domain, purpose, this.opts.insecure)));
     return eps;
   }
 

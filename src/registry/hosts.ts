@@ -183,7 +183,18 @@ export function apiRoot(pathname: string, overridePath = false): string {
   return clean.endsWith('/v2') ? clean : `${clean}/v2`;
 }
 
-function endpointFor(config: HostsConfig, entry: string | MirrorSpec, mirror: boolean): Endpoint {
+/**
+ * What one command relaxes for every registry it talks to, on top of the config
+ * (tsrkt's --insecure-options tls / http): an "insecure" entry is both at once.
+ */
+export interface InsecureTransport {
+  /** HTTPS without certificate checks. */
+  skipTlsVerify?: boolean;
+  /** Plain HTTP when the registry does not speak TLS. */
+  allowHttp?: boolean;
+}
+
+function endpointFor(config: HostsConfig, entry: string | MirrorSpec, mirror: boolean, command: InsecureTransport = {}): Endpoint {
   const hostOrUrl = typeof entry === 'string' ? entry : entry.url;
   const explicit = /^https?:\/\//i.test(hostOrUrl);
   const url = mirrorUrl(hostOrUrl);
@@ -193,15 +204,16 @@ function endpointFor(config: HostsConfig, entry: string | MirrorSpec, mirror: bo
   const tls: TlsSettings = {};
   const ca = readCa(s.caFile, host);
   if (ca) tls.ca = ca;
+  const skipVerify = s.insecure === true || command.skipTlsVerify === true;
   let scheme = url.protocol;
   let httpFallback = false;
   if (!explicit) {
     if (isLoopbackHost(host) && !s.tls) scheme = 'http:';
-    else if (s.insecure) {
-      tls.rejectUnauthorized = false;
-      httpFallback = true;
+    else {
+      if (skipVerify) tls.rejectUnauthorized = false;
+      httpFallback = s.insecure === true || command.allowHttp === true;
     }
-  } else if (s.insecure) tls.rejectUnauthorized = false;
+  } else if (skipVerify) tls.rejectUnauthorized = false;
   return { host, base: new URL(`${scheme}//${host}`), root, mirror, tls, httpFallback };
 }
 
@@ -211,9 +223,14 @@ export function allowsNondistributable(config: HostsConfig, domain: string): boo
 }
 
 /** Where to send requests for `domain`, in order: mirrors first for pulls, then the registry. */
-export function endpointsFor(config: HostsConfig, domain: string, purpose: 'pull' | 'push' | 'login' = 'pull'): Endpoint[] {
-  const upstream = endpointFor(config, apiHost(domain), false);
+export function endpointsFor(
+  config: HostsConfig,
+  domain: string,
+  purpose: 'pull' | 'push' | 'login' = 'pull',
+  command: InsecureTransport = {},
+): Endpoint[] {
+  const upstream = endpointFor(config, apiHost(domain), false, command);
   if (purpose !== 'pull') return [upstream];
-  const mirrors = (settingsFor(config, domain).mirrors ?? []).map((m) => endpointFor(config, m, true));
+  const mirrors = (settingsFor(config, domain).mirrors ?? []).map((m) => endpointFor(config, m, true, command));
   return [...mirrors, upstream];
 }

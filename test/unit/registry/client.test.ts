@@ -373,4 +373,17 @@ describe('connection errors and mirrors', () => {
     expect(err).toBeInstanceOf(RegistryUnreachableError);
     expect(err.message).toContain(`cannot connect to ${r.host}`);
   });
+
+  it("falls back to plain HTTP for any registry when the command's options allow HTTP (tsrkt --insecure-options=http)", async () => {
+    const { reg: r } = await setup();
+    const hosts = join(dir, 'registries.json');
+    // "tls": true makes the loopback registry a TLS one, as a remote registry would be.
+    writeFileSync(hosts, JSON.stringify({ registries: { [r.host]: { tls: true } } }));
+    const client = new RegistryClient({ hostsConfigPath: hosts, dockerConfigPath: join(dir, 'c.json'), insecure: { allowHttp: true } });
+    const m = await client.getManifest(parseReference(`${r.host}/test/app:v1`));
+    expect(m.mediaType).toBe(MediaType.OciManifest);
+    const tlsOnly = new RegistryClient({ hostsConfigPath: hosts, dockerConfigPath: join(dir, 'c.json'), maxAttempts: 1, insecure: { skipTlsVerify: true } });
+    const err = await tlsOnly.getManifest(parseReference(`${r.host}/test/app:v1`)).catch((e) => e);
+    expect(err).toBeInstanceOf(RegistryUnreachableError);
+  });
 });

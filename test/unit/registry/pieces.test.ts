@@ -119,6 +119,19 @@ describe('hosts config', () => {
     expect(lan.tls.rejectUnauthorized).toBe(false);
     expect(lan.httpFallback).toBe(true);
   });
+  it("a command's insecure transport relaxes every registry: skipTlsVerify no certificate checks, allowHttp the plain-HTTP fallback", () => {
+    const p = join(dir, 'r.json');
+    writeFileSync(p, JSON.stringify({ registries: { 'docker.io': { mirrors: ['mirror.example.com'] } } }));
+    const cfg = loadHostsConfig(p);
+    const strict = endpointsFor(cfg, 'reg.example');
+    expect(strict.map((e) => [e.tls.rejectUnauthorized, e.httpFallback])).toEqual([[undefined, false]]);
+    const noVerify = endpointsFor(cfg, 'docker.io', 'pull', { skipTlsVerify: true });
+    expect(noVerify.map((e) => [e.base.protocol, e.tls.rejectUnauthorized, e.httpFallback])).toEqual([['https:', false, false], ['https:', false, false]]);
+    const http = endpointsFor(cfg, 'reg.example', 'pull', { allowHttp: true });
+    expect(http.map((e) => [e.base.protocol, e.tls.rejectUnauthorized, e.httpFallback])).toEqual([['https:', undefined, true]]);
+    // Loopback stays plain HTTP as before.
+    expect(endpointsFor(cfg, '127.0.0.1:5000', 'pull', { skipTlsVerify: true, allowHttp: true })[0]!.base.protocol).toBe('http:');
+  });
   it('puts a mirror path in front of /v2 as containerd hosts.toml does, or uses it as the root with overridePath', () => {
     expect(apiRoot('')).toBe('/v2');
     expect(apiRoot('/')).toBe('/v2');
