@@ -4,6 +4,7 @@ import { NotFoundError } from '../errors.js';
 import type { ImageConfig } from '../oci/image.js';
 import { ImageStore } from '../store/images.js';
 import { LayerStore } from '../store/layers.js';
+import type { RegistryClientOptions } from '../registry/client.js';
 import { layout, type EngineContext } from './context.js';
 import { pullImage } from './pull.js';
 
@@ -19,7 +20,14 @@ export interface LocalImage {
 export async function resolveImage(
   ctx: EngineContext,
   name: string,
-  opts: { pull: PullPolicy; platform?: string; onPull?: (ref: string) => void; onEvent?: (e: unknown) => void },
+  opts: {
+    pull: PullPolicy;
+    platform?: string;
+    onPull?: (ref: string) => void;
+    onEvent?: (e: unknown) => void;
+    /** For the pull, when there is one (e.g. tsrkt's --insecure-options tls/http). */
+    registry?: RegistryClientOptions;
+  },
 ): Promise<LocalImage> {
   const images = new ImageStore(layout(ctx).metadata);
   let record = opts.pull === 'always' ? undefined : images.lookup(name);
@@ -29,7 +37,7 @@ export async function resolveImage(
     // A pull takes seconds: keeping the cgroup lock warm that long would only slow every
     // fork on the host. The launcher warms it again when the container is set up.
     coolMigrationLock();
-    record = await pullImage(ctx, name, { platform: opts.platform, onEvent: opts.onEvent as never });
+    record = await pullImage(ctx, name, { platform: opts.platform, onEvent: opts.onEvent as never, registryOptions: opts.registry });
   }
   const layers = new LayerStore(layout(ctx).layers);
   return {

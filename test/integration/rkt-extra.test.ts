@@ -348,6 +348,88 @@ describe('stdio modes and tsrkt attach', () => {
   }, 60_000);
 });
 
+describe("rkt's --insecure-options", () => {
+  const INSECURE_VALUES = ['none', 'image', 'tls', 'ondisk', 'http', 'pubkey', 'capabilities', 'paths', 'seccomp', 'run', 'all-fetch', 'all-run', 'all'];
+  /** What the app of a one-app pod prints: `script` run by busybox sh; `before` goes in front of the verb, `after` after it. */
+  const appOutput = (before: string[], after: string[], script: string): string[] => {
+    const r = rkt.run([...before, 'run', ...after, image, '--exec', '/bin/sh', '--', '-c', script]);
+    expect(r.code, `${[...before, 'run', ...after].join(' ')}: ${r.stderr}`).toBe(0);
+    return lines(r.stdout);
+  };
+  const statusField = (out: string[], name: string) => out.find((l) => l.startsWith(`${name}:`))?.split(/\s+/)[1];
+  const ownStatus = (name: string) => readFileSync('/proc/self/status', 'utf8').split('\n').find((l) => l.startsWith(`${name}:`))!.split(/\s+/)[1]!;
+
+  it('is taken before the verb and after it, in both forms, repeated: image (and the other fetch values) run as before', () => {
+    expect(appOutput(['--insecure-options=image'], [], 'echo ran')).toEqual(['ran']);
+    expect(appOutput(['--insecure-options', 'image,pubkey'], ['--insecure-options=ondisk', '--insecure-options', 'none'], 'echo ran')).toEqual(['ran']);
+    expect(ok(['--insecure-options=image', 'fetch', '--insecure-options', 'tls,http', `docker://${image}`]).trim().split('\n').pop()).toMatch(/^sha512-/);
+    expect(ok(['--insecure-options=all-fetch', 'list', '--insecure-options', 'image', '--no-legend'])).toBeDefined();
+    expect(ok(['image', 'list', '--insecure-options=image'])).toContain(image);
+  });
+
+  it('capabilities gives the apps every capability this host has; without it they get the default set', () => {
+    const script = 'grep -E "^(CapEff|Seccomp):" /proc/self/status';
+    const plain = statusField(appOutput([], [], script), 'CapEff')!;
+    const all = statusField(appOutput(['--insecure-options=capabilities'], [], script), 'CapEff')!;
+    expect(all).toBe(ownStatus('CapBnd')); // all ones, as far as tsrkt's own bounding set goes
+    expect(plain).not.toBe(all);
+    expect(BigInt(`0x${plain}`) & ~BigInt(`0x${all}`)).toBe(0n);
+    // Only the capabilities: seccomp stays on.
+    expect(statusField(appOutput([], ['--insecure-options=capabilities'], script), 'Seccomp')).toBe('2');
+  });
+
+  it('paths leaves /proc unmasked (kcore, timer_list readable) and /proc/sys writable; without it they are masked and read-only', () => {
+    const script = [
+      'if [ -e /proc/kcore ]; then if head -c 1 /proc/kcore >/dev/null 2>&1 && [ "$(head -c 1 /proc/kcore | wc -c)" = 1 ]; then echo kcore=read; else echo kcore=hidden; fi; else echo kcore=absent; fi',
+      'echo "timer_list=$(head -c 1000 /proc/timer_list | wc -c)"',
+      'echo "proc_sys=$(awk \'$2 == "/proc/sys" { print substr($4, 1, 2) }\' /proc/self/mounts | tail -n 1)"',
+    ].join('; ');
+    const kcoreOnHost = existsSync('/proc/kcore');
+    const plain = appOutput([], [], script);
+    expect(plain).toEqual([kcoreOnHost ? 'kcore=hidden' : 'kcore=absent', 'timer_list=0', 'proc_sys=ro']);
+    // Reading kcore takes CAP_SYS_RAWIO as well: paths with capabilities.
+    const open = appOutput(['--insecure-options', 'paths'], ['--insecure-options=capabilities'], script);
+    expect(open[0]).toBe(kcoreOnHost ? 'kcore=read' : 'kcore=absent');
+    expect(Number(open[1]!.split('=')[1])).toBeGreaterThan(0);
+    expect(open[2]).toBe('proc_sys=');
+    expect(appOutput([], ['--insecure-options=paths'], script).slice(1)).toEqual(open.slice(1));
+  });
+
+  it('seccomp runs the apps without a seccomp filter (Seccomp: 0); without it the filter is on (2)', () => {
+    const script = 'grep -E "^(CapEff|Seccomp):" /proc/self/status';
+    expect(statusField(appOutput([], [], script), 'Seccomp')).toBe('2');
+    const off = appOutput(['--insecure-options=seccomp'], [], script);
+    expect(statusField(off, 'Seccomp')).toBe('0');
+    expect(statusField(off, 'CapEff')).toBe(statusField(appOutput([], [], script), 'CapEff')); // only the filter
+    expect(statusField(appOutput([], ['--insecure-options=all-run'], script), 'Seccomp')).toBe('0');
+  });
+
+  it('a prepared pod keeps them for run-prepared', () => {
+    const uuid = ok(['--insecure-options=seccomp', 'prepare', image, '--exec', '/bin/sh', '--', '-c', 'grep ^Seccomp: /proc/self/status']).trim();
+    const r = rkt.run(['run-prepared', uuid]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(lines(r.stdout)).toEqual(['Seccomp:\t0']);
+  });
+
+  it('refuses an unknown value with 254, naming it and the valid values, before any work', () => {
+    const before = podUuids().length;
+    for (const args of [
+      ['--insecure-options=image,bogus', 'run', '127.0.0.1:1/x'],
+      ['run', '--insecure-options', 'bogus', '127.0.0.1:1/x'],
+      ['--insecure-options=bogus', 'prepare', '127.0.0.1:1/x'],
+      ['--insecure-options=bogus', 'list'],
+      ['fetch', '--insecure-options=tls,bogus', '127.0.0.1:1/x'],
+    ]) {
+      const r = rkt.run(args);
+      expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(254);
+      expect(r.stderr).toContain('"bogus"');
+      for (const v of INSECURE_VALUES) expect(r.stderr).toContain(v);
+      expect(r.stderr).not.toMatch(/connect|pulling/i);
+    }
+    expect(podUuids().length).toBe(before);
+  });
+});
+
 describe('image rm by rkt ID', () => {
   it("removes the image by an ID prefix with rkt's message; it is gone for tsrun too", () => {
     ok(['gc', '--grace-period=0s', '--expire-prepared=0s']);

@@ -14,22 +14,8 @@ import { registerAttachVerb } from './commands/attach.js';
 import { registerImageVerbs } from './commands/images.js';
 import { registerPodVerbs } from './commands/pods.js';
 import { runOrPrepare } from './commands/run.js';
-
-/** Splits the leading global options (--root, --runroot) from the verb and its arguments. */
-export function splitGlobalOptions(argv: string[]): { root?: string; runroot?: string; rest: string[] } {
-  const out: { root?: string; runroot?: string; rest: string[] } = { rest: [] };
-  let i = 0;
-  for (; i < argv.length; i++) {
-    const a = argv[i]!;
-    const m = /^--(root|runroot)(?:=(.*))?$/.exec(a);
-    if (!m) break;
-    const value = m[2] ?? argv[++i];
-    if (value === undefined) break;
-    out[m[1] as 'root' | 'runroot'] = value;
-  }
-  out.rest = argv.slice(i);
-  return out;
-}
+import { addInsecureOption, hoistInsecureOptions, INSECURE_FLAG, splitGlobalOptions } from './global-flags.js';
+import { parseInsecureOptions } from '../../engine/rkt/insecure-options.js';
 
 const raw = splitGlobalOptions(process.argv.slice(2));
 const rawVerb = raw.rest[0] === 'run' || raw.rest[0] === 'prepare' ? raw.rest[0] : raw.rest[0] === 'app' && raw.rest[1] === 'add' ? 'app add' : undefined;
@@ -41,20 +27,30 @@ async function main(): Promise<void> {
   if (rawVerb && !wantsHelp) {
     const ctx: EngineContext = makeContext(raw.root, raw.runroot);
     try {
+      // Those after the verb are the verb's own pod flags (run-args.ts).
+      const insecure = parseInsecureOptions(raw.insecure);
       const code =
-        rawVerb === 'app add' ? await appAdd(ctx, raw.rest.slice(2)) : await runOrPrepare(ctx, rawVerb as 'run' | 'prepare', raw.rest.slice(1));
+        rawVerb === 'app add'
+          ? await appAdd(ctx, raw.rest.slice(2))
+          : await runOrPrepare(ctx, rawVerb as 'run' | 'prepare', raw.rest.slice(1), insecure);
       process.exitCode = code;
     } catch (err) {
       reportAndExit('tsrkt', err, EXIT_RKT);
     }
   } else {
+    let args: string[];
+    try {
+      args = hoistInsecureOptions(process.argv.slice(2));
+    } catch (err) {
+      reportAndExit('tsrkt', err, EXIT_RKT);
+    }
     const makeProgram = () =>
-      addGlobalOptions(new Command('tsrkt'))
+      addInsecureOption(addGlobalOptions(new Command('tsrkt')))
         .description('a daemonless container runtime with an rkt-like CLI (pods first)')
         .version('0.1.0')
         .enablePositionalOptions();
-    const program = programFor(makeProgram, registerRktCommands, firstVerb(process.argv.slice(2), ['--root', '--runroot']));
-    await runProgram(program, process.argv, EXIT_RKT);
+    const program = programFor(makeProgram, registerRktCommands, firstVerb(args, ['--root', '--runroot', INSECURE_FLAG]));
+    await runProgram(program, [...process.argv.slice(0, 2), ...args], EXIT_RKT);
   }
 }
 

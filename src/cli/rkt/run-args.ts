@@ -11,6 +11,7 @@ import {
   type RktAppSpec, type RktMount, type RktPodSpec,
 } from '../../engine/rkt/pod-spec.js';
 import { parseDnsFlags } from '../../engine/rkt/dns.js';
+import { parseInsecureOptions, type InsecureOption } from '../../engine/rkt/insecure-options.js';
 import { planAppMounts } from '../../engine/rkt/mount-points.js';
 import { parseHostname } from '../../spec/index.js';
 import { DEFAULT_STDIO, engineStdio, parseOutputMode, parseStdinMode } from '../../engine/rkt/stdio.js';
@@ -21,11 +22,13 @@ export interface RunArgs {
   podMounts: RktMount[];
   uuidFileSave?: string;
   quiet: boolean;
+  /** --insecure-options given after the verb (those before it are main.ts's). */
+  insecure: Set<InsecureOption>;
 }
 
 const POD_VALUE = new Set([
   'volume', 'net', 'port', 'hostname', 'set-env', 'set-env-file', 'uuid-file-save', 'pull-policy', 'mount',
-  'dns', 'dns-search', 'dns-opt', 'dns-domain', 'hosts-entry',
+  'dns', 'dns-search', 'dns-opt', 'dns-domain', 'hosts-entry', 'insecure-options',
 ]);
 const POD_BOOL = new Set(['interactive', 'inherit-env', 'quiet', 'no-overlay']);
 const APP_VALUE = new Set(['exec', 'name', 'user', 'group', 'working-dir', 'environment', 'memory', 'cpu', 'mount', 'stdin', 'stdout', 'stderr']);
@@ -83,7 +86,7 @@ function checkAppsAgainstPod(spec: RktPodSpec, podMounts: readonly RktMount[]): 
 export function parseRunArgs(argv: readonly string[], opts: { verb?: string } = {}): RunArgs {
   const verb = opts.verb ?? 'run';
   const spec = emptyPodSpec();
-  const out: RunArgs = { spec, podMounts: [], quiet: false };
+  const out: RunArgs = { spec, podMounts: [], quiet: false, insecure: new Set() };
   const nets: string[] = [];
   let app: RktAppSpec | undefined;
   let i = 0;
@@ -152,6 +155,9 @@ export function parseRunArgs(argv: readonly string[], opts: { verb?: string } = 
         break;
       case 'mount':
         out.podMounts.push(parseMountFlag(value));
+        break;
+      case 'insecure-options': // rkt's global flag, also taken after the verb
+        for (const o of parseInsecureOptions([value])) out.insecure.add(o);
         break;
     }
   };

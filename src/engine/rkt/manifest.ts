@@ -3,6 +3,7 @@
 // the image's mount points, the app's mounts, isolators and stdio annotations,
 // plus the pod's volumes (the implicit ones of mount points included) and
 // ports. Built from the resolved apps; pure.
+import type { InsecureRunOption } from './insecure-options.js';
 import type { AppMount, ImplicitVolume, RktMountPoint } from './mount-points.js';
 import type { RktPodSpec, RktVolume } from './pod-spec.js';
 import { stdioAnnotations, type RktStdio } from './stdio.js';
@@ -31,6 +32,8 @@ export interface ResolvedApp {
   cpus?: number;
   stdio: RktStdio;
   interactive: boolean;
+  /** --insecure-options capabilities/paths/seccomp: the isolation this app's container gives up. */
+  insecure?: InsecureRunOption[];
 }
 
 export interface PodManifest {

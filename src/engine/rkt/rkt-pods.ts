@@ -33,6 +33,7 @@ import { copyUp } from '../volume-copy.js';
 import { parseDnsFlags, renderHosts, renderResolvConf, type RktDnsConfig } from './dns.js';
 import { markImageUsed } from './image-use.js';
 import { engineImageRef, findImageByRktId, looksLikeRktImageId, rktImageIdOf, rktImageIdOfStored } from './image-id.js';
+import { containerFlagsFor, insecureRunOptions, registryOptionsFor, type InsecureOptions, type InsecureRunOption } from './insecure-options.js';
 import { buildPodManifest, appJson, volumeJson, type PodManifest, type ResolvedApp } from './manifest.js';
 import { dockerMountPoints, implicitVolumeWarning, planAppMounts } from './mount-points.js';
 import { PodDirs, type PodLocation } from './pod-dirs.js';
@@ -206,8 +207,16 @@ export class RktPods {
   async prepare(
     spec: RktPodSpec,
     podMounts: RktMount[],
-    opts: { mutable?: boolean; onPull?: (ref: string) => void; onWarning?: (message: string) => void } = {},
+    opts: {
+      mutable?: boolean;
+      onPull?: (ref: string) => void;
+      onWarning?: (message: string) => void;
+      /** --insecure-options: tls/http for the fetches, capabilities/paths/seccomp for the apps. */
+      insecure?: InsecureOptions;
+    } = {},
   ): Promise<PreparedPod> {
+    const insecure = opts.insecure ?? new Set();
+    const registry = registryOptionsFor(insecure);
     const dns = parseDnsFlags(spec);
     await this.checkBeforeImages(spec);
     const { loc: embryo, lock } = this.dirs.createEmbryo();
@@ -227,12 +236,12 @@ export class RktPods {
       for (const app of spec.apps) {
         const ref = this.imageOf(app);
         refs.push(ref);
-        images.push(await resolveImage(this.ctx, ref.ref, { pull: enginePullPolicy(spec.pullPolicy), onPull: opts.onPull }));
+        images.push(await resolveImage(this.ctx, ref.ref, { pull: enginePullPolicy(spec.pullPolicy), onPull: opts.onPull, registry }));
       }
       for (const img of images) markImageUsed(this.ctx, img.id);
       const names = new Set<string>();
       const resolved = spec.apps.map((app, i) => {
-        const r = this.resolveApp(app, images[i]!, refs[i]!, spec, podMounts);
+        const r = this.resolveApp(app, images[i]!, refs[i]!, spec, podMounts, insecureRunOptions(insecure));
         if (names.has(r.name)) throw new UsageError(`two apps are named "${r.name}": give one of them --name`);
         names.add(r.name);
         return r;
@@ -289,7 +298,14 @@ export class RktPods {
     readSetEnvFiles(spec.setEnvFile);
   }
 
-  private resolveApp(app: RktAppSpec, image: LocalImage, ref: { ref: string; display: string }, spec: RktPodSpec, podMounts: RktMount[]): ResolvedApp {
+  private resolveApp(
+    app: RktAppSpec,
+    image: LocalImage,
+    ref: { ref: string; display: string },
+    spec: RktPodSpec,
+    podMounts: RktMount[],
+    insecure: readonly InsecureRunOption[] = [],
+  ): ResolvedApp {
     const cfg = image.config.config ?? {};
     const base = app.exec !== undefined ? [app.exec] : [...(cfg.Entrypoint ?? []), ...(cfg.Cmd ?? [])];
     const exec = [...base, ...app.args];
@@ -326,6 +342,7 @@ export class RktPods {
       ...(app.cpu !== undefined ? { cpus: Number(cpuToCpus(app.cpu)) } : {}),
       stdio,
       interactive: spec.interactive,
+      ...(insecure.length > 0 ? { insecure: [...insecure] } : {}),
     };
   }
 
@@ -378,6 +395,7 @@ export class RktPods {
       ...(app.cpus !== undefined ? { cpus: String(app.cpus) } : {}),
       ...(stdio.interactive ? { interactive: true } : {}),
       ...(stdio.tty ? { tty: true } : {}),
+      ...containerFlagsFor(app.insecure ?? []),
     };
     // The image is already local (resolved under the pull policy): never pull again here.
     const record = await this.containers.create({ image: app.ref, command: app.exec.slice(1), flags, pull: 'never', pod: pod.id });

@@ -16,6 +16,7 @@ import { familiarName, inspectImage, listImages, mountImage, pruneImages, remove
 import { pullImage } from '../../../engine/pull.js';
 import { engineImageRef, rktImageIdOf } from '../../../engine/rkt/image-id.js';
 import { imageLastUsed } from '../../../engine/rkt/image-use.js';
+import { registryOptionsFor } from '../../../engine/rkt/insecure-options.js';
 import { dockerMountPoints } from '../../../engine/rkt/mount-points.js';
 import { imageReference } from '../../../engine/rkt/rkt-pods.js';
 import { isMounted } from '../../../engine/rootfs.js';
@@ -25,6 +26,7 @@ import { action, contextOf } from '../../common.js';
 import { EXIT_RKT } from '../../exit.js';
 import { humanSize } from '../../format.js';
 import { printColumns } from '../engine-access.js';
+import { insecureOptionsOf } from '../global-flags.js';
 import { DEFAULT_FIELDS, IMAGE_FIELDS, imageTable, parseFieldList, parseOrder, sortImageRows, type ImageRow } from '../image-list.js';
 
 const act = <A extends unknown[]>(fn: (...args: A) => Promise<number | void> | number | void) => action('tsrkt', fn, EXIT_RKT);
@@ -91,9 +93,10 @@ export function registerImageVerbs(program: Command): void {
     .action(
       act(async (images: string[], _opts: unknown, self: Command) => {
         const ctx = contextOf(self);
+        const registryOptions = registryOptionsFor(insecureOptionsOf(self)); // tls, http
         for (const img of images) {
           process.stderr.write(`pulling ${imageReference(img)}\n`);
-          const rec = await pullImage(ctx, imageReference(img));
+          const rec = await pullImage(ctx, imageReference(img), { registryOptions });
           process.stdout.write(`${rktImageIdOf(ctx, rec)}\n`);
         }
       }),

@@ -16,17 +16,19 @@ import { UsageError } from '../../../errors.js';
 import { readLogs } from '../../../engine/logs.js';
 import type { PreparedPod, RktPods } from '../../../engine/rkt/rkt-pods.js';
 import { emptyDnsFlags, overrideDnsConfig, parseDnsFlags, type RktDnsFlags } from '../../../engine/rkt/dns.js';
+import type { InsecureOptions } from '../../../engine/rkt/insecure-options.js';
 import { consoleStreams } from '../../../engine/rkt/stdio.js';
 import { parseRunArgs } from '../run-args.js';
 import { rktPodsFor } from '../engine-access.js';
 
-export async function runOrPrepare(ctx: EngineContext, verb: 'run' | 'prepare', argv: string[]): Promise<number> {
+export async function runOrPrepare(ctx: EngineContext, verb: 'run' | 'prepare', argv: string[], globalInsecure: InsecureOptions = new Set()): Promise<number> {
   const args = parseRunArgs(argv, { verb });
+  const insecure = new Set([...globalInsecure, ...args.insecure]);
   if (args.uuidFileSave !== undefined) checkUuidFileDir(args.uuidFileSave);
   const rkt = rktPodsFor(ctx);
   const onPull = args.quiet ? undefined : (ref: string) => process.stderr.write(`pulling ${ref}\n`);
   const onWarning = (message: string) => process.stderr.write(`tsrkt: ${message}\n`);
-  const prepared = await rkt.prepare(args.spec, args.podMounts, { onPull, onWarning });
+  const prepared = await rkt.prepare(args.spec, args.podMounts, { onPull, onWarning, insecure });
   if (args.uuidFileSave) writeFileSync(args.uuidFileSave, prepared.loc.uuid);
   if (verb === 'prepare') {
     rkt.finishPrepare(prepared);

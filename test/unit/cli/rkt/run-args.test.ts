@@ -132,4 +132,14 @@ describe('tsrkt run argv grammar', () => {
   it('names the verb in its messages', () => {
     expect(() => parseRunArgs([], { verb: 'prepare' })).toThrow(/prepare needs at least one image/);
   });
+
+  it('takes --insecure-options among the pod flags, both forms, adding up; refuses it after an image and bad values', () => {
+    expect([...parseRunArgs(['busybox']).insecure]).toEqual([]);
+    const r = parseRunArgs(['--insecure-options=image', '--insecure-options', 'paths,seccomp', 'busybox']);
+    expect([...r.insecure].sort()).toEqual(['image', 'paths', 'seccomp']);
+    expect(r.spec.apps.map((a) => a.image)).toEqual(['busybox']);
+    expect(() => parseRunArgs(['busybox', '--insecure-options=image'])).toThrow(/--insecure-options is a pod flag/);
+    expect(() => parseRunArgs(['--insecure-options=image,bogus', 'busybox'])).toThrow(/invalid value "bogus" for --insecure-options: .*none, image, tls/);
+    expect(() => parseRunArgs(['--insecure-options'])).toThrow(/--insecure-options needs a value/);
+  });
 });
