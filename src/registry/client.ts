@@ -11,7 +11,7 @@ import type { Descriptor } from '../oci/image.js';
 import { TokenCache, basicAuthorization, oauthErrorText, oauthRefreshRequest, parseTokenResponse, parseWwwAuthenticate, pullScope, tokenUrl, type Challenge } from './auth.js';
 import { downloadBlob } from './blob-download.js';
 import { defaultDockerConfigPath, loadCredentials, normaliseServer, type Credentials } from './credentials.js';
-import { registryError, type RequestContext } from './error-answers.js';
+import { parseErrorBody, registryError, type RequestContext } from './error-answers.js';
 import { fetchForeignBlob } from './foreign-fetch.js';
 import { endpointsFor, loadHostsConfig, type Endpoint, type HostsConfig, type InsecureTransport } from './hosts.js';
 import { discard, readBody, request, type HttpMethod, type HttpResponse, type RequestSpec } from './http.js';
@@ -56,6 +56,13 @@ export interface SendSpec {
   signal?: AbortSignal;
   /** Use these credentials instead of the stored ones (login); null for none. */
   creds?: Credentials | null;
+  /**
+   * A HEAD whose error answer should be explained: such an answer has no body,
+   * so it cannot tell an unknown repository (NAME_UNKNOWN) from an unknown tag
+   * (MANIFEST_UNKNOWN); the same URL is asked again with a GET, whose answer is
+   * the one reported (or returned, if the GET succeeds).
+   */
+  explainHeadError?: boolean;
 }
 
 export class RegistryClient {
@@ -87,8 +94,8 @@ export class RegistryClient {
     return this.overEndpoints(ref.domain, 'pull', async (ep) => {
       const ctx = this.context(ref, 'manifest', target);
       const res = await this.retrying(undefined, () =>
-        this.send(ep, { method: 'HEAD', path: manifestPath(ep, ref, target), headers: { accept: MANIFEST_ACCEPT }, scope: pullScope(ref.path), ctx }),
-      );
+        this.send(ep, { method: 'HEAD', path: manifestPath(ep, ref, target), headers: { accept: MANIFEST_ACCEPT }, scope: pullScope(ref.path), ctx, explainHeadError: true }),
+      ).catch((err) => this.unknownRepositoryOr(ep, ref, err));
       discard(res);
       const digest = header(res, 'docker-content-digest');
       const mediaType = header(res, 'content-type')?.split(';')[0]?.trim();
@@ -106,7 +113,7 @@ export class RegistryClient {
   /** A manifest or index by tag or digest; verified against the digest when fetched by one. */
   async getManifest(ref: Reference, digestOrTag?: string): Promise<FetchedManifest> {
     const target = digestOrTag ?? fetchTarget(ref);
-    return this.overEndpoints(ref.domain, 'pull', (ep) => this.manifestFrom(ep, ref, target));
+    return this.overEndpoints(ref.domain, 'pull', (ep) => this.manifestFrom(ep, ref, target).catch((err) => this.unknownRepositoryOr(ep, ref, err)));
   }
 
   /** A small blob (an image config) read into memory, verified. */
@@ -245,6 +252,27 @@ export class RegistryClient {
     });
   }
 
+  /**
+   * Throws `err`, or NAME_UNKNOWN in its place when `err` is a MANIFEST_UNKNOWN
+   * and the repository itself is unknown. distribution (docker-registry) says
+   * MANIFEST_UNKNOWN for any tag of a repository it has never heard of; its tag
+   * list answers NAME_UNKNOWN then, so the user learns which part of the name
+   * is wrong. One extra request, on the error path only.
+   */
+  private async unknownRepositoryOr(ep: Endpoint, ref: Reference, err: unknown): Promise<never> {
+    // A mirror's error is never reported (the registry is asked next): no need to explain it.
+    if (ep.mirror || !(err instanceof RegistryError) || err.registryCode !== 'MANIFEST_UNKNOWN') throw err;
+    try {
+      const ctx = this.context(ref, 'manifest');
+      discard(await this.send(ep, { method: 'GET', path: `${ep.root}/${ref.path}/tags/list?n=1`, scope: pullScope(ref.path), ctx }));
+    } catch (probe) {
+      // Only the registry's own NAME_UNKNOWN counts (a bare 404 reads as MANIFEST_UNKNOWN here):
+      // a refusal or a failure says nothing about the repository.
+      if (probe instanceof RegistryError && probe.registryCode === 'NAME_UNKNOWN') throw probe;
+    }
+    throw err;
+  }
+
   private async fetchBlobOnce(
     ep: Endpoint,
     ref: Reference,
@@ -294,8 +322,15 @@ export class RegistryClient {
         // A token that authenticates but does not grant what the request needs (RFC 6750).
         if (challenge?.params.error === 'insufficient_scope') ctx = { ...ctx, insufficientScope: true };
       }
-      const err = registryError(res.status, body, ctx);
-      const after = retryAfterMs(res.headers['retry-after']);
+      let answer = { status: res.status, headers: res.headers, body };
+      // Rate limits and server errors are left to the retries: a GET would only add load.
+      if (spec.explainHeadError && spec.method === 'HEAD' && !parseErrorBody(body) && res.status !== 429 && res.status < 500) {
+        const got = await this.transport(ep, { ...spec, method: 'GET' }, authorization);
+        if (got.status < 400) return got;
+        answer = { status: got.status, headers: got.headers, body: await readBody(got, MAX_ERROR_BODY).catch(() => Buffer.alloc(0)) };
+      }
+      const err = registryError(answer.status, answer.body, ctx);
+      const after = retryAfterMs(answer.headers['retry-after']);
       if (after !== undefined) this.retryAfter.set(err, after);
       throw err;
     }

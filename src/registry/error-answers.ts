@@ -74,11 +74,12 @@ export function registryError(status: number, body: Buffer, ctx: RequestContext)
   let message: string;
   let hint: string | undefined;
   switch (code) {
+    // Docker's wording for the two answers a mistyped image name gets.
     case 'MANIFEST_UNKNOWN':
-      message = `manifest unknown: ${targetName(ctx)} not found in registry`;
+      message = `manifest for ${targetName(ctx)} not found: manifest unknown`;
       break;
     case 'NAME_UNKNOWN':
-      message = `repository unknown: ${repo} not found in registry`;
+      message = `repository ${repo} does not exist or may require 'tsrun login'`;
       break;
     case 'BLOB_UNKNOWN':
       message = `blob unknown: ${ctx.target ?? 'blob'} of ${repo} not found in registry`;

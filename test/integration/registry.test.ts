@@ -85,8 +85,20 @@ describe.each<RegistryAuth>(['none', 'basic', 'token'])('docker-registry with au
     const err = await client().getManifest(parseReference(`${reg.host}/test/app:nosuch`)).catch((e) => e);
     expect(err).toBeInstanceOf(RegistryError);
     expect(err.registryCode).toBe('MANIFEST_UNKNOWN');
-    expect(err.message).toBe(`manifest unknown: ${reg.host}/test/app:nosuch not found in registry`);
+    expect(err.message).toBe(`manifest for ${reg.host}/test/app:nosuch not found: manifest unknown`);
     expect(err.message).toContain(`${reg.host}/test/app`);
+  });
+
+  // resolve starts with a HEAD, whose 404 has no body to tell the two apart.
+  it('resolves an unknown repository to NAME_UNKNOWN and an unknown tag of a known one to MANIFEST_UNKNOWN', async () => {
+    const noRepo = await client().resolve(parseReference(`${reg.host}/test/nosuch:v1`)).catch((e) => e);
+    expect(noRepo).toBeInstanceOf(RegistryError);
+    expect(noRepo.registryCode).toBe('NAME_UNKNOWN');
+    expect(noRepo.message).toBe(`repository ${reg.host}/test/nosuch does not exist or may require 'tsrun login'`);
+    const noTag = await client().resolve(parseReference(`${reg.host}/test/app:nosuch`)).catch((e) => e);
+    expect(noTag).toBeInstanceOf(RegistryError);
+    expect(noTag.registryCode).toBe('MANIFEST_UNKNOWN');
+    expect(noTag.message).toBe(`manifest for ${reg.host}/test/app:nosuch not found: manifest unknown`);
   });
 
   // Skipped for the open registry: without auth there is no password to get wrong.

@@ -361,6 +361,18 @@ export async function startFaultRegistry(opts: FaultRegistryOptions = {}): Promi
       res.end();
       return;
     }
+    const tagList = /^\/v2\/(.+)\/tags\/list$/.exec(url.pathname);
+    if (tagList) {
+      // As distribution: NAME_UNKNOWN for a repository with no manifest at all.
+      const tags = [...manifests.keys()].filter((k) => k.startsWith(`${tagList[1]}:`)).map((k) => k.slice(tagList[1]!.length + 1));
+      if (tags.length === 0) {
+        sendError(res, 404, 'NAME_UNKNOWN', 'repository name not known to registry');
+        return;
+      }
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ name: tagList[1], tags }));
+      return;
+    }
     const m = /^\/v2\/(.+)\/(manifests|blobs)\/([^/]+)$/.exec(url.pathname);
     if (!m) {
       sendError(res, 404, 'NAME_UNKNOWN', 'no such route');

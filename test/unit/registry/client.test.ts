@@ -1,5 +1,7 @@
 // RegistryClient against the in-memory fault registry (loopback only).
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -67,13 +69,93 @@ describe('manifests', () => {
     const err = await client.getManifest(parseReference(`${reg!.host}/test/app:nosuch`)).catch((e) => e);
     expect(err).toBeInstanceOf(RegistryError);
     expect(err.registryCode).toBe('MANIFEST_UNKNOWN');
-    expect(err.message).toBe(`manifest unknown: ${reg!.host}/test/app:nosuch not found in registry`);
+    expect(err.message).toBe(`manifest for ${reg!.host}/test/app:nosuch not found: manifest unknown`);
   });
 
   it('rejects a manifest whose bytes do not match the digest asked for', async () => {
     const { client, ref, manifestDigest } = await setup();
     reg!.inject({ fault: { kind: 'wrong-digest' }, path: /manifests/ });
     await expect(client.getManifest(ref, manifestDigest)).rejects.toBeInstanceOf(DigestMismatchError);
+  });
+});
+
+describe('error answers to a manifest HEAD', () => {
+  // A registry that knows one repository, test/app. A HEAD answer cannot carry
+  // the error body. 'explicit' registries say NAME_UNKNOWN for a manifest of an
+  // unknown repository; 'distribution' (docker-registry) says MANIFEST_UNKNOWN
+  // there and NAME_UNKNOWN only for its tag list. `headStatus` fails every HEAD.
+  async function fakeRegistry(opts: { style?: 'explicit' | 'distribution'; headStatus?: number } = {}) {
+    const manifest = JSON.stringify({ schemaVersion: 2, mediaType: MediaType.OciIndex, manifests: [] });
+    const digest = sha256Digest(Buffer.from(manifest));
+    const seen: { method: string; path: string }[] = [];
+    const server = http.createServer((req, res) => {
+      seen.push({ method: req.method!, path: req.url! });
+      const error = (status: number, code: string) => {
+        res.writeHead(status, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ errors: [{ code, message: code.toLowerCase(), detail: null }] }));
+      };
+      if (req.url === '/v2/') return void res.end('{}');
+      if (opts.headStatus !== undefined && req.method === 'HEAD') return error(opts.headStatus, 'UNSUPPORTED');
+      const tags = /^\/v2\/(.+)\/tags\/list(\?.*)?$/.exec(req.url!);
+      if (tags) return tags[1] === 'test/app' ? void res.end('{"name":"test/app","tags":["v1"]}') : error(404, 'NAME_UNKNOWN');
+      const m = /^\/v2\/(.+)\/manifests\/([^/]+)$/.exec(req.url!);
+      if (!m) return error(404, 'NAME_UNKNOWN');
+      if (m[1] !== 'test/app') return error(404, opts.style === 'distribution' ? 'MANIFEST_UNKNOWN' : 'NAME_UNKNOWN');
+      if (m[2] !== 'v1') return error(404, 'MANIFEST_UNKNOWN');
+      res.writeHead(200, { 'content-type': MediaType.OciIndex, 'docker-content-digest': digest, 'content-length': manifest.length });
+      res.end(req.method === 'HEAD' ? undefined : manifest);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const host = `127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const client = new RegistryClient({ dockerConfigPath: join(dir, 'none.json'), hostsConfigPath: join(dir, 'no-registries.json'), maxAttempts: 1 });
+    return { host, seen, client, digest, manifest, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
+  }
+
+  it.each(['explicit', 'distribution'] as const)('tells an unknown repository from an unknown tag (%s registry)', async (style) => {
+    const fake = await fakeRegistry({ style });
+    try {
+      const noRepo = await fake.client.resolve(parseReference(`${fake.host}/test/nosuch:v1`)).catch((e) => e);
+      expect(noRepo).toBeInstanceOf(RegistryError);
+      expect(noRepo.registryCode).toBe('NAME_UNKNOWN');
+      expect(noRepo.message).toBe(`repository ${fake.host}/test/nosuch does not exist or may require 'tsrun login'`);
+      // The failed HEAD is followed by a GET of the same URL, whose body names the error;
+      // a MANIFEST_UNKNOWN there is checked against the repository's tag list.
+      expect(fake.seen).toEqual([
+        { method: 'HEAD', path: '/v2/test/nosuch/manifests/v1' },
+        { method: 'GET', path: '/v2/test/nosuch/manifests/v1' },
+        ...(style === 'distribution' ? [{ method: 'GET', path: '/v2/test/nosuch/tags/list?n=1' }] : []),
+      ]);
+      const noTag = await fake.client.resolve(parseReference(`${fake.host}/test/app:nosuch`)).catch((e) => e);
+      expect(noTag.registryCode).toBe('MANIFEST_UNKNOWN');
+      expect(noTag.message).toBe(`manifest for ${fake.host}/test/app:nosuch not found: manifest unknown`);
+      const byGet = await fake.client.getManifest(parseReference(`${fake.host}/test/nosuch:v1`)).catch((e) => e);
+      expect(byGet.registryCode).toBe('NAME_UNKNOWN');
+      // A known tag: the HEAD alone answers.
+      fake.seen.length = 0;
+      expect((await fake.client.resolve(parseReference(`${fake.host}/test/app:v1`))).digest).toBe(fake.digest);
+      expect(fake.seen.map((r) => r.method)).toEqual(['HEAD']);
+    } finally {
+      await fake.close();
+    }
+  });
+
+  it('resolves through the GET when only HEAD fails, and leaves 429s to the retries', async () => {
+    const refused = await fakeRegistry({ headStatus: 405 });
+    try {
+      const resolved = await refused.client.resolve(parseReference(`${refused.host}/test/app:v1`));
+      expect(resolved).toEqual({ digest: refused.digest, mediaType: MediaType.OciIndex, size: refused.manifest.length });
+      expect(refused.seen.map((r) => r.method)).toEqual(['HEAD', 'GET']);
+    } finally {
+      await refused.close();
+    }
+    const limited = await fakeRegistry({ headStatus: 429 });
+    try {
+      const err = await limited.client.resolve(parseReference(`${limited.host}/test/app:v1`)).catch((e) => e);
+      expect(err.registryCode).toBe('TOOMANYREQUESTS');
+      expect(limited.seen.map((r) => r.method)).toEqual(['HEAD']);
+    } finally {
+      await limited.close();
+    }
   });
 });
 

@@ -194,8 +194,8 @@ describe('registry error answers', () => {
   const ctx = { registry: 'docker.io', repository: 'docker.io/library/nosuch', what: 'manifest' as const, target: 'latest' };
   const body = (code: string, message = 'm') => Buffer.from(JSON.stringify({ errors: [{ code, message, detail: null }] }));
   it('explains the common codes', () => {
-    expect(registryError(404, body('MANIFEST_UNKNOWN'), ctx).message).toBe('manifest unknown: docker.io/library/nosuch:latest not found in registry');
-    expect(registryError(404, body('NAME_UNKNOWN'), ctx).message).toBe('repository unknown: docker.io/library/nosuch not found in registry');
+    expect(registryError(404, body('MANIFEST_UNKNOWN'), ctx).message).toBe('manifest for docker.io/library/nosuch:latest not found: manifest unknown');
+    expect(registryError(404, body('NAME_UNKNOWN'), ctx).message).toBe("repository docker.io/library/nosuch does not exist or may require 'tsrun login'");
     expect(registryError(404, Buffer.alloc(0), { ...ctx, what: 'blob', target: 'sha256:' + 'a'.repeat(64) }).message).toMatch(/^blob unknown: sha256:a+ of docker.io\/library\/nosuch/);
     expect(registryError(403, body('DENIED', 'no'), ctx).message).toMatch(/^denied: access to docker.io\/library\/nosuch is denied \(registry said: no\)/);
     const tmr = registryError(429, body('TOOMANYREQUESTS', 'slow down'), ctx);
