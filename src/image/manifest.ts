@@ -191,23 +191,73 @@ function platformDistance(candidate: Platform, want: Platform): number | undefin
   return wv - cv;
 }
 
+/**
+ * An entry of an index for a real platform: not an attestation (BuildKit lists
+ * those with the platform unknown/unknown and a "vnd.docker.reference.type"
+ * annotation).
+ */
+function hasRealPlatform(d: Descriptor): d is Descriptor & { platform: Platform } {
+  if (!d.platform) return false;
+  if (d.annotations?.['vnd.docker.reference.type'] === 'attestation-manifest') return false;
+  return d.platform.os !== 'unknown' && d.platform.architecture !== 'unknown';
+}
+
 /** The manifest of `index` for platform `want`, preferring an exact variant match. */
 export function selectManifest(index: ImageIndex, want: Platform): Descriptor {
-  const w = normalisePlatform(want.os.toLowerCase(), want.architecture.toLowerCase(), want.variant?.toLowerCase());
+  const w = normalisedPlatform(want);
   let best: { d: Descriptor; dist: number } | undefined;
-  for (const d of index.manifests) {
-    if (!d.platform || !MANIFEST_TYPES.has(d.mediaType)) continue; // attestations and nested indexes
+  const platforms = index.manifests.filter(hasRealPlatform);
+  for (const d of platforms) {
+    if (!MANIFEST_TYPES.has(d.mediaType)) continue; // nested indexes and other artifacts
     const dist = platformDistance(d.platform, w);
     if (dist !== undefined && (best === undefined || dist < best.dist)) best = { d, dist };
   }
   if (best) return best.d;
-  const available = index.manifests
-    .filter((d) => d.platform && d.platform.os !== 'unknown')
-    .map((d) => formatPlatform(d.platform!));
+  const available = platforms.map((d) => formatPlatform(d.platform));
   throw new NotFoundError(
     'manifest for platform',
     `${formatPlatform(w)} (the image provides ${available.length ? [...new Set(available)].join(', ') : 'no platforms'})`,
   );
+}
+
+/** `p` in canonical form (lower case, aliases resolved, default variants), as platform matching compares them. */
+export function normalisedPlatform(p: Platform): Platform {
+  return normalisePlatform(p.os.toLowerCase(), p.architecture.toLowerCase(), p.variant?.toLowerCase());
+}
+
+/**
+ * Whether an image built for `candidate` (a config's os, architecture and
+ * variant) answers a request for `want`: the same platform, or an older
+ * variant that runs on it (arm/v6 for arm/v7), as an index entry would.
+ */
+export function platformMatches(candidate: Platform, want: Platform): boolean {
+  return platformDistance(candidate, normalisedPlatform(want)) !== undefined;
+}
+
+// ---- layers ----
+
+/**
+ * Layer media types a pull unpacks (Docker's list): OCI and Docker tar, with
+ * gzip or zstd or none, and their foreign/non-distributable forms. Anything
+ * else (an artifact's blob, a type from the future) is refused rather than
+ * guessed from its bytes.
+ */
+const LAYER_TYPES: ReadonlySet<string> = new Set([
+  MediaType.OciLayer,
+  MediaType.OciLayerGzip,
+  MediaType.OciLayerZstd,
+  MediaType.OciLayerNondistributable,
+  MediaType.OciLayerNondistributableGzip,
+  MediaType.OciLayerNondistributableZstd,
+  'application/vnd.docker.image.rootfs.diff.tar',
+  MediaType.DockerLayerGzip,
+  'application/vnd.docker.image.rootfs.diff.tar.zstd',
+  'application/vnd.docker.image.rootfs.foreign.diff.tar',
+  MediaType.DockerForeignLayerGzip,
+]);
+
+export function isLayerMediaType(mediaType: string): boolean {
+  return LAYER_TYPES.has(mediaType);
 }
 
 // ---- image config ----
