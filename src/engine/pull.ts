@@ -10,19 +10,27 @@
 // - Each layer is unpacked while its own download runs, from the partial file
 //   as it grows (decompression and file creation, not transfer, are a pull's
 //   cost). The layer appears only once the blob's digest and the layer's diffID
-//   both checked out; should that early unpack fail, the layer is unpacked again
-//   from the verified blob, which reports the real error if there is one.
-//   Layers live in separate directories (overlay stacks them), so order does
-//   not matter.
+//   both checked out. Should that early unpack fail in the layer's own bytes
+//   (a diffID mismatch, a bad archive) when it read exactly the verified blob,
+//   that is the error: the same bytes would fail the same way. Otherwise (it
+//   may have read a partial that a retry rewrote) the layer is unpacked again
+//   from the verified blob. Layers live in separate directories (overlay
+//   stacks them), so order does not matter.
+// - Manifests and config are checked (media types, platform, config shape)
+//   before any of them is stored; errors name the image and, for a layer, its
+//   short ID.
 // - The image record and names are written last: an image is visible only when
 //   all of it is on disk. The whole pull holds the store's shared lease so a
 //   concurrent rmi/prune cannot sweep blobs we stored but have not yet recorded.
-import { closeSync, openSync } from 'node:fs';
-import { DigestMismatchError, StoreError } from '../errors.js';
+import { closeSync, openSync, statSync } from 'node:fs';
+import { ArchiveError, DigestMismatchError, InvalidManifestError, StoreError, TsrunError, UnsafeArchiveError } from '../errors.js';
 import { digestHex } from '../image/digest.js';
-import { chainIds, hostPlatform, parseImageConfig, parseManifest, parsePlatform, selectManifest, type ParsedManifest } from '../image/manifest.js';
+import {
+  chainIds, formatPlatform, hostPlatform, isLayerMediaType, normalisedPlatform, parseImageConfig, parseManifest, parsePlatform, platformMatches,
+  selectManifest, type ParsedManifest,
+} from '../image/manifest.js';
 import { familiarString, namesNoTagOrDigest, parseReference, referenceString, repositoryName, type Reference } from '../image/reference.js';
-import type { Descriptor, ImageManifest } from '../oci/image.js';
+import type { Descriptor, ImageConfig, ImageManifest, Platform } from '../oci/image.js';
 import { RegistryClient, type RegistryClientOptions } from '../registry/client.js';
 import { Store, nameKey, type ImageLayer, type ImageRecord } from '../store/index.js';
 import type { Growth } from '../unpack/growing-file.js';
@@ -103,6 +111,51 @@ export function shortLayerId(digest: string): string {
   return digestHex(digest).slice(0, 12);
 }
 
+/**
+ * Runs the manifest and config stage; a document that does not follow the
+ * spec is reported with the image it belongs to (the parser knows only bytes).
+ */
+async function withImageContext<T>(ref: Reference, work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (err) {
+    if (err instanceof InvalidManifestError) throw new InvalidManifestError(`${familiarString(ref)}: ${err.message}`, { cause: err });
+    throw err;
+  }
+}
+
+/** Docker's refusal of a single-platform image that is not the platform asked for. */
+function checkRequestedPlatform(ref: Reference, config: ImageConfig, want: Platform): void {
+  const actual: Platform = { os: config.os, architecture: config.architecture, ...(config.variant ? { variant: config.variant } : {}) };
+  if (platformMatches(actual, want)) return;
+  throw new TsrunError(
+    'PLATFORM_MISMATCH',
+    `image with reference ${referenceString(ref)} was found but does not match the specified platform: wanted ${formatPlatform(want)}, actual: ${formatPlatform(normalisedPlatform(actual))}`,
+  );
+}
+
+/**
+ * A layer's unpack error as the user should see it: naming the image and the
+ * layer's short ID, never the store path the bytes were read from.
+ */
+function layerError(ref: Reference, layer: ImageLayer, blobPaths: string[], err: unknown): unknown {
+  const where = `${familiarString(ref)}: layer ${shortLayerId(layer.digest)}`;
+  if (err instanceof DigestMismatchError && err.expected === layer.diffId) {
+    return new DigestMismatchError(err.expected, err.actual, `${where}: uncompressed content (diffID)`);
+  }
+  if (err instanceof ArchiveError || err instanceof UnsafeArchiveError) {
+    let message = err.message;
+    for (const p of blobPaths) message = message.split(`layer ${p}`).join('the blob').split(p).join('the blob');
+    return new ArchiveError(`${where}: ${message}`, { cause: err.cause });
+  }
+  return err; // local failures (disk full, permissions) keep their paths: they are about this machine
+}
+
+/** Errors in the layer's bytes themselves: unpacking the same bytes again gives the same error. */
+function isContentError(err: unknown): boolean {
+  return err instanceof DigestMismatchError || err instanceof ArchiveError || err instanceof UnsafeArchiveError;
+}
+
 
 
 /** The download's side of a blob that is unpacked while it arrives. */
@@ -177,51 +230,57 @@ export async function pullImage(ctx: EngineContext, reference: string, opts: Pul
       onRetry: (info) => emit({ type: 'retry', attempt: info.attempt, retryInSeconds: Math.ceil(info.delayMs / 1000), reason: info.reason }),
     });
 
-    // Manifest (through an index when the reference names one).
+    // Manifest (through an index when the reference names one), then config.
     // A digest we already hold needs no request at all (pinned pulls work offline).
-    let top: { digest: string; mediaType: string };
-    if (ref.digest && store.content.has(ref.digest)) {
-      top = { digest: ref.digest, mediaType: parseManifest(store.content.read(ref.digest)).mediaType };
-    } else {
-      top = await registry.resolve(ref);
-    }
-    const fetchManifest = async (digest: string, mediaType: string): Promise<ParsedManifest> => {
-      let bytes: Buffer;
-      let type = mediaType;
-      if (store.content.has(digest)) {
-        bytes = store.content.read(digest);
+    // What is fetched is stored only once all of it checked out, so an image
+    // refused for its documents or its platform leaves nothing behind.
+    const unstored: { bytes: Buffer; digest: string }[] = [];
+    const { manifest, manifestDigest, manifestMediaType, indexDigest, config, top } = await withImageContext(ref, async () => {
+      let top: { digest: string; mediaType: string };
+      if (ref.digest && store.content.has(ref.digest)) {
+        top = { digest: ref.digest, mediaType: parseManifest(store.content.read(ref.digest)).mediaType };
       } else {
-        const m = await registry.getManifest(ref, digest);
-        bytes = m.bytes;
-        type = m.mediaType || mediaType;
-        store.content.putBytes(bytes, digest);
+        top = await registry.resolve(ref);
       }
-      return parseManifest(bytes, type);
-    };
-    let parsed = await fetchManifest(top.digest, top.mediaType);
-    let manifestDigest = top.digest;
-    let manifestMediaType = parsed.mediaType;
-    let indexDigest: string | undefined;
-    if (parsed.kind === 'index') {
-      const desc = selectManifest(parsed.index, want);
-      indexDigest = top.digest;
-      manifestDigest = desc.digest;
-      parsed = await fetchManifest(desc.digest, desc.mediaType);
-      manifestMediaType = parsed.mediaType;
-      if (parsed.kind !== 'manifest') throw new StoreError(`${familiarString(ref)}: index entry ${desc.digest} is itself an index; nested indexes are not supported`);
-    }
-    const manifest: ImageManifest = parsed.manifest;
+      const fetchManifest = async (digest: string, mediaType: string): Promise<ParsedManifest> => {
+        if (store.content.has(digest)) return parseManifest(store.content.read(digest), mediaType);
+        const m = await registry.getManifest(ref, digest);
+        const parsed = parseManifest(m.bytes, m.mediaType || mediaType);
+        unstored.push({ bytes: m.bytes, digest });
+        return parsed;
+      };
+      let parsed = await fetchManifest(top.digest, top.mediaType);
+      let manifestDigest = top.digest;
+      let indexDigest: string | undefined;
+      if (parsed.kind === 'index') {
+        const desc = selectManifest(parsed.index, want);
+        indexDigest = top.digest;
+        manifestDigest = desc.digest;
+        parsed = await fetchManifest(desc.digest, desc.mediaType);
+        if (parsed.kind !== 'manifest') throw new StoreError(`${familiarString(ref)}: index entry ${desc.digest} is itself an index; nested indexes are not supported`);
+      }
+      const manifest: ImageManifest = parsed.manifest;
+      for (const d of manifest.layers) {
+        if (!isLayerMediaType(d.mediaType)) {
+          throw new InvalidManifestError(`layer ${shortLayerId(d.digest)} has the unsupported media type "${d.mediaType}"`);
+        }
+      }
 
-    // Config.
+      const configDesc = manifest.config;
+      let configBytes: Buffer;
+      if (store.content.has(configDesc.digest)) {
+        configBytes = store.content.read(configDesc.digest);
+      } else {
+        configBytes = await registry.getBlob(ref, configDesc);
+        unstored.push({ bytes: configBytes, digest: configDesc.digest });
+      }
+      const config = parseImageConfig(configBytes);
+      // An index entry was chosen for the platform; a lone manifest must be
+      // checked against it, as Docker does (only when one was asked for).
+      if (opts.platform && !indexDigest) checkRequestedPlatform(ref, config, want);
+      return { manifest, manifestDigest, manifestMediaType: parsed.mediaType, indexDigest, config, top };
+    });
     const configDesc = manifest.config;
-    let configBytes: Buffer;
-    if (store.content.has(configDesc.digest)) {
-      configBytes = store.content.read(configDesc.digest);
-    } else {
-      configBytes = await registry.getBlob(ref, configDesc);
-      store.content.putBytes(configBytes, configDesc.digest);
-    }
-    const config = parseImageConfig(configBytes);
     const diffIds = config.rootfs.diff_ids;
     if (diffIds.length !== manifest.layers.length) {
       throw new StoreError(
@@ -229,6 +288,7 @@ export async function pullImage(ctx: EngineContext, reference: string, opts: Pul
       );
     }
     const chains = chainIds(diffIds);
+    for (const { bytes, digest } of unstored) store.content.putBytes(bytes, digest);
 
     // Layers.
     const layerRecords: ImageLayer[] = manifest.layers.map((d, i) => ({
@@ -259,33 +319,47 @@ export async function pullImage(ctx: EngineContext, reference: string, opts: Pul
       // The layer's unpack, from the blob or from its partial file while it downloads.
       let downloaded = false;
       const extract = (blobPath: string, growing?: { size: number; growth: Growth }) =>
-        store.layers.ensure(
-          l.chainId,
-          async (tmpTree) => {
-            const result = await unpack(blobPath, l.mediaType, tmpTree, {
-              expectedDiffId: l.diffId,
-              // While it downloads, the line shows the download; extraction shows once that is complete.
-              onProgress: throttled(100, (done, total) => downloaded && ev('Extracting', { current: done, total })),
-              ...(growing ? { growing } : {}),
-            });
-            if (result.diffId !== l.diffId) throw new DigestMismatchError(l.diffId, result.diffId, `layer ${l.digest} (diffId)`);
-            return result;
-          },
-          { parent: i > 0 ? chains[i - 1] : undefined },
-        );
-      let early: Promise<Awaited<ReturnType<typeof extract>> | undefined> | undefined;
+        store.layers
+          .ensure(
+            l.chainId,
+            async (tmpTree) => {
+              const result = await unpack(blobPath, l.mediaType, tmpTree, {
+                expectedDiffId: l.diffId,
+                // While it downloads, the line shows the download; extraction shows once that is complete.
+                onProgress: throttled(100, (done, total) => downloaded && ev('Extracting', { current: done, total })),
+                ...(growing ? { growing } : {}),
+              });
+              if (result.diffId !== l.diffId) throw new DigestMismatchError(l.diffId, result.diffId, `layer ${l.digest} (diffId)`);
+              return result;
+            },
+            { parent: i > 0 ? chains[i - 1] : undefined },
+          )
+          .catch((err: unknown) => {
+            throw layerError(ref, l, [blobPath, store.content.blobPath(l.digest)], err);
+          });
+      type Extracted = Awaited<ReturnType<typeof extract>>;
+      let early: Promise<{ done: Extracted } | { failed: unknown }> | undefined;
+      // The early unpack read exactly the blob's bytes when the download wrote
+      // them once, from an empty partial file: no resume of an older partial,
+      // no retry or foreign URL that may have rewritten it under the reader.
+      let readFinalBytes = false;
       await slots.take();
       try {
         if (abort.signal.aborted) return;
         const lock = await store.content.lockBlob(l.digest, () => ev('Waiting'));
         try {
           if (!store.content.has(l.digest)) {
+            let retried = false;
             const client = makeRegistry({
               ...opts.registryOptions,
-              onRetry: (info) => ev('Retrying', { retryInSeconds: Math.ceil(info.delayMs / 1000) }),
+              onRetry: (info) => {
+                retried = true;
+                ev('Retrying', { retryInSeconds: Math.ceil(info.delayMs / 1000) });
+              },
             });
             const partial = store.content.partialPath(l.digest);
             closeSync(openSync(partial, 'a')); // the early unpack opens it at once
+            const startedEmpty = statSync(partial).size === 0;
             const growth = new DownloadGrowth();
             const progress = throttled(100, (done, total) => ev('Downloading', { current: done, total }));
             const download = (async () => {
@@ -304,13 +378,17 @@ export async function pullImage(ctx: EngineContext, reference: string, opts: Pul
               () => growth.settle(),
               (err: unknown) => growth.settle(err ?? new Error('download failed')),
             );
-            early = extract(partial, { size: desc.size, growth }).catch(() => undefined);
+            early = extract(partial, { size: desc.size, growth }).then(
+              (done) => ({ done }),
+              (failed: unknown) => ({ failed }),
+            );
             try {
               await download;
             } catch (err) {
               await early; // its tree is removed before the error goes on
               throw err;
             }
+            readFinalBytes = startedEmpty && !retried && !desc.urls?.length;
           }
           downloaded = true;
           ev('Download complete');
@@ -322,7 +400,12 @@ export async function pullImage(ctx: EngineContext, reference: string, opts: Pul
       }
       if (abort.signal.aborted) return;
       ev('Extracting', { current: 0, total: desc.size });
-      const { meta } = (await early) ?? (await extract(store.content.blobPath(l.digest)));
+      const first = await early;
+      let extracted: Extracted;
+      if (first && 'done' in first) extracted = first.done;
+      else if (first && readFinalBytes && isContentError(first.failed)) throw first.failed; // the same bytes would fail the same way
+      else extracted = await extract(store.content.blobPath(l.digest)); // no early unpack, or it may have read other bytes
+      const { meta } = extracted;
       sizes[i] = meta.size;
       ev('Pull complete');
     };

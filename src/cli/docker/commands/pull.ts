@@ -11,7 +11,7 @@ export function registerPull(program: Command, name = 'pull'): Command {
     .description('download an image from a registry')
     .argument('<name>', 'image reference, e.g. busybox, busybox:1.36, localhost:5000/app@sha256:…')
     .option('-q, --quiet', 'suppress verbose output: print only the image reference')
-    .option('--platform <platform>', 'pull this platform of a multi-platform image (os[/arch[/variant]])')
+    .option('--platform <platform>', 'pull this platform (os[/arch[/variant]]): chosen from a multi-platform image, required of a single-platform one')
     .action(
       action('tsrun', async (ref: string, flags: { quiet?: boolean; platform?: string }, self: Command) => {
         const progress = flags.quiet ? undefined : new PullProgress(process.stdout);
