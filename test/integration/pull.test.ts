@@ -1,12 +1,13 @@
 // tsrun pull and the image verbs, end to end: the built CLI against the real
 // registry (docker-registry) and, where requests must be counted or slowed,
 // the fault registry. Run as root under the integration lock.
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, watch } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFaultRegistry, type FaultRegistry } from '../support/fault-registry.js';
 import { buildOciLayout, tarOf, type BuiltLayout } from '../support/oci-layout.js';
@@ -308,5 +309,243 @@ describe('tsrun pull (concurrency and crashes, fault registry)', () => {
     }
     // Some kill landed mid-download and the next pull resumed with a Range request.
     expect(resumed).toBeGreaterThan(0);
+  });
+});
+
+// ---- images built here and served by the fault registry (it serves any bytes as they are) ----
+
+const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
+const OCI_LAYER_GZIP = 'application/vnd.oci.image.layer.v1.tar+gzip';
+
+interface ServedLayer {
+  tar: Buffer;
+  blob: Buffer;
+  mediaType: string;
+  digest: string;
+  diffId: string;
+}
+
+function sha256Of(b: Buffer | string): string {
+  return `sha256:${createHash('sha256').update(b).digest('hex')}`;
+}
+
+/** A one-file layer, stored with `compress` and labelled `mediaType`. */
+function servedLayer(name: string, mediaType = OCI_LAYER_GZIP, compress: (tar: Buffer) => Buffer = gzipSync): ServedLayer {
+  const tar = tarOf([{ path: `${name}/` }, { path: `${name}/hello.txt`, content: `hello from ${name}\n` }]);
+  const blob = compress(tar);
+  return { tar, blob, mediaType, digest: sha256Of(blob), diffId: sha256Of(tar) };
+}
+
+function configFor(layers: ServedLayer[], architecture = 'amd64', variant?: string): Record<string, unknown> {
+  return {
+    architecture,
+    ...(variant ? { variant } : {}),
+    os: 'linux',
+    config: { Cmd: ['/bin/sh'] },
+    rootfs: { type: 'layers', diff_ids: layers.map((l) => l.diffId) },
+  };
+}
+
+/** Serve an image under `repo:tag`: its layer blobs, its config (an object, or raw bytes), its manifest. */
+function serveImage(
+  repo: string,
+  tag: string,
+  layers: ServedLayer[],
+  config: Record<string, unknown> | Buffer = configFor(layers),
+  manifestMediaType = OCI_MANIFEST,
+): { name: string; manifestDigest: string; manifest: Buffer; configDigest: string } {
+  for (const l of layers) fault.addBlob(l.blob);
+  const configBytes = Buffer.isBuffer(config) ? config : Buffer.from(JSON.stringify(config));
+  const cfg = fault.addBlob(configBytes);
+  const manifest = Buffer.from(JSON.stringify({
+    schemaVersion: 2,
+    mediaType: manifestMediaType,
+    config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: cfg.digest, size: cfg.size },
+    layers: layers.map((l) => ({ mediaType: l.mediaType, digest: l.digest, size: l.blob.length })),
+  }));
+  const manifestDigest = fault.addManifest(repo, tag, manifest, manifestMediaType);
+  return { name: `${fault.host}/${repo}:${tag}`, manifestDigest, manifest, configDigest: cfg.digest };
+}
+
+function blobsIn(root: string): string[] {
+  const dir = join(root, 'content', 'blobs', 'sha256');
+  return existsSync(dir) ? readdirSync(dir) : [];
+}
+
+function layerDirsIn(root: string): string[] {
+  const dir = join(root, 'layers');
+  return existsSync(dir) ? readdirSync(dir).filter((n) => /^[a-f0-9]{64}$/.test(n)) : [];
+}
+
+/**
+ * A refused pull: exit 125, one "tsrun: NAME: ..." line naming no store path,
+ * and nothing recorded (no image, no name, no layer dir, no temp dir).
+ */
+function expectRefused(t: TsrunCli, r: { code: number; stderr: string }, name: string, message: RegExp): void {
+  expect(r.code, r.stderr).toBe(125);
+  expect(r.stderr.endsWith('\n') && r.stderr.indexOf('\n') === r.stderr.length - 1, `one line: ${r.stderr}`).toBe(true);
+  expect(r.stderr.startsWith(`tsrun: ${name}: `), r.stderr).toBe(true);
+  expect(r.stderr).toMatch(message);
+  expect(r.stderr).not.toContain(t.root);
+  expect(t.run(['images', '-q']).stdout).toBe('');
+  expect(layerDirsIn(t.root)).toEqual([]);
+  expectStoreConsistent(t.root);
+}
+
+describe('tsrun pull --platform', () => {
+  it('checks a single-manifest image against --platform: a match pulls, a mismatch is refused and records nothing', () => {
+    const name = `${reg.host}/test/app:v1`; // its config says linux/amd64
+    const ok = cli();
+    const pulled = ok.run(['pull', '--platform', 'linux/amd64', name]);
+    expect(pulled.stderr).toBe('');
+    expect(pulled.code).toBe(0);
+    expect(ok.run(['image', 'inspect', '-f', '{{.Architecture}}', name]).stdout).toBe('amd64\n');
+
+    const t = cli();
+    const r = t.run(['pull', '--platform', 'linux/arm64', name]);
+    expect({ code: r.code, stderr: r.stderr }).toEqual({
+      code: 125,
+      stderr: `tsrun: image with reference ${name} was found but does not match the specified platform: wanted linux/arm64, actual: linux/amd64\n`,
+    });
+    expect(t.run(['images', '-q']).stdout).toBe('');
+    expect(t.run(['image', 'inspect', name]).code).toBe(125);
+    expect(layerDirsIn(t.root)).toEqual([]);
+    expect(blobsIn(t.root)).toEqual([]);
+    expectStoreConsistent(t.root);
+  });
+
+  it('picks the requested platform from an index and names only real platforms when none fits', async () => {
+    const amdLayer = servedLayer('amd');
+    const armLayer = servedLayer('arm');
+    const amd = serveImage('multi/app', 'amd64-only', [amdLayer], configFor([amdLayer], 'amd64'));
+    const arm = serveImage('multi/app', 'arm64-only', [armLayer], configFor([armLayer], 'arm64', 'v8'));
+    // BuildKit's provenance: an attestation manifest listed as unknown/unknown.
+    const statement = fault.addBlob(JSON.stringify({ _type: 'https://in-toto.io/Statement/v0.1' }));
+    const emptyConfig = fault.addBlob('{}');
+    const attestation = Buffer.from(JSON.stringify({
+      schemaVersion: 2,
+      mediaType: OCI_MANIFEST,
+      config: { mediaType: 'application/vnd.oci.image.config.v1+json', ...emptyConfig },
+      layers: [{ mediaType: 'application/vnd.in-toto+json', ...statement }],
+    }));
+    const attestationDigest = fault.addManifest('multi/app', 'attestation', attestation, OCI_MANIFEST);
+    const index = Buffer.from(JSON.stringify({
+      schemaVersion: 2,
+      mediaType: 'application/vnd.oci.image.index.v1+json',
+      manifests: [
+        { mediaType: OCI_MANIFEST, digest: amd.manifestDigest, size: amd.manifest.length, platform: { os: 'linux', architecture: 'amd64' } },
+        { mediaType: OCI_MANIFEST, digest: arm.manifestDigest, size: arm.manifest.length, platform: { os: 'linux', architecture: 'arm64', variant: 'v8' } },
+        {
+          mediaType: OCI_MANIFEST, digest: attestationDigest, size: attestation.length, platform: { os: 'unknown', architecture: 'unknown' },
+          annotations: { 'vnd.docker.reference.type': 'attestation-manifest', 'vnd.docker.reference.digest': amd.manifestDigest },
+        },
+      ],
+    }));
+    fault.addManifest('multi/app', 'latest', index, 'application/vnd.oci.image.index.v1+json');
+    const name = `${fault.host}/multi/app:latest`;
+
+    for (const [platform, arch, configDigest] of [['linux/arm64', 'arm64', arm.configDigest], ['linux/amd64', 'amd64', amd.configDigest]] as const) {
+      const t = cli();
+      const r = await t.runAsync(['pull', '--platform', platform, name]);
+      expect(r.stderr).toBe('');
+      expect(r.code).toBe(0);
+      const [info] = JSON.parse(t.run(['image', 'inspect', name]).stdout);
+      expect(info).toMatchObject({ Id: configDigest, Architecture: arch, Os: 'linux' });
+    }
+
+    const t = cli();
+    const none = await t.runAsync(['pull', '--platform', 'linux/s390x', name]);
+    expect({ code: none.code, stderr: none.stderr }).toEqual({
+      code: 125,
+      stderr: 'tsrun: no such manifest for platform: linux/s390x (the image provides linux/amd64, linux/arm64/v8)\n',
+    });
+    expect(t.run(['images', '-q']).stdout).toBe('');
+    expect(blobsIn(t.root)).toEqual([]);
+    expectStoreConsistent(t.root);
+  });
+});
+
+describe('tsrun pull of bad images (fault registry)', () => {
+  it('accepts every layer media type Docker unpacks: OCI and Docker tar, gzip, zstd, non-distributable', async () => {
+    const zstd = (tar: Buffer) => execFileSync('zstd', ['-q', '-c'], { input: tar });
+    const plain = (tar: Buffer) => tar;
+    const layers = [
+      servedLayer('oci-tar', 'application/vnd.oci.image.layer.v1.tar', plain),
+      servedLayer('oci-gzip', OCI_LAYER_GZIP),
+      servedLayer('oci-zstd', 'application/vnd.oci.image.layer.v1.tar+zstd', zstd),
+      servedLayer('docker-tar', 'application/vnd.docker.image.rootfs.diff.tar', plain),
+      servedLayer('docker-gzip', 'application/vnd.docker.image.rootfs.diff.tar.gzip'),
+      servedLayer('foreign-gzip', 'application/vnd.docker.image.rootfs.foreign.diff.tar.gzip'),
+      servedLayer('nondist-zstd', 'application/vnd.oci.image.layer.nondistributable.v1.tar+zstd', zstd),
+    ];
+    const { name } = serveImage('types/app', 'v1', layers);
+    const t = cli();
+    const r = await t.runAsync(['pull', '-q', name]);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(layerDirsIn(t.root)).toHaveLength(layers.length);
+    expectStoreConsistent(t.root);
+  });
+
+  it('refuses a config that is not JSON, naming the image', async () => {
+    const l = servedLayer('bad-config');
+    const { name } = serveImage('bad/config-bytes', 'v1', [l], Buffer.from('this is not { json'));
+    const t = cli();
+    const r = await t.runAsync(['pull', name]);
+    expectRefused(t, r, name, /image config is not valid JSON/);
+    expect(blobsIn(t.root)).toEqual([]);
+  });
+
+  it('refuses a config without rootfs.diff_ids, naming the image', async () => {
+    const l = servedLayer('no-diffids');
+    const { name } = serveImage('bad/config-rootfs', 'v1', [l], { architecture: 'amd64', os: 'linux', rootfs: { type: 'layers' } });
+    const t = cli();
+    const r = await t.runAsync(['pull', name]);
+    expectRefused(t, r, name, /image config "rootfs" must be/);
+    expect(blobsIn(t.root)).toEqual([]);
+  });
+
+  it('refuses a manifest of an unknown media type, naming the image', async () => {
+    const l = servedLayer('odd-manifest');
+    const { name } = serveImage('bad/manifest-type', 'v1', [l], configFor([l]), 'application/vnd.example.thing.v1+json');
+    const t = cli();
+    const r = await t.runAsync(['pull', name]);
+    expectRefused(t, r, name, /unsupported manifest media type "application\/vnd\.example\.thing\.v1\+json"$/m);
+    expect(blobsIn(t.root)).toEqual([]);
+  });
+
+  it('refuses a layer of an unknown media type before downloading it, naming its short ID', async () => {
+    const good = servedLayer('fine');
+    const odd = servedLayer('odd', 'application/vnd.example.blob.v1'); // gzip'd tar bytes: sniffing would have unpacked it
+    const { name } = serveImage('bad/layer-type', 'v1', [good, odd]);
+    const t = cli();
+    fault.requests.length = 0;
+    const r = await t.runAsync(['pull', name]);
+    expectRefused(t, r, name, new RegExp(`: layer ${odd.digest.slice(7, 19)} has the unsupported media type "application/vnd\\.example\\.blob\\.v1"$`, 'm'));
+    expect(fault.requests.filter((x) => x.path.includes('/blobs/'))).toEqual([]);
+    expect(blobsIn(t.root)).toEqual([]);
+  });
+
+  it('refuses a layer whose diffID does not match the config, unpacking it only once', async () => {
+    const l = servedLayer('mismatch');
+    const wrong = sha256Of('not the layer');
+    const { name } = serveImage('bad/diffid', 'v1', [l], { ...configFor([l]), rootfs: { type: 'layers', diff_ids: [wrong] } });
+    const t = cli();
+    // Every unpack fills its own temp dir under layers/: count them.
+    const layersDir = join(t.root, 'layers');
+    mkdirSync(layersDir, { recursive: true });
+    const tempDirs = new Set<string>();
+    const watcher = watch(layersDir, (_event, file) => {
+      if (file?.startsWith('.tmp-')) tempDirs.add(file);
+    });
+    const r = await t.runAsync(['pull', name]).finally(async () => {
+      await sleep(200); // the last inotify events
+      watcher.close();
+    });
+    expectRefused(
+      t, r, name,
+      new RegExp(`^tsrun: ${name.replace(/[.]/g, '\\.')}: layer ${l.digest.slice(7, 19)}: uncompressed content \\(diffID\\) digest mismatch: expected ${wrong}, got ${l.diffId}\\n$`),
+    );
+    expect([...tempDirs]).toHaveLength(1);
   });
 });
