@@ -1,17 +1,21 @@
 // hostile-*: one single-layer image per attack on an unpacker. A safe unpacker
-// refuses each (or, for absolute names, keeps them inside the tree).
+// refuses each, naming the entry, and leaves nothing behind.
 import { fingerprint } from '../lib/fingerprint.mjs';
 import { writeOciLayout } from '../lib/oci-layout.mjs';
 import { TarWriter } from '../lib/tar-writer.mjs';
 
 /**
- * name -> entries; `refuses`: the entry a safe unpacker must refuse (none for
- * absolute names, which stay inside); `escapes`: paths, relative to the
- * destination, that the attack aims at and that must never appear.
+ * name -> entries; `refuses`: the entry a safe unpacker must refuse;
+ * `escapes`: paths, relative to the destination, that the attack aims at and
+ * that must never appear.
  */
 export const HOSTILE = {
   'hostile-traversal': { entries: [{ name: 'ok', data: 'ok' }, { name: '../tsrun-evil-traversal', data: 'evil' }], escapes: ['../tsrun-evil-traversal'], refuses: '../tsrun-evil-traversal' },
-  'hostile-absolute': { entries: [{ name: '/tmp/tsrun-evil-absolute', data: 'evil' }], escapes: ['/tmp/tsrun-evil-absolute'], refuses: undefined },
+  'hostile-absolute': {
+    entries: [{ name: 'ok', data: 'ok' }, { name: '/tmp/tsrun-evil-absolute', data: 'evil' }],
+    escapes: ['/tmp/tsrun-evil-absolute', 'tmp/tsrun-evil-absolute'],
+    refuses: '/tmp/tsrun-evil-absolute',
+  },
   'hostile-symlink-root': {
     entries: [{ name: 'root', type: 'symlink', linkname: '/' }, { name: 'root/tmp/tsrun-evil-symlink-root', data: 'evil' }],
     escapes: ['/tmp/tsrun-evil-symlink-root'],

@@ -24,7 +24,7 @@ import {
 import { ArchiveError, StoreError, TsrunError, UnsafeArchiveError } from '../errors.js';
 import { native } from '../native/index.js';
 import type { NodeMeta, NodeWriter } from './node-writer.js';
-import { entryComponents, TreeIndex, whiteoutOf, type NodeKind } from './paths.js';
+import { layerEntryComponents, TreeIndex, whiteoutOf, type NodeKind } from './paths.js';
 import type { TarEntry, TarSink } from './tar.js';
 
 const S_IFCHR = 0o020000;
@@ -180,7 +180,7 @@ export class LayerExtractor implements TarSink {
   }
 
   private place(e: TarEntry): void {
-    const parts = entryComponents(e.name);
+    const parts = layerEntryComponents(e.name);
     const wh = whiteoutOf(e.name, parts);
     if (wh) {
       if (wh.kind === 'opaque') {

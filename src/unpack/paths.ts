@@ -3,12 +3,26 @@
 import { ArchiveError, UnsafeArchiveError } from '../errors.js';
 
 /**
- * Splits an entry name into safe components.
- * Decision: absolute names are made relative by stripping leading slashes, as
- * GNU tar and Docker do ("/etc/x" lands at <dest>/etc/x); "." and empty
- * components are dropped; any ".." component is refused, even one that would
- * stay inside (tar writers never produce them).
- * Returns [] for the layer root ("./").
+ * Splits the name of an entry of an image layer into safe components.
+ * Decision: absolute names are refused, as the issue asks ("no entry may write
+ * outside its layer directory"), where GNU tar and Docker would strip the
+ * leading "/" and keep the entry: layer writers never produce them, so one is
+ * a sign of a hostile or broken layer. A bare "/" is absolute too, and refused;
+ * the layer root is "./" or ".". Otherwise as entryComponents.
+ * Returns [] for the layer root.
+ */
+export function layerEntryComponents(name: string): string[] {
+  if (name.startsWith('/')) throw new UnsafeArchiveError(name, 'the path is absolute');
+  return entryComponents(name);
+}
+
+/**
+ * Splits an entry name into safe components, relative to the extraction
+ * directory: leading slashes are stripped, as GNU tar and Docker's cp do
+ * ("/etc/x" lands at <dest>/etc/x); "." and empty components are dropped; any
+ * ".." component is refused, even one that would stay inside (tar writers
+ * never produce them). Layers use the stricter layerEntryComponents.
+ * Returns [] for the extraction directory itself ("./").
  */
 export function entryComponents(name: string): string[] {
   if (name.includes('\0')) throw new ArchiveError(`tar entry name contains a NUL byte: ${JSON.stringify(name)}`);
@@ -88,11 +102,15 @@ export class TreeIndex {
 
   /**
    * Decision for a hardlink: the target must already be in this layer, reached
-   * through real directories only, and not be a directory. Returns its relative path.
+   * through real directories only, and not be a directory. An absolute target
+   * names no entry a layer may have (see layerEntryComponents). Returns its
+   * relative path.
    */
   hardlinkTarget(entryName: string, linkname: string): string {
+    if (linkname.split('/').includes('..')) throw new UnsafeArchiveError(entryName, `hardlink target "${linkname}" contains ".."`);
     const target = entryComponents(linkname);
     if (target.length === 0) throw new UnsafeArchiveError(entryName, `hardlink to the layer root ("${linkname}")`);
+    if (linkname.startsWith('/')) throw new UnsafeArchiveError(entryName, `hardlink target "${linkname}" is absolute`);
     let rel = '';
     for (let i = 0; i < target.length - 1; i++) {
       rel = i === 0 ? target[0]! : `${rel}/${target[i]}`;

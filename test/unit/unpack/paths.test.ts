@@ -1,8 +1,33 @@
 import { describe, expect, it } from 'vitest';
 import { UnsafeArchiveError } from '../../../src/errors.js';
-import { entryComponents, TreeIndex, whiteoutOf } from '../../../src/unpack/paths.js';
+import { entryComponents, layerEntryComponents, TreeIndex, whiteoutOf } from '../../../src/unpack/paths.js';
 
-describe('entryComponents', () => {
+describe('layerEntryComponents', () => {
+  it('refuses absolute names, a bare "/" included, naming the entry', () => {
+    for (const bad of ['/etc/passwd', '/', '//x', '/./tmp/x']) {
+      const err = (() => {
+        try {
+          layerEntryComponents(bad);
+        } catch (e) {
+          return e;
+        }
+      })();
+      expect(err).toBeInstanceOf(UnsafeArchiveError);
+      expect((err as UnsafeArchiveError).entry).toBe(bad);
+      expect((err as Error).message).toBe(`refusing layer entry "${bad}": the path is absolute`);
+    }
+  });
+
+  it('accepts the layer root as "./" or ".", and relative names as entryComponents does', () => {
+    expect(layerEntryComponents('./')).toEqual([]);
+    expect(layerEntryComponents('.')).toEqual([]);
+    expect(layerEntryComponents('x//y/./z/')).toEqual(['x', 'y', 'z']);
+    expect(layerEntryComponents('./etc/passwd')).toEqual(['etc', 'passwd']);
+    expect(() => layerEntryComponents('a/../b')).toThrow('refusing layer entry "a/../b": the path contains ".."');
+  });
+});
+
+describe('entryComponents (cp archives: relative to the extraction directory)', () => {
   it('makes absolute names relative and drops "." and empty parts', () => {
     expect(entryComponents('/etc/passwd')).toEqual(['etc', 'passwd']);
     expect(entryComponents('///x//y/./z/')).toEqual(['x', 'y', 'z']);
@@ -59,8 +84,10 @@ describe('TreeIndex', () => {
     t.set('dev', 'dir');
     t.set('dev/null', 'other');
     expect(t.hardlinkTarget('h', 'etc/passwd')).toBe('etc/passwd');
-    expect(t.hardlinkTarget('h', '/etc/passwd')).toBe('etc/passwd'); // absolute names are layer-relative
     expect(t.hardlinkTarget('h', './dev/null')).toBe('dev/null');
+    // An absolute target names no entry a layer may have, even when the relative one exists.
+    expect(() => t.hardlinkTarget('h', '/etc/passwd')).toThrow('refusing layer entry "h": hardlink target "/etc/passwd" is absolute');
+    expect(() => t.hardlinkTarget('h', 'etc/../etc/passwd')).toThrow('refusing layer entry "h": hardlink target "etc/../etc/passwd" contains ".."');
     expect(() => t.hardlinkTarget('h', 'etc/shadow')).toThrow(/not in this layer/);
     expect(() => t.hardlinkTarget('h', 'etc')).toThrow(/is a directory/);
     expect(() => t.hardlinkTarget('h', 'link/passwd')).toThrow(/goes through the symlink "link"/);
