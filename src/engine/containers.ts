@@ -404,6 +404,7 @@ export class Containers {
       stdin: Boolean(opts.interactive ?? record.config.openStdin),
       exitCommand: opts.attach ? undefined : this.exitCommand(record),
       attachSocket: true, // `tsrun attach` (our own launcher; runc and crun have none)
+      dieWithMonitor: true, // a killed monitor leaves no live container that ps calls exited
       onWarning: (m) => this.onWarning?.(m, record),
     });
     if (volumeHold) await this.holdUntilLive(record, running, volumeHold);
@@ -583,6 +584,7 @@ export class Containers {
         stdin: record.config.openStdin,
         exitCommand,
         attachSocket: true,
+        dieWithMonitor: true,
         consoleSize: opts.consoleSize,
         onWarning: (m) => this.onWarning?.(m, record),
       });

@@ -70,6 +70,8 @@ extern int g_exec_fifo_fd, g_console_fd;
 extern int g_preserve_fds;
 /* No monitor stays: the container is reparented to the caller's subreaper. */
 extern int g_no_monitor;
+/* The container keeps a parent-death SIGKILL across execve: it dies with a killed monitor. */
+extern int g_die_with_monitor;
 #define PRESERVED_FD_BASE 5
 
 /* monitor.c */

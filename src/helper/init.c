@@ -37,6 +37,7 @@ int g_exec_fifo_fd = -1; /* O_PATH fd of the exec fifo, opened by the monitor */
 int g_console_fd = -1;   /* socket to send the pty master to the monitor (terminal mode) */
 int g_preserve_fds = 0;
 int g_no_monitor = 0;
+int g_die_with_monitor = 0;
 
 static int root_fd = -1; /* paths of steps resolve inside this directory */
 static char **cmd_argv;
@@ -454,7 +455,10 @@ static void step_console(void) {
 static void step_exec(void) {
   if (!cmd_found) step_lookup_command();
   send_ready();
-  prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0); /* the container outlives a killed monitor */
+  /* Set here, after the user and capability steps: a change of user clears it. With
+   * die-with-monitor the container is killed with a killed monitor (nothing would reap
+   * it, log it or record its exit); without, it outlives it (OCI: the caller's process). */
+  prctl(PR_SET_PDEATHSIG, g_die_with_monitor ? SIGKILL : 0, 0, 0, 0);
   if (g_preserve_fds > 0) {
     /* Move the report pipe out of the way, then the preserved fds down to 3.. */
     int hi = fcntl(g_report_fd, F_DUPFD_CLOEXEC, PRESERVED_FD_BASE + g_preserve_fds);

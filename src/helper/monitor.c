@@ -82,6 +82,7 @@ static void read_config(const struct plan *plan) {
     else if (!strcmp(n, "terminal")) cfg.terminal = 1;
     else if (!strcmp(n, "inherit-stdio")) cfg.inherit_stdio = 1;
     else if (!strcmp(n, "no-monitor")) g_no_monitor = 1;
+    else if (!strcmp(n, "die-with-monitor")) g_die_with_monitor = 1;
     else if (!strcmp(n, "preserve-fds")) {
       uint64_t v;
       if (parse_u64(s->argv[0], 10, &v) || v > 1024) fail("preserve-fds", EINVAL, s->argv[0]);
@@ -96,6 +97,7 @@ static void read_config(const struct plan *plan) {
   }
   if (!cfg.lock_file || !cfg.exit_file) fail("config", EINVAL, "lock-file and exit-file are required");
   if (g_no_monitor && cfg.detach) fail("config", EINVAL, "no-monitor and detach exclude each other");
+  if (g_no_monitor && g_die_with_monitor) fail("config", EINVAL, "no-monitor and die-with-monitor exclude each other");
   if (cfg.attach_socket && (g_no_monitor || cfg.inherit_stdio || cfg.console_socket))
     fail("config", EINVAL, "attach-socket needs the monitor to own the container's stdio");
   if (g_no_monitor && cfg.terminal && !cfg.console_socket) fail("config", EINVAL, "no-monitor with a terminal needs a console-socket");

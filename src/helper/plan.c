@@ -24,6 +24,7 @@ static const struct op OPS[] = {
     {"inherit-stdio", PHASE_CONFIG, 0, 0},
     {"preserve-fds", PHASE_CONFIG, 1, 1},
     {"no-monitor", PHASE_CONFIG, 0, 0},
+    {"die-with-monitor", PHASE_CONFIG, 0, 0},
     {"exit-command", PHASE_CONFIG, 1, -1},
     {"attach-socket", PHASE_CONFIG, 1, 1},
     /* setup process */

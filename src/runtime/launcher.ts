@@ -56,6 +56,12 @@ export interface LaunchOptions {
    * knows its exit status; tsrun records none.
    */
   noMonitor?: boolean;
+  /**
+   * The container is killed when its monitor is (kill -9 of the monitor): the engine's own
+   * containers, whose exit only the monitor can reap and record. Off for the OCI CLI, whose
+   * containers outlive tsrun as runc's do.
+   */
+  dieWithMonitor?: boolean;
 }
 
 /** The OCI state plus what `runc state` also shows. */
@@ -298,6 +304,7 @@ export class Launcher implements ContainerLauncher {
         inheritStdio: opts.inheritStdio,
         preserveFds: opts.preserveFds,
         noMonitor: opts.noMonitor,
+        dieWithMonitor: opts.dieWithMonitor,
       };
       if (opts.noMonitor && spec.process?.terminal && !opts.consoleSocket) {
         throw new LaunchError('process.terminal is true: a detached container needs --console-socket to receive its terminal', 'console');

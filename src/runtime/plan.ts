@@ -37,6 +37,8 @@ export interface MonitorConfig {
   preserveFds?: number;
   /** No monitor stays: the helper leaves once the container is created and the caller's subreaper inherits it. */
   noMonitor?: boolean;
+  /** The container is killed if its monitor is (parent-death signal): nothing else would reap it or record its exit. */
+  dieWithMonitor?: boolean;
 }
 
 export interface PlanHost {
@@ -269,6 +271,7 @@ function configSteps(m: MonitorConfig): PlanStep[] {
   if (m.inheritStdio) s.push({ op: 'inherit-stdio', args: [] });
   if (m.preserveFds) s.push({ op: 'preserve-fds', args: [String(m.preserveFds)] });
   if (m.noMonitor) s.push({ op: 'no-monitor', args: [] });
+  if (m.dieWithMonitor && !m.noMonitor) s.push({ op: 'die-with-monitor', args: [] });
   return s;
 }
 

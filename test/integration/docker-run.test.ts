@@ -243,10 +243,25 @@ describe('crash recovery', () => {
     const runtimeDir = join(cli.runroot, 'runtime', id);
     const monitorPid = Number(readFileSync(join(runtimeDir, 'state.json'), 'utf8').match(/"monitorPid":\s*(\d+)/)?.[1]);
     expect(monitorPid).toBeGreaterThan(0);
+    const containerPid = Number(cli.run(['inspect', '-f', '{{.State.Pid}}', id]).stdout);
+    expect(containerPid).toBeGreaterThan(0);
     process.kill(monitorPid, 'SIGKILL');
     await sleep(200);
+    // The container dies with its monitor (nothing else would reap it or record its exit),
+    // so "Exited" is the truth, not a label on a process that still runs.
+    const alive = () => {
+      try {
+        process.kill(containerPid, 0);
+        return readFileSync(`/proc/${containerPid}/stat`, 'utf8').split(') ')[1]?.[0] !== 'Z';
+      } catch {
+        return false;
+      }
+    };
+    for (let i = 0; i < 20 && alive(); i++) await sleep(100);
+    expect(alive(), `container process ${containerPid} outlived its killed monitor`).toBe(false);
     const ps = cli.run(['ps', '-a']).stdout;
     expect(ps).not.toMatch(new RegExp(`${id.slice(0, 12)}.*Up `));
+    expect(ps).toMatch(new RegExp(`${id.slice(0, 12)}.*Exited \\(`));
     expect(cli.run(['rm', '-f', id]).code).toBe(0);
     expect(existsSync(join(cli.root, 'containers', id))).toBe(false);
     expect(existsSync(runtimeDir)).toBe(false);

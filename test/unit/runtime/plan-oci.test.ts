@@ -28,6 +28,14 @@ describe('plan for the OCI CLI', () => {
     expect(steps.findIndex((s) => s.op === 'no-monitor')).toBeLessThan(steps.findIndex((s) => s.op === 'clone'));
   });
 
+  it('emits die-with-monitor only when asked, and never without a monitor', () => {
+    expect(compilePlan(spec(), monitor, host).map((s) => s.op)).not.toContain('die-with-monitor');
+    const steps = compilePlan(spec(), { ...monitor, dieWithMonitor: true }, host);
+    expect(find(steps, 'die-with-monitor')).toEqual([{ op: 'die-with-monitor', args: [] }]);
+    expect(steps.findIndex((s) => s.op === 'die-with-monitor')).toBeLessThan(steps.findIndex((s) => s.op === 'clone'));
+    expect(compilePlan(spec(), { ...monitor, dieWithMonitor: true, noMonitor: true }, host).map((s) => s.op)).not.toContain('die-with-monitor');
+  });
+
   it('binds the given cgroup2 directory for cgroup mounts (read-only kept), else mounts cgroup2', () => {
     const fresh = compilePlan(spec(), monitor, host);
     expect(find(fresh, 'mount').find((m) => m.args[1] === '/sys/fs/cgroup')!.args).toEqual([
