@@ -4,6 +4,7 @@
 // helper, or runc/crun) runs the bundle. There is no daemon: every call reads
 // the state from disk and the launcher's monitor lock tells live from dead.
 import { mkdirSync, readFileSync } from 'node:fs';
+import { hostname as hostHostname } from 'node:os';
 import type { Socket } from 'node:net';
 import { join } from 'node:path';
 import { ConflictError, NotFoundError, StateError, UsageError } from '../errors.js';
@@ -188,7 +189,8 @@ export class Containers {
       opts = { ...opts, mounts: [...mounts, ...imageVolumes] };
       const config = image.config.config ?? {};
       const argv = composeArgs(image.config, { entrypoint: opts.entrypoint, command: req.command });
-      const hostname = opts.hostname ?? id.slice(0, 12);
+      // As Docker: the host's name under the host's network, else the short ID.
+      const hostname = opts.hostname ?? (opts.network?.mode === 'host' ? hostHostname() : id.slice(0, 12));
       const record: ContainerRecord = {
         id,
         name,
@@ -320,6 +322,7 @@ export class Containers {
       dns: opts.dns,
       dnsSearch: opts.dnsSearch,
       ownAddresses: net?.hostsEntries,
+      hostNetwork: opts.network?.mode === 'host',
     });
     await registerHosts(this.ctx, record, etc.hosts); // peers on user networks, both ways
     const spec = buildSpec(

@@ -31,7 +31,18 @@ export function hostResolvConf(read = (p: string) => readFileSync(p, 'utf8')): s
 
 export function writeEtcFiles(
   dir: string,
-  opts: { hostname: string; addHosts?: string[]; dns?: string[]; dnsSearch?: string[]; ownAddresses?: string[] },
+  opts: {
+    hostname: string;
+    addHosts?: string[];
+    dns?: string[];
+    dnsSearch?: string[];
+    ownAddresses?: string[];
+    /**
+     * The host's network: as Docker, the host's own /etc/hosts (with --add-host lines after it)
+     * and its resolv.conf as it is (a loopback resolver is reachable there).
+     */
+    hostNetwork?: boolean;
+  },
 ): EtcFiles {
   ensureDir(dir);
   const hostnamePath = join(dir, 'hostname');
@@ -39,7 +50,8 @@ export function writeEtcFiles(
   const resolvPath = join(dir, 'resolv.conf');
   writeFileSync(hostnamePath, `${opts.hostname}\n`);
 
-  const hostLines = [
+  const fromHost = opts.hostNetwork ? readHostFile('/etc/hosts') : undefined;
+  const hostLines = fromHost ? [fromHost.trimEnd()] : [
     '127.0.0.1\tlocalhost',
     '::1\tlocalhost ip6-localhost ip6-loopback',
     'fe00::0\tip6-localnet',
@@ -51,14 +63,24 @@ export function writeEtcFiles(
     const i = h.indexOf(':');
     hostLines.push(`${h.slice(i + 1)}\t${h.slice(0, i)}`);
   }
-  // The container's own address(es) on its network, else a loopback alias so its name resolves.
+  // The container's own address(es) on its network, else a loopback alias so its name resolves
+  // (the host's file already names the host).
   if (opts.ownAddresses?.length) hostLines.push(...opts.ownAddresses);
-  else hostLines.push(`127.0.1.1\t${opts.hostname}`);
+  else if (!fromHost) hostLines.push(`127.0.1.1\t${opts.hostname}`);
   writeFileSync(hostsPath, hostLines.join('\n') + '\n');
 
-  let resolv = hostResolvConf();
+  let resolv = (opts.hostNetwork ? readHostFile('/etc/resolv.conf') : undefined) ?? hostResolvConf();
   if (opts.dns?.length) resolv = resolv.replace(/^\s*nameserver.*\n?/gm, '') + opts.dns.map((d) => `nameserver ${d}\n`).join('');
   if (opts.dnsSearch?.length) resolv = resolv.replace(/^\s*search.*\n?/gm, '') + `search ${opts.dnsSearch.join(' ')}\n`;
   writeFileSync(resolvPath, resolv);
   return { hostname: hostnamePath, hosts: hostsPath, resolvConf: resolvPath };
+}
+
+/** A host file's text, or undefined when it cannot be read. */
+function readHostFile(path: string): string | undefined {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return undefined;
+  }
 }

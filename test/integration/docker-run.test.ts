@@ -3,6 +3,9 @@
 // docker-registry on 127.0.0.1. Run as root under the integration lock.
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
@@ -73,6 +76,27 @@ describe('tsrun run', () => {
     const capEff = BigInt(`0x${/CapEff:\s*([0-9a-f]+)/.exec(r.stdout)![1]}`);
     expect(capEff).toBe(0xa80425fbn);
     expect(r.stdout).toContain('procsys=ro\n');
+  });
+
+  it("--network host: the host's interfaces, name, /etc/hosts and resolv.conf, as Docker", async () => {
+    // A server on the host's loopback only: reachable from the host's network namespace alone.
+    const server = createServer((_req, res) => res.end('from the host\n'));
+    await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
+    try {
+      const port = (server.address() as AddressInfo).port;
+      const script = `hostname; wget -q -O - http://127.0.0.1:${port}/; echo ---; cat /etc/hosts; echo ---; cat /etc/resolv.conf`;
+      const r = await cli.runAsync(['run', '--rm', '--network', 'host', image, 'sh', '-c', script]);
+      expect(r.code, r.stderr).toBe(0);
+      const [head, hosts, resolv] = r.stdout.split('---\n');
+      expect(head).toBe(`${hostname()}\nfrom the host\n`);
+      expect(hosts!.trimEnd()).toBe(readFileSync('/etc/hosts', 'utf8').trimEnd());
+      expect(resolv).toBe(readFileSync('/etc/resolv.conf', 'utf8'));
+      // The default bridge network gives its own name and no way to the host's loopback.
+      const own = await cli.runAsync(['run', '--rm', image, 'sh', '-c', `hostname; wget -q -T 1 -O - http://127.0.0.1:${port}/ || echo unreachable`]);
+      expect(own.stdout).toMatch(/^[0-9a-f]{12}\nunreachable\n$/);
+    } finally {
+      server.close();
+    }
   });
 
   it("applies Docker's default seccomp profile unless unconfined or privileged", () => {
