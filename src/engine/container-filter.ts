@@ -1,7 +1,9 @@
 // `tsrun ps -f key=value`, with the keys and matching rules of Docker's daemon/list.go:
 // values of one key OR (label: every one must match, as Docker's MatchKVList), different
 // keys AND. Pure: the CLI gathers each container's facts into a FilterSubject.
+// Also the smaller filter set of `container prune --filter`.
 import { UsageError } from '../errors.js';
+import { parseTimestampFlag } from './timestamps.js';
 
 const PS_KEYS = [
   'ancestor',
@@ -174,6 +176,32 @@ function lastOf(values: string[] | undefined, resolve: (ref: string) => string):
   let id: string | undefined;
   for (const v of values ?? []) id = resolve(v);
   return id;
+}
+
+/** `container prune --filter`: until (created before), label and label! (as Docker's prune filters). */
+export interface PruneFilter {
+  /** Milliseconds since the epoch: only containers created before it go. */
+  until?: number;
+  label?: string[];
+  notLabel?: string[];
+}
+
+export function parsePruneFilters(flags: string[], now = Date.now()): PruneFilter {
+  const f = parseFilterFlags(flags, ['until', 'label', 'label!']);
+  if ((f.until?.length ?? 0) > 1) throw new UsageError('more than one until filter specified');
+  return {
+    ...(f.until ? { until: parseTimestampFlag(f.until[0]!, now) } : {}),
+    ...(f.label ? { label: f.label } : {}),
+    ...(f['label!'] ? { notLabel: f['label!'] } : {}),
+  };
+}
+
+export function prunable(c: { created: string; labels: Record<string, string> }, f: PruneFilter): boolean {
+  if (f.until !== undefined && Date.parse(c.created) > f.until) return false;
+  if (f.label && !labelsMatch(f.label, c.labels)) return false;
+  // label! spares a container that matches every one of its values, as Docker's MatchKVList.
+  if (f.notLabel && labelsMatch(f.notLabel, c.labels)) return false;
+  return true;
 }
 
 /** Docker's state string for a tsrun state. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { imageFamily, parseContainerFilters, selectContainers, stateString, type FilterSubject } from '../../../src/engine/container-filter.js';
+import { imageFamily, parseContainerFilters, parsePruneFilters, prunable, selectContainers, stateString, type FilterSubject } from '../../../src/engine/container-filter.js';
 import { NotFoundError } from '../../../src/errors.js';
 
 function subject(over: Partial<FilterSubject> & { id: string; name: string }): FilterSubject {
@@ -110,6 +110,28 @@ describe('ps --filter (Docker daemon/list.go rules)', () => {
     expect(stateString({ status: 'running', paused: true })).toBe('paused');
     expect(stateString({ status: 'running' })).toBe('running');
     expect(stateString({ status: 'created' })).toBe('created');
+  });
+});
+
+describe('container prune --filter', () => {
+  const now = Date.parse('2026-01-02T12:00:00Z');
+  const old = { created: '2026-01-02T10:00:00Z', labels: { keep: 'yes', team: 'a' } };
+  const recent = { created: '2026-01-02T11:59:00Z', labels: { team: 'b' } };
+
+  it('until (a duration or a time), label and label!', () => {
+    const until = parsePruneFilters(['until=1h'], now);
+    expect(until.until).toBe(Date.parse('2026-01-02T11:00:00Z'));
+    expect([old, recent].map((c) => prunable(c, until))).toEqual([true, false]);
+    expect(prunable(recent, parsePruneFilters(['until=2026-01-02T12:00:00Z'], now))).toBe(true);
+    expect([old, recent].map((c) => prunable(c, parsePruneFilters(['label=team=b'], now)))).toEqual([false, true]);
+    expect([old, recent].map((c) => prunable(c, parsePruneFilters(['label!=keep'], now)))).toEqual([false, true]);
+    expect([old, recent].map((c) => prunable(c, parsePruneFilters([], now)))).toEqual([true, true]);
+  });
+
+  it('refuses what Docker refuses', () => {
+    expect(() => parsePruneFilters(['name=x'])).toThrow("invalid filter 'name'");
+    expect(() => parsePruneFilters(['until=1h', 'until=2h'])).toThrow('more than one until filter specified');
+    expect(() => parsePruneFilters(['until=soon'])).toThrow('invalid time "soon"');
   });
 });
 

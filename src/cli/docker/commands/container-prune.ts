@@ -1,19 +1,46 @@
-// tsrun container prune [-f]
+// tsrun container prune [-f] [--filter until=…|label=…|label!=…]: asks first, as Docker
+// and tsrun's other prune verbs do, unless -f.
 import type { Command } from 'commander';
 import { containersOf } from '../engine-access.js';
 import { action } from '../../common.js';
 import { humanSize } from '../../format.js';
+import { confirm } from '../confirm.js';
+import { parsePruneFilters, prunable, type PruneFilter } from '../../../engine/container-filter.js';
+import type { Containers } from '../../../engine/containers.js';
+import { treeSize } from '../../../engine/container-usage.js';
+
+const collect = (v: string, acc: string[]) => [...acc, v];
 
 export function registerContainerPrune(container: Command): void {
   container
     .command('prune')
     .description('remove all stopped containers')
     .option('-f, --force', 'do not prompt for confirmation')
+    .option('--filter <filter>', 'provide filter values (e.g. "until=<timestamp>", "label=key=value")', collect, [])
     .action(
-      action('tsrun', async (_flags: unknown, self: Command) => {
-        const { removed, reclaimed } = await containersOf(self).prune();
+      action('tsrun', async (flags: { force?: boolean; filter: string[] }, self: Command) => {
+        // A bad filter fails before the question, as Docker's.
+        const filter = parsePruneFilters(flags.filter);
+        if (!flags.force && !(await confirm('WARNING! This will remove all stopped containers.\nAre you sure you want to continue? [y/N] '))) return 0;
+        const containers = containersOf(self);
+        const { removed, reclaimed } = flags.filter.length ? await pruneMatching(containers, filter) : await containers.prune();
         if (removed.length) process.stdout.write(`Deleted Containers:\n${removed.join('\n')}\n\n`);
         process.stdout.write(`Total reclaimed space: ${humanSize(reclaimed)}\n`);
+        return 0;
       }),
     );
+}
+
+/** Containers.prune, restricted to the stopped containers the filter lets go. */
+async function pruneMatching(containers: Containers, filter: PruneFilter): Promise<{ removed: string[]; reclaimed: number }> {
+  const out = { removed: [] as string[], reclaimed: 0 };
+  for (const { record, state } of containers.list(true)) {
+    if (state.status === 'running' || !prunable({ created: record.created, labels: record.config.labels ?? {} }, filter)) continue;
+    const bytes = treeSize(containers.store.paths(record.id).upper);
+    await containers.remove(record, { force: true });
+    out.removed.push(record.id);
+    out.reclaimed += bytes;
+  }
+  await containers.releaseLeftoverVolumeMounts();
+  return out;
 }
