@@ -30,10 +30,12 @@ export async function resolveImage(
   },
 ): Promise<LocalImage> {
   const images = new ImageStore(layout(ctx).metadata);
-  let record = opts.pull === 'always' ? undefined : images.lookup(name);
+  const always = opts.pull === 'always';
+  let record = always ? undefined : images.lookup(name);
   if (!record) {
     if (opts.pull === 'never') throw new NotFoundError('image', name, { hint: 'pull it first, or use --pull missing' });
-    opts.onPull?.(name);
+    // "Unable to find image … locally" only when it is not here: --pull always pulls an image it has without saying so.
+    if (!always || !isPresent(images, name)) opts.onPull?.(name);
     // A pull takes seconds: keeping the cgroup lock warm that long would only slow every
     // fork on the host. The launcher warms it again when the container is set up.
     coolMigrationLock();
@@ -46,4 +48,13 @@ export async function resolveImage(
     // Short symlinked paths keep the overlay's mount options under a page for images with many layers.
     lowerDirs: record.layers.map((l) => layers.shortPath(l.chainId)).reverse(),
   };
+}
+
+/** Whether the store has the image; a name it cannot read as a reference is "not here" (the pull then says why). */
+function isPresent(images: ImageStore, name: string): boolean {
+  try {
+    return images.lookup(name) !== undefined;
+  } catch {
+    return false;
+  }
 }

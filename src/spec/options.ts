@@ -620,13 +620,22 @@ export function parseResources(raw: Record<string, unknown>, warnings: string[] 
   return r;
 }
 
+// ---------------------------------------------------------------- --pull
+
+/** --pull: always, missing or never (empty means missing), refused otherwise in the Docker CLI's words. */
+export function checkPullPolicy(value: string | undefined): void {
+  if (value === undefined || value === '' || value === 'always' || value === 'missing' || value === 'never') return;
+  throw new UsageError(`invalid pull option: '${value}': must be one of "always", "missing" or "never"`);
+}
+
 // ---------------------------------------------------------------- the whole flag set
 
 /**
  * Parse commander's option object for `run`/`create` (cli/docker/run-flags.ts).
  *
  * Expected shape (camelCase keys as commander makes them; unknown keys such as
- * name, rm, detach, pull, platform, runtime, quiet are ignored except `rm`):
+ * name, rm, detach, pull, platform, runtime, quiet are ignored except `rm`, and `pull`,
+ * which is only checked):
  * - repeatable flags as string[] (a lone string is accepted): env, envFile,
  *   volume, mount, tmpfs, volumesFrom, groupAdd, capAdd, capDrop, securityOpt, ulimit,
  *   sysctl, addHost, dns, dnsSearch, publish, device, label, annotation,
@@ -647,6 +656,7 @@ export function parseRunFlags(raw: Record<string, unknown>, ctx: ParseContext = 
   const warnings: string[] = [];
   const opts: RunOptions = { warnings };
 
+  checkPullPolicy(single(raw.pull, '--pull'));
   opts.command = list(raw.command, 'command');
 
   const entrypoint = single(raw.entrypoint, '--entrypoint');
