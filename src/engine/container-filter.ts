@@ -205,7 +205,8 @@ export function prunable(c: { created: string; labels: Record<string, string> },
 }
 
 /** Docker's state string for a tsrun state. */
-export function stateString(state: { status: 'created' | 'running' | 'exited'; paused?: boolean }): ContainerStateString {
+export function stateString(state: { status: 'created' | 'running' | 'exited'; paused?: boolean; restarting?: boolean }): ContainerStateString {
+  if (state.restarting) return 'restarting'; // exited, waiting out its restart backoff
   if (state.status === 'running') return state.paused ? 'paused' : 'running';
   return state.status;
 }

@@ -19,6 +19,11 @@ export interface ContainerState {
   oomKilled?: boolean;
   /** Running but frozen (pause); only set on the live state, never recorded. */
   paused?: boolean;
+  /**
+   * Exited, and its restart policy's backoff is being waited out before the next start
+   * (Docker's "restarting"); only set on the live state, never recorded.
+   */
+  restarting?: boolean;
   startedAt?: string;
   finishedAt?: string;
   error?: string;
@@ -105,6 +110,12 @@ export interface ContainerRecord {
   manuallyStopped?: boolean;
   /** Set by restart between its stop and its start: the exit in between is neither --rm's nor a policy's to act on. */
   restarting?: boolean;
+  /**
+   * Written (with the new restartCount) when a restart policy's backoff begins, removed when it
+   * ends or stop/rm call it off. It means "restarting" only while the waiting process holds the
+   * backoff lock (restart-backoff.ts), so a waiter killed with -9 leaves a plain exited container.
+   */
+  restartBackoff?: { delayMs: number; restartAt: string };
   /** The pod (id) whose namespaces and cgroup the container joined (--pod). */
   pod?: string;
   /** Its volumes and bind mounts (absent in records written before volumes existed). */

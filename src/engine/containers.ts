@@ -21,6 +21,7 @@ import { openStore } from './pull.js';
 import { treeSize } from './container-usage.js';
 import { isMounted, mountRootfs, unmountRootfs } from './rootfs.js';
 import { parseRestartPolicy, restartDelay, shouldRestart } from './restart.js';
+import { holdBackoff, isWaitingOutBackoff, waitOutBackoff } from './restart-backoff.js';
 import { FileLock } from '../util/lock.js';
 import { ensureDir } from '../util/fs.js';
 import { layout } from './context.js';
@@ -114,23 +115,37 @@ export class Containers {
       }
       const ranMs = Date.parse(state.finishedAt ?? new Date().toISOString()) - Date.parse(state.startedAt ?? record.created);
       const { delayMs, quickRestarts } = restartDelay(record.quickRestarts ?? 0, ranMs);
+      // Held for the whole wait: with the record's mark, it is what makes ps and inspect say "restarting".
+      const hold = holdBackoff(this.ctx, id);
+      if (!hold) return 'restarting' as const; // another process waits out this container's backoff already
       record.quickRestarts = quickRestarts;
-      record.restartCount += 1;
+      record.restartCount += 1; // counted as the wait begins, as Docker's
+      record.restartBackoff = { delayMs, restartAt: new Date(Date.now() + delayMs).toISOString() };
       this.store.save(record);
-      return delayMs;
+      return { delayMs, hold };
     });
     // Its volumes' mounts go with their last live user (rm did it for a removed one); a restart mounts them again, as Docker.
     const stored = decision === 'removed' ? undefined : this.store.get(id);
     if (stored) await this.releaseVolumes(stored);
-    if (typeof decision !== 'number') {
+    if (typeof decision === 'string') {
       if (decision === 'stopped') await afterPodMemberExit(this, id); // pod exit rules (rkt's halt)
       return decision;
     }
-    await new Promise((r) => setTimeout(r, decision));
-    const record = this.store.get(id);
-    if (!record || record.manuallyStopped) return 'stopped';
-    await this.start(record, { attach: false, keepStopMark: true });
-    return 'restarted';
+    try {
+      // stop and rm -f call the restart off by taking the record's mark (or the record) away.
+      const stillWanted = () => this.store.get(id)?.restartBackoff !== undefined;
+      if (!(await waitOutBackoff(decision.delayMs, stillWanted))) return 'stopped';
+      // Checked and started under the container's lock, so a stop that came in time always wins.
+      return await this.withContainerLock(id, async () => {
+        const record = this.store.get(id);
+        if (!record?.restartBackoff || record.manuallyStopped) return 'stopped' as const;
+        delete record.restartBackoff; // saved with the start's state
+        await this.start(record, { attach: false, keepStopMark: true });
+        return 'restarted' as const;
+      });
+    } finally {
+      decision.hold.release();
+    }
   }
 
   launcher(record: ContainerRecord): AnyLauncher {
@@ -354,8 +369,13 @@ export class Containers {
     return JSON.parse(readFileSync(join(this.store.paths(record.id).bundle, 'config.json'), 'utf8')) as Spec;
   }
 
-  /** The live state: the launcher's view (monitor lock), else what was recorded. */
+  /** The live state: the launcher's view (monitor lock), else what was recorded; "restarting" while a backoff is waited out. */
   state(record: ContainerRecord): ContainerState {
+    const state = this.launcherState(record);
+    return state.status === 'exited' && isWaitingOutBackoff(this.ctx, record) ? { ...state, restarting: true } : state;
+  }
+
+  private launcherState(record: ContainerRecord): ContainerState {
     let live: State | undefined;
     try {
       live = this.launcher(record).state(record.id);
@@ -381,7 +401,7 @@ export class Containers {
     return this.store
       .list()
       .map((record) => ({ record, state: this.state(record) }))
-      .filter((v) => all || v.state.status === 'running')
+      .filter((v) => all || v.state.status === 'running' || v.state.restarting) // Docker lists a restarting one too
       .sort((a, b) => b.record.created.localeCompare(a.record.created));
   }
 
@@ -395,8 +415,9 @@ export class Containers {
    */
   async start(record: ContainerRecord, opts: { attach: boolean; interactive?: boolean; keepStopMark?: boolean }): Promise<number | undefined> {
     const current = this.state(record);
-    if (current.status === 'running') {
-      if (opts.attach) throw new StateError(`container ${record.name} is already running`);
+    // A restarting one is started by the process waiting out its backoff: as Docker, starting it is a no-op.
+    if (current.status === 'running' || current.restarting) {
+      if (opts.attach) throw new StateError(`container ${record.name} is already ${current.restarting ? 'restarting' : 'running'}`);
       return undefined;
     }
     const { launcher, paths, volumeHold } = await this.prepareStart(record, Boolean(opts.keepStopMark));
@@ -573,7 +594,8 @@ export class Containers {
    * that `attach` takes back and whose exit is handled as any detached one's.
    */
   async startAttached(record: ContainerRecord, opts: { consoleSize?: { height: number; width: number } } = {}): Promise<Socket> {
-    if (this.state(record).status === 'running') throw new StateError(`container ${record.name} is already running`);
+    const current = this.state(record);
+    if (current.status === 'running' || current.restarting) throw new StateError(`container ${record.name} is already ${current.restarting ? 'restarting' : 'running'}`);
     const exitCommand = this.exitCommand(record);
     if (!exitCommand || !(this.launcher(record) instanceof Launcher)) {
       throw new StateError(`container ${record.name} runs under ${record.hostConfig.runtime}, whose containers cannot be attached to`);
@@ -707,10 +729,27 @@ export class Containers {
     }
   }
 
+  /**
+   * Records the user's stop on the stored record (not a stale copy): no restart policy acts on the
+   * container until it is started again, and a restart waiting out its backoff is called off. Under
+   * the container's lock, so the backoff's waiter either sees this before starting, or has started
+   * a run that the caller then stops.
+   */
+  private async markStopped(record: ContainerRecord): Promise<void> {
+    await this.withContainerLock(record.id, async () => {
+      const stored = this.store.get(record.id);
+      record.manuallyStopped = true;
+      delete record.restartBackoff;
+      if (!stored) return; // removed meanwhile
+      stored.manuallyStopped = true;
+      delete stored.restartBackoff;
+      this.store.save(stored);
+    });
+  }
+
   /** STOPSIGNAL (or `signal`, this once), then SIGKILL after the timeout; explains a PID 1 that ignored the signal. */
   async stop(record: ContainerRecord, timeoutSec?: number, signal?: string): Promise<{ forced: boolean }> {
-    record.manuallyStopped = true;
-    this.store.save(record);
+    await this.markStopped(record);
     if (this.state(record).status !== 'running') return { forced: false };
     const launcher = this.launcher(record);
     const timeout = timeoutSec ?? record.config.stopTimeout;
@@ -747,7 +786,12 @@ export class Containers {
   }
 
   private async removeLocked(record: ContainerRecord, opts: { force?: boolean; volumes?: boolean }): Promise<void> {
-    if (!this.store.get(record.id)) return;
+    const stored = this.store.get(record.id);
+    if (!stored) return;
+    // Its backoff's waiter finds the record gone and starts nothing: only -f may do that, as Docker.
+    if (!opts.force && this.state(stored).restarting) {
+      throw new ConflictError(`cannot remove container "${record.name}": container is restarting: stop the container before removing or force remove`);
+    }
     const launcher = this.launcher(record);
     const status = this.state(record).status;
     if (status === 'running') {
@@ -855,7 +899,7 @@ export class Containers {
   async prune(): Promise<{ removed: string[]; reclaimed: number }> {
     const out = { removed: [] as string[], reclaimed: 0 };
     for (const { record, state } of this.list(true)) {
-      if (state.status === 'running') continue;
+      if (state.status === 'running' || state.restarting) continue; // Docker prunes only stopped ones
       const bytes = treeSize(this.store.paths(record.id).upper);
       await this.remove(record, { force: true });
       out.removed.push(record.id);

@@ -7,13 +7,14 @@ export function statusText(view: ContainerView, now = Date.now()): string {
   if (state.status === 'running') return `Up ${humanDuration(now - Date.parse(state.startedAt ?? view.record.created))}${state.paused ? ' (Paused)' : ''}`;
   if (state.status === 'exited') {
     const at = state.finishedAt ? Date.parse(state.finishedAt) : now;
-    return `Exited (${state.exitCode ?? 0}) ${humanDuration(now - at)} ago`;
+    return `${state.restarting ? 'Restarting' : 'Exited'} (${state.exitCode ?? 0}) ${humanDuration(now - at)} ago`;
   }
   return 'Created';
 }
 
-/** Docker's State.Status: a frozen container is "paused", not "running". */
+/** Docker's State.Status: a frozen container is "paused", not "running"; one waiting out its restart backoff is "restarting". */
 export function stateName(view: ContainerView): string {
+  if (view.state.restarting) return 'restarting';
   return view.state.status === 'running' && view.state.paused ? 'paused' : view.state.status;
 }
 
@@ -37,9 +38,10 @@ export function inspectContainer(
     Args: record.args,
     State: {
       Status: stateName(view),
-      Running: state.status === 'running',
+      // As Docker: a restarting container counts as running (with Pid 0).
+      Running: state.status === 'running' || Boolean(state.restarting),
       Paused: Boolean(state.paused),
-      Restarting: false,
+      Restarting: Boolean(state.restarting),
       OOMKilled: state.oomKilled ?? false,
       Dead: false,
       Pid: state.status === 'running' ? state.pid ?? 0 : 0,

@@ -110,6 +110,7 @@ describe('ps --filter (Docker daemon/list.go rules)', () => {
     expect(stateString({ status: 'running', paused: true })).toBe('paused');
     expect(stateString({ status: 'running' })).toBe('running');
     expect(stateString({ status: 'created' })).toBe('created');
+    expect(stateString({ status: 'exited', restarting: true })).toBe('restarting');
   });
 });
 

@@ -35,7 +35,7 @@ export function registerContainerPrune(container: Command): void {
 async function pruneMatching(containers: Containers, filter: PruneFilter): Promise<{ removed: string[]; reclaimed: number }> {
   const out = { removed: [] as string[], reclaimed: 0 };
   for (const { record, state } of containers.list(true)) {
-    if (state.status === 'running' || !prunable({ created: record.created, labels: record.config.labels ?? {} }, filter)) continue;
+    if (state.status === 'running' || state.restarting || !prunable({ created: record.created, labels: record.config.labels ?? {} }, filter)) continue;
     const bytes = treeSize(containers.store.paths(record.id).upper);
     await containers.remove(record, { force: true });
     out.removed.push(record.id);
