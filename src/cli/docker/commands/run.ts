@@ -38,6 +38,12 @@ export function registerRun(program: Command): void {
       if (detachKeys && containers.canStartAttached(record)) {
         return startAndAttach(containers, record, { detachKeys, sigProxy: flags.sigProxy !== 'false' });
       }
+      // A restart policy outlives this CLI (Docker's daemon restarts the container after we return):
+      // the container runs detached, its monitor applies the policy, and we follow its first run.
+      if (record.hostConfig.restartPolicy.name !== 'no' && containers.canStartAttached(record)) {
+        const sigProxy = flags.sigProxy !== 'false' && !flags.tty;
+        return startAndAttach(containers, record, { detachKeys: Buffer.alloc(0), sigProxy, withStdin: Boolean(flags.interactive) });
+      }
       const detachProxy = flags.sigProxy !== 'false' && !flags.tty ? attachSignalProxy(containers, record) : () => undefined;
       try {
         return (await containers.start(record, { attach: true, interactive: Boolean(flags.interactive) })) ?? 0;

@@ -36,7 +36,9 @@ export function registerStart(program: Command): void {
               // when it was created attached) and no tty. Otherwise its stdin stays open: the monitor
               // holds it and we are one client (no detach keys without a tty, no signal proxy with one).
               const closedByUs = Boolean(flags.interactive && record.config.stdinOnce) && !record.config.tty;
-              if (record.config.openStdin && !closedByUs && containers.canStartAttached(record)) {
+              // A restart policy outlives this client too: the monitor applies it after we return.
+              const outlivesUs = (record.config.openStdin && !closedByUs) || record.hostConfig.restartPolicy.name !== 'no';
+              if (outlivesUs && containers.canStartAttached(record)) {
                 const o = { detachKeys: Buffer.alloc(0), sigProxy: !record.config.tty, withStdin: Boolean(flags.interactive) };
                 return await startAndAttach(containers, record, o);
               }
