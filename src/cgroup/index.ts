@@ -73,6 +73,7 @@ export type { CgroupLayout, CgroupLayoutInfo, CgroupManager, CgroupStats, Cgroup
 export type { BlkioEntryStats, FullCgroupStats, MemoryEntryStats } from './full-stats.js';
 export { MAX_U64 } from './full-stats.js';
 export { DEFAULT_CGROUP_ROOT };
+export { hierarchiesFromMountinfo, hostCgroupHierarchies, type CgroupHierarchy } from './layout.js';
 export { sharesToWeight, blkioWeightToIoWeight, swapMaxV2 } from './convert.js';
 export { coolMigrationLock, warmMigrationLock } from './lock-warmer.js';
 

@@ -52,6 +52,47 @@ export function parseCgroupMounts(mountinfo: string): CgroupMount[] {
   return mounts;
 }
 
+/** A cgroup filesystem of the host as a container with its own cgroup namespace mounts it afresh. */
+export interface CgroupHierarchy {
+  /** Its directory relative to the cgroup root ("cpu,cpuacct", "systemd", "unified"); "" for cgroup2 at the root itself. */
+  name: string;
+  fsType: 'cgroup' | 'cgroup2';
+  /** mount(2) data selecting the same hierarchy: its controllers and name= ("cpu,cpuacct", "name=systemd"); "" for cgroup2. */
+  data: string;
+}
+
+/**
+ * The cgroup filesystems mounted directly at or under fsRoot, in mount-table
+ * order (the last mount of a point wins), as a fresh mount must name them.
+ */
+export function hierarchiesFromMountinfo(mountinfo: string, fsRoot: string = DEFAULT_CGROUP_ROOT): CgroupHierarchy[] {
+  const root = fsRoot.replace(/\/+$/, '') || '/';
+  const byName = new Map<string, CgroupHierarchy>();
+  for (const line of mountinfo.split('\n')) {
+    const [pre, post] = line.split(' - ');
+    if (!pre || !post) continue;
+    const [fsType, , superOpts = ''] = post.split(' ');
+    if (fsType !== 'cgroup' && fsType !== 'cgroup2') continue;
+    const mountPoint = unescapeMountPath(pre.split(' ')[4] ?? '');
+    const name = mountPoint === root ? '' : mountPoint.startsWith(root + '/') ? mountPoint.slice(root.length + 1) : undefined;
+    if (name === undefined || name.includes('/')) continue;
+    const data =
+      fsType === 'cgroup' ? superOpts.split(',').filter((o) => o && !NON_CONTROLLER_OPTS.has(o) && (!o.includes('=') || o.startsWith('name='))).join(',') : '';
+    byName.delete(name);
+    byName.set(name, { name, fsType, data });
+  }
+  return [...byName.values()];
+}
+
+/** The host's hierarchies under /sys/fs/cgroup (from its mount table); empty when it cannot be read. */
+export function hostCgroupHierarchies(): CgroupHierarchy[] {
+  try {
+    return hierarchiesFromMountinfo(readFileSync(DEFAULT_MOUNTINFO, 'utf8'));
+  } catch {
+    return [];
+  }
+}
+
 // Super options of a v1 cgroup mount that are not controller names.
 const NON_CONTROLLER_OPTS = new Set(['rw', 'ro', 'noprefix', 'xattr', 'clone_children', 'cpuset_v2_mode', 'favordynmods']);
 

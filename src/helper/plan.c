@@ -35,6 +35,7 @@ static const struct op OPS[] = {
     {"gid-map", PHASE_PARENT, 3, 3},
     {"cgroup-procs", PHASE_PARENT, 1, 1},
     /* container process */
+    {"unshare-cgroupns", PHASE_INIT, 0, 0},
     {"propagation", PHASE_INIT, 2, 2},
     {"rootfs", PHASE_INIT, 1, 1},
     {"mkdirs", PHASE_INIT, 2, 2},

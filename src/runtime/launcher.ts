@@ -7,7 +7,9 @@ import {
 } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { coolMigrationLock, detectLayout, normalizeCgroupPath, openCgroup, warmMigrationLock, type CgroupManager } from '../cgroup/index.js';
+import {
+  coolMigrationLock, detectLayout, hostCgroupHierarchies, openCgroup, warmMigrationLock, type CgroupHierarchy, type CgroupManager,
+} from '../cgroup/index.js';
 import { ConflictError, LaunchError, NotFoundError, StateError, TsrunError } from '../errors.js';
 import type { NamespaceType, Process, Spec, State } from '../oci/runtime.js';
 import { native, removeTree, type BackgroundHandle } from '../native/index.js';
@@ -320,6 +322,7 @@ export class Launcher implements ContainerLauncher {
           bundle: bundleDir,
           isDirectory: (p) => isDirectory(p),
           cgroupMountSource: cgroupMountSource(spec),
+          cgroupHierarchies: cgroupHierarchies(spec),
         },
         seccomp,
       );
@@ -745,20 +748,27 @@ export function checkOciVersion(v: unknown, where = 'config.json'): void {
   }
 }
 
+function hasCgroupMount(spec: Spec): boolean {
+  return (spec.mounts ?? []).some((m) => m.type === 'cgroup');
+}
+
+function ownCgroupNamespace(spec: Spec): boolean {
+  return (spec.linux?.namespaces ?? []).some((n) => n.type === 'cgroup' && !n.path);
+}
+
 /**
- * What a fresh cgroup2 mount would show the container, as a host directory to
- * bind: with its own cgroup namespace its cgroup's directory, else the root
- * of the host's cgroup2 hierarchy. Undefined when there is none to bind.
+ * Without its own cgroup namespace, the container's `cgroup` mount binds the
+ * root of the host's cgroup2 hierarchy (what a fresh mount would show, cheaper).
+ * With one it mounts afresh (cgroupHierarchies) and needs no host directory.
  */
 function cgroupMountSource(spec: Spec): string | undefined {
-  if (!(spec.mounts ?? []).some((m) => m.type === 'cgroup')) return undefined;
-  const unified = detectLayout().unifiedPath;
-  if (!unified) return undefined;
-  const ownNamespace = (spec.linux?.namespaces ?? []).some((n) => n.type === 'cgroup' && !n.path);
-  if (!ownNamespace) return unified;
-  if (!spec.linux?.cgroupsPath) return undefined;
-  const dir = join(unified, normalizeCgroupPath(spec.linux.cgroupsPath));
-  return existsSync(dir) ? dir : undefined;
+  if (!hasCgroupMount(spec) || ownCgroupNamespace(spec)) return undefined;
+  return detectLayout().unifiedPath;
+}
+
+/** The host's cgroup filesystems a container with its own cgroup namespace mounts afresh. */
+function cgroupHierarchies(spec: Spec): CgroupHierarchy[] | undefined {
+  return hasCgroupMount(spec) && ownCgroupNamespace(spec) ? hostCgroupHierarchies() : undefined;
 }
 
 function readSpecIfPresent(bundle: string): Spec | undefined {

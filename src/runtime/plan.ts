@@ -2,6 +2,7 @@
 // (format: src/helper/PLAN.md). Pure: everything it needs about the host is
 // passed in, so every decision here is unit-tested and the C side holds none.
 import { posix } from 'node:path';
+import type { CgroupHierarchy } from '../cgroup/index.js';
 import { LaunchError } from '../errors.js';
 import type { LinuxDevice, LinuxDeviceCgroup, LinuxResources, Mount, NamespaceType, Process, Spec } from '../oci/runtime.js';
 
@@ -58,6 +59,12 @@ export interface PlanHost {
    * costs ~14 ms on the project's hosts, a bind well under one).
    */
   cgroupMountSource?: string;
+  /**
+   * The host's cgroup filesystems under /sys/fs/cgroup. A container with its own
+   * cgroup namespace mounts each afresh at its `cgroup` mount (runc's way), so
+   * they show its cgroup as their root. Undefined or empty: one cgroup2 mount.
+   */
+  cgroupHierarchies?: CgroupHierarchy[];
 }
 
 // ---- constants of the kernel ABI ---------------------------------------
@@ -275,8 +282,11 @@ function configSteps(m: MonitorConfig): PlanStep[] {
   return s;
 }
 
-/** setns steps (joined in SETNS_ORDER) and the clone with the flags of the new namespaces. */
-export function namespaceSteps(namespaces: { type: NamespaceType; path?: string }[]): PlanStep[] {
+/**
+ * setns steps (joined in SETNS_ORDER) and the clone with the flags of the new
+ * namespaces, except those of `createdLater` (made by an init step instead).
+ */
+export function namespaceSteps(namespaces: { type: NamespaceType; path?: string }[], createdLater: NamespaceType[] = []): PlanStep[] {
   const steps: PlanStep[] = [];
   let flags = 0;
   const seen = new Set<string>();
@@ -284,7 +294,7 @@ export function namespaceSteps(namespaces: { type: NamespaceType; path?: string 
     if (!(ns.type in CLONE_FLAGS)) throw new LaunchError(`unknown namespace type "${ns.type}"`, 'namespaces');
     if (seen.has(ns.type)) throw new LaunchError(`namespace "${ns.type}" given twice`, 'namespaces');
     seen.add(ns.type);
-    if (!ns.path) flags |= CLONE_FLAGS[ns.type];
+    if (!ns.path && !createdLater.includes(ns.type)) flags |= CLONE_FLAGS[ns.type];
   }
   for (const type of SETNS_ORDER) {
     const ns = namespaces.find((n) => n.type === type);
@@ -302,10 +312,45 @@ function hasNamespace(spec: Spec, type: NamespaceType): boolean {
   return (spec.linux?.namespaces ?? []).some((n) => n.type === type);
 }
 
-function mountSteps(m: Mount, host: PlanHost, userns: boolean): PlanStep[] {
+/**
+ * /sys/fs/cgroup of a container with its own cgroup namespace: fresh mounts,
+ * each showing the container's cgroup as its root (a bind of a host directory
+ * would show the host's tree above it). On a unified host one cgroup2; else,
+ * as runc, a tmpfs holding every host hierarchy mounted afresh (v1 ones with
+ * their controllers, cgroup2 as "unified"), links for co-mounted controllers
+ * ("cpu" -> "cpu,cpuacct"), then the tmpfs made read-only like the rest.
+ */
+function cgroupNamespaceMountSteps(dest: string, opts: MountOptions, hierarchies: readonly CgroupHierarchy[]): PlanStep[] {
+  const flags = opts.flags & ~(MS.BIND | MS.REC | MS.REMOUNT);
+  const steps: PlanStep[] = [{ op: 'mkdirs', args: [dest, '755'] }];
+  if (hierarchies.length === 0 || hierarchies.some((h) => h.name === '')) {
+    steps.push({ op: 'mount', args: ['cgroup', dest, 'cgroup2', hex(flags), ''] });
+  } else {
+    // Written while still writable: the mount points and links live in this tmpfs.
+    steps.push({ op: 'mount', args: ['tmpfs', dest, 'tmpfs', hex(flags & ~MS.RDONLY), 'mode=755'] });
+    const names = new Set(hierarchies.map((h) => h.name));
+    for (const h of hierarchies) {
+      const dir = cleanContainerPath(posix.join(dest, h.name), 'cgroup hierarchy');
+      steps.push({ op: 'mkdirs', args: [dir, '755'] });
+      steps.push({ op: 'mount', args: ['cgroup', dir, h.fsType, hex(flags), h.data] });
+    }
+    for (const h of hierarchies) {
+      if (h.fsType !== 'cgroup' || !h.name.includes(',')) continue;
+      for (const controller of h.name.split(',')) {
+        if (controller && !names.has(controller)) steps.push({ op: 'symlink', args: [h.name, posix.join(dest, controller)] });
+      }
+    }
+    if (flags & MS.RDONLY) steps.push({ op: 'remount', args: [dest, hex(MS.BIND | flags)] });
+  }
+  if (opts.propagation) steps.push({ op: 'propagation', args: [dest, hex(opts.propagation)] });
+  return steps;
+}
+
+function mountSteps(m: Mount, host: PlanHost, userns: boolean, ownCgroupns: boolean): PlanStep[] {
   const dest = cleanContainerPath(m.destination, 'mount destination');
   let type = m.type ?? '';
   const opts = parseMountOptions(m.options, type);
+  if (type === 'cgroup' && ownCgroupns && !opts.bind) return cgroupNamespaceMountSteps(dest, opts, host.cgroupHierarchies ?? []);
   const steps: PlanStep[] = [];
   if (opts.bind) {
     const source = posix.resolve(host.bundle, m.source ?? '');
@@ -332,7 +377,7 @@ function mountSteps(m: Mount, host: PlanHost, userns: boolean): PlanStep[] {
       return steps;
     }
     if (type === 'cgroup') {
-      // One cgroup2 view of the container's own cgroup namespace, read-only unless asked.
+      // Without a host directory to bind: one cgroup2 view, read-only unless asked.
       type = 'cgroup2';
       source = 'cgroup';
       data = '';
@@ -438,7 +483,11 @@ export function compilePlan(spec: Spec, monitor: MonitorConfig, host: PlanHost, 
   const namespaces = spec.linux?.namespaces ?? [];
   const userns = isNewNamespace(spec, 'user');
   const steps = [...configSteps({ ...monitor, terminal: monitor.terminal || !!p.terminal })];
-  steps.push(...namespaceSteps(namespaces));
+  // The root of a cgroup namespace is the cgroup its creator is in when it is
+  // made: not at clone (the container is still in the caller's cgroups) but by
+  // the container once the monitor has moved it (runc's order, see below).
+  const ownCgroupns = isNewNamespace(spec, 'cgroup');
+  steps.push(...namespaceSteps(namespaces, ownCgroupns ? ['cgroup'] : []));
 
   if (userns) {
     const uid = spec.linux?.uidMappings ?? [];
@@ -452,6 +501,9 @@ export function compilePlan(spec: Spec, monitor: MonitorConfig, host: PlanHost, 
   if (!isNewNamespace(spec, 'mount')) {
     throw new LaunchError('the container needs its own mount namespace (linux.namespaces has no "mount")', 'namespaces');
   }
+  // First of the container's own steps: it runs only after the parent steps
+  // (cgroup-procs) are done, and the cgroup mounts below depend on it.
+  if (ownCgroupns) steps.push({ op: 'unshare-cgroupns', args: [] });
   // In a new user namespace we start as the unmapped host root: become the
   // namespace's root first, or files created on our own mounts fail with EOVERFLOW.
   if (userns) steps.push({ op: 'user', args: ['0', '0', ''] });
@@ -459,7 +511,7 @@ export function compilePlan(spec: Spec, monitor: MonitorConfig, host: PlanHost, 
   if (rootProp === undefined) throw new LaunchError(`invalid rootfsPropagation "${spec.linux?.rootfsPropagation}"`, 'compile');
   steps.push({ op: 'propagation', args: ['/', hex(rootProp)] });
   steps.push({ op: 'rootfs', args: [host.rootfs] });
-  for (const m of spec.mounts ?? []) steps.push(...mountSteps(m, host, userns));
+  for (const m of spec.mounts ?? []) steps.push(...mountSteps(m, host, userns, ownCgroupns));
   steps.push(...deviceSteps(spec, userns));
   steps.push(...devSymlinks(spec));
   if (p.cwd) steps.push({ op: 'mkdirs', args: [cleanContainerPath(p.cwd, 'cwd'), '755'] });
