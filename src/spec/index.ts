@@ -123,7 +123,10 @@ function joinedPath(kind: 'network' | 'ipc' | 'uts' | 'pid', mode: NamespaceMode
   return given;
 }
 
-/** Namespaces in Docker's order (mount, network, uts, pid, ipc, cgroup); "host" modes share the caller's. */
+/**
+ * Namespaces in Docker's order (mount, network, uts, pid, ipc, cgroup); "host" modes share the caller's.
+ * The cgroup namespace is private unless --cgroupns host (Docker's default on cgroup v2; tsrun's on every host).
+ */
 export function buildNamespaces(opts: RunOptions): { type: NamespaceType; path?: string }[] {
   const out: { type: NamespaceType; path?: string }[] = [{ type: 'mount' }];
   const add = (type: NamespaceType, kind: 'network' | 'ipc' | 'uts' | 'pid', mode: NamespaceMode) => {
@@ -135,7 +138,7 @@ export function buildNamespaces(opts: RunOptions): { type: NamespaceType; path?:
   add('uts', 'uts', opts.uts ?? { mode: 'private' });
   add('pid', 'pid', opts.pid ?? { mode: 'private' });
   add('ipc', 'ipc', opts.ipc ?? { mode: 'private' });
-  if (opts.cgroupns === 'private') out.push({ type: 'cgroup' });
+  if (opts.cgroupns !== 'host') out.push({ type: 'cgroup' });
   return out;
 }
 

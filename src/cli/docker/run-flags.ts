@@ -31,6 +31,7 @@ export function addContainerFlags(cmd: Command): Command {
     .option('--ipc <mode>', 'IPC mode to use')
     .option('--uts <mode>', 'UTS namespace to use')
     .option('--pid <mode>', 'PID namespace to use')
+    .option('--cgroupns <mode>', 'cgroup namespace to use: private (default; the container sees its own cgroup as the root) or host')
     .option('--init', 'run an init inside the container that forwards signals and reaps processes')
     .option('--privileged', 'give extended privileges to this container')
     .option('--cap-add <cap>', 'add Linux capabilities', collect)

@@ -92,7 +92,8 @@ describe('buildSpec with no options (Docker defaults)', () => {
     expect(spec.mounts!.find((m) => m.destination === '/sys')!.options).toContain('ro');
     expect(spec.mounts!.find((m) => m.destination === '/sys/fs/cgroup')!.options).toContain('ro');
     expect(spec.mounts!.find((m) => m.destination === '/dev/shm')!.options).toContain(`size=${64 * 1024 * 1024}`);
-    expect(spec.linux!.namespaces).toEqual([{ type: 'mount' }, { type: 'network' }, { type: 'uts' }, { type: 'pid' }, { type: 'ipc' }]);
+    // The cgroup namespace is private by default (as Docker's on cgroup v2), on every host.
+    expect(spec.linux!.namespaces).toEqual([{ type: 'mount' }, { type: 'network' }, { type: 'uts' }, { type: 'pid' }, { type: 'ipc' }, { type: 'cgroup' }]);
     expect(spec.linux!.devices).toEqual(defaultDevices());
     expect(spec.linux!.resources).toEqual({ devices: defaultDeviceRules() });
     expect(spec.linux!.maskedPaths).toEqual([...DEFAULT_MASKED_PATHS]);
@@ -209,7 +210,7 @@ describe('cwd, user, hostname, read-only', () => {
 describe('namespaces', () => {
   const types = (opts: RunOptions) => build(opts).linux!.namespaces!;
   it('host modes share the caller namespace', () => {
-    expect(types({ network: { mode: 'host' }, pid: { mode: 'host' }, ipc: { mode: 'host' } })).toEqual([{ type: 'mount' }, { type: 'uts' }]);
+    expect(types({ network: { mode: 'host' }, pid: { mode: 'host' }, ipc: { mode: 'host' }, cgroupns: 'host' })).toEqual([{ type: 'mount' }, { type: 'uts' }]);
   });
   it('none and bridge get a new network namespace, or the one the engine prepared', () => {
     expect(types({ network: { mode: 'none' } })).toContainEqual({ type: 'network' });
@@ -231,6 +232,7 @@ describe('namespaces', () => {
       { type: 'uts' },
       { type: 'pid', path: '/proc/42/ns/pid' },
       { type: 'ipc', path: '/proc/42/ns/ipc' },
+      { type: 'cgroup' },
     ]);
     expect(() => build({ network: { mode: 'container', container: 'web' } })).toThrow('--network container:web');
   });
@@ -238,6 +240,15 @@ describe('namespaces', () => {
     expect(types({ uts: { mode: 'path', path: '/run/uts/x' } })).toContainEqual({ type: 'uts', path: '/run/uts/x' });
     expect(types({ cgroupns: 'private' })).toContainEqual({ type: 'cgroup' });
     expect(types({ cgroupns: 'host' }).map((n) => n.type)).not.toContain('cgroup');
+  });
+  it('a cgroup namespace of its own without --cgroupns; the cgroup mount stays one read-only "cgroup" entry either way', () => {
+    expect(types({})).toContainEqual({ type: 'cgroup' });
+    // The runtime expands it for the host's hierarchies (runc does the same with this entry).
+    for (const cgroupns of [undefined, 'host', 'private'] as const) {
+      expect(build({ cgroupns }).mounts!.filter((m) => m.destination.startsWith('/sys/fs/cgroup'))).toEqual([
+        { destination: '/sys/fs/cgroup', type: 'cgroup', source: 'cgroup', options: ['nosuid', 'noexec', 'nodev', 'relatime', 'ro'] },
+      ]);
+    }
   });
 });
 
