@@ -1,7 +1,7 @@
 // tsrun-oci as runc's callers drive it: the OCI lifecycle with exact state
 // documents, exec, hooks, pid files, a console socket receiving the pty
 // master (SCM_RIGHTS), preserved fds, pause/resume/ps/update, and errors.
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -473,5 +473,31 @@ describe('tsrun-oci config.json conformance', () => {
     expect(r.out).toMatch(/Operation not permitted/);
     expect(r.out).toMatch(/Seccomp:\t2/);
     expect(r.out).toMatch(new RegExp(`pids:/${CG_PARENT}/oci`));
+  });
+
+  it('a {type: "cgroup"} namespace as runc makes it: rooted at the container\'s cgroup, /sys/fs/cgroup mounted afresh, read-only', async () => {
+    const { readlinkSync } = await import('node:fs');
+    const script =
+      'readlink /proc/self/ns/cgroup; cat /proc/self/cgroup; cat /sys/fs/cgroup/pids/pids.max; ls /sys/fs/cgroup; ' +
+      '(echo 9 > /sys/fs/cgroup/pids/pids.max) 2>/dev/null || echo limit-ro; touch /sys/fs/cgroup/x 2>/dev/null || echo tmpfs-ro';
+    const edit = (s: Spec) => {
+      s.linux!.namespaces!.push({ type: 'cgroup' });
+      s.linux!.resources = { pids: { limit: 33 } };
+    };
+    const ours = check(script, edit);
+    expect(ours.err).toBe('');
+    const [ns, ...rest] = ours.out.trim().split('\n');
+    expect(ns).not.toBe(readlinkSync('/proc/self/ns/cgroup'));
+    // The same bundle under runc gives the same view (the namespace inode aside), except
+    // where runc 1.1.5 does less than Docker's read-only /sys/fs/cgroup: it leaves out a
+    // hybrid host's cgroup2 ("unified") and its tmpfs stays writable.
+    const theirs = bundle(['sh', '-c', script], edit);
+    const runc = spawnSync('/usr/sbin/runc', ['--root', join(h.work, 'runc-state'), 'run', '--bundle', theirs.dir, theirs.id], { encoding: 'utf8', timeout: 30_000 });
+    expect(runc.stderr).toBe('');
+    const runcLines = runc.stdout.trim().split('\n').slice(1);
+    expect(rest.filter((l) => l !== 'unified' && l !== 'tmpfs-ro')).toEqual(runcLines.filter((l) => l !== 'unified' && l !== 'tmpfs-ro'));
+    expect(rest).toContain('0::/');
+    expect(rest).toContain('33');
+    expect(rest.slice(-2)).toEqual(['limit-ro', 'tmpfs-ro']);
   });
 });
