@@ -154,7 +154,7 @@ export function pullReporter(quiet: boolean) {
     onPull: (name: string) => {
       if (!quiet) process.stderr.write(`Unable to find image '${familiarOrSame(name)}' locally\n`);
     },
-    onEvent: quiet ? undefined : (event: unknown) => (progress ??= new PullProgress(process.stderr)).handle(event as PullEvent),
+    onEvent: quiet ? undefined : (event: unknown) => (progress ??= new PullProgress(process.stderr, Boolean(process.stderr.isTTY), false)).handle(event as PullEvent),
   };
 }
 

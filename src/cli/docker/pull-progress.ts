@@ -7,7 +7,15 @@ export { progressBar } from './layer-lines.js';
 export class PullProgress {
   private readonly lines: LayerLines;
 
-  constructor(private readonly out: NodeJS.WritableStream & { isTTY?: boolean }, tty = Boolean(out.isTTY)) {
+  /**
+   * `showReference`: end with the full reference line, as `docker pull` does; `docker run`'s
+   * pull of a missing image leaves it out, so the command's output follows the Status line.
+   */
+  constructor(
+    private readonly out: NodeJS.WritableStream & { isTTY?: boolean },
+    tty = Boolean(out.isTTY),
+    private readonly showReference = true,
+  ) {
     this.lines = new LayerLines(out, tty);
   }
 
@@ -26,7 +34,7 @@ export class PullProgress {
       case 'done':
         this.out.write(`Digest: ${e.digest}\n`);
         this.out.write(e.upToDate ? `Status: Image is up to date for ${e.familiar}\n` : `Status: Downloaded newer image for ${e.familiar}\n`);
-        this.out.write(`${e.reference}\n`);
+        if (this.showReference) this.out.write(`${e.reference}\n`);
         return;
     }
   }
