@@ -847,6 +847,7 @@ export class Containers {
   /** Where `attach` connects: the monitor's attach socket of a running container (Docker's refusals otherwise). */
   attachTarget(record: ContainerRecord): { socket: string; tty: boolean; openStdin: boolean; stdinOnce: boolean } {
     const state = this.state(record);
+    if (state.restarting) throw new StateError('You cannot attach to a restarting container, wait until it is running');
     if (state.status !== 'running') throw new StateError('You cannot attach to a stopped container, start it first');
     if (state.paused) throw new StateError('You cannot attach to a paused container, unpause it first');
     const launcher = this.launcher(record);
