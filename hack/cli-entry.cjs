@@ -8,6 +8,9 @@ const { readFileSync, writeFileSync } = require('node:fs');
 const { wrap } = require('node:module');
 const { Script } = require('node:vm');
 
+// bin/<cli> puts a "--" before the user's arguments (Node 20 would otherwise take an
+// --env-file among them as its own option): it is not one of them.
+if (process.argv[2] === '--') process.argv.splice(2, 1);
 const bundle = __filename.replace(/\.cjs$/, '.bundle.cjs');
 const cacheFile = `${bundle}.cache`;
 let cachedData;

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningRegistry } from '../support/registry-server.js';
-import { TsrunCli } from '../support/tsrun-cli.js';
+import { REPO, TsrunCli } from '../support/tsrun-cli.js';
 import { usePulledBusybox } from '../support/pulled-busybox.js';
 import { waitFor } from '../support/wait.js';
 
@@ -217,6 +217,19 @@ describe('run options', () => {
     const env = r.stdout.split('\n');
     expect(env).toEqual(expect.arrayContaining(['A=1', 'B=with spaces = and more', 'C=indented', 'FROM_HOST=host value', 'D=from-e']));
     expect(env.filter((l) => /^(NOT_IN_HOST|#|D=overridden)/.test(l))).toEqual([]);
+  });
+
+  it('--env-file of a missing file: a tsrun error naming it, 125, through bin/tsrun as users run it', () => {
+    const missing = join(dir, 'absent.env');
+    // bin/tsrun, not the bundle: Node 20 itself takes an --env-file anywhere on its command line.
+    const r = spawnSync(join(REPO, 'bin', 'tsrun'), ['--root', cli.root, '--runroot', cli.runroot, 'run', '--rm', '--env-file', missing, image, 'true'], { encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(125);
+    expect(r.stderr).toMatch(/^tsrun: .*absent\.env/);
+    const present = join(dir, 'present.env');
+    writeFileSync(present, 'FROM_FILE=1\n');
+    const ok = spawnSync(join(REPO, 'bin', 'tsrun'), ['--root', cli.root, '--runroot', cli.runroot, 'run', '--rm', '--env-file', present, image, 'env'], { encoding: 'utf8' });
+    expect(ok.status, ok.stderr).toBe(0);
+    expect(ok.stdout).toContain('FROM_FILE=1\n');
   });
 
   it('--tmpfs /x:size=1m,mode=1777 mounts a tmpfs of that size and mode whose writes stay out of the container layer', () => {

@@ -22,7 +22,8 @@ export class TsrunCli {
 
   /** Node's argv for this CLI: the bundle itself (bin/* are sh wrappers around it). */
   args(args: string[]): string[] {
-    return [join(REPO, 'dist', `${this.bin}.cjs`), '--root', this.root, '--runroot', this.runroot, ...args];
+    // "--" as bin/tsrun passes it: Node 20 would take an --env-file among the arguments as its own.
+    return [join(REPO, 'dist', `${this.bin}.cjs`), '--', '--root', this.root, '--runroot', this.runroot, ...args];
   }
 
   run(args: string[], opts: { input?: string; timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): CliResult {
