@@ -113,9 +113,10 @@ describe('restart backoff', () => {
   it('shows Restarting during the backoff in ps (without -a) and inspect; stop ends it and leaves it exited', async () => {
     cli.run(['run', '-d', '--name', 'loop', '--restart', 'always', '--network', 'none', image, 'sh', '-c', 'echo run; exit 3']);
     await untilRestarting('loop', 6); // the wait is 3.2 s now
-    // Listed without -a, as a running one (filtered: the unfiltered ps's own selection is ps.ts's).
+    // Listed without -a, as a running one, filtered or not.
     const row = cli.run(['ps', '-f', 'name=loop', '--format', '{{.Names}}|{{.State}}|{{.Status}}']).stdout;
     expect(row).toMatch(/^loop\|restarting\|Restarting \(3\) (Less than a second|\d+ seconds?) ago\n$/);
+    expect(cli.run(['ps', '--format', '{{.Names}}|{{.State}}']).stdout).toContain('loop|restarting\n');
     expect(cli.run(['ps', '-f', 'status=restarting', '--format', '{{.Names}}']).stdout).toBe('loop\n');
     const state = JSON.parse(inspect('loop', '{{json .State}}')) as Record<string, unknown>;
     expect(state).toMatchObject({ Status: 'restarting', Restarting: true, Running: true, Pid: 0, ExitCode: 3 });

@@ -109,7 +109,8 @@ async function filtered(
   filters: ContainerFilters,
   opts: { all: boolean; images: ImageStore; networks: Networks; containerId: (ref: string) => string },
 ): Promise<ContainerView[]> {
-  if (Object.keys(filters).length === 0) return opts.all ? views : views.filter((v) => v.state.status === 'running');
+  // Without -a: the running ones and, as Docker, those waiting out a restart backoff.
+  if (Object.keys(filters).length === 0) return opts.all ? views : views.filter((v) => v.state.status === 'running' || v.state.restarting);
   // Network IDs are read only when a network filter may need them.
   const networkIds = filters.network ? new Map((await opts.networks.list()).map((n) => [n.name, n.id])) : undefined;
   const subjects = views.map((view) => ({ view, ...subjectOf(ctx, view, opts, networkIds) }));
