@@ -137,6 +137,18 @@ describe('buildSpec under runc', () => {
     expect(r.stdout.trim().split('\n')).toEqual([String(64 * 1024 * 1024), String(128 * 1024 * 1024), '50', '50000']);
   });
 
+  it('a cgroup namespace of its own by default (the cgroup shows as "/", its pids.max under /sys/fs/cgroup); --cgroupns host keeps the path', () => {
+    const script = 'cat /proc/self/cgroup; cat /sys/fs/cgroup/pids/pids.max';
+    const own = sh(script, { pidsLimit: '21' });
+    expect(own.stderr).toBe('');
+    const ownLines = own.stdout.trim().split('\n');
+    expect(ownLines.pop()).toBe('21');
+    expect(ownLines).toContain('0::/');
+    for (const line of ownLines) expect(line, own.stdout).toMatch(/^\d+:[^:]*:\/$/);
+    const host = sh('cat /proc/self/cgroup', { cgroupns: 'host' });
+    expect(host.stdout).toMatch(/:pids:\/tsrun-spec-test\/tsrun-spec-\d+-\d+\n/);
+  });
+
   it('/etc files from the engine are bind-mounted', () => {
     const etc = join(work, 'etc-files');
     mkdirSync(etc);
