@@ -426,7 +426,8 @@ export class Containers {
       detach: !opts.attach,
       logPath: paths.log,
       stdin: Boolean(opts.interactive ?? record.config.openStdin),
-      exitCommand: opts.attach ? undefined : this.exitCommand(record),
+      // Attached, the monitor runs it only if we are gone by then (kill -9): --rm still removes it.
+      exitCommand: this.exitCommand(record),
       attachSocket: true, // `tsrun attach` (our own launcher; runc and crun have none)
       dieWithMonitor: true, // a killed monitor leaves no live container that ps calls exited
       onWarning: (m) => this.onWarning?.(m, record),

@@ -29,7 +29,7 @@ struct config {
   const char *lock_file, *exit_file, *pid_file, *started_file, *log_file, *exec_fifo, *console_socket, *attach_socket;
   int detach, stdin_open, terminal, inherit_stdio;
   unsigned rows, cols;
-  char *const *exit_command; /* argv run after the exit file is written (detached only) */
+  char *const *exit_command; /* argv run after the exit file is written: detached, or attached and orphaned */
 };
 
 /* Output of one stream, cut into lines for the log as Docker's json-file does. */
@@ -375,7 +375,17 @@ static void run_exit_command(void) {
   _exit(127);
 }
 
+/* An attached caller is our parent and waits for us; once it is gone (killed) we have been
+ * reparented. Its part of the exit (--rm) then falls to the exit command, as for a detached
+ * container. */
+static pid_t caller_pid;
+
+static int caller_gone(void) {
+  return getppid() != caller_pid;
+}
+
 int monitor_main(const struct plan *plan) {
+  caller_pid = getppid();
   read_config(plan);
   signal(SIGPIPE, SIG_IGN);
   fcntl(STATUS_FD, F_SETFD, FD_CLOEXEC);
@@ -631,9 +641,10 @@ int monitor_main(const struct plan *plan) {
   }
   write_exit_file(status, err_step[0] ? err_step : NULL, err_no, err_path);
   if (!ready && !err_step[0]) report_error("init", EPROTO, "container process ended during set-up");
+  int orphaned = !cfg.detach && cfg.exit_command && caller_gone();
   close(STATUS_FD);
   int code = WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WIFEXITED(status) ? WEXITSTATUS(status) : 1;
   attach_finish(code); /* after the exit file: a client that reads the state next sees it stopped */
-  if (cfg.exit_command && cfg.detach && ready) run_exit_command();
+  if (cfg.exit_command && (cfg.detach || orphaned) && ready) run_exit_command();
   return code;
 }

@@ -40,7 +40,7 @@ export interface LaunchOptions {
   consoleSocket?: string;
   /** The pty's first size, in place of config.json's process.consoleSize (a detached container's client's terminal). */
   consoleSize?: { height: number; width: number };
-  /** Detached only: run by the monitor after the container exits (absolute path first), e.g. tsrun's cleanup. */
+  /** Run by the monitor after the container exits (absolute path first), e.g. tsrun's cleanup; attached: only if the caller is gone. */
   exitCommand?: string[];
   /** The monitor serves attach clients on a socket in the state dir (see attachSocket()). */
   attachSocket?: boolean;

@@ -28,7 +28,10 @@ export interface MonitorConfig {
   terminal: boolean;
   consoleSize?: { height: number; width: number };
   consoleSocket?: string;
-  /** Detached only: the monitor releases its lock and execs this argv once the exit status is written. */
+  /**
+   * The monitor releases its lock and execs this argv once the exit status is written: always when
+   * detached; when attached only if the caller is gone by then (killed), so its part (--rm) still happens.
+   */
   exitCommand?: string[];
   /** A unix socket on which the monitor serves attach clients (`tsrun attach`; protocol in PLAN.md). */
   attachSocket?: string;
@@ -268,7 +271,7 @@ function configSteps(m: MonitorConfig): PlanStep[] {
   if (m.terminal) s.push({ op: 'terminal', args: [] });
   if (m.terminal && m.consoleSize) s.push({ op: 'console-size', args: [String(m.consoleSize.height), String(m.consoleSize.width)] });
   if (m.consoleSocket) s.push({ op: 'console-socket', args: [m.consoleSocket] });
-  if (m.detach && m.exitCommand?.length) s.push({ op: 'exit-command', args: m.exitCommand });
+  if (m.exitCommand?.length) s.push({ op: 'exit-command', args: m.exitCommand });
   if (m.attachSocket) {
     if (m.inheritStdio || m.noMonitor || m.consoleSocket) {
       throw new LaunchError('an attach socket needs the monitor to own the container\'s stdio (not with inherited stdio, a console socket or no monitor)', 'attach-socket');

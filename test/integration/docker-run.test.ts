@@ -301,6 +301,22 @@ describe('crash recovery', () => {
     expect(cli.run(['rm', '-f', 'orphan']).code).toBe(0);
     expect(cli.run(['ps', '-a']).stdout).not.toMatch(/orphan/);
   });
+
+  it('kill -9 of a foreground tsrun run --rm: the container still goes when it exits, as Docker removes it', async () => {
+    const child = spawn(process.execPath, cli.args(['run', '--rm', '--name', 'orphan-rm', image, 'sleep', '1']), { stdio: 'ignore' });
+    for (let i = 0; i < 100 && !cli.run(['ps']).stdout.includes('orphan-rm'); i++) await sleep(50);
+    const id = cli.run(['inspect', '-f', '{{.Id}}', 'orphan-rm']).stdout.trim();
+    expect(id).toMatch(/^[0-9a-f]{64}$/);
+    child.kill('SIGKILL');
+    await sleep(200);
+    expect(cli.run(['ps']).stdout).toMatch(/Up .*orphan-rm/);
+    // Its monitor finds its caller gone and runs the exit command: the removal --rm asked for.
+    for (let i = 0; i < 100 && cli.run(['ps', '-a']).stdout.includes('orphan-rm'); i++) await sleep(100);
+    expect(cli.run(['ps', '-a']).stdout).not.toMatch(/orphan-rm/);
+    expect(existsSync(join(cli.root, 'containers', id))).toBe(false);
+    expect(existsSync(join(cli.runroot, 'runtime', id))).toBe(false);
+    expect(mountsUnder(join(cli.root, 'containers', id))).toEqual([]);
+  });
 });
 
 describe('after a reboot', () => {
