@@ -138,7 +138,7 @@ export interface RunOptions {
   ipc?: NamespaceMode;
   uts?: NamespaceMode;
   pid?: NamespaceMode;
-  /** Docker's default on cgroup v1 hosts is host. */
+  /** Default private: every container gets its own cgroup namespace (Docker on cgroup v1 hosts shares the host's). */
   cgroupns?: 'host' | 'private';
   /** Bytes of /dev/shm. */
   shmSize?: number;
