@@ -7,7 +7,7 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { hostname as hostHostname } from 'node:os';
 import type { Socket } from 'node:net';
 import { join } from 'node:path';
-import { ConflictError, NotFoundError, StateError, UsageError } from '../errors.js';
+import { CannotInvokeError, CommandNotFoundError, ConflictError, NotFoundError, StateError, UsageError } from '../errors.js';
 import type { ImageConfig } from '../oci/image.js';
 import type { Process, Spec, State } from '../oci/runtime.js';
 import { writeJsonAtomic } from '../util/fs.js';
@@ -575,9 +575,11 @@ export class Containers {
   }
 
   private async startFailed(record: ContainerRecord, err: unknown): Promise<void> {
-    record.state = { status: 'exited', exitCode: 127, error: err instanceof Error ? err.message : String(err), finishedAt: new Date().toISOString() };
+    // Docker's State.ExitCode for a start that failed: 127 not found, 126 cannot invoke, else 128.
+    const exitCode = err instanceof CommandNotFoundError ? 127 : err instanceof CannotInvokeError ? 126 : 128;
+    record.state = { status: 'exited', exitCode, error: err instanceof Error ? err.message : String(err), finishedAt: new Date().toISOString() };
     this.store.save(record);
-    this.noteDie(record, 127);
+    this.noteDie(record, exitCode);
     if (record.hostConfig.autoRemove) await this.remove(record, { force: true, volumes: true });
     else await this.releaseVolumes(record);
   }

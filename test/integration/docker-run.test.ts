@@ -34,6 +34,12 @@ describe('tsrun run', () => {
     expect(missing.stderr).toMatch(/no-such-command/);
     const notExec = cli.run(['run', '--rm', image, '/etc/passwd']);
     expect(notExec.code).toBe(126);
+    // inspect keeps Docker's State.ExitCode for a start that failed: 127 not found, 126 cannot invoke.
+    for (const [name, cmd, code] of [['nf', 'no-such-command', 127], ['ne', '/etc/passwd', 126]] as const) {
+      expect(cli.run(['run', '--name', name, image, cmd]).code).toBe(code);
+      expect(cli.run(['inspect', '-f', '{{.State.ExitCode}}', name]).stdout.trim()).toBe(String(code));
+      cli.run(['rm', name]);
+    }
   });
 
   it('reports death by signal as 128+n (kill from outside, then wait)', () => {
