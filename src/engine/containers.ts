@@ -899,11 +899,14 @@ export class Containers {
     return out;
   }
 
-  /** Removes every container that is not running; returns their ids and the bytes their layers held. */
-  async prune(): Promise<{ removed: string[]; reclaimed: number }> {
+  /**
+   * Removes every container that is not running (and that `include` lets go: prune's --filter);
+   * returns their ids and the bytes their layers held.
+   */
+  async prune(include: (record: ContainerRecord) => boolean = () => true): Promise<{ removed: string[]; reclaimed: number }> {
     const out = { removed: [] as string[], reclaimed: 0 };
     for (const { record, state } of this.list(true)) {
-      if (state.status === 'running' || state.restarting) continue; // Docker prunes only stopped ones
+      if (state.status === 'running' || state.restarting || !include(record)) continue; // Docker prunes only stopped ones
       const bytes = treeSize(this.store.paths(record.id).upper);
       await this.remove(record, { force: true });
       out.removed.push(record.id);

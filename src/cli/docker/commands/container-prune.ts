@@ -5,9 +5,7 @@ import { containersOf } from '../engine-access.js';
 import { action } from '../../common.js';
 import { humanSize } from '../../format.js';
 import { confirm } from '../confirm.js';
-import { parsePruneFilters, prunable, type PruneFilter } from '../../../engine/container-filter.js';
-import type { Containers } from '../../../engine/containers.js';
-import { treeSize } from '../../../engine/container-usage.js';
+import { parsePruneFilters, prunable } from '../../../engine/container-filter.js';
 
 const collect = (v: string, acc: string[]) => [...acc, v];
 
@@ -23,24 +21,10 @@ export function registerContainerPrune(container: Command): void {
         const filter = parsePruneFilters(flags.filter);
         if (!flags.force && !(await confirm('WARNING! This will remove all stopped containers.\nAre you sure you want to continue? [y/N] '))) return 0;
         const containers = containersOf(self);
-        const { removed, reclaimed } = flags.filter.length ? await pruneMatching(containers, filter) : await containers.prune();
+        const { removed, reclaimed } = await containers.prune((record) => prunable({ created: record.created, labels: record.config.labels ?? {} }, filter));
         if (removed.length) process.stdout.write(`Deleted Containers:\n${removed.join('\n')}\n\n`);
         process.stdout.write(`Total reclaimed space: ${humanSize(reclaimed)}\n`);
         return 0;
       }),
     );
-}
-
-/** Containers.prune, restricted to the stopped containers the filter lets go. */
-async function pruneMatching(containers: Containers, filter: PruneFilter): Promise<{ removed: string[]; reclaimed: number }> {
-  const out = { removed: [] as string[], reclaimed: 0 };
-  for (const { record, state } of containers.list(true)) {
-    if (state.status === 'running' || state.restarting || !prunable({ created: record.created, labels: record.config.labels ?? {} }, filter)) continue;
-    const bytes = treeSize(containers.store.paths(record.id).upper);
-    await containers.remove(record, { force: true });
-    out.removed.push(record.id);
-    out.reclaimed += bytes;
-  }
-  await containers.releaseLeftoverVolumeMounts();
-  return out;
 }
