@@ -226,6 +226,21 @@ describe.skipIf(!isRoot)(`resource limits (${layout?.layout ?? 'no'} cgroups)`, 
     for (const dir of cgroupDirsOf(id)) expect(existsSync(dir), dir).toBe(false);
   }, T * 2);
 
+  it('a container has its own cgroup namespace: its cgroups are "/", and /sys/fs/cgroup shows its own limits, read-only', () => {
+    // Runs here (hybrid: a tmpfs of fresh hierarchies) and in the cgroup v2 VM (one fresh cgroup2).
+    const script = [
+      'cat /proc/self/cgroup',
+      'echo ---',
+      'cat /sys/fs/cgroup/pids.max 2>/dev/null || cat /sys/fs/cgroup/pids/pids.max',
+      'touch /sys/fs/cgroup/x 2>/dev/null && echo rw || echo ro',
+    ].join('; ');
+    const [cgroups, rest] = ok(['run', '--rm', '--network', 'none', '--pids-limit', '77', image, 'sh', '-c', script]).split('---\n');
+    const lines = cgroups!.trim().split('\n');
+    expect(lines.length).toBeGreaterThan(0);
+    for (const line of lines) expect(line, line).toMatch(/:\/$/);
+    expect(rest).toBe('77\nro\n');
+  }, T);
+
   it('rm leaves no cgroup directory in any hierarchy', () => {
     const ids = ok(['ps', '-aq', '--no-trunc']).split('\n').filter(Boolean);
     expect(ids.length).toBeGreaterThan(2);
