@@ -27,7 +27,7 @@ import { ensureDir } from '../util/fs.js';
 import { layout } from './context.js';
 import { applyEnv, buildExecProcess, buildSpec, composeArgs, imageVolumeRequests, parseExecFlags, parseRunFlags, resolveInRootfs, type MountRequest, type RunOptions } from '../spec/index.js';
 import { attachNetwork, detachNetwork, isLoopbackOnly, networkModeName, registerHosts, resolveJoinedNamespaces } from './container-network.js';
-import { connectAttachSocket, Launcher, LOOPBACK_UP_ANNOTATION } from '../runtime/index.js';
+import { connectAttachSocket, Launcher, LOOPBACK_UP_ANNOTATION, spawnBackoffWaiter } from '../runtime/index.js';
 import { findInit } from './init.js';
 import { reviveNetwork } from './network-revival.js';
 import { parsePortMappings } from '../network/index.js';
@@ -122,7 +122,7 @@ export class Containers {
       record.restartCount += 1; // counted as the wait begins, as Docker's
       record.restartBackoff = { delayMs, restartAt: new Date(Date.now() + delayMs).toISOString() };
       this.store.save(record);
-      return { delayMs, hold };
+      return { delayMs, hold, token: record.restartBackoff.restartAt };
     });
     // Its volumes' mounts go with their last live user (rm did it for a removed one); a restart mounts them again, as Docker.
     const stored = decision === 'removed' ? undefined : this.store.get(id);
@@ -131,21 +131,37 @@ export class Containers {
       if (decision === 'stopped') await afterPodMemberExit(this, id); // pod exit rules (rkt's halt)
       return decision;
     }
+    if (this.exitHook) {
+      // The wait runs in the helper (a few hundred kB, not this ~45 MB process, which exits now):
+      // it takes the hold over and then runs `container restart-after-backoff`.
+      const argv = [...this.exitHook.cli, '--root', this.ctx.root, '--runroot', this.ctx.runroot, 'container', 'restart-after-backoff', id, decision.token];
+      decision.hold.passToChild((fd) => spawnBackoffWaiter(fd, decision.delayMs, argv));
+      return 'restarting';
+    }
     try {
       // stop and rm -f call the restart off by taking the record's mark (or the record) away.
       const stillWanted = () => this.store.get(id)?.restartBackoff !== undefined;
       if (!(await waitOutBackoff(decision.delayMs, stillWanted))) return 'stopped';
-      // Checked and started under the container's lock, so a stop that came in time always wins.
-      return await this.withContainerLock(id, async () => {
-        const record = this.store.get(id);
-        if (!record?.restartBackoff || record.manuallyStopped) return 'stopped' as const;
-        delete record.restartBackoff; // saved with the start's state
-        await this.start(record, { attach: false, keepStopMark: true });
-        return 'restarted' as const;
-      });
+      return await this.restartAfterBackoff(id, decision.token);
     } finally {
       decision.hold.release();
     }
+  }
+
+  /**
+   * The end of a restart backoff: starts the container if the restart is still wanted, that is if
+   * its record still carries this wait's mark (`token`): stop and rm -f take it away, and a later
+   * exit's wait has another. Checked and started under the container's lock, so a stop that came
+   * in time always wins.
+   */
+  async restartAfterBackoff(id: string, token: string): Promise<'restarted' | 'stopped'> {
+    return this.withContainerLock(id, async () => {
+      const record = this.store.get(id);
+      if (record?.restartBackoff?.restartAt !== token || record.manuallyStopped) return 'stopped' as const;
+      delete record.restartBackoff; // saved with the start's state
+      await this.start(record, { attach: false, keepStopMark: true });
+      return 'restarted' as const;
+    });
   }
 
   launcher(record: ContainerRecord): AnyLauncher {

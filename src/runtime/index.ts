@@ -3,6 +3,7 @@
 export { Launcher, checkOciVersion, OCI_VERSION_MIN, OCI_VERSION_MAX, type ContainerLauncher, type ContainerDescription, type ExitStatus, type LaunchOptions } from './launcher.js';
 export { runHooks, type HookKind } from './hooks.js';
 export { OciBinaryLauncher } from './oci-binary.js';
+export { spawnBackoffWaiter } from './backoff-waiter.js';
 export { validateContainerId } from './state-dir.js';
 export {
   compilePlan, compileExecPlan, encodePlan, decodePlan, parseMountOptions, capabilityMask, clampRlimit, LOOPBACK_UP_ANNOTATION,

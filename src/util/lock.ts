@@ -43,6 +43,24 @@ export class FileLock {
     }
   }
 
+  /**
+   * Hands the lock to a child process: `spawn` gets the descriptor to pass on, and ours is
+   * then closed without unlocking, so the lock lives on in the child (flock belongs to the
+   * open file description, which the child's copy shares).
+   */
+  passToChild(spawn: (fd: number) => void): void {
+    if (this.fd === undefined) throw new Error(`lock ${this.path} is not held`);
+    const fd = this.fd;
+    try {
+      spawn(fd);
+    } catch (err) {
+      this.release();
+      throw err;
+    }
+    this.fd = undefined;
+    closeSync(fd);
+  }
+
   release(): void {
     if (this.fd === undefined) return;
     native().flock(this.fd, LOCK_UN);

@@ -148,18 +148,24 @@ describe('restart backoff', () => {
   it('a waiter killed with -9 during the backoff leaves a plain exited container', async () => {
     const id = cli.run(['run', '-d', '--name', 'orphan', '--restart', 'always', '--network', 'none', image, 'sh', '-c', 'exit 6']).stdout.trim();
     await untilRestarting('orphan', 5);
-    // The process waiting out the backoff is the `container cleanup` its monitor ran.
-    const waiters = readdirSync('/proc')
-      .filter((p) => /^\d+$/.test(p))
-      .filter((p) => {
-        try {
-          const argv = readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0');
-          return argv.includes('cleanup') && argv.includes(id);
-        } catch {
-          return false;
-        }
-      });
+    // The process waiting out the backoff is the helper (`tsrun-helper backoff`), small, which will
+    // run `container restart-after-backoff`; the `container cleanup` its monitor ran (Node) is gone.
+    const processesWith = (...words: string[]) =>
+      readdirSync('/proc')
+        .filter((p) => /^\d+$/.test(p))
+        .filter((p) => {
+          try {
+            const argv = readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0');
+            return words.every((w) => argv.includes(w));
+          } catch {
+            return false;
+          }
+        });
+    const waiters = processesWith('backoff', 'restart-after-backoff', id);
     expect(waiters).toHaveLength(1);
+    expect(processesWith('cleanup', id)).toEqual([]);
+    const rssKb = Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${waiters[0]}/status`, 'utf8'))?.[1]);
+    expect(rssKb).toBeLessThan(2048);
     process.kill(Number(waiters[0]), 'SIGKILL');
     await sleep(200);
     expect(inspect('orphan', '{{.State.Status}} {{.State.Restarting}} {{.State.ExitCode}}')).toBe('exited false 6');

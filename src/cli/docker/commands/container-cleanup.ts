@@ -1,5 +1,7 @@
 // tsrun container cleanup ID: run by a detached container's monitor after it exits
 // (not for users; hidden). Applies --rm and the restart policy.
+// tsrun container restart-after-backoff ID TOKEN: run by the helper that waited out a
+// restart policy's backoff (hidden): starts the container if that restart is still wanted.
 import type { Command } from 'commander';
 import { action } from '../../common.js';
 import { containersOf } from '../engine-access.js';
@@ -11,6 +13,15 @@ export function registerContainerCleanup(container: Command): void {
     .action(
       action('tsrun', async (id: string, _flags: unknown, self: Command) => {
         await containersOf(self).afterExit(id);
+      }),
+    );
+  container
+    .command('restart-after-backoff', { hidden: true })
+    .argument('<id>')
+    .argument('<token>')
+    .action(
+      action('tsrun', async (id: string, token: string, _flags: unknown, self: Command) => {
+        await containersOf(self).restartAfterBackoff(id, token);
       }),
     );
 }
