@@ -21,7 +21,7 @@ import { openStore } from './pull.js';
 import { treeSize } from './container-usage.js';
 import { isMounted, mountRootfs, unmountRootfs } from './rootfs.js';
 import { parseRestartPolicy, restartDelay, shouldRestart } from './restart.js';
-import { holdBackoff, isWaitingOutBackoff, waitOutBackoff } from './restart-backoff.js';
+import { forgetBackoff, holdBackoff, isWaitingOutBackoff, waitOutBackoff } from './restart-backoff.js';
 import { FileLock } from '../util/lock.js';
 import { ensureDir } from '../util/fs.js';
 import { layout } from './context.js';
@@ -100,6 +100,7 @@ export class Containers {
       const record = this.store.get(id);
       if (!record) return 'stopped' as const;
       if (this.state(record).status === 'running') return 'stopped' as const;
+      if (isWaitingOutBackoff(this.ctx, record)) return 'restarting' as const; // this exit's wait runs already
       this.noteDie(record);
       const state = this.state(record);
       if (record.restarting) return 'restarting' as const; // `restart` starts it again itself
@@ -116,13 +117,14 @@ export class Containers {
       const ranMs = Date.parse(state.finishedAt ?? new Date().toISOString()) - Date.parse(state.startedAt ?? record.created);
       const { delayMs, quickRestarts } = restartDelay(record.quickRestarts ?? 0, ranMs);
       // Held for the whole wait: with the record's mark, it is what makes ps and inspect say "restarting".
-      const hold = holdBackoff(this.ctx, id);
-      if (!hold) return 'restarting' as const; // another process waits out this container's backoff already
+      const token = new Date(Date.now() + delayMs).toISOString();
+      const hold = holdBackoff(this.ctx, id, token);
+      if (!hold) return 'restarting' as const; // a wait with this very mark is held already
       record.quickRestarts = quickRestarts;
       record.restartCount += 1; // counted as the wait begins, as Docker's
-      record.restartBackoff = { delayMs, restartAt: new Date(Date.now() + delayMs).toISOString() };
+      record.restartBackoff = { delayMs, restartAt: token };
       this.store.save(record);
-      return { delayMs, hold, token: record.restartBackoff.restartAt };
+      return { delayMs, hold, token };
     });
     // Its volumes' mounts go with their last live user (rm did it for a removed one); a restart mounts them again, as Docker.
     const stored = decision === 'removed' ? undefined : this.store.get(id);
@@ -155,13 +157,17 @@ export class Containers {
    * in time always wins.
    */
   async restartAfterBackoff(id: string, token: string): Promise<'restarted' | 'stopped'> {
-    return this.withContainerLock(id, async () => {
-      const record = this.store.get(id);
-      if (record?.restartBackoff?.restartAt !== token || record.manuallyStopped) return 'stopped' as const;
-      delete record.restartBackoff; // saved with the start's state
-      await this.start(record, { attach: false, keepStopMark: true });
-      return 'restarted' as const;
-    });
+    try {
+      return await this.withContainerLock(id, async () => {
+        const record = this.store.get(id);
+        if (record?.restartBackoff?.restartAt !== token || record.manuallyStopped) return 'stopped' as const;
+        delete record.restartBackoff; // saved with the start's state
+        await this.start(record, { attach: false, keepStopMark: true });
+        return 'restarted' as const;
+      });
+    } finally {
+      forgetBackoff(this.ctx, id, token);
+    }
   }
 
   launcher(record: ContainerRecord): AnyLauncher {
@@ -761,6 +767,7 @@ export class Containers {
       delete record.restartBackoff;
       if (!stored) return; // removed meanwhile
       stored.manuallyStopped = true;
+      if (stored.restartBackoff) forgetBackoff(this.ctx, stored.id, stored.restartBackoff.restartAt);
       delete stored.restartBackoff;
       this.store.save(stored);
     });
@@ -829,6 +836,7 @@ export class Containers {
     removeCgroupOf(this.specIfPresent(record));
     await detachNetwork(this.ctx, record.id);
     unmountRootfs(this.store.paths(record.id).rootfs);
+    if (stored.restartBackoff) forgetBackoff(this.ctx, record.id, stored.restartBackoff.restartAt);
     this.store.remove(record);
     recordContainerEvent(this.ctx, record, 'destroy');
     // Its record is gone, so it no longer counts as a user: after a kill -9 of its monitor this is what unmounts.

@@ -113,9 +113,12 @@ export class ContainerDir {
     if (rec.noMonitor) {
       if (rec.pid === undefined) return 'creating';
       if (rec.pidStartTime === undefined || !isLiveProcess(rec.pid, rec.pidStartTime)) return 'stopped';
-    } else {
-      if (!this.monitorAlive()) return 'stopped';
-      if (rec.pid === undefined) return 'creating';
+    } else if (!this.monitorAlive()) {
+      // The monitor is gone. Its container normally went with it (die-with-monitor), but a PID 1
+      // that changed its user (gosu, su-exec) lost that signal: while it lives, it is not stopped.
+      if (rec.pid === undefined || rec.pidStartTime === undefined || !isLiveProcess(rec.pid, rec.pidStartTime)) return 'stopped';
+    } else if (rec.pid === undefined) {
+      return 'creating';
     }
     if (existsSync(this.execFifo)) return 'created';
     if (existsSync(this.pausedFile)) return 'paused';

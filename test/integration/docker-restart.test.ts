@@ -136,6 +136,18 @@ describe('restart backoff', () => {
     expect(cli.run(['rm', 'loop']).code).toBe(0);
   }, 60_000);
 
+  it('stop during a backoff, then start: the policy still restarts it when it fails again (the called-off waiter sleeps on)', async () => {
+    cli.run(['run', '-d', '--name', 'again', '--restart', 'always', '--network', 'none', image, 'sh', '-c', 'exit 5']);
+    await untilRestarting('again', 5); // a wait of 1.6 s or more: its waiter sleeps on after the stop
+    expect(cli.run(['stop', 'again']).code).toBe(0);
+    expect(inspect('again', '{{.State.Status}} {{.State.Restarting}}')).toBe('exited false');
+    const count = Number(inspect('again', '{{.RestartCount}}'));
+    expect(cli.run(['start', 'again']).code).toBe(0);
+    // It fails at once; its exit must get a wait of its own, not find the old waiter's hold.
+    await until('again to be restarted after its manual start', () => Number(inspect('again', '{{.RestartCount}}')) > count, 10_000);
+    expect(cli.run(['rm', '-f', 'again']).code).toBe(0);
+  }, 60_000);
+
   it('rm -f during the backoff removes the container and nothing starts it again', async () => {
     const id = cli.run(['run', '-d', '--name', 'gone', '--restart', 'always', '--network', 'none', image, 'sh', '-c', 'exit 2']).stdout.trim();
     await untilRestarting('gone', 5); // the wait is 1.6 s now

@@ -298,6 +298,29 @@ describe('crash recovery', () => {
     expect(mountsUnder(join(cli.root, 'containers', id))).toEqual([]);
   });
 
+  it('kill -9 of the monitor of a container whose PID 1 changed its user (gosu, su-exec): ps says Up while it lives, rm -f ends it', async () => {
+    // Changing its user clears PID 1's parent-death signal, so this one outlives its monitor.
+    const id = cli.run(['run', '-d', image, 'su', '-s', '/bin/sh', 'nobody', '-c', 'exec sleep 600']).stdout.trim();
+    const containerPid = Number(cli.run(['inspect', '-f', '{{.State.Pid}}', id]).stdout);
+    const monitorPid = Number(readFileSync(join(cli.runroot, 'runtime', id, 'state.json'), 'utf8').match(/"monitorPid":\s*(\d+)/)?.[1]);
+    expect(containerPid).toBeGreaterThan(0);
+    process.kill(monitorPid, 'SIGKILL');
+    await sleep(300);
+    const live = () => {
+      try {
+        return readFileSync(`/proc/${containerPid}/stat`, 'utf8').split(') ')[1]?.[0] !== 'Z';
+      } catch {
+        return false;
+      }
+    };
+    expect(live()).toBe(true);
+    expect(cli.run(['ps']).stdout).toMatch(new RegExp(`${id.slice(0, 12)}.*Up `));
+    expect(cli.run(['rm', '-f', id]).code).toBe(0);
+    for (let i = 0; i < 20 && live(); i++) await sleep(100);
+    expect(live()).toBe(false);
+    expect(cli.run(['ps', '-a']).stdout).not.toContain(id.slice(0, 12));
+  });
+
   it('kill -9 of a foreground tsrun leaves a running container that ps shows and rm -f removes', async () => {
     const child = spawn(process.execPath, cli.args(['run', '--name', 'orphan', image, 'sleep', '600']), { stdio: 'ignore' });
     for (let i = 0; i < 100 && !cli.run(['ps']).stdout.includes('orphan'); i++) await sleep(100);
