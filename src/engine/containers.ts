@@ -745,11 +745,14 @@ export class Containers {
       recordContainerEvent(this.ctx, record, 'restart');
       return stopped;
     } finally {
-      const current = this.store.get(record.id);
-      if (current?.restarting) {
-        delete current.restarting;
-        this.store.save(current);
-      }
+      // Under the lock: an exit of the new run may be recording its restart backoff right now.
+      await this.withContainerLock(record.id, async () => {
+        const current = this.store.get(record.id);
+        if (current?.restarting) {
+          delete current.restarting;
+          this.store.save(current);
+        }
+      });
       delete record.restarting;
     }
   }
@@ -932,7 +935,14 @@ export class Containers {
     for (const { record, state } of this.list(true)) {
       if (state.status === 'running' || state.restarting || !include(record)) continue; // Docker prunes only stopped ones
       const bytes = treeSize(this.store.paths(record.id).upper);
-      await this.remove(record, { force: true });
+      try {
+        // Not forced: one that was started (or began restarting) since the listing is refused
+        // under its lock, and stays.
+        await this.remove(record, { force: false });
+      } catch (err) {
+        if (err instanceof ConflictError) continue;
+        throw err;
+      }
       out.removed.push(record.id);
       out.reclaimed += bytes;
     }

@@ -371,6 +371,12 @@ static void run_exit_command(void) {
   if (lock_fd >= 0) close(lock_fd), lock_fd = -1;
   int devnull = open("/dev/null", O_RDWR);
   if (devnull >= 0) dup2(devnull, 0), dup2(devnull, 1), dup2(devnull, 2);
+  /* The command starts as any program does: nothing blocked (the monitor reads its signals
+   * through a signalfd; a blocked SIGCHLD would hide its children's exits), SIGPIPE default. */
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, NULL);
+  signal(SIGPIPE, SIG_DFL);
   execv(cfg.exit_command[0], cfg.exit_command);
   _exit(127);
 }
