@@ -850,10 +850,16 @@ export class Containers {
     }
   }
 
-  rename(record: ContainerRecord, newName: string): void {
-    const oldName = record.name;
-    this.store.rename(record, newName);
-    recordContainerEvent(this.ctx, record, 'rename', { oldName: `/${oldName}` });
+  /** Under the container's lock, on the stored record: its exit hook may be saving it right now. */
+  async rename(record: ContainerRecord, newName: string): Promise<void> {
+    await this.withContainerLock(record.id, async () => {
+      const stored = this.store.get(record.id);
+      if (!stored) throw new NotFoundError('container', record.name);
+      const oldName = stored.name;
+      this.store.rename(stored, newName);
+      record.name = stored.name;
+      recordContainerEvent(this.ctx, stored, 'rename', { oldName: `/${oldName}` });
+    });
   }
 
   async exec(

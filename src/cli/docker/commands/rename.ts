@@ -10,9 +10,9 @@ export function registerRename(program: Command): void {
     .argument('<container>')
     .argument('<new-name>')
     .action(
-      action('tsrun', (name: string, newName: string, _flags: unknown, self: Command) => {
+      action('tsrun', async (name: string, newName: string, _flags: unknown, self: Command) => {
         const containers = containersOf(self);
-        containers.rename(containers.lookup(name), newName);
+        await containers.rename(containers.lookup(name), newName);
       }),
     );
 }
