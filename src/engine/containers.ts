@@ -3,7 +3,7 @@
 // overlay, spec turns image + flags into config.json, and a launcher (our own C
 // helper, or runc/crun) runs the bundle. There is no daemon: every call reads
 // the state from disk and the launcher's monitor lock tells live from dead.
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { hostname as hostHostname } from 'node:os';
 import type { Socket } from 'node:net';
 import { join } from 'node:path';
@@ -850,6 +850,24 @@ export class Containers {
     }
   }
 
+  /**
+   * The host pids of a running container's processes, as Docker's top lists them: those of its
+   * cgroup (a container sharing the host's pid namespace has only its own there), else those
+   * of the pid namespace of `pid`, its PID 1 (runc or crun, whose cgroups tsrun does not read).
+   */
+  processIds(record: ContainerRecord, pid: number): number[] {
+    const launcher = this.launcher(record);
+    if (launcher instanceof Launcher) {
+      try {
+        const pids = launcher.cgroupOf(record.id).pids();
+        if (pids.length > 0) return pids;
+      } catch {
+        /* no cgroup (not made, or gone): the pid namespace says it */
+      }
+    }
+    return pidsInNamespaceOf(pid);
+  }
+
   /** Under the container's lock, on the stored record: its exit hook may be saving it right now. */
   async rename(record: ContainerRecord, newName: string): Promise<void> {
     await this.withContainerLock(record.id, async () => {
@@ -978,3 +996,17 @@ async function waitUntil(cond: () => boolean, timeoutMs: number, pollMs = 50): P
   }
 }
 
+/** Every host pid in the same pid namespace as `pid`. */
+function pidsInNamespaceOf(pid: number): number[] {
+  const ns = readlinkSync(`/proc/${pid}/ns/pid`);
+  const out: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (readlinkSync(`/proc/${entry}/ns/pid`) === ns) out.push(Number(entry));
+    } catch {
+      /* exited meanwhile */
+    }
+  }
+  return out;
+}

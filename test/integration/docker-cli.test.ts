@@ -104,6 +104,17 @@ describe('top', () => {
       cli.run(['rm', '-f', 'topped']);
     }
   });
+
+  it("lists only the container's own processes when it shares the host's pid namespace (--pid host)", async () => {
+    cli.ok(['run', '-d', '--name', 'hostpid', '--pid', 'host', image, 'sh', '-c', 'sleep 603 & wait']);
+    try {
+      await waitFor(() => cli.run(['top', 'hostpid']).stdout.includes('sleep 603'), 'its sleep to start');
+      const rows = cli.ok(['top', 'hostpid']).trimEnd().split('\n').slice(1);
+      expect(rows.map((row) => row.split(/\s+/).slice(7).join(' ')).sort()).toEqual(['sh -c sleep 603 & wait', 'sleep 603']);
+    } finally {
+      cli.run(['rm', '-f', 'hostpid']);
+    }
+  });
 });
 
 describe('rename', () => {
