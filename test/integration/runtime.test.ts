@@ -232,13 +232,21 @@ describe('Launcher (C helper)', () => {
     await l().delete(cid, true);
   });
 
-  it('a killed monitor leaves the container stopped; delete --force cleans up', async () => {
+  it('a killed monitor: its container outlives it and reads running (as runc\'s), or dies with it when asked; delete --force cleans up', async () => {
+    const dying = id();
+    await l().run(dying, bundle(['sleep', '60']), { detach: true, dieWithMonitor: true });
+    const dyingRec = JSON.parse(readFileSync(join(work, 'state', dying, 'state.json'), 'utf8')) as { monitorPid: number; pid: number };
+    process.kill(dyingRec.monitorPid, 'SIGKILL');
+    for (let i = 0; i < 100 && l().state(dying).status !== 'stopped'; i++) await sleep(10);
+    expect(l().state(dying).status).toBe('stopped');
+    await l().delete(dying, true);
+
     const cid = id();
     await l().run(cid, bundle(['sleep', '60']), { detach: true });
     const rec = JSON.parse(readFileSync(join(work, 'state', cid, 'state.json'), 'utf8')) as { monitorPid: number; pid: number };
     process.kill(rec.monitorPid, 'SIGKILL');
-    for (let i = 0; i < 100 && l().state(cid).status !== 'stopped'; i++) await sleep(10);
-    expect(l().state(cid).status).toBe('stopped');
+    await sleep(200);
+    expect(l().state(cid).status).toBe('running'); // the truth: its process lives on
     await l().delete(cid, true);
     expect(existsSync(join(work, 'state', cid))).toBe(false);
     for (let i = 0; i < 100 && existsSync(`/proc/${rec.pid}/stat`) && !/\) Z /.test(readFileSync(`/proc/${rec.pid}/stat`, 'utf8')); i++) await sleep(10);
