@@ -21,7 +21,7 @@ import { openStore } from './pull.js';
 import { treeSize } from './container-usage.js';
 import { isMounted, mountRootfs, unmountRootfs } from './rootfs.js';
 import { parseRestartPolicy, restartDelay, shouldRestart } from './restart.js';
-import { forgetBackoff, holdBackoff, isWaitingOutBackoff, waitOutBackoff } from './restart-backoff.js';
+import { forgetBackoff, holdBackoff, isWaitingOutBackoff } from './restart-backoff.js';
 import { FileLock } from '../util/lock.js';
 import { ensureDir } from '../util/fs.js';
 import { layout } from './context.js';
@@ -86,16 +86,22 @@ export class Containers {
     }
   }
 
+  /** A tsrun command line on this engine's state (what the exit hooks run), or undefined without a CLI to run. */
+  private tsrunCommand(...args: string[]): string[] | undefined {
+    return this.exitHook && [...this.exitHook.cli, '--root', this.ctx.root, '--runroot', this.ctx.runroot, ...args];
+  }
+
   private exitCommand(record: ContainerRecord): string[] | undefined {
-    if (!this.exitHook || record.hostConfig.runtime !== 'tsrun') return undefined;
-    return [...this.exitHook.cli, '--root', this.ctx.root, '--runroot', this.ctx.runroot, 'container', 'cleanup', record.id];
+    return record.hostConfig.runtime === 'tsrun' ? this.tsrunCommand('container', 'cleanup', record.id) : undefined;
   }
 
   /**
    * Run by the monitor's exit command after a detached container exits: records the exit,
-   * then removes the container (--rm) or restarts it as its policy says, with Docker's backoff.
+   * then removes the container (--rm) or restarts it as its policy says, with Docker's backoff
+   * (waited out by the helper, which then runs `container restart-after-backoff`).
    */
-  async afterExit(id: string): Promise<'removed' | 'restarted' | 'stopped' | 'restarting'> {
+  async afterExit(id: string): Promise<'removed' | 'stopped' | 'restarting'> {
+    if (!this.exitHook) throw new StateError('afterExit is the exit command of a tsrun CLI: it needs that CLI to restart containers');
     const decision = await this.withContainerLock(id, async () => {
       const record = this.store.get(id);
       if (!record) return 'stopped' as const;
@@ -133,21 +139,11 @@ export class Containers {
       if (decision === 'stopped') await afterPodMemberExit(this, id); // pod exit rules (rkt's halt)
       return decision;
     }
-    if (this.exitHook) {
-      // The wait runs in the helper (a few hundred kB, not this ~45 MB process, which exits now):
-      // it takes the hold over and then runs `container restart-after-backoff`.
-      const argv = [...this.exitHook.cli, '--root', this.ctx.root, '--runroot', this.ctx.runroot, 'container', 'restart-after-backoff', id, decision.token];
-      decision.hold.passToChild((fd) => spawnBackoffWaiter(fd, decision.delayMs, argv));
-      return 'restarting';
-    }
-    try {
-      // stop and rm -f call the restart off by taking the record's mark (or the record) away.
-      const stillWanted = () => this.store.get(id)?.restartBackoff !== undefined;
-      if (!(await waitOutBackoff(decision.delayMs, stillWanted))) return 'stopped';
-      return await this.restartAfterBackoff(id, decision.token);
-    } finally {
-      decision.hold.release();
-    }
+    // The wait runs in the helper (a few hundred kB, not this ~45 MB process, which exits now):
+    // it takes the hold over and then runs `container restart-after-backoff`.
+    const argv = this.tsrunCommand('container', 'restart-after-backoff', id, decision.token)!;
+    decision.hold.passToChild((fd) => spawnBackoffWaiter(fd, decision.delayMs, argv));
+    return 'restarting';
   }
 
   /**

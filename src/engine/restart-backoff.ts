@@ -6,7 +6,6 @@
 // whose restart was called off (stop, then start) may sleep on, and must not hold up the next.
 import { unlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { FileLock } from '../util/lock.js';
 import { ensureDir } from '../util/fs.js';
 import { layout, type EngineContext } from './context.js';
@@ -34,22 +33,5 @@ export function forgetBackoff(ctx: EngineContext, id: string, token: string): vo
     unlinkSync(backoffLockPath(ctx, id, token));
   } catch {
     /* never made, or gone already */
-  }
-}
-
-/** How often the waiter looks whether stop or rm called the restart off: they cannot signal it. */
-const CALL_OFF_POLL_MS = 100;
-
-/**
- * Sleeps `delayMs`, waking early once `stillWanted()` says no (the record lost its mark,
- * or is gone). Returns whether the whole delay passed with the restart still wanted.
- */
-export async function waitOutBackoff(delayMs: number, stillWanted: () => boolean): Promise<boolean> {
-  const end = Date.now() + delayMs;
-  for (;;) {
-    const left = end - Date.now();
-    if (left <= 0) return stillWanted();
-    await sleep(Math.min(left, CALL_OFF_POLL_MS));
-    if (!stillWanted()) return false;
   }
 }

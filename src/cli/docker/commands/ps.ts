@@ -7,7 +7,7 @@ import { printTable } from '../table.js';
 import { networkPaths, publishedPorts } from '../../../engine/container-network.js';
 import { Networks } from '../../../engine/networks.js';
 import { openStore } from '../../../engine/pull.js';
-import type { ContainerView } from '../../../engine/containers.js';
+import type { Containers, ContainerView } from '../../../engine/containers.js';
 import {
   imageFamily,
   parseContainerFilters,
@@ -56,8 +56,9 @@ export function registerPs(program: Command, name = 'ps'): Command {
         const containers = containersOf(self);
         const images = openStore(ctx).images;
         const networks = new Networks(containers);
-        const views = await filtered(ctx, containers.list(true), filters, {
-          all: Boolean(flags.all) || limit > 0,
+        const all = Boolean(flags.all) || limit > 0;
+        const views = await filtered(ctx, containers, filters, {
+          all,
           images,
           networks,
           containerId: (ref) => containers.lookup(ref).id,
@@ -102,15 +103,16 @@ function lastCount(value: string | undefined): number {
   return Math.max(0, Number(value));
 }
 
-/** The views (newest first) that pass the filters; without -a, only running ones unless a status filter says otherwise. */
+/** The views (newest first) that pass the filters; without -a, only live ones unless a status filter says otherwise. */
 async function filtered(
   ctx: EngineContext,
-  views: ContainerView[],
+  containers: Containers,
   filters: ContainerFilters,
   opts: { all: boolean; images: ImageStore; networks: Networks; containerId: (ref: string) => string },
 ): Promise<ContainerView[]> {
-  // Without -a: the running ones and, as Docker, those waiting out a restart backoff.
-  if (Object.keys(filters).length === 0) return opts.all ? views : views.filter((v) => v.state.status === 'running' || v.state.restarting);
+  // No filter: Containers.list's own rule for -a (without it, running and restarting ones).
+  if (Object.keys(filters).length === 0) return containers.list(opts.all);
+  const views = containers.list(true);
   // Network IDs are read only when a network filter may need them.
   const networkIds = filters.network ? new Map((await opts.networks.list()).map((n) => [n.name, n.id])) : undefined;
   const subjects = views.map((view) => ({ view, ...subjectOf(ctx, view, opts, networkIds) }));
