@@ -18,6 +18,15 @@ let cli: TsrunCli;
 let image: string;
 usePulledBusybox((env) => ({ registry: reg, cli, image } = env));
 
+/** The process exists and is not a zombie (a killed container's PID 1 may wait to be reaped by the host's init). */
+function isRunningProcess(pid: number): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.[0] !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
 const containerDirs = () => readdirSync(join(cli.root, 'containers')).filter((n) => /^[0-9a-f]{64}$/.test(n));
 
 describe('tsrun run', () => {
@@ -279,16 +288,8 @@ describe('crash recovery', () => {
     await sleep(200);
     // The container dies with its monitor (nothing else would reap it or record its exit),
     // so "Exited" is the truth, not a label on a process that still runs.
-    const alive = () => {
-      try {
-        process.kill(containerPid, 0);
-        return readFileSync(`/proc/${containerPid}/stat`, 'utf8').split(') ')[1]?.[0] !== 'Z';
-      } catch {
-        return false;
-      }
-    };
-    for (let i = 0; i < 20 && alive(); i++) await sleep(100);
-    expect(alive(), `container process ${containerPid} outlived its killed monitor`).toBe(false);
+    for (let i = 0; i < 20 && isRunningProcess(containerPid); i++) await sleep(100);
+    expect(isRunningProcess(containerPid), `container process ${containerPid} outlived its killed monitor`).toBe(false);
     const ps = cli.run(['ps', '-a']).stdout;
     expect(ps).not.toMatch(new RegExp(`${id.slice(0, 12)}.*Up `));
     expect(ps).toMatch(new RegExp(`${id.slice(0, 12)}.*Exited \\(`));
@@ -306,18 +307,11 @@ describe('crash recovery', () => {
     expect(containerPid).toBeGreaterThan(0);
     process.kill(monitorPid, 'SIGKILL');
     await sleep(300);
-    const live = () => {
-      try {
-        return readFileSync(`/proc/${containerPid}/stat`, 'utf8').split(') ')[1]?.[0] !== 'Z';
-      } catch {
-        return false;
-      }
-    };
-    expect(live()).toBe(true);
+    expect(isRunningProcess(containerPid)).toBe(true);
     expect(cli.run(['ps']).stdout).toMatch(new RegExp(`${id.slice(0, 12)}.*Up `));
     expect(cli.run(['rm', '-f', id]).code).toBe(0);
-    for (let i = 0; i < 20 && live(); i++) await sleep(100);
-    expect(live()).toBe(false);
+    for (let i = 0; i < 20 && isRunningProcess(containerPid); i++) await sleep(100);
+    expect(isRunningProcess(containerPid)).toBe(false);
     expect(cli.run(['ps', '-a']).stdout).not.toContain(id.slice(0, 12));
   });
 
