@@ -67,9 +67,14 @@ const clis = [
 ].filter(([src]) => existsSync(join(root, src)));
 const esbuild = await import('esbuild');
 const { lazyBuiltins } = await import('./lazy-builtins.mjs');
-await Promise.all(clis.map(([src, name]) => esbuild.build({
+// Besides each CLI's bundle: its early-warm.ts, if it has one, which its entry loads before the bundle.
+const bundles = clis.flatMap(([src, name]) => {
+  const early = join(dirname(src), 'early-warm.ts');
+  return [[src, `${name}.bundle.cjs`], ...(existsSync(join(root, early)) ? [[early, `${name}.early-warm.cjs`]] : [])];
+});
+await Promise.all(bundles.map(([src, out]) => esbuild.build({
   entryPoints: [join(root, src)],
-  outfile: join(dist, `${name}.bundle.cjs`),
+  outfile: join(dist, out),
   bundle: true,
   platform: 'node',
   format: 'cjs',

@@ -11,6 +11,13 @@ const { Script } = require('node:vm');
 // bin/<cli> puts a "--" before the user's arguments (Node 20 would otherwise take an
 // --env-file among them as its own option): it is not one of them.
 if (process.argv[2] === '--') process.argv.splice(2, 1);
+// A command that starts a container begins a slow kernel wait now, before the bundle loads
+// (src/cli/<cli>/early-warm.ts, built to dist/<cli>.early-warm.cjs).
+try {
+  require(__filename.replace(/\.cjs$/, '.early-warm.cjs')).warmBeforeLoad(process.argv.slice(2));
+} catch {
+  // this CLI has none, or it failed: the launcher warms the lock itself, later
+}
 const bundle = __filename.replace(/\.cjs$/, '.bundle.cjs');
 const cacheFile = `${bundle}.cache`;
 let cachedData;

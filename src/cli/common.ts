@@ -2,6 +2,7 @@
 import { Command, CommanderError } from 'commander';
 import { makeContext, type EngineContext } from '../engine/context.js';
 import { EXIT_RKT, EXIT_TSRUN, reportAndExit } from './exit.js';
+import { exitNowIfLoaded } from '../native/index.js';
 
 /** Adds --root and --runroot, accepted on every command of a front end. */
 export function addGlobalOptions(program: Command): Command {
@@ -69,6 +70,7 @@ export async function runProgram(
   }
   try {
     await program.parseAsync(argv);
+    leaveWithoutTeardown();
   } catch (err) {
     if (err instanceof CommanderError) {
       if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') {
@@ -80,6 +82,16 @@ export async function runProgram(
     }
     reportAndExit(program.name(), err, ownErrorCode);
   }
+}
+
+/**
+ * Once the command is done, its process ends right after the 'exit' listeners (a terminal's
+ * restore among them, registered while the command ran, so before this one), skipping Node's
+ * teardown. Not under node flags (a --cpu-prof or a coverage run writes its data at teardown).
+ */
+function leaveWithoutTeardown(): void {
+  if (process.execArgv.length > 0 || process.env.NODE_V8_COVERAGE) return;
+  process.once('exit', (code) => exitNowIfLoaded(code));
 }
 
 /** "tsrun container ls": the names from the root program down to `cmd`. */

@@ -38,6 +38,9 @@
 
 /* Bumped by every start and stop: a thread runs only while it holds the current generation. */
 static atomic_uint warm_generation;
+/* The generation of the thread now writing (0: none). A CLI starts warming before its bundle
+ * loads and the launcher asks again before the container's cgroups: the running thread serves both. */
+static atomic_uint warm_running;
 
 struct warm_job {
   char path[PATH_BUF];
@@ -52,6 +55,8 @@ static int before(const struct timespec *a, const struct timespec *b) {
 
 static void *warm_main(void *arg) {
   struct warm_job *job = arg;
+  unsigned generation = job->generation;
+  atomic_store(&warm_running, generation);
   int fd = open(job->path, O_WRONLY | O_CLOEXEC);
   int lock = job->lock_path[0] ? open(job->lock_path, O_RDONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600) : -1;
   int writer = lock < 0; /* no lock file to share: just write */
@@ -70,13 +75,20 @@ static void *warm_main(void *arg) {
   }
   if (lock >= 0) close(lock); /* releases the flock: another thread takes over */
   free(job);
+  atomic_compare_exchange_strong(&warm_running, &generation, 0);
   return NULL;
 }
 
-/* warmCgroupLock(procsFile, lockFile, maxMs): starts the thread; false when it could not be started. */
+/* warmCgroupLock(procsFile, lockFile, maxMs): starts the thread, unless one of the current
+ * generation is writing already; false when it could not be started. */
 static napi_value js_warm_cgroup_lock(napi_env env, napi_callback_info info) {
   napi_value argv[3], result;
   int64_t max_ms;
+  unsigned current = atomic_load(&warm_generation);
+  if (current != 0 && atomic_load(&warm_running) == current) {
+    napi_get_boolean(env, 1, &result);
+    return result;
+  }
   struct warm_job *job = calloc(1, sizeof *job);
   if (!job) return NULL;
   if (!get_args(env, info, 3, argv) || !get_string(env, argv[0], job->path, sizeof job->path) ||

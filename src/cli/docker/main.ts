@@ -3,7 +3,6 @@ import { Command } from 'commander';
 import { addGlobalOptions, runProgram } from '../common.js';
 import { firstVerb, programFor } from '../lazy-verbs.js';
 import { VERSION } from '../version.js';
-import { warmIfStarting } from '../warm-start.js';
 import { registerDockerCommands } from './commands/index.js';
 
 const makeProgram = () =>
@@ -12,6 +11,6 @@ const makeProgram = () =>
     .version(VERSION, '-v, --version')
     .enablePositionalOptions();
 
+// A run, start, restart or exec began warming the cgroup migration lock before this bundle loaded (early-warm.ts).
 const verb = firstVerb(process.argv.slice(2), ['--root', '--runroot']);
-warmIfStarting(verb, ['run', 'start', 'restart', 'exec']);
 void runProgram(programFor(makeProgram, registerDockerCommands, verb), process.argv);

@@ -8,7 +8,6 @@ import { makeContext, type EngineContext } from '../../engine/context.js';
 import { addGlobalOptions, runProgram } from '../common.js';
 import { firstVerb, programFor } from '../lazy-verbs.js';
 import { EXIT_RKT, reportAndExit } from '../exit.js';
-import { warmIfStarting } from '../warm-start.js';
 import { appAdd, registerAppVerbs } from './commands/app.js';
 import { registerAttachVerb } from './commands/attach.js';
 import { registerImageVerbs } from './commands/images.js';
@@ -20,7 +19,7 @@ import { parseInsecureOptions } from '../../engine/rkt/insecure-options.js';
 const raw = splitGlobalOptions(process.argv.slice(2));
 const rawVerb = raw.rest[0] === 'run' || raw.rest[0] === 'prepare' ? raw.rest[0] : raw.rest[0] === 'app' && raw.rest[1] === 'add' ? 'app add' : undefined;
 const wantsHelp = raw.rest.length === 2 && (raw.rest[1] === '--help' || raw.rest[1] === '-h');
-warmIfStarting(wantsHelp ? undefined : raw.rest[0], ['run', 'run-prepared', 'enter']);
+// A run, run-prepared or enter began warming the cgroup migration lock before this bundle loaded (early-warm.ts).
 
 // An async main, not top-level await: the bundle is CommonJS (see hack/build.mjs).
 async function main(): Promise<void> {
