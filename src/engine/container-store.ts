@@ -154,7 +154,7 @@ export class ContainerStore extends RecordDirs<ContainerRecord> {
   create(record: ContainerRecord, fill: (tempDir: string) => void): void {
     this.beginCreate(record, fill);
     try {
-      this.commitCreate(record);
+      this.publishCreated(record.id);
     } catch (err) {
       rmSync(this.creatingDir(record.id), { recursive: true, force: true });
       throw err;

@@ -124,11 +124,15 @@ export class RecordDirs<R extends NamedRecord> {
     }
   }
 
-  /** Step 2: the final record, then one rename makes the object visible. */
+  /** Step 2: the final record (it may have changed since step 1), then one rename makes the object visible. */
   commitCreate(record: R): void {
-    const temp = this.creatingDir(record.id);
-    writeJsonAtomic(join(temp, 'record.json'), record);
-    renameSync(temp, join(this.dir, record.id));
+    writeJsonAtomic(join(this.creatingDir(record.id), 'record.json'), record);
+    this.publishCreated(record.id);
+  }
+
+  /** Step 2 when the record is as step 1 wrote it: the rename alone. */
+  publishCreated(id: string): void {
+    renameSync(this.creatingDir(id), join(this.dir, id));
   }
 
   abortCreate(record: R): void {
