@@ -8,7 +8,7 @@
 // in its writer state when the helper moves the container's process.
 import { accessSync, constants, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { native } from '../native/index.js';
+import { native, nativeIfLoaded } from '../native/index.js';
 import { detectLayout, type CgroupLayoutInfo } from './layout.js';
 
 /** Long enough for any container preparation; coolMigrationLock() normally ends it much sooner. */
@@ -69,6 +69,7 @@ function writerLock(): string {
 
 /** The container's process has joined its cgroups (or a long pull starts): stop writing. */
 export function coolMigrationLock(): void {
-  if (warming) native().coolCgroupLock();
+  // Not only when this module started it: the CLI's entry may have (cli/*/early-warm.ts).
+  nativeIfLoaded()?.coolCgroupLock();
   warming = false;
 }

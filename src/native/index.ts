@@ -94,7 +94,16 @@ export function native(): NativeAddon {
  * its environment, V8 and its threads only to free memory that the kernel frees anyway.
  */
 export function exitNowIfLoaded(code: number): void {
-  addon?.exitNow(code);
+  nativeIfLoaded()?.exitNow(code);
+}
+
+/**
+ * The addon if this process loaded it already (this bundle, or the entry's early-warm bundle:
+ * Node's require cache is the process's), else undefined, without loading it.
+ */
+export function nativeIfLoaded(): NativeAddon | undefined {
+  addon ??= createRequire(import.meta.url).cache[nativeAddonPath()]?.exports as NativeAddon | undefined;
+  return addon;
 }
 
 /** Removes a directory tree of the engine's own (see remove_tree.c): never through a symlink or into a mount. */
