@@ -27,7 +27,7 @@ import { ensureDir } from '../util/fs.js';
 import { layout } from './context.js';
 import { applyEnv, buildExecProcess, buildSpec, composeArgs, imageVolumeRequests, parseExecFlags, parseRunFlags, resolveInRootfs, type MountRequest, type RunOptions } from '../spec/index.js';
 import { attachNetwork, detachNetwork, isLoopbackOnly, networkModeName, registerHosts, resolveJoinedNamespaces } from './container-network.js';
-import { connectAttachSocket, Launcher, LOOPBACK_UP_ANNOTATION, spawnBackoffWaiter } from '../runtime/index.js';
+import { connectAttachSocket, ExitHandoff, Launcher, LOOPBACK_UP_ANNOTATION, spawnBackoffWaiter, type AttachedSession } from '../runtime/index.js';
 import { findInit } from './init.js';
 import { reviveNetwork } from './network-revival.js';
 import { parsePortMappings } from '../network/index.js';
@@ -429,9 +429,12 @@ export class Containers {
 
   /**
    * Starts a created or exited container. Attached: relays stdio and returns the
-   * exit code. Detached: returns once the process runs.
+   * exit code (`session`: how its monitor stands towards our terminal and signals).
+   * Detached: returns once the process runs.
    */
-  async start(record: ContainerRecord, opts: { attach: boolean; interactive?: boolean; keepStopMark?: boolean }): Promise<number | undefined> {
+  async start(record: ContainerRecord, opts: { attach: boolean; interactive?: boolean; keepStopMark?: boolean; session?: AttachedSession }): Promise<number | undefined> {
+    // Attached, what follows the exit (recordExit) is ours while we hold this; killed at any moment, the monitor's exit command does it.
+    const handoff = opts.attach ? new ExitHandoff() : undefined;
     const current = this.state(record);
     // A restarting one is started by the process waiting out its backoff: as Docker, starting it is a no-op.
     if (current.status === 'running' || current.restarting) {
@@ -444,21 +447,25 @@ export class Containers {
       detach: !opts.attach,
       logPath: paths.log,
       stdin: Boolean(opts.interactive ?? record.config.openStdin),
-      // Attached, the monitor runs it only if we are gone by then (kill -9): --rm still removes it.
+      // Attached, the monitor runs it only if we let go of the hand-off before done() (killed): --rm still removes it.
       exitCommand: this.exitCommand(record),
+      exitHandoff: handoff,
       attachSocket: true, // `tsrun attach` (our own launcher; runc and crun have none)
       dieWithMonitor: true, // a killed monitor leaves no live container that ps calls exited
       onWarning: (m) => this.onWarning?.(m, record),
+      ...opts.session,
     });
     if (volumeHold) await this.holdUntilLive(record, running, volumeHold);
     try {
       exit = await running;
     } catch (err) {
+      handoff?.release();
       await this.startFailed(record, err);
       throw err;
     }
     if (!exit) return undefined;
     await this.recordExit(record, exit);
+    handoff?.done();
     return exit.exitCode;
   }
 

@@ -27,9 +27,10 @@
 
 struct config {
   const char *lock_file, *exit_file, *pid_file, *started_file, *log_file, *exec_fifo, *console_socket, *attach_socket;
-  int detach, stdin_open, terminal, inherit_stdio;
+  const char *caller_lock; /* attached: flocked by the caller while the exit is its part (PLAN.md) */
+  int detach, stdin_open, terminal, inherit_stdio, new_session;
   unsigned rows, cols;
-  char *const *exit_command; /* argv run after the exit file is written: detached, or attached and orphaned */
+  char *const *exit_command; /* argv run after the exit file is written: detached, or attached once the caller let go */
 };
 
 /* Output of one stream, cut into lines for the log as Docker's json-file does. */
@@ -77,6 +78,8 @@ static void read_config(const struct plan *plan) {
     else if (!strcmp(n, "console-socket")) cfg.console_socket = s->argv[0];
     else if (!strcmp(n, "attach-socket")) cfg.attach_socket = s->argv[0];
     else if (!strcmp(n, "detach")) cfg.detach = 1;
+    else if (!strcmp(n, "new-session")) cfg.new_session = 1;
+    else if (!strcmp(n, "caller-lock")) cfg.caller_lock = s->argv[0];
     else if (!strcmp(n, "exit-command")) cfg.exit_command = s->argv;
     else if (!strcmp(n, "stdin")) cfg.stdin_open = 1;
     else if (!strcmp(n, "terminal")) cfg.terminal = 1;
@@ -98,6 +101,10 @@ static void read_config(const struct plan *plan) {
   if (!cfg.lock_file || !cfg.exit_file) fail("config", EINVAL, "lock-file and exit-file are required");
   if (g_no_monitor && cfg.detach) fail("config", EINVAL, "no-monitor and detach exclude each other");
   if (g_no_monitor && g_die_with_monitor) fail("config", EINVAL, "no-monitor and die-with-monitor exclude each other");
+  if (cfg.new_session && (cfg.detach || g_no_monitor)) fail("config", EINVAL, "new-session is for an attached monitor");
+  if (cfg.caller_lock && (cfg.detach || g_no_monitor || !cfg.exit_command))
+    fail("config", EINVAL, "caller-lock is for an attached monitor with an exit-command");
+  if (cfg.exit_command && !cfg.detach && !cfg.caller_lock) fail("config", EINVAL, "an attached exit-command needs a caller-lock");
   if (cfg.attach_socket && (g_no_monitor || cfg.inherit_stdio || cfg.console_socket))
     fail("config", EINVAL, "attach-socket needs the monitor to own the container's stdio");
   if (g_no_monitor && cfg.terminal && !cfg.console_socket) fail("config", EINVAL, "no-monitor with a terminal needs a console-socket");
@@ -381,18 +388,33 @@ static void run_exit_command(void) {
   _exit(127);
 }
 
-/* An attached caller is our parent and waits for us; once it is gone (killed) we have been
- * reparented. Its part of the exit (--rm) then falls to the exit command, as for a detached
- * container. */
-static pid_t caller_pid;
+/* caller-lock, opened at start: the same file the caller locked, whatever becomes of its path. */
+static int caller_fd = -1;
 
-static int caller_gone(void) {
-  return getppid() != caller_pid;
+/* Attached: what follows the exit (recording it, --rm) is the caller's part while it holds
+ * caller-lock. We exit with the code (the caller waits for that); a child of ours waits for
+ * the lock and, once the caller let go of it, runs the exit command unless the caller wrote
+ * "done" first. A caller killed at any moment thus leaves its part to the exit command. */
+static void hand_off_exit(void) {
+  if (lock_fd >= 0) close(lock_fd), lock_fd = -1; /* stopped now, for whoever reads the state */
+  if (fork() != 0) return;
+  null_stdio();
+  setsid(); /* out of the caller's process group: a kill of the group must not take us along */
+  while (flock(caller_fd, LOCK_EX) < 0 && errno == EINTR) {}
+  char mark[4];
+  if (pread(caller_fd, mark, sizeof mark, 0) == (ssize_t)sizeof mark && !memcmp(mark, "done", 4)) _exit(0);
+  run_exit_command();
 }
 
 int monitor_main(const struct plan *plan) {
-  caller_pid = getppid();
   read_config(plan);
+  /* Signals the caller's terminal or process group gets (Ctrl-C, kill -9 of the group) reach
+   * the caller only; it forwards what it means to. */
+  if (cfg.new_session && setsid() < 0) fail("new-session", errno, "");
+  if (cfg.caller_lock) {
+    caller_fd = open(cfg.caller_lock, O_RDONLY | O_CLOEXEC);
+    if (caller_fd < 0) fail("caller-lock", errno, cfg.caller_lock);
+  }
   signal(SIGPIPE, SIG_IGN);
   fcntl(STATUS_FD, F_SETFD, FD_CLOEXEC);
 
@@ -647,10 +669,12 @@ int monitor_main(const struct plan *plan) {
   }
   write_exit_file(status, err_step[0] ? err_step : NULL, err_no, err_path);
   if (!ready && !err_step[0]) report_error("init", EPROTO, "container process ended during set-up");
-  int orphaned = !cfg.detach && cfg.exit_command && caller_gone();
   close(STATUS_FD);
   int code = WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WIFEXITED(status) ? WEXITSTATUS(status) : 1;
   attach_finish(code); /* after the exit file: a client that reads the state next sees it stopped */
-  if (cfg.exit_command && (cfg.detach || orphaned) && ready) run_exit_command();
+  if (cfg.exit_command && ready) {
+    if (cfg.detach) run_exit_command();
+    hand_off_exit();
+  }
   return code;
 }

@@ -17,6 +17,8 @@ static const struct op OPS[] = {
     {"log-file", PHASE_CONFIG, 1, 1},
     {"exec-fifo", PHASE_CONFIG, 1, 1},
     {"detach", PHASE_CONFIG, 0, 0},
+    {"new-session", PHASE_CONFIG, 0, 0},
+    {"caller-lock", PHASE_CONFIG, 1, 1},
     {"stdin", PHASE_CONFIG, 0, 0},
     {"terminal", PHASE_CONFIG, 0, 0},
     {"console-size", PHASE_CONFIG, 2, 2},

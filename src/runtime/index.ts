@@ -1,6 +1,7 @@
 // runtime/: OCI bundle -> plan -> C helper; the container lifecycle. Knows
 // nothing of images, so runc or crun can stand in (OciBinaryLauncher).
-export { Launcher, checkOciVersion, OCI_VERSION_MIN, OCI_VERSION_MAX, type ContainerLauncher, type ContainerDescription, type ExitStatus, type LaunchOptions } from './launcher.js';
+export { Launcher, checkOciVersion, OCI_VERSION_MIN, OCI_VERSION_MAX, type ContainerLauncher, type ContainerDescription, type ExitStatus, type LaunchOptions, type AttachedSession } from './launcher.js';
+export { ExitHandoff } from './exit-handoff.js';
 export { runHooks, type HookKind } from './hooks.js';
 export { OciBinaryLauncher } from './oci-binary.js';
 export { spawnBackoffWaiter } from './backoff-waiter.js';

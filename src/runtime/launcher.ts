@@ -16,10 +16,12 @@ import { native, removeTree, type BackgroundHandle } from '../native/index.js';
 import { ensureDir, removeFile, writeFileAtomic } from '../util/fs.js';
 import { helperPath } from '../util/paths.js';
 import { parseSignal } from '../util/signals.js';
+import { crashPoint } from '../util/crash-point.js';
 import { withDefaultDeviceRules, compileExecPlan, compilePlan, encodePlan, NS_PROC_NAME, parseProcLimits, SETNS_ORDER, type MonitorConfig, type PlanStep } from './plan.js';
 import { compileSeccomp } from './seccomp.js';
 import { errorForFailure, execFailureExitCode, isExecFailure, StatusDecoder, type ExitFile, type StatusMessage } from './report.js';
 import { hasStartGateHooks, runHooks } from './hooks.js';
+import type { ExitHandoff } from './exit-handoff.js';
 import { ContainerDir, isLiveProcess, processStartTime, type StateRecord } from './state-dir.js';
 
 export interface ExitStatus {
@@ -40,8 +42,21 @@ export interface LaunchOptions {
   consoleSocket?: string;
   /** The pty's first size, in place of config.json's process.consoleSize (a detached container's client's terminal). */
   consoleSize?: { height: number; width: number };
-  /** Run by the monitor after the container exits (absolute path first), e.g. tsrun's cleanup; attached: only if the caller is gone. */
+  /**
+   * Run by the monitor after the container exits (absolute path first), e.g. tsrun's cleanup.
+   * Attached, it needs exitHandoff, and runs only if the caller let go of it without done().
+   */
   exitCommand?: string[];
+  /** Attached: the caller's hold on what follows the exit (see ExitHandoff); held from before the monitor starts. */
+  exitHandoff?: ExitHandoff;
+  /**
+   * Attached: the monitor (and so the container) gets a session of its own, as a container of
+   * Docker's daemon has: a terminal's Ctrl-C or a kill of the caller's process group reaches
+   * the caller only, which forwards each signal it receives (see forwardSignals) once.
+   */
+  ownSession?: boolean;
+  /** Attached: the signals we receive are forwarded to the container through its monitor (default true). */
+  forwardSignals?: boolean;
   /** The monitor serves attach clients on a socket in the state dir (see attachSocket()). */
   attachSocket?: boolean;
   /** Attached only: the helper's stdin/stdout/stderr (default: inherit ours). Tests pass file descriptors. */
@@ -65,6 +80,9 @@ export interface LaunchOptions {
    */
   dieWithMonitor?: boolean;
 }
+
+/** Where an attached monitor stands towards its caller's terminal and signals (the caller's choice). */
+export type AttachedSession = Pick<LaunchOptions, 'ownSession' | 'forwardSignals' | 'stdio'>;
 
 /** The OCI state plus what `runc state` also shows. */
 export interface ContainerDescription extends State {
@@ -220,6 +238,7 @@ export class Launcher implements ContainerLauncher {
     }
     await spawned.exited;
     spawned.stopForwarding();
+    crashPoint('after-container-exit');
     const status = this.exitStatus(id);
     if (!status) throw new StateError(`container ${id} ended without an exit status (its monitor was killed)`);
     return status;
@@ -302,6 +321,9 @@ export class Launcher implements ContainerLauncher {
         consoleSize: opts.consoleSize ?? spec.process?.consoleSize,
         consoleSocket: opts.consoleSocket,
         exitCommand: opts.exitCommand,
+        // Taken before the monitor exists: from then on the exit is ours until we let go.
+        callerLock: !opts.detach && opts.exitCommand && opts.exitHandoff ? opts.exitHandoff.hold(join(dir.dir, 'caller.lock')) : undefined,
+        newSession: !opts.detach && opts.ownSession,
         attachSocket: opts.attachSocket ? dir.attachSocket : undefined,
         inheritStdio: opts.inheritStdio,
         preserveFds: opts.preserveFds,
@@ -397,11 +419,15 @@ export class Launcher implements ContainerLauncher {
     });
     const reader = new StatusReader(statusRead);
     let stopForwarding = () => {};
-    if (!background) {
-      // Signals sent to us reach the container through its monitor. Signals a
-      // terminal sends to the foreground group reach the monitor directly, so
-      // those are not forwarded when stdin is a terminal.
-      const fromTerminal = native().isatty(0) ? ['SIGINT', 'SIGQUIT'] : [];
+    if (background) {
+      // A detached monitor outlives us; without a monitor the helper leaves by itself
+      // and must stay referenced until it has reported.
+      if (!opts.noMonitor) native().refHandle(waiting!, false);
+    } else if (opts.forwardSignals !== false) {
+      // Signals sent to us reach the container through its monitor. In our session, signals
+      // a terminal sends to the foreground group reach the monitor directly, so those are not
+      // forwarded when stdin is a terminal; in its own session, only we get them.
+      const fromTerminal = native().isatty(0) && !opts.ownSession ? ['SIGINT', 'SIGQUIT'] : [];
       const handlers = ['SIGTERM', 'SIGINT', 'SIGQUIT', 'SIGHUP', 'SIGUSR1', 'SIGUSR2'].map((sig) => {
         const h = () => {
           if (fromTerminal.includes(sig) || reaped) return;
@@ -415,10 +441,6 @@ export class Launcher implements ContainerLauncher {
         return [sig, h] as const;
       });
       stopForwarding = () => handlers.forEach(([sig, h]) => process.off(sig, h));
-    } else if (!opts.noMonitor) {
-      // A detached monitor outlives us; without a monitor the helper leaves by itself
-      // and must stay referenced until it has reported.
-      native().refHandle(waiting!, false);
     }
     return { reader, exited, stopForwarding };
   }

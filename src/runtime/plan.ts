@@ -30,9 +30,17 @@ export interface MonitorConfig {
   consoleSocket?: string;
   /**
    * The monitor releases its lock and execs this argv once the exit status is written: always when
-   * detached; when attached only if the caller is gone by then (killed), so its part (--rm) still happens.
+   * detached; when attached (which needs callerLock) only if the caller let go of its part.
    */
   exitCommand?: string[];
+  /**
+   * Attached, with exitCommand: a file the caller holds an exclusive flock on while the exit (--rm)
+   * is its part. Once the caller released it (or died), the exit command runs unless the caller
+   * wrote "done" into it first.
+   */
+  callerLock?: string;
+  /** Attached: the monitor (and so the container) leaves the caller's session and process group. */
+  newSession?: boolean;
   /** A unix socket on which the monitor serves attach clients (`tsrun attach`; protocol in PLAN.md). */
   attachSocket?: string;
   /** The container gets the helper's own stdio (no pipes, no log, no relay). */
@@ -267,11 +275,16 @@ function configSteps(m: MonitorConfig): PlanStep[] {
   if (m.logFile) s.push({ op: 'log-file', args: [m.logFile] });
   if (m.execFifo) s.push({ op: 'exec-fifo', args: [m.execFifo] });
   if (m.detach) s.push({ op: 'detach', args: [] });
+  if (m.newSession && !m.detach) s.push({ op: 'new-session', args: [] });
   if (m.stdin) s.push({ op: 'stdin', args: [] });
   if (m.terminal) s.push({ op: 'terminal', args: [] });
   if (m.terminal && m.consoleSize) s.push({ op: 'console-size', args: [String(m.consoleSize.height), String(m.consoleSize.width)] });
   if (m.consoleSocket) s.push({ op: 'console-socket', args: [m.consoleSocket] });
-  if (m.exitCommand?.length) s.push({ op: 'exit-command', args: m.exitCommand });
+  if (m.exitCommand?.length) {
+    if (!m.detach && !m.callerLock) throw new LaunchError('an attached monitor runs an exit command only with a caller lock', 'exit-command');
+    s.push({ op: 'exit-command', args: m.exitCommand });
+    if (!m.detach) s.push({ op: 'caller-lock', args: [m.callerLock!] });
+  }
   if (m.attachSocket) {
     if (m.inheritStdio || m.noMonitor || m.consoleSocket) {
       throw new LaunchError('an attach socket needs the monitor to own the container\'s stdio (not with inherited stdio, a console socket or no monitor)', 'attach-socket');

@@ -7,8 +7,10 @@
 // Points:
 //   after-volume-mount   container start: the volumes with mount options are mounted
 //                        (and filled by copy-up), the container is not started yet
+//   after-container-exit foreground run: the monitor has exited, the container's exit is
+//                        neither recorded nor acted on (--rm) yet
 
-export type CrashPoint = 'after-volume-mount';
+export type CrashPoint = 'after-volume-mount' | 'after-container-exit';
 
 export const CRASH_AT_ENV = 'TSRUN_TEST_CRASH_AT';
 

@@ -2,13 +2,16 @@
 // signals to the container (Docker's --sig-proxy), relays the terminal through
 // a monitor's attach socket (raw mode, window size, detach keys), and shows pull
 // progress.
-import { readFileSync } from 'node:fs';
+import { closeSync, readFileSync } from 'node:fs';
+import { Socket } from 'node:net';
+import { isatty } from 'node:tty';
 import type { Containers } from '../../engine/containers.js';
 import type { ContainerRecord } from '../../engine/container-store.js';
 import type { PullEvent } from '../../engine/pull.js';
 import { StateError } from '../../errors.js';
 import { defaultDockerConfigPath } from '../../registry/credentials.js';
-import { AttachConnection, DEFAULT_DETACH_KEYS, parseDetachKeys, type AttachResult } from '../../runtime/index.js';
+import { native } from '../../native/index.js';
+import { AttachConnection, DEFAULT_DETACH_KEYS, parseDetachKeys, type AttachedSession, type AttachResult } from '../../runtime/index.js';
 import { familiarOrSame } from './names.js';
 import { printWarning } from './engine-access.js';
 import { PullProgress } from './pull-progress.js';
@@ -25,6 +28,41 @@ export function attachSignalProxy(containers: Containers, record: ContainerRecor
   });
   return () => {
     for (const [sig, handler] of handlers) process.off(sig, handler);
+  };
+}
+
+/**
+ * How a foreground container without a tty starts (`run`, `start -a`): its monitor in a
+ * session of its own, as a container of Docker's daemon is, so a terminal's Ctrl-C or a kill
+ * of our process group reaches us only; we forward each signal once (sig-proxy) or none.
+ * Our stdin, if the container reads it and it is a terminal, goes through a pipe we feed
+ * (outside the terminal's foreground group the monitor should not read it); any other stdin
+ * is passed as it is. With a tty (`run -t` without -i), the monitor stays in our session:
+ * it follows our terminal's size, and Ctrl-C reaches it as before.
+ * `end()` once the container is done with our stdin (it has exited).
+ */
+export function foregroundSession(o: { tty: boolean; interactive: boolean; sigProxy: boolean }): { session: AttachedSession; end: () => void } {
+  if (o.tty) return { session: {}, end: () => undefined };
+  const session: AttachedSession = { ownSession: true, forwardSignals: o.sigProxy };
+  if (!o.interactive || !isatty(0)) return { session, end: () => undefined };
+  const relay = relayStdinThroughPipe();
+  return { session: { ...session, stdio: [relay.readFd, 'inherit', 'inherit'] }, end: relay.end };
+}
+
+/** Copies our stdin into a new pipe until its end (which closes the pipe); `end()` stops and closes everything. */
+function relayStdinThroughPipe(): { readFd: number; end: () => void } {
+  const [readFd, writeFd] = native().makePipe();
+  const sink = new Socket({ fd: writeFd, readable: false, writable: true });
+  sink.on('error', () => undefined); // the monitor is gone: the container no longer needs our input
+  process.stdin.pipe(sink);
+  return {
+    readFd,
+    end: () => {
+      process.stdin.unpipe(sink);
+      process.stdin.destroy();
+      sink.destroy();
+      closeSync(readFd);
+    },
   };
 }
 

@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import { containersOf } from '../engine-access.js';
 import { action } from '../../common.js';
 import { addContainerFlags } from '../run-flags.js';
-import { attachSignalProxy, createFromFlags, detachKeysFor, startAndAttach } from '../attach.js';
+import { createFromFlags, detachKeysFor, foregroundSession, startAndAttach } from '../attach.js';
 import { UsageError } from '../../../errors.js';
 
 export function registerRun(program: Command): void {
@@ -44,11 +44,12 @@ export function registerRun(program: Command): void {
         const sigProxy = flags.sigProxy !== 'false' && !flags.tty;
         return startAndAttach(containers, record, { detachKeys: Buffer.alloc(0), sigProxy, withStdin: Boolean(flags.interactive) });
       }
-      const detachProxy = flags.sigProxy !== 'false' && !flags.tty ? attachSignalProxy(containers, record) : () => undefined;
+      const interactive = Boolean(flags.interactive);
+      const { session, end } = foregroundSession({ tty: Boolean(flags.tty), interactive, sigProxy: flags.sigProxy !== 'false' });
       try {
-        return (await containers.start(record, { attach: true, interactive: Boolean(flags.interactive) })) ?? 0;
+        return (await containers.start(record, { attach: true, interactive, session })) ?? 0;
       } finally {
-        detachProxy();
+        end();
       }
     }),
   );

@@ -5,7 +5,7 @@ import { containersOf } from '../engine-access.js';
 import { UsageError } from '../../../errors.js';
 import { action } from '../../common.js';
 import { EXIT_TSRUN, reportError } from '../../exit.js';
-import { attachSignalProxy, detachKeysFor, startAndAttach } from '../attach.js';
+import { detachKeysFor, foregroundSession, startAndAttach } from '../attach.js';
 
 export function registerStart(program: Command): void {
   program
@@ -42,11 +42,13 @@ export function registerStart(program: Command): void {
                 const o = { detachKeys: Buffer.alloc(0), sigProxy: !record.config.tty, withStdin: Boolean(flags.interactive) };
                 return await startAndAttach(containers, record, o);
               }
-              const undo = attachSignalProxy(containers, record);
+              // As run's: signals forwarded once (none with a tty, as Docker's), our terminal kept from the container.
+              const interactive = Boolean(flags.interactive);
+              const { session, end } = foregroundSession({ tty: record.config.tty, interactive, sigProxy: true });
               try {
-                return (await containers.start(record, { attach: true, interactive: Boolean(flags.interactive) })) ?? 0;
+                return (await containers.start(record, { attach: true, interactive, session })) ?? 0;
               } finally {
-                undo();
+                end();
               }
             }
             await containers.start(record, { attach: false });

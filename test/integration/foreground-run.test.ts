@@ -1,0 +1,167 @@
+// A foreground `tsrun run` without a tty towards signals and its caller's death, as
+// Docker's: the container is not in the CLI's process group or session, so a terminal's
+// Ctrl-C (SIGINT to the whole foreground group) reaches the CLI only, which forwards it
+// once (--sig-proxy, none with --sig-proxy=false); a kill -9 of the CLI's whole group
+// leaves the container running, and --rm still removes it once it exits. Real
+// containers from the project's busybox, as root, under the integration lock.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { describe, expect, it } from 'vitest';
+import { mountsUnder, type TsrunCli } from '../support/tsrun-cli.js';
+import { usePulledBusybox } from '../support/pulled-busybox.js';
+
+let cli: TsrunCli;
+let image: string;
+usePulledBusybox((env) => ({ cli, image } = env));
+
+// PID 1 counts the SIGINTs it gets and says so; SIGTERM ends it with the count.
+const COUNT_SIGINTS = 'n=0; trap \'n=$((n+1)); echo "got $n"\' INT; trap \'echo "count $n"; exit 0\' TERM; echo ready; while true; do sleep 0.1; done';
+
+/** The CLI as the leader of its own process group (as a shell's job is), stdout collected. */
+function spawnJob(args: string[], env: NodeJS.ProcessEnv = {}): { child: ChildProcess; out: () => string; exited: Promise<number> } {
+  const child = spawn(process.execPath, cli.args(args), { detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  // 'exit', not 'close': a container that outlives the CLI holds its pipes.
+  const exited = new Promise<number>((res) => child.on('exit', (code, signal) => res(code ?? (signal === 'SIGINT' ? 130 : signal === 'SIGKILL' ? 137 : 128))));
+  return { child, out: () => out, exited };
+}
+
+async function until(cond: () => boolean, ms: number, what: string): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await sleep(50);
+  }
+}
+
+/** Pids of the processes that run on this state (an exit command's argv names it) or hold a file in it open. */
+function helperProcessesUnder(runroot: string): number[] {
+  const pids: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name) || Number(name) === process.pid) continue;
+    try {
+      const argv = readFileSync(`/proc/${name}/cmdline`, 'utf8');
+      const fds = readdirSync(`/proc/${name}/fd`).map((fd) => {
+        try {
+          return readlinkSync(`/proc/${name}/fd/${fd}`);
+        } catch {
+          return '';
+        }
+      });
+      if (argv.includes(runroot) || fds.some((f) => f.startsWith(runroot))) pids.push(Number(name));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return pids;
+}
+
+function expectRemoved(id: string): void {
+  expect(cli.run(['ps', '-a', '-q', '--no-trunc']).stdout).not.toContain(id);
+  expect(existsSync(join(cli.root, 'containers', id))).toBe(false);
+  expect(existsSync(join(cli.runroot, 'runtime', id))).toBe(false);
+  expect(mountsUnder(join(cli.root, 'containers', id))).toEqual([]);
+}
+
+describe('a foreground run and the signals of its terminal', () => {
+  it('SIGINT to the CLI\'s whole process group reaches the container once (sig-proxy)', async () => {
+    const job = spawnJob(['run', '--rm', image, 'sh', '-c', COUNT_SIGINTS]);
+    await until(() => job.out().includes('ready'), 20_000, 'the container to start');
+    process.kill(-job.child.pid!, 'SIGINT');
+    await until(() => job.out().includes('got 1'), 5_000, 'the first SIGINT');
+    await sleep(1000); // room for a second copy, which must not come
+    process.kill(-job.child.pid!, 'SIGTERM');
+    expect(await job.exited).toBe(0);
+    expect(job.out()).toContain('count 1');
+    expect(job.out()).not.toContain('got 2');
+  });
+
+  it('--sig-proxy=false: the container gets none and keeps running while the CLI dies of it', async () => {
+    const job = spawnJob(['run', '--sig-proxy=false', '--name', 'unproxied', image, 'sh', '-c', COUNT_SIGINTS]);
+    await until(() => job.out().includes('ready'), 20_000, 'the container to start');
+    expect(job.child.exitCode, job.out()).toBe(null);
+    process.kill(-job.child.pid!, 'SIGINT');
+    expect(await job.exited).toBe(130);
+    await sleep(500);
+    expect(cli.run(['ps']).stdout).toMatch(/Up .*unproxied/);
+    expect(cli.run(['stop', 'unproxied']).code).toBe(0);
+    const logs = cli.run(['logs', 'unproxied']).stdout;
+    expect(logs).toContain('count 0');
+    expect(logs).not.toContain('got');
+    expect(cli.run(['rm', 'unproxied']).code).toBe(0);
+  });
+});
+
+describe('run -i without a tty', () => {
+  it('a pipe on stdin is passed as it is: echo hi | tsrun run -i IMG cat', () => {
+    const r = cli.run(['run', '--rm', '-i', image, 'cat'], { input: 'hi\n' });
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toBe('hi\n');
+    expect(r.code).toBe(0);
+  });
+
+  it('a terminal on stdin: the CLI relays it through a pipe, Ctrl-C reaches the container once, Ctrl-D closes its stdin', async () => {
+    // PID 1 counts SIGINTs while its child copies stdin (to its end) with a mark on each line.
+    const script = 'n=0; trap \'n=$((n+1)); echo "got $n"\' INT; echo ready; sed "s/^/line:/"; echo "count $n"';
+    const args = ['run', '--rm', '-i', '--name', 'tty-relay', image, 'sh', '-c', script];
+    const line = [process.execPath, ...cli.args(args)].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
+    const pty = spawn('script', ['-qfec', `exec ${line}`, '/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let out = '';
+    pty.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    const exited = new Promise<number>((res) => pty.on('close', (code) => res(code ?? -1)));
+    try {
+      await until(() => out.includes('ready'), 20_000, `the container to start (${JSON.stringify(out)})`);
+      // The monitor reads a pipe the CLI feeds, not the terminal (which it is not in the foreground group of).
+      const pid = Number(cli.run(['inspect', '-f', '{{.State.Pid}}', 'tty-relay']).stdout.trim());
+      const monitorPid = Number(readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')[1]);
+      expect(readlinkSync(`/proc/${monitorPid}/fd/0`)).toMatch(/^pipe:/);
+      pty.stdin!.write('hello\n');
+      await sleep(300);
+      pty.stdin!.write('\x03');
+      await sleep(800); // room for a second copy, which must not come
+      pty.stdin!.write('world\n');
+      await sleep(300);
+      pty.stdin!.write('\x04');
+      expect(await exited).toBe(0);
+      expect(out).toMatch(/line:hello\r?\nline:world\r?\ngot 1\r?\ncount 1/);
+      expect(out).not.toContain('got 2');
+    } finally {
+      pty.kill('SIGKILL');
+    }
+  });
+});
+
+describe('run --rm when its CLI is killed', () => {
+  it('kill -9 of the CLI\'s whole process group: the container runs to its end and is removed', async () => {
+    const job = spawnJob(['run', '--rm', '--name', 'group-killed', image, 'sleep', '2']);
+    await until(() => cli.run(['ps']).stdout.includes('group-killed'), 20_000, 'the container to start');
+    const id = cli.run(['inspect', '-f', '{{.Id}}', 'group-killed']).stdout.trim();
+    expect(id).toMatch(/^[0-9a-f]{64}$/);
+    process.kill(-job.child.pid!, 'SIGKILL');
+    await job.exited;
+    await sleep(300);
+    expect(cli.run(['ps']).stdout).toMatch(/Up .*group-killed/);
+    await until(() => !cli.run(['ps', '-a']).stdout.includes('group-killed'), 15_000, 'the container to be removed');
+    expectRemoved(id);
+  });
+
+  it('the CLI killed after the container exited, before it removed it: the monitor\'s exit command does', async () => {
+    const job = spawnJob(['run', '--rm', '--name', 'late-killed', image, 'true'], { TSRUN_TEST_CRASH_AT: 'after-container-exit' });
+    expect(await job.exited).toBe(137);
+    await until(() => !cli.run(['ps', '-a']).stdout.includes('late-killed'), 15_000, 'the container to be removed');
+    expect(mountsUnder(join(cli.root, 'containers'))).toEqual([]);
+  });
+
+  it('a CLI that did its part leaves nothing behind: the monitor\'s waiter saw it done and left', async () => {
+    const r = cli.run(['run', '--rm', '--name', 'clean-exit', image, 'sh', '-c', 'exit 7']);
+    expect(r.code).toBe(7);
+    expect(cli.run(['ps', '-a']).stdout).not.toContain('clean-exit');
+    const seen: number[][] = [];
+    for (let i = 0; i < 10; i++, await sleep(20)) seen.push(helperProcessesUnder(cli.runroot));
+    expect(seen.at(-1)).toEqual([]);
+  });
+});
