@@ -1,7 +1,7 @@
 // A container's filesystem from the host: `cp` both ways, `diff` and `export`,
 // for running and stopped containers alike (a stopped container's rootfs is
-// mounted first if it is not, as `start` would, and left mounted as `start`
-// leaves it; `rm` unmounts it).
+// mounted for the duration of cp and export, and unmounted after, as at its
+// stop; diff reads the upper dir and the image's layers, mounted or not).
 //
 // `cp` does in one process what Docker's client and daemon do together, with
 // their path rules (cp-rules.ts): the source is walked into tar entries named
@@ -15,11 +15,8 @@ import { randomHex } from '../util/random.js';
 import { dirname, isAbsolute, join, resolve as resolveHost } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { TarParser } from '../unpack/tar.js';
-import { ensureDir } from '../util/fs.js';
-import { FileLock } from '../util/lock.js';
 import type { Containers } from './containers.js';
 import type { ContainerRecord } from './container-store.js';
-import { layout } from './context.js';
 import { containerChanges, type Change } from './container-diff.js';
 import {
   assertsDirectory,
@@ -40,7 +37,6 @@ import {
 } from './cp-rules.js';
 import { TreeExtractor, type OwnerPolicy } from './fs-extract.js';
 import { TarStreamSink, TreeWalker } from './fs-walk.js';
-import { isMounted, mountRootfs } from './rootfs.js';
 import { MissingPathError, RootedFs, type BindMount, type PathNode } from './rooted-fs.js';
 
 /** Docker's answer for a path that is not in the container. */
@@ -161,10 +157,6 @@ function fileTypeName(st: BigIntStats): string {
 export class ContainerFs {
   constructor(private readonly containers: Containers) {}
 
-  private get ctx() {
-    return this.containers.ctx;
-  }
-
   /**
    * The container's bind mounts as its processes see them (volumes, -v and
    * --mount binds, /etc/hosts and friends), from its bundle. Devices and the
@@ -201,22 +193,16 @@ export class ContainerFs {
     }
   }
 
-  /** Mounts the container's rootfs unless it is (a stopped container after a reboot); returns its path. */
-  async ensureRootfs(record: ContainerRecord): Promise<string> {
-    const paths = this.containers.store.paths(record.id);
-    if (isMounted(paths.rootfs)) return paths.rootfs;
-    const lock = await FileLock.acquire(join(ensureDir(layout(this.ctx).locks), `${record.id}.rootfs.lock`));
-    try {
-      if (!isMounted(paths.rootfs)) mountRootfs(record.lowerDirs, paths.upper, paths.work, paths.rootfs, { volatile: record.hostConfig.autoRemove });
-    } finally {
-      lock.release();
-    }
-    return paths.rootfs;
-  }
-
-  private async view(record: ContainerRecord): Promise<RootedFs> {
-    const rootfs = await this.ensureRootfs(record);
-    return new RootedFs(rootfs, { mounts: this.mountsOf(record), followSymlinks: true });
+  /** `fn` on the container's root as its processes see it (a stopped container's rootfs mounted meanwhile). */
+  private withView<T>(record: ContainerRecord, fn: (fs: RootedFs) => Promise<T>): Promise<T> {
+    return this.containers.withRootfs(record, async (rootfs) => {
+      const fs = new RootedFs(rootfs, { mounts: this.mountsOf(record), followSymlinks: true });
+      try {
+        return await fn(fs);
+      } finally {
+        fs.close();
+      }
+    });
   }
 
   /**
@@ -262,8 +248,7 @@ export class ContainerFs {
    * points to, under the link's name.
    */
   async copyFrom(record: ContainerRecord, container: string, src: string, dst: { stream: Writable } | { path: string }, opts: { followLink?: boolean } = {}): Promise<CopyResult> {
-    const fs = await this.view(record);
-    try {
+    return this.withView(record, async (fs) => {
       let path = src;
       let rebaseName: string | undefined;
       if (opts.followLink) {
@@ -296,9 +281,7 @@ export class ContainerFs {
       } finally {
         host.close();
       }
-    } finally {
-      fs.close();
-    }
+    });
   }
 
   /**
@@ -307,8 +290,7 @@ export class ContainerFs {
    * `archive` (-a) keeps the source's uid and gid.
    */
   async copyTo(record: ContainerRecord, container: string, src: { stream: Readable } | { path: string }, dst: string, opts: { followLink?: boolean; archive?: boolean } = {}): Promise<CopyResult> {
-    const fs = await this.view(record);
-    try {
+    return this.withView(record, async (fs) => {
       const dstInfo: CopyDestination = { path: dst, exists: false, isDir: false };
       let st = this.statPathQuiet(fs, container, dst);
       if (st?.linkTarget !== undefined) {
@@ -363,9 +345,7 @@ export class ContainerFs {
         extractor.abort();
       }
       return { bytes: extractor.stats.bytes, destination: `${container}:${dstInfo.path}` };
-    } finally {
-      fs.close();
-    }
+    });
   }
 
   /** `diff`: the container's changes against its image, in Docker's order. */
@@ -376,10 +356,11 @@ export class ContainerFs {
 
   /** `export`: the container's merged filesystem as a tar stream (its volumes and binds not included). */
   async export(record: ContainerRecord, out: Writable): Promise<void> {
-    const rootfs = await this.ensureRootfs(record);
-    const sink = new TarStreamSink(out);
-    await new TreeWalker(sink).walk({ path: rootfs, cpath: '/', trusted: true }, undefined);
-    await sink.finish();
+    await this.containers.withRootfs(record, async (rootfs) => {
+      const sink = new TarStreamSink(out);
+      await new TreeWalker(sink).walk({ path: rootfs, cpath: '/', trusted: true }, undefined);
+      await sink.finish();
+    });
   }
 
   /** export into a file, atomically (temp + rename). */

@@ -19,7 +19,7 @@ import { launcherFor, type AnyLauncher, type ExitStatus } from './launchers.js';
 import { resolveImage, type LocalImage, type PullPolicy } from './image-access.js';
 import { openStore } from './pull.js';
 import { treeSize } from './container-usage.js';
-import { isMounted, mountRootfs, unmountRootfs } from './rootfs.js';
+import { claimUnusedRootfs, isMounted, mountRootfs, unmountRootfs, useRootfs } from './rootfs.js';
 import { parseRestartPolicy, restartDelay, shouldRestart } from './restart.js';
 import { forgetBackoff, holdBackoff, isWaitingOutBackoff } from './restart-backoff.js';
 import { FileLock } from '../util/lock.js';
@@ -27,7 +27,7 @@ import { ensureDir } from '../util/fs.js';
 import { layout } from './context.js';
 import { applyEnv, buildExecProcess, buildSpec, composeArgs, imageVolumeRequests, parseExecFlags, parseRunFlags, resolveInRootfs, type MountRequest, type RunOptions } from '../spec/index.js';
 import { attachNetwork, detachNetwork, isLoopbackOnly, networkModeName, registerHosts, resolveJoinedNamespaces } from './container-network.js';
-import { connectAttachSocket, ExitHandoff, Launcher, LOOPBACK_UP_ANNOTATION, spawnBackoffWaiter, type AttachedSession } from '../runtime/index.js';
+import { connectAttachSocket, Launcher, LOOPBACK_UP_ANNOTATION, spawnBackoffWaiter } from '../runtime/index.js';
 import { findInit } from './init.js';
 import { reviveNetwork } from './network-revival.js';
 import { parsePortMappings } from '../network/index.js';
@@ -75,15 +75,25 @@ export class Containers {
     this.store = new ContainerStore(ctx);
   }
 
-  /** Serialises the steps that change a container's life (rm, the exit hook) across processes. */
+  /**
+   * Serialises the steps that change a container's life across processes: start (from its rootfs
+   * mount until the launcher has the container), the exit handlers, stop's end, rm, rename.
+   */
   private async withContainerLock<T>(id: string, fn: () => Promise<T>): Promise<T> {
-    const dir = ensureDir(layout(this.ctx).locks);
-    const lock = await FileLock.acquire(join(dir, `${id}.lock`));
+    const lock = await this.containerLock(id);
     try {
       return await fn();
     } finally {
       lock.release();
     }
+  }
+
+  private containerLock(id: string): Promise<FileLock> {
+    return FileLock.acquire(join(this.locksDir(), `${id}.lock`));
+  }
+
+  private locksDir(): string {
+    return ensureDir(layout(this.ctx).locks);
   }
 
   /** A tsrun command line on this engine's state (what the exit hooks run), or undefined without a CLI to run. */
@@ -98,7 +108,8 @@ export class Containers {
   /**
    * Run by the monitor's exit command after a detached container exits: records the exit,
    * then removes the container (--rm) or restarts it as its policy says, with Docker's backoff
-   * (waited out by the helper, which then runs `container restart-after-backoff`).
+   * (waited out by the helper, which then runs `container restart-after-backoff`); a container
+   * left stopped has its rootfs unmounted.
    */
   async afterExit(id: string): Promise<'removed' | 'stopped' | 'restarting'> {
     if (!this.exitHook) throw new StateError('afterExit is the exit command of a tsrun CLI: it needs that CLI to restart containers');
@@ -118,6 +129,7 @@ export class Containers {
       const exitCode = state.exitCode ?? 0;
       if (!shouldRestart(record.hostConfig.restartPolicy, exitCode, record.restartCount, Boolean(record.manuallyStopped))) {
         this.store.save(record);
+        this.releaseRootfsLocked(record);
         return 'stopped' as const;
       }
       const ranMs = Date.parse(state.finishedAt ?? new Date().toISOString()) - Date.parse(state.startedAt ?? record.created);
@@ -158,7 +170,7 @@ export class Containers {
         const record = this.store.get(id);
         if (record?.restartBackoff?.restartAt !== token || record.manuallyStopped) return 'stopped' as const;
         delete record.restartBackoff; // saved with the start's state
-        await this.start(record, { attach: false, keepStopMark: true });
+        await this.startUnder(undefined, record, { attach: false, keepStopMark: true }); // under the lock held here
         return 'restarted' as const;
       });
     } finally {
@@ -340,7 +352,7 @@ export class Containers {
   /** Mounts the rootfs, prepares the network and writes bundle/config.json. */
   private async prepareBundle(record: ContainerRecord, imageConfig: ImageConfig, opts: RunOptions, command: string[], publishFlags: string[]): Promise<void> {
     const paths = this.store.paths(record.id);
-    if (!isMounted(paths.rootfs)) mountRootfs(record.lowerDirs, paths.upper, paths.work, paths.rootfs, { volatile: record.hostConfig.autoRemove });
+    this.mountRootfsOf(record);
     // Docker's copy-up: an empty volume takes the image's content at its path (unless nocopy).
     const volumes = new Volumes(this.ctx);
     for (const m of opts.mounts ?? []) {
@@ -429,43 +441,59 @@ export class Containers {
 
   /**
    * Starts a created or exited container. Attached: relays stdio and returns the
-   * exit code (`session`: how its monitor stands towards our terminal and signals).
-   * Detached: returns once the process runs.
+   * exit code. Detached: returns once the process runs.
    */
-  async start(record: ContainerRecord, opts: { attach: boolean; interactive?: boolean; keepStopMark?: boolean; session?: AttachedSession }): Promise<number | undefined> {
-    // Attached, what follows the exit (recordExit) is ours while we hold this; killed at any moment, the monitor's exit command does it.
-    const handoff = opts.attach ? new ExitHandoff() : undefined;
-    const current = this.state(record);
-    // A restarting one is started by the process waiting out its backoff: as Docker, starting it is a no-op.
-    if (current.status === 'running' || current.restarting) {
-      if (opts.attach) throw new StateError(`container ${record.name} is already ${current.restarting ? 'restarting' : 'running'}`);
-      return undefined;
+  async start(record: ContainerRecord, opts: { attach: boolean; interactive?: boolean; keepStopMark?: boolean }): Promise<number | undefined> {
+    return this.startUnder(await this.containerLock(record.id), record, opts);
+  }
+
+  /**
+   * start() with the container's lock: `lock` is released once the launcher has the container
+   * (or its start failed), so that no exit handler of a previous run unmounts the rootfs in
+   * between; undefined when the caller holds the lock (and keeps it).
+   */
+  private async startUnder(
+    lock: FileLock | undefined,
+    record: ContainerRecord,
+    opts: { attach: boolean; interactive?: boolean; keepStopMark?: boolean },
+  ): Promise<number | undefined> {
+    let running: Promise<ExitStatus | undefined>;
+    let volumeHold: FileLock | undefined;
+    try {
+      const current = this.state(record);
+      // A restarting one is started by the process waiting out its backoff: as Docker, starting it is a no-op.
+      if (current.status === 'running' || current.restarting) {
+        if (opts.attach) throw new StateError(`container ${record.name} is already ${current.restarting ? 'restarting' : 'running'}`);
+        return undefined;
+      }
+      const prepared = await this.prepareStart(record, Boolean(opts.keepStopMark));
+      volumeHold = prepared.volumeHold;
+      running = prepared.launcher.run(record.id, prepared.paths.bundle, {
+        detach: !opts.attach,
+        logPath: prepared.paths.log,
+        stdin: Boolean(opts.interactive ?? record.config.openStdin),
+        // Attached, the monitor runs it only if we are gone by then (kill -9): --rm still removes it.
+        exitCommand: this.exitCommand(record),
+        attachSocket: true, // `tsrun attach` (our own launcher; runc and crun have none)
+        dieWithMonitor: true, // a killed monitor leaves no live container that ps calls exited
+        onWarning: (m) => this.onWarning?.(m, record),
+      });
+      // Detached, run() settles once the process runs; attached, only at its exit: watch for it to be live.
+      await (opts.attach ? this.untilLiveOrSettled(record, running) : running.then(noop, noop));
+    } finally {
+      // The volumes' lease too: no releaseUnused() elsewhere unmounts a volume before the container counts as live.
+      volumeHold?.release();
+      lock?.release();
     }
-    const { launcher, paths, volumeHold } = await this.prepareStart(record, Boolean(opts.keepStopMark));
     let exit: ExitStatus | undefined;
-    const running = launcher.run(record.id, paths.bundle, {
-      detach: !opts.attach,
-      logPath: paths.log,
-      stdin: Boolean(opts.interactive ?? record.config.openStdin),
-      // Attached, the monitor runs it only if we let go of the hand-off before done() (killed): --rm still removes it.
-      exitCommand: this.exitCommand(record),
-      exitHandoff: handoff,
-      attachSocket: true, // `tsrun attach` (our own launcher; runc and crun have none)
-      dieWithMonitor: true, // a killed monitor leaves no live container that ps calls exited
-      onWarning: (m) => this.onWarning?.(m, record),
-      ...opts.session,
-    });
-    if (volumeHold) await this.holdUntilLive(record, running, volumeHold);
     try {
       exit = await running;
     } catch (err) {
-      handoff?.release();
-      await this.startFailed(record, err);
+      await this.startFailed(record, err, { lockHeld: lock === undefined });
       throw err;
     }
     if (!exit) return undefined;
     await this.recordExit(record, exit);
-    handoff?.done();
     return exit.exitCode;
   }
 
@@ -473,6 +501,7 @@ export class Containers {
    * Clears what a previous run left, brings back the network, the rootfs and the volumes'
    * mounts, and records the start. `volumeHold` (when the container has volumes with
    * mount options) is the volumes' lease: release it once the container is live.
+   * The caller holds the container's lock (until the container is live, too).
    */
   private async prepareStart(
     record: ContainerRecord,
@@ -483,9 +512,10 @@ export class Containers {
     // A previous run leaves the launcher's state behind: clear it before a new start.
     await launcher.delete(record.id, true).catch(() => undefined);
     await reviveNetwork(this.ctx, record, paths.etc);
-    if (!isMounted(paths.rootfs)) mountRootfs(record.lowerDirs, paths.upper, paths.work, paths.rootfs, { volatile: record.hostConfig.autoRemove });
-    const volumeHold = await this.mountVolumes(record);
+    this.mountRootfsOf(record); // unmounted at its last stop (or never, after a kill -9 or a reboot)
+    let volumeHold: FileLock | undefined;
     try {
+      volumeHold = await this.mountVolumes(record);
       this.copyUpMountedVolumes(record, paths.rootfs);
       crashPoint('after-volume-mount');
       record.state = { status: 'running', startedAt: new Date().toISOString() };
@@ -494,6 +524,7 @@ export class Containers {
     } catch (err) {
       volumeHold?.release();
       await this.releaseVolumes(record);
+      this.releaseRootfsLocked(record);
       throw err;
     }
     // Docker's order: each volume's `mount`, then the container's `start`.
@@ -552,21 +583,65 @@ export class Containers {
   }
 
   /**
-   * Keeps the volumes' lease until the launcher shows the container (or its start
-   * settled), so that no releaseUnused() elsewhere unmounts a volume between our
-   * mount and the moment the container counts as live.
+   * Resolves once the launcher shows the container (then it counts as live: the exit
+   * handlers leave its rootfs and volumes mounted) or its start settled, whichever first.
    */
-  private async holdUntilLive(record: ContainerRecord, starting: Promise<unknown>, lease: FileLock): Promise<void> {
+  private async untilLiveOrSettled(record: ContainerRecord, starting: Promise<unknown>): Promise<void> {
     let settled = false;
-    starting.then(
+    const done = starting.then(
       () => (settled = true),
       () => (settled = true),
     );
-    await waitUntil(() => settled || this.isLive(record), 120_000, 10);
-    lease.release();
+    await Promise.race([done, waitUntil(() => settled || this.isLive(record), 120_000, 10)]);
   }
 
-  /** Whether the launcher has the container up (creating, created, running or paused): what keeps its volumes mounted. */
+  /** Mounts the container's overlay rootfs unless it is. Callers hold the container's lock (or create it, at create). */
+  private mountRootfsOf(record: ContainerRecord): void {
+    const paths = this.store.paths(record.id);
+    if (!isMounted(paths.rootfs)) mountRootfs(record.lowerDirs, paths.upper, paths.work, paths.rootfs, { volatile: record.hostConfig.autoRemove });
+  }
+
+  /**
+   * Docker's unmount of a stopped container's rootfs: its upper and work dirs stay (start,
+   * diff, cp, export and commit work from them). Only for a container that is not live, under
+   * the container's lock, which start holds from its mount until the launcher has the
+   * container: so this never takes the rootfs from under a start. One that cp or export uses
+   * right now stays mounted: they unmount it when done. A failure is a warning: the mount of
+   * a stopped container is harmless, and the next stop, start or rm deals with it.
+   */
+  private releaseRootfsLocked(record: ContainerRecord): void {
+    if (this.isLive(record)) return;
+    const rootfs = this.store.paths(record.id).rootfs;
+    if (!isMounted(rootfs)) return;
+    const unused = claimUnusedRootfs(this.locksDir(), record.id);
+    if (!unused) return;
+    try {
+      unmountRootfs(rootfs);
+    } catch (err) {
+      this.onWarning?.(`cannot unmount the rootfs of ${record.name}: ${err instanceof Error ? err.message : String(err)}`, record);
+    } finally {
+      unused.release();
+    }
+  }
+
+  /**
+   * Runs `fn` on the container's rootfs, mounted: a stopped container's is mounted for the
+   * duration (cp, export) and unmounted after, unless the container started meanwhile.
+   */
+  async withRootfs<T>(record: ContainerRecord, fn: (rootfs: string) => Promise<T>): Promise<T> {
+    const rootfs = this.store.paths(record.id).rootfs;
+    const use = await useRootfs(this.locksDir(), record.id);
+    try {
+      if (!isMounted(rootfs)) await this.withContainerLock(record.id, async () => this.mountRootfsOf(record));
+      return await fn(rootfs);
+    } finally {
+      use.release();
+      // Also when it was running: it may have stopped meanwhile, and its exit handler left the unmount to us.
+      if (this.store.get(record.id)) await this.withContainerLock(record.id, async () => this.releaseRootfsLocked(record));
+    }
+  }
+
+  /** Whether the launcher has the container up (creating, created, running or paused): what keeps its rootfs and volumes mounted. */
   readonly isLive = (record: ContainerRecord): boolean => {
     try {
       return this.launcher(record).state(record.id).status !== 'stopped';
@@ -599,12 +674,18 @@ export class Containers {
     });
   }
 
-  private async startFailed(record: ContainerRecord, err: unknown): Promise<void> {
+  /** `lockHeld`: the caller holds the container's lock (restart-after-backoff; never with --rm, which excludes restart policies). */
+  private async startFailed(record: ContainerRecord, err: unknown, opts: { lockHeld?: boolean } = {}): Promise<void> {
     // Docker's State.ExitCode for a start that failed: 127 not found, 126 cannot invoke, else 128.
     const exitCode = err instanceof CommandNotFoundError ? 127 : err instanceof CannotInvokeError ? 126 : 128;
     record.state = { status: 'exited', exitCode, error: err instanceof Error ? err.message : String(err), finishedAt: new Date().toISOString() };
-    this.store.save(record);
-    this.noteDie(record, exitCode);
+    const settle = async (): Promise<void> => {
+      this.store.save(record);
+      this.noteDie(record, exitCode);
+      if (!record.hostConfig.autoRemove) this.releaseRootfsLocked(record); // rm unmounts it
+    };
+    if (opts.lockHeld) await settle();
+    else await this.withContainerLock(record.id, settle);
     if (record.hostConfig.autoRemove) await this.remove(record, { force: true, volumes: true });
     else await this.releaseVolumes(record);
   }
@@ -622,31 +703,40 @@ export class Containers {
    * that `attach` takes back and whose exit is handled as any detached one's.
    */
   async startAttached(record: ContainerRecord, opts: { consoleSize?: { height: number; width: number } } = {}): Promise<Socket> {
-    const current = this.state(record);
-    if (current.status === 'running' || current.restarting) throw new StateError(`container ${record.name} is already ${current.restarting ? 'restarting' : 'running'}`);
     const exitCommand = this.exitCommand(record);
-    if (!exitCommand || !(this.launcher(record) instanceof Launcher)) {
+    const launcher = this.launcher(record);
+    if (!exitCommand || !(launcher instanceof Launcher)) {
       throw new StateError(`container ${record.name} runs under ${record.hostConfig.runtime}, whose containers cannot be attached to`);
     }
-    const { paths, volumeHold } = await this.prepareStart(record, false);
-    const launcher = this.launcher(record) as Launcher;
+    // Held from the rootfs mount until the container is created (live), as in start().
+    const lock = await this.containerLock(record.id);
+    let volumeHold: FileLock | undefined;
+    let createFailure: { err: unknown } | undefined;
     try {
-      await launcher.create(record.id, paths.bundle, {
-        detach: true,
-        logPath: paths.log,
-        stdin: record.config.openStdin,
-        exitCommand,
-        attachSocket: true,
-        dieWithMonitor: true,
-        consoleSize: opts.consoleSize,
-        onWarning: (m) => this.onWarning?.(m, record),
-      });
-    } catch (err) {
-      volumeHold?.release();
-      await this.startFailed(record, err);
-      throw err;
+      const current = this.state(record);
+      if (current.status === 'running' || current.restarting) throw new StateError(`container ${record.name} is already ${current.restarting ? 'restarting' : 'running'}`);
+      const prepared = await this.prepareStart(record, false);
+      volumeHold = prepared.volumeHold;
+      await launcher
+        .create(record.id, prepared.paths.bundle, {
+          detach: true,
+          logPath: prepared.paths.log,
+          stdin: record.config.openStdin,
+          exitCommand,
+          attachSocket: true,
+          dieWithMonitor: true,
+          consoleSize: opts.consoleSize,
+          onWarning: (m) => this.onWarning?.(m, record),
+        })
+        .catch((err: unknown) => (createFailure = { err }));
+    } finally {
+      volumeHold?.release(); // created: the container is live now
+      lock.release();
     }
-    volumeHold?.release(); // created: the container is live now
+    if (createFailure) {
+      await this.startFailed(record, createFailure.err);
+      throw createFailure.err;
+    }
     let sock: Socket | undefined;
     try {
       const path = launcher.attachSocket(record.id);
@@ -710,7 +800,11 @@ export class Containers {
       await this.remove(record, { force: true, volumes: true });
       return;
     }
-    if (this.store.get(record.id)) this.store.save(record);
+    await this.withContainerLock(record.id, async () => {
+      if (!this.store.get(record.id)) return;
+      this.store.save(record);
+      this.releaseRootfsLocked(record);
+    });
     await this.releaseVolumes(record);
   }
 
@@ -782,7 +876,11 @@ export class Containers {
   /** STOPSIGNAL (or `signal`, this once), then SIGKILL after the timeout; explains a PID 1 that ignored the signal. */
   async stop(record: ContainerRecord, timeoutSec?: number, signal?: string): Promise<{ forced: boolean }> {
     await this.markStopped(record);
-    if (this.state(record).status !== 'running') return { forced: false };
+    if (this.state(record).status !== 'running') {
+      // A mount a kill -9 left (of tsrun mid-start, or of an exit handler) goes too.
+      await this.withContainerLock(record.id, async () => this.releaseRootfsAfterStopLocked(record));
+      return { forced: false };
+    }
     const launcher = this.launcher(record);
     const timeout = timeoutSec ?? record.config.stopTimeout;
     const stopSignal = parseSignal(signal ?? record.config.stopSignal);
@@ -795,11 +893,21 @@ export class Containers {
       await waitUntil(() => this.state(record).status !== 'running', 10_000);
     }
     // Docker's order is kill, die, stop: the die is ours if the exit command has not recorded it yet.
-    await this.withContainerLock(record.id, async () => this.noteDie(record));
+    // The exit command unmounts the rootfs too, but runc's and crun's containers have none.
+    await this.withContainerLock(record.id, async () => {
+      this.noteDie(record);
+      this.releaseRootfsAfterStopLocked(record);
+    });
     recordContainerEvent(this.ctx, record, 'stop');
-    // The exit command does it too, but runc's and crun's containers have none.
+    // Its volumes' mounts likewise (for runc's and crun's containers, this is the only release).
     await this.releaseVolumes(record);
     return { forced: !exited };
+  }
+
+  /** Unmounts the rootfs at the end of a stop, unless `restart` starts the container again right away. Under the container's lock. */
+  private releaseRootfsAfterStopLocked(record: ContainerRecord): void {
+    const stored = this.store.get(record.id);
+    if (stored && !stored.restarting) this.releaseRootfsLocked(stored);
   }
 
   async wait(record: ContainerRecord): Promise<number> {
@@ -989,6 +1097,8 @@ function labelsOf(value: unknown): Record<string, string> {
   }
   return out;
 }
+
+function noop(): void {}
 
 async function waitUntil(cond: () => boolean, timeoutMs: number, pollMs = 50): Promise<boolean> {
   const end = Date.now() + timeoutMs;

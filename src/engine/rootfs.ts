@@ -1,6 +1,14 @@
 // A container's rootfs: an overlay of the image's layer trees with the
 // container's own upper/work dirs, mounted in the host's mount namespace
 // (as Podman does) so that runc or crun can stand in for our launcher.
+//
+// It is mounted while the container runs (start mounts it, under the
+// container's lock) and unmounted once it stops, as Docker does, so stopped
+// containers carry no mounts. `cp` and `export` of a stopped container mount
+// it for their duration; they hold its use lock (shared) meanwhile, which the
+// unmount at stop tries exclusively and, failing, leaves to them.
+import { join } from 'node:path';
+import { FileLock } from '../util/lock.js';
 import { isMountPoint, mountOverlay, unmount, type OverlayOptions } from '../snapshot/overlay.js';
 
 export const isMounted = (path: string): boolean => isMountPoint(path);
@@ -12,4 +20,18 @@ export function mountRootfs(lowerDirs: string[], upper: string, work: string, ta
 /** Unmounts if mounted; idempotent (rm after a crash or a reboot). */
 export function unmountRootfs(target: string): void {
   if (isMountPoint(target)) unmount(target);
+}
+
+function useLockPath(locksDir: string, id: string): string {
+  return join(locksDir, `${id}.rootfs.lock`);
+}
+
+/** Held (shared) by a reader or writer of a container's rootfs from the host (cp, export) while it works in it. */
+export function useRootfs(locksDir: string, id: string): Promise<FileLock> {
+  return FileLock.acquire(useLockPath(locksDir, id), { shared: true });
+}
+
+/** The use lock, exclusively, if nobody uses the rootfs from the host right now (never waits); the unmount holds it. */
+export function claimUnusedRootfs(locksDir: string, id: string): FileLock | undefined {
+  return FileLock.tryAcquire(useLockPath(locksDir, id));
 }
