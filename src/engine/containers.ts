@@ -27,7 +27,7 @@ import { ensureDir } from '../util/fs.js';
 import { layout } from './context.js';
 import { applyEnv, buildExecProcess, buildSpec, composeArgs, imageVolumeRequests, parseExecFlags, parseRunFlags, resolveInRootfs, type MountRequest, type RunOptions } from '../spec/index.js';
 import { attachNetwork, detachNetwork, isLoopbackOnly, networkModeName, registerHosts, resolveJoinedNamespaces } from './container-network.js';
-import { connectAttachSocket, Launcher, LOOPBACK_UP_ANNOTATION, spawnBackoffWaiter } from '../runtime/index.js';
+import { connectAttachSocket, ExitHandoff, Launcher, LOOPBACK_UP_ANNOTATION, spawnBackoffWaiter, type AttachedSession } from '../runtime/index.js';
 import { findInit } from './init.js';
 import { reviveNetwork } from './network-revival.js';
 import { parsePortMappings } from '../network/index.js';
@@ -441,9 +441,10 @@ export class Containers {
 
   /**
    * Starts a created or exited container. Attached: relays stdio and returns the
-   * exit code. Detached: returns once the process runs.
+   * exit code (`session`: how its monitor stands towards our terminal and signals).
+   * Detached: returns once the process runs.
    */
-  async start(record: ContainerRecord, opts: { attach: boolean; interactive?: boolean; keepStopMark?: boolean }): Promise<number | undefined> {
+  async start(record: ContainerRecord, opts: { attach: boolean; interactive?: boolean; keepStopMark?: boolean; session?: AttachedSession }): Promise<number | undefined> {
     return this.startUnder(await this.containerLock(record.id), record, opts);
   }
 
@@ -455,10 +456,12 @@ export class Containers {
   private async startUnder(
     lock: FileLock | undefined,
     record: ContainerRecord,
-    opts: { attach: boolean; interactive?: boolean; keepStopMark?: boolean },
+    opts: { attach: boolean; interactive?: boolean; keepStopMark?: boolean; session?: AttachedSession },
   ): Promise<number | undefined> {
     let running: Promise<ExitStatus | undefined>;
     let volumeHold: FileLock | undefined;
+    // Attached, what follows the exit (recordExit) is ours while we hold this; killed at any moment, the monitor's exit command does it.
+    const handoff = opts.attach ? new ExitHandoff() : undefined;
     try {
       const current = this.state(record);
       // A restarting one is started by the process waiting out its backoff: as Docker, starting it is a no-op.
@@ -472,11 +475,13 @@ export class Containers {
         detach: !opts.attach,
         logPath: prepared.paths.log,
         stdin: Boolean(opts.interactive ?? record.config.openStdin),
-        // Attached, the monitor runs it only if we are gone by then (kill -9): --rm still removes it.
+        // Attached, the monitor runs it only if we let go of the hand-off before done() (killed): --rm still removes it.
         exitCommand: this.exitCommand(record),
+        exitHandoff: handoff,
         attachSocket: true, // `tsrun attach` (our own launcher; runc and crun have none)
         dieWithMonitor: true, // a killed monitor leaves no live container that ps calls exited
         onWarning: (m) => this.onWarning?.(m, record),
+        ...opts.session,
       });
       // Detached, run() settles once the process runs; attached, only at its exit: watch for it to be live.
       await (opts.attach ? this.untilLiveOrSettled(record, running) : running.then(noop, noop));
@@ -489,11 +494,13 @@ export class Containers {
     try {
       exit = await running;
     } catch (err) {
+      handoff?.release();
       await this.startFailed(record, err, { lockHeld: lock === undefined });
       throw err;
     }
     if (!exit) return undefined;
     await this.recordExit(record, exit);
+    handoff?.done();
     return exit.exitCode;
   }
 
