@@ -402,7 +402,21 @@ export class Containers {
   /** The live state: the launcher's view (monitor lock), else what was recorded; "restarting" while a backoff is waited out. */
   state(record: ContainerRecord): ContainerState {
     const state = this.launcherState(record);
-    return state.status === 'exited' && isWaitingOutBackoff(this.ctx, record) ? { ...state, restarting: true } : state;
+    if (state.status !== 'exited') return state;
+    return isWaitingOutBackoff(this.ctx, record) || this.restartComing(record, state) ? { ...state, restarting: true } : state;
+  }
+
+  /**
+   * Docker says "restarting" from the exit on. Ours is exited until the exit command (started by
+   * the monitor as it ends) has recorded the backoff: meanwhile, one whose exit is not handled yet
+   * (its record still says running) and whose policy restarts it reads restarting too, as long as
+   * that exit command runs (killed, it leaves a plain exited container).
+   */
+  private restartComing(record: ContainerRecord, state: ContainerState): boolean {
+    if (record.state.status !== 'running' || record.state.dieRecorded) return false;
+    if (!shouldRestart(record.hostConfig.restartPolicy, state.exitCode ?? 0, record.restartCount, Boolean(record.manuallyStopped))) return false;
+    const launcher = this.launcher(record);
+    return launcher instanceof Launcher && launcher.monitorProcessRuns(record.id);
   }
 
   private launcherState(record: ContainerRecord): ContainerState {

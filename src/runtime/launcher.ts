@@ -356,6 +356,7 @@ export class Launcher implements ContainerLauncher {
       rec.pid = msg.pid;
       rec.monitorPid = msg.monitorPid;
       rec.pidStartTime = processStartTime(msg.pid);
+      if (msg.monitorPid !== undefined) rec.monitorStartTime = processStartTime(msg.monitorPid);
       dir.write(rec);
       if (opts.pidFile) writeFileAtomic(opts.pidFile, `${msg.pid}`);
       return { dir, spawned, spec };
@@ -552,6 +553,19 @@ export class Launcher implements ContainerLauncher {
 
   state(id: string): State {
     return this.dir(id).state();
+  }
+
+  /**
+   * Whether the process that was the container's monitor still runs. After the exit it is the
+   * monitor's exit command (the monitor execs it), which records the exit and acts on it.
+   */
+  monitorProcessRuns(id: string): boolean {
+    try {
+      const rec = this.dir(id).read();
+      return rec.monitorPid !== undefined && rec.monitorStartTime !== undefined && isLiveProcess(rec.monitorPid, rec.monitorStartTime);
+    } catch {
+      return false;
+    }
   }
 
   exitStatus(id: string): ExitStatus | undefined {

@@ -29,6 +29,8 @@ export interface StateRecord {
   monitorPid?: number;
   /** Start time of the container process (field 22 of /proc/<pid>/stat), to never signal a recycled pid. */
   pidStartTime?: string;
+  /** The monitor's start time, likewise: after the exit its process is the exit command (the monitor execs it). */
+  monitorStartTime?: string;
   created: string;
   cgroupsPath?: string;
   annotations?: Record<string, string>;

@@ -4,7 +4,9 @@
 // inspect, and stop or rm -f during it ends it. Real containers from the project's busybox
 // image, pulled from the real docker-registry on 127.0.0.1. Run as root under the integration lock.
 import { spawn } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { TsrunCli } from '../support/tsrun-cli.js';
@@ -134,6 +136,23 @@ describe('restart backoff', () => {
     // The first run and one per restart but the last, called off: it is counted as its wait begins, as Docker's.
     expect(cli.run(['logs', 'loop']).stdout).toBe('run\n'.repeat(count));
     expect(cli.run(['rm', 'loop']).code).toBe(0);
+  }, 60_000);
+
+  it('reads Restarting from the exit on, while its exit command is still on its way to the backoff', async () => {
+    // Every Node start under this env sleeps 800 ms first: so does the exit command the monitor runs.
+    const dir = mkdtempSync(join(tmpdir(), 'tsrun-slow-node-'));
+    const slow = join(dir, 'slow.cjs');
+    writeFileSync(slow, 'Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 800);\n');
+    const env = { NODE_OPTIONS: `--require ${slow}` };
+    const r = cli.run(['run', '-d', '--name', 'soon', '--restart', 'on-failure:1', '--network', 'none', image, 'sh', '-c', 'sleep 0.3; exit 3'], { env });
+    expect(r.code, r.stderr).toBe(0);
+    let first = '';
+    await until('soon to exit', () => (first = inspect('soon', '{{.State.Status}} {{.State.Restarting}} {{.State.ExitCode}}')).split(' ')[0] !== 'running');
+    expect(first).toBe('restarting true 3');
+    expect(cli.run(['ps', '-f', 'name=soon', '--format', '{{.Names}}|{{.Status}}']).stdout).toMatch(/^soon\|Restarting \(3\) /);
+    await untilSettled('soon', 1);
+    expect(cli.run(['rm', 'soon']).code).toBe(0);
+    rmSync(dir, { recursive: true, force: true });
   }, 60_000);
 
   it('stop during a backoff, then start: the policy still restarts it when it fails again (the called-off waiter sleeps on)', async () => {
