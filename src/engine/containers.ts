@@ -646,6 +646,14 @@ export class Containers {
   }
 
   /**
+   * `create` alone leaves no mount behind, as Docker's: the rootfs that create mounted (to prepare
+   * the bundle) is unmounted again; start mounts it. Not for `run`, which starts at once.
+   */
+  async unmountCreated(record: ContainerRecord): Promise<void> {
+    await this.withContainerLock(record.id, async () => this.releaseRootfsLocked(record));
+  }
+
+  /**
    * Runs `fn` on the container's rootfs, mounted: a stopped container's is mounted for the
    * duration (cp, export) and unmounted after, unless the container started meanwhile.
    */

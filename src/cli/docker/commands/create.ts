@@ -15,7 +15,9 @@ export function registerCreate(program: Command): void {
     .passThroughOptions();
   addContainerFlags(cmd).action(
     action('tsrun', async (image: string, command: string[], flags: Record<string, unknown>, self: Command) => {
-      const record = await createFromFlags(containersOf(self), image, command, flags);
+      const containers = containersOf(self);
+      const record = await createFromFlags(containers, image, command, flags);
+      await containers.unmountCreated(record);
       process.stdout.write(`${record.id}\n`);
     }),
   );
