@@ -29,6 +29,7 @@ struct config {
   const char *lock_file, *exit_file, *pid_file, *started_file, *log_file, *exec_fifo, *console_socket, *attach_socket;
   const char *caller_lock; /* attached: flocked by the caller while the exit is its part (PLAN.md) */
   int detach, stdin_open, terminal, inherit_stdio, new_session;
+  int caller_stdio; /* attached: fds 0-2 are the caller's, used only while it holds the status pipe's read end */
   unsigned rows, cols;
   char *const *exit_command; /* argv run after the exit file is written: detached, or attached once the caller let go */
 };
@@ -80,6 +81,7 @@ static void read_config(const struct plan *plan) {
     else if (!strcmp(n, "detach")) cfg.detach = 1;
     else if (!strcmp(n, "new-session")) cfg.new_session = 1;
     else if (!strcmp(n, "caller-lock")) cfg.caller_lock = s->argv[0];
+    else if (!strcmp(n, "caller-stdio")) cfg.caller_stdio = 1;
     else if (!strcmp(n, "exit-command")) cfg.exit_command = s->argv;
     else if (!strcmp(n, "stdin")) cfg.stdin_open = 1;
     else if (!strcmp(n, "terminal")) cfg.terminal = 1;
@@ -102,6 +104,8 @@ static void read_config(const struct plan *plan) {
   if (g_no_monitor && cfg.detach) fail("config", EINVAL, "no-monitor and detach exclude each other");
   if (g_no_monitor && g_die_with_monitor) fail("config", EINVAL, "no-monitor and die-with-monitor exclude each other");
   if (cfg.new_session && (cfg.detach || g_no_monitor)) fail("config", EINVAL, "new-session is for an attached monitor");
+  if (cfg.caller_stdio && (cfg.detach || g_no_monitor || cfg.inherit_stdio))
+    fail("config", EINVAL, "caller-stdio is for an attached monitor that relays the container's stdio");
   if (cfg.caller_lock && (cfg.detach || g_no_monitor || !cfg.exit_command))
     fail("config", EINVAL, "caller-lock is for an attached monitor with an exit-command");
   if (cfg.exit_command && !cfg.detach && !cfg.caller_lock) fail("config", EINVAL, "an attached exit-command needs a caller-lock");
@@ -564,9 +568,13 @@ int monitor_main(const struct plan *plan) {
   int init_fd = initp[0], ready = 0, exited = 0, status = 0, err_no = 0;
   char err_step[64] = "", err_path[2048] = "";
   int stdin_fd = relay_stdin ? 0 : -1;
+  /* caller-stdio: the caller holds the status pipe's only read end until it is done with us, so
+   * POLLERR on our write end (fd 4) means it died: its stdio is then no longer ours to use. */
+  int watch_caller = cfg.caller_stdio;
   for (;;) {
     struct pollfd pf[7 + 17];
-    int np = 0, i_sig, i_init = -1, i_out = -1, i_err = -1, i_in = -1, i_inw = -1;
+    int np = 0, i_sig, i_init = -1, i_out = -1, i_err = -1, i_in = -1, i_inw = -1, i_caller = -1;
+    if (watch_caller) pf[i_caller = np++] = (struct pollfd){.fd = STATUS_FD, .events = 0};
     int busy = attach_busy(); /* a client has not taken the last output yet */
     pf[i_sig = np++] = (struct pollfd){.fd = sfd, .events = POLLIN};
     if (init_fd >= 0) pf[i_init = np++] = (struct pollfd){.fd = init_fd, .events = POLLIN};
@@ -631,6 +639,16 @@ int monitor_main(const struct plan *plan) {
           if (cfg.started_file) write_file_atomic(cfg.started_file, "", 0);
         }
       }
+    }
+    if (i_caller >= 0 && pf[i_caller].revents) {
+      /* The caller is gone: no more output to its stdout/stderr (the log still gets all of it),
+       * and the end of its stdin is the end of the container's, as when it ends by itself. */
+      watch_caller = 0;
+      restore_tty();
+      out.relay_fd = err.relay_fd = -1;
+      if (stdin_fd >= 0 && !cfg.terminal) close_in = 1;
+      stdin_fd = -1;
+      null_stdio(); /* our copies of its descriptors go; 0-2 stay taken */
     }
     if (i_out >= 0 && pf[i_out].revents && !pump(&out) && master >= 0) {
       /* The pty is closed with the output: no more input or resizes go to it. */

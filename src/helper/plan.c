@@ -19,6 +19,7 @@ static const struct op OPS[] = {
     {"detach", PHASE_CONFIG, 0, 0},
     {"new-session", PHASE_CONFIG, 0, 0},
     {"caller-lock", PHASE_CONFIG, 1, 1},
+    {"caller-stdio", PHASE_CONFIG, 0, 0},
     {"stdin", PHASE_CONFIG, 0, 0},
     {"terminal", PHASE_CONFIG, 0, 0},
     {"console-size", PHASE_CONFIG, 2, 2},

@@ -57,6 +57,13 @@ export interface LaunchOptions {
   ownSession?: boolean;
   /** Attached: the signals we receive are forwarded to the container through its monitor (default true). */
   forwardSignals?: boolean;
+  /**
+   * Attached: the container's output reaches our stdout/stderr (and our stdin the container) only
+   * while we live; once we are killed the monitor closes its copies of them and the output goes
+   * to the log only, as a Docker CLI's output ends with it (the monitor sees our end of the status
+   * pipe close).
+   */
+  stdioEndsWithCaller?: boolean;
   /** The monitor serves attach clients on a socket in the state dir (see attachSocket()). */
   attachSocket?: boolean;
   /** Attached only: the helper's stdin/stdout/stderr (default: inherit ours). Tests pass file descriptors. */
@@ -82,7 +89,7 @@ export interface LaunchOptions {
 }
 
 /** Where an attached monitor stands towards its caller's terminal and signals (the caller's choice). */
-export type AttachedSession = Pick<LaunchOptions, 'ownSession' | 'forwardSignals' | 'stdio'>;
+export type AttachedSession = Pick<LaunchOptions, 'ownSession' | 'forwardSignals' | 'stdio' | 'stdioEndsWithCaller'>;
 
 /** The OCI state plus what `runc state` also shows. */
 export interface ContainerDescription extends State {
@@ -231,12 +238,14 @@ export class Launcher implements ContainerLauncher {
       this.removeFailed(dir);
       throw err;
     }
-    spawned.reader.close();
     if (opts.detach) {
+      spawned.reader.close();
       spawned.stopForwarding();
       return undefined;
     }
+    // Attached, the status pipe stays open until the monitor ends: its closing tells the monitor we are gone (caller-stdio).
     await spawned.exited;
+    spawned.reader.close();
     spawned.stopForwarding();
     crashPoint('after-container-exit');
     const status = this.exitStatus(id);
@@ -246,11 +255,13 @@ export class Launcher implements ContainerLauncher {
 
   private async runThroughStart(id: string, bundle: string, opts: LaunchOptions): Promise<ExitStatus | undefined> {
     const { spawned, spec } = await this.createContainer(id, bundle, opts, true);
-    spawned.reader.close();
+    // Attached, the status pipe stays open until the monitor ends (see run()).
+    if (opts.detach || opts.noMonitor) spawned.reader.close();
     try {
       await this.createHooks(id, spec);
       await this.start(id);
     } catch (err) {
+      spawned.reader.close();
       spawned.stopForwarding();
       if (this.dir(id).exists()) await this.delete(id, true, { skipHooks: true }).catch(() => {});
       throw err;
@@ -260,6 +271,7 @@ export class Launcher implements ContainerLauncher {
       return undefined;
     }
     await spawned.exited;
+    spawned.reader.close();
     spawned.stopForwarding();
     const status = this.exitStatus(id);
     if (!status) throw new StateError(`container ${id} ended without an exit status (its monitor was killed)`);
@@ -324,6 +336,8 @@ export class Launcher implements ContainerLauncher {
         // Taken before the monitor exists: from then on the exit is ours until we let go.
         callerLock: !opts.detach && opts.exitCommand && opts.exitHandoff ? opts.exitHandoff.hold(join(dir.dir, 'caller.lock')) : undefined,
         newSession: !opts.detach && opts.ownSession,
+        // run() and runThroughStart() hold the status pipe until the monitor ends, which it watches.
+        callerStdio: !opts.detach && opts.stdioEndsWithCaller,
         attachSocket: opts.attachSocket ? dir.attachSocket : undefined,
         inheritStdio: opts.inheritStdio,
         preserveFds: opts.preserveFds,

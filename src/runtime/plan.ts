@@ -41,6 +41,11 @@ export interface MonitorConfig {
   callerLock?: string;
   /** Attached: the monitor (and so the container) leaves the caller's session and process group. */
   newSession?: boolean;
+  /**
+   * Attached: the monitor's stdio is the caller's, used only while the caller holds the status
+   * pipe's read end; once it is gone (killed) the output goes to the log only (PLAN.md).
+   */
+  callerStdio?: boolean;
   /** A unix socket on which the monitor serves attach clients (`tsrun attach`; protocol in PLAN.md). */
   attachSocket?: string;
   /** The container gets the helper's own stdio (no pipes, no log, no relay). */
@@ -276,6 +281,8 @@ function configSteps(m: MonitorConfig): PlanStep[] {
   if (m.execFifo) s.push({ op: 'exec-fifo', args: [m.execFifo] });
   if (m.detach) s.push({ op: 'detach', args: [] });
   if (m.newSession && !m.detach) s.push({ op: 'new-session', args: [] });
+  // Only a monitor that relays to its own stdio has the caller's to give up.
+  if (m.callerStdio && !m.detach && !m.noMonitor && !m.inheritStdio) s.push({ op: 'caller-stdio', args: [] });
   if (m.stdin) s.push({ op: 'stdin', args: [] });
   if (m.terminal) s.push({ op: 'terminal', args: [] });
   if (m.terminal && m.consoleSize) s.push({ op: 'console-size', args: [String(m.consoleSize.height), String(m.consoleSize.width)] });

@@ -2,10 +2,11 @@
 // Docker's: the container is not in the CLI's process group or session, so a terminal's
 // Ctrl-C (SIGINT to the whole foreground group) reaches the CLI only, which forwards it
 // once (--sig-proxy, none with --sig-proxy=false); a kill -9 of the CLI's whole group
-// leaves the container running, and --rm still removes it once it exits. Real
+// leaves the container running, and --rm still removes it once it exits; the container's
+// output then stops reaching the CLI's stdout (it goes to the log only). Real
 // containers from the project's busybox, as root, under the integration lock.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { closeSync, existsSync, openSync, readdirSync, readFileSync, readlinkSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
@@ -131,6 +132,109 @@ describe('run -i without a tty', () => {
       expect(out).not.toContain('got 2');
     } finally {
       pty.kill('SIGKILL');
+    }
+  });
+});
+
+// Prints "line 1" .. "line 50", one every 100 ms (5 s).
+const CHATTY = 'i=0; while [ $i -lt 50 ]; do i=$((i+1)); echo "line $i"; sleep 0.1; done';
+
+/** Where each of a process's descriptors points (pipe:[inode], a path, ...). */
+function fdLinks(pid: number): Map<number, string> {
+  const links = new Map<number, string>();
+  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+    try {
+      links.set(Number(fd), readlinkSync(`/proc/${pid}/fd/${fd}`));
+    } catch {
+      // closed meanwhile
+    }
+  }
+  return links;
+}
+
+function monitorOf(containerPid: number): number {
+  return Number(readFileSync(`/proc/${containerPid}/stat`, 'utf8').split(') ')[1]!.split(' ')[1]);
+}
+
+describe('the output of a foreground run whose CLI is killed', () => {
+  it('stops with the CLI: the reader of its stdout gets the end at once, the container runs on, logs has all of it', async () => {
+    const child = spawn(process.execPath, cli.args(['run', '--name', 'chatty', image, 'sh', '-c', CHATTY]), {
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+    const ended = (s: NodeJS.ReadableStream) => new Promise<number>((res) => s.on('end', () => res(Date.now())));
+    const outEnded = ended(child.stdout!);
+    const errEnded = ended(child.stderr!);
+    try {
+      await until(() => out.includes('line 3\n'), 20_000, `the first lines (${JSON.stringify(out)})`);
+      // The container has only its monitor's pipes, none of the CLI's descriptors.
+      const pid = Number(cli.run(['inspect', '-f', '{{.State.Pid}}', 'chatty']).stdout.trim());
+      const cliStdio = [1, 2].map((fd) => readlinkSync(`/proc/${child.pid}/fd/${fd}`));
+      const monitorPid = monitorOf(pid);
+      expect([1, 2].map((fd) => readlinkSync(`/proc/${monitorPid}/fd/${fd}`))).toEqual(cliStdio);
+      const containerFds = [...fdLinks(pid).values()];
+      for (const link of cliStdio) expect(containerFds).not.toContain(link);
+      for (const fd of [1, 2]) expect(fdLinks(pid).get(fd)).toMatch(/^pipe:/);
+
+      const killedAt = Date.now();
+      process.kill(-child.pid!, 'SIGKILL');
+      const timeout = sleep(3000).then(() => Infinity);
+      const [outAt, errAt] = await Promise.all([Promise.race([outEnded, timeout]), Promise.race([errEnded, timeout])]);
+      expect(outAt - killedAt, 'stdout ended').toBeLessThan(1000);
+      expect(errAt - killedAt, 'stderr ended').toBeLessThan(1000);
+      const seen = out;
+      expect(seen).not.toContain('line 50');
+      // The container runs on; its monitor has let go of the CLI's descriptors.
+      expect(cli.run(['ps']).stdout).toMatch(/Up .*chatty/);
+      expect([0, 1, 2].map((fd) => fdLinks(monitorPid).get(fd))).toEqual(['/dev/null', '/dev/null', '/dev/null']);
+      await until(() => !cli.run(['ps']).stdout.includes('chatty'), 15_000, 'the container to end');
+      expect(out).toBe(seen);
+      const logs = cli.run(['logs', 'chatty']);
+      expect(logs.stdout).toBe(Array.from({ length: 50 }, (_, i) => `line ${i + 1}\n`).join(''));
+      expect(cli.run(['inspect', '-f', '{{.State.ExitCode}}', 'chatty']).stdout.trim()).toBe('0');
+    } finally {
+      try {
+        process.kill(-child.pid!, 'SIGKILL');
+      } catch {
+        // gone already
+      }
+      cli.run(['rm', '-f', 'chatty']);
+    }
+  });
+
+  it('-i with a pipe on stdin: the CLI\'s death ends the container\'s stdin, whose output goes to the log', async () => {
+    const script = 'echo ready; while read l; do echo "got $l"; done; echo "stdin ended"';
+    // A fifo we hold open for writing all along (Node would close a 'pipe' stdin at the CLI's exit):
+    // only the monitor's letting go of the CLI's stdin can end the container's.
+    const fifo = join(cli.runroot, 'reader-stdin');
+    expect(spawnSync('mkfifo', [fifo]).status).toBe(0);
+    const stdinFd = openSync(fifo, 'r+');
+    const child = spawn(process.execPath, cli.args(['run', '-i', '--name', 'reader', image, 'sh', '-c', script]), {
+      detached: true,
+      stdio: [stdinFd, 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+    try {
+      writeSync(stdinFd, 'one\n');
+      await until(() => out.includes('got one\n'), 20_000, `the first line back (${JSON.stringify(out)})`);
+      process.kill(-child.pid!, 'SIGKILL');
+      await until(() => !cli.run(['ps']).stdout.includes('reader'), 5_000, 'the container to end');
+      expect(cli.run(['logs', 'reader']).stdout).toBe('ready\ngot one\nstdin ended\n');
+      expect(out).not.toContain('stdin ended');
+    } finally {
+      closeSync(stdinFd);
+      rmSync(fifo, { force: true });
+      try {
+        process.kill(-child.pid!, 'SIGKILL');
+      } catch {
+        // gone already
+      }
+      cli.run(['rm', '-f', 'reader']);
     }
   });
 });

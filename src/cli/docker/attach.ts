@@ -39,11 +39,14 @@ export function attachSignalProxy(containers: Containers, record: ContainerRecor
  * (outside the terminal's foreground group the monitor should not read it); any other stdin
  * is passed as it is. With a tty (`run -t` without -i), the monitor stays in our session:
  * it follows our terminal's size, and Ctrl-C reaches it as before.
+ * Either way the container's output reaches our stdout/stderr only while we live: killed, we
+ * leave it to the log (`tsrun logs`), as Docker's output, which goes through its CLI, stops
+ * with it, and a reader of our stdout gets its end at once.
  * `end()` once the container is done with our stdin (it has exited).
  */
 export function foregroundSession(o: { tty: boolean; interactive: boolean; sigProxy: boolean }): { session: AttachedSession; end: () => void } {
-  if (o.tty) return { session: {}, end: () => undefined };
-  const session: AttachedSession = { ownSession: true, forwardSignals: o.sigProxy };
+  if (o.tty) return { session: { stdioEndsWithCaller: true }, end: () => undefined };
+  const session: AttachedSession = { ownSession: true, forwardSignals: o.sigProxy, stdioEndsWithCaller: true };
   if (!o.interactive || !isatty(0)) return { session, end: () => undefined };
   const relay = relayStdinThroughPipe();
   return { session: { ...session, stdio: [relay.readFd, 'inherit', 'inherit'] }, end: relay.end };

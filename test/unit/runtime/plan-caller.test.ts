@@ -21,6 +21,16 @@ describe('an attached monitor and its caller', () => {
     expect(find(compilePlan(spec(), { ...monitor, newSession: true, detach: true }, host), 'new-session')).toEqual([]);
   });
 
+  it('gives up the caller\'s stdio at its death only when asked, attached and relaying', () => {
+    expect(find(compilePlan(spec(), monitor, host), 'caller-stdio')).toEqual([]);
+    const steps = compilePlan(spec(), { ...monitor, callerStdio: true }, host);
+    expect(find(steps, 'caller-stdio')).toEqual([{ op: 'caller-stdio', args: [] }]);
+    expect(decodePlan(encodePlan(steps))).toEqual(steps);
+    for (const other of [{ detach: true }, { noMonitor: true }, { inheritStdio: true }]) {
+      expect(find(compilePlan(spec(), { ...monitor, callerStdio: true, ...other }, host), 'caller-stdio')).toEqual([]);
+    }
+  });
+
   it('runs an exit command only with the caller\'s lock, which the exit command comes with', () => {
     expect(() => compilePlan(spec(), { ...monitor, exitCommand }, host)).toThrow(LaunchError);
     const steps = compilePlan(spec(), { ...monitor, exitCommand, callerLock: '/run/x/caller.lock' }, host);
