@@ -508,8 +508,13 @@ export class Containers {
     try {
       exit = await running;
     } catch (err) {
-      handoff?.release();
-      await this.startFailed(record, err, { lockHeld: lock === undefined });
+      // The failure is ours to record (and --rm): the exit command is not needed, unless we fail at that too.
+      try {
+        await this.startFailed(record, err, { lockHeld: lock === undefined });
+        handoff?.done();
+      } finally {
+        handoff?.release(); // without done(): the exit command takes over
+      }
       throw err;
     }
     if (!exit) return undefined;
@@ -631,7 +636,9 @@ export class Containers {
    * a stopped container is harmless, and the next stop, start or rm deals with it.
    */
   private releaseRootfsLocked(record: ContainerRecord): void {
-    if (this.isLive(record)) return;
+    // An --rm container's overlay is mounted volatile, which marks its work dir: the kernel then
+    // refuses to mount that upper/work pair again. It stays mounted until its removal (at its exit).
+    if (record.hostConfig.autoRemove || this.isLive(record)) return;
     const rootfs = this.store.paths(record.id).rootfs;
     if (!isMounted(rootfs)) return;
     const unused = claimUnusedRootfs(this.locksDir(), record.id);

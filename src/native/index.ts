@@ -1,5 +1,6 @@
 // Typed access to the native addon (src/native/tsrun_native.c), loaded lazily
 // so commands that never need it do not pay for it.
+import { realpathSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { nativeAddonPath } from '../util/paths.js';
 
@@ -20,8 +21,8 @@ export interface NativeAddon {
   dropCachedPages(fd: number, offset: number, length: number): void;
   /** isatty(3) without Node's tty module. */
   isatty(fd: number): boolean;
-  /** _exit(2): ends the process at once, without Node's teardown. */
-  exitNow(code: number): never;
+  /** _exit(2): ends the process at once, without Node's teardown; returns false (and does not) when a pipe or socket on stdio was made non-blocking, which only Node's exit puts back. */
+  exitNow(code: number): boolean;
   /** A pool of threads that creates files and symlinks (node_writer.c); see unpack/node-writer.ts. */
   nodeWriterOpen(threads: number, maxBytes: number): NodeWriterHandle;
   nodeWriterFile(
@@ -102,7 +103,14 @@ export function exitNowIfLoaded(code: number): void {
  * Node's require cache is the process's), else undefined, without loading it.
  */
 export function nativeIfLoaded(): NativeAddon | undefined {
-  addon ??= createRequire(import.meta.url).cache[nativeAddonPath()]?.exports as NativeAddon | undefined;
+  if (addon) return addon;
+  let path: string;
+  try {
+    path = realpathSync(nativeAddonPath()); // the require cache's key
+  } catch {
+    return undefined; // not built
+  }
+  addon = createRequire(import.meta.url).cache[path]?.exports as NativeAddon | undefined;
   return addon;
 }
 

@@ -262,13 +262,28 @@ static napi_value js_isatty(napi_env env, napi_callback_info info) {
 
 /* dropCachedPages(fd, offset, length): posix_fadvise(POSIX_FADV_DONTNEED) - starts the
  * writeback of the range's dirty pages and drops its clean ones from the page cache. */
-/* exitNow(code): _exit(2) at once. Node's own exit then tears down its environment, V8 and
- * its thread pools (1-2 ms of every command) only to hand the memory back, which the kernel does. */
+/* Node makes a pipe or socket on stdio non-blocking when it opens a stream on it, and its exit
+ * (an atexit handler) puts the flag back: the open file description is shared with the processes
+ * that write to the same pipe next (a shell's next command, a CI runner). */
+static int stdio_made_nonblocking(void) {
+  for (int fd = 0; fd <= 2; fd++) {
+    struct stat st;
+    int flags = fcntl(fd, F_GETFL);
+    if (flags >= 0 && (flags & O_NONBLOCK) && fstat(fd, &st) == 0 && (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode))) return 1;
+  }
+  return 0;
+}
+
+/* exitNow(code): _exit(2) at once, unless stdio needs Node's own exit (above); returns false then.
+ * Node's exit tears down its environment, V8 and its thread pools (1-2 ms of every command) only
+ * to hand the memory back, which the kernel does. */
 static napi_value js_exit_now(napi_env env, napi_callback_info info) {
-  napi_value argv[1];
+  napi_value argv[1], result;
   int64_t code;
   if (!get_args(env, info, 1, argv) || !get_int(env, argv[0], &code)) return NULL;
-  _exit((int)code);
+  if (!stdio_made_nonblocking()) _exit((int)code);
+  napi_get_boolean(env, 0, &result);
+  return result;
 }
 
 static napi_value js_drop_cached_pages(napi_env env, napi_callback_info info) {

@@ -45,6 +45,21 @@ describe('bin wrappers', () => {
     });
   }
 
+  it('leaves a pipe on its stdout blocking for the commands after it (its quick exit skips Node\'s reset of stdio only when there is none to do)', () => {
+    const t = ['--root', join(dir, 'nb-root'), '--runroot', join(dir, 'nb-run')].join(' ');
+    const tsrun = join(REPO, 'bin', 'tsrun');
+    // A container for ps to look at (its state is read with the native addon, which the quick exit needs).
+    writeFileSync(join(dir, 'empty.tar'), Buffer.alloc(1024));
+    execFileSync(tsrun, [...t.split(' '), 'import', join(dir, 'empty.tar'), 'nb:1']);
+    execFileSync(tsrun, [...t.split(' '), 'create', '--network', 'none', 'nb:1', '/none']);
+    // ps opens process.stdout, which makes the pipe non-blocking until Node's exit resets it; the shell's next command shares that pipe.
+    const flag = `python3 -c 'import fcntl, os; print("nonblocking" if fcntl.fcntl(1, fcntl.F_GETFL) & os.O_NONBLOCK else "blocking")'`;
+    const r = spawnSync('sh', ['-c', `${tsrun} ${t} ps -a; ${flag}`], { encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^CONTAINER ID.*\/none.*\nblocking\n$/s);
+    execFileSync(tsrun, [...t.split(' '), 'container', 'prune', '-f']);
+  });
+
   /** The built-in modules tsrun loaded for a command line (from a preload that saves moduleLoadList). */
   function modulesLoadedBy(args: string[], expectedStatus: number): string[] {
     const preload = join(dir, 'loaded.cjs');

@@ -166,6 +166,19 @@ describe('start against the exit handlers', () => {
   });
 });
 
+describe('--rm containers (their overlay is volatile: the kernel refuses to mount it again once unmounted)', () => {
+  it('create --rm, cp into it, then start -a: it runs and is removed', () => {
+    ok(['create', '--rm', '--name', 'once', '--network', 'none', image, 'cat', '/in']);
+    const f = join(host, 'once-in');
+    writeFileSync(f, 'copied\n');
+    ok(['cp', f, 'once:/in']);
+    const r = cli.run(['start', '-a', 'once']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toBe('copied\n');
+    expect(cli.run(['inspect', 'once']).code).not.toBe(0);
+  });
+});
+
 describe('after a kill -9', () => {
   it('of a start between its mounts and the container: ps lists it not running, stop unmounts, start runs it, rm leaves no mount', () => {
     ok(['create', '--name', 'crashed', image, 'sleep', '300']);
