@@ -401,9 +401,17 @@ static int caller_fd = -1;
  * "done" first. A caller killed at any moment thus leaves its part to the exit command. */
 static void hand_off_exit(void) {
   if (lock_fd >= 0) close(lock_fd), lock_fd = -1; /* stopped now, for whoever reads the state */
+  /* No child (fork failed): the caller still does its part; only its death would go unhandled. */
   if (fork() != 0) return;
   null_stdio();
   setsid(); /* out of the caller's process group: a kill of the group must not take us along */
+  /* Signals the caller's group got before setsid wait here, blocked as in the monitor: they are not
+   * ours, and unblocked by the exit command's exec they would end us first. */
+  sigset_t all;
+  sigfillset(&all);
+  const struct timespec now = {0, 0};
+  while (sigtimedwait(&all, NULL, &now) > 0) {}
+  /* Any other flock error: run the exit command now; what it does is safe to do twice. */
   while (flock(caller_fd, LOCK_EX) < 0 && errno == EINTR) {}
   char mark[4];
   if (pread(caller_fd, mark, sizeof mark, 0) == (ssize_t)sizeof mark && !memcmp(mark, "done", 4)) _exit(0);

@@ -95,6 +95,18 @@ describe('a foreground run and the signals of its terminal', () => {
     expect(logs).not.toContain('got');
     expect(cli.run(['rm', 'unproxied']).code).toBe(0);
   });
+
+  it('-t: a signal to the CLI is not forwarded (Docker has no sig-proxy with a tty); the container runs on', async () => {
+    const job = spawnJob(['run', '-t', '--name', 'ttyrun', image, 'sh', '-c', COUNT_SIGINTS]);
+    await until(() => job.out().includes('ready'), 20_000, 'the container to start');
+    process.kill(job.child.pid!, 'SIGTERM'); // the CLI alone, as `kill PID` does
+    expect(await job.exited).toBe(128);
+    await sleep(500);
+    expect(cli.run(['ps']).stdout).toMatch(/Up .*ttyrun/);
+    expect(cli.run(['stop', 'ttyrun']).code).toBe(0);
+    expect(cli.run(['logs', 'ttyrun']).stdout).toContain('count 0');
+    expect(cli.run(['rm', 'ttyrun']).code).toBe(0);
+  });
 });
 
 describe('run -i without a tty', () => {

@@ -45,7 +45,7 @@ export function attachSignalProxy(containers: Containers, record: ContainerRecor
  * `end()` once the container is done with our stdin (it has exited).
  */
 export function foregroundSession(o: { tty: boolean; interactive: boolean; sigProxy: boolean }): { session: AttachedSession; end: () => void } {
-  if (o.tty) return { session: { stdioEndsWithCaller: true }, end: () => undefined };
+  if (o.tty) return { session: { forwardSignals: false, stdioEndsWithCaller: true }, end: () => undefined }; // Docker's sig-proxy is off with a tty
   const session: AttachedSession = { ownSession: true, forwardSignals: o.sigProxy, stdioEndsWithCaller: true };
   if (!o.interactive || !isatty(0)) return { session, end: () => undefined };
   const relay = relayStdinThroughPipe();
