@@ -484,15 +484,22 @@ export class Launcher implements ContainerLauncher {
       // The container waits in open(fifo, O_WRONLY) and writes one byte once we opened it.
       const deadline = Date.now() + START_TIMEOUT_MS;
       const buf = Buffer.alloc(1);
-      for (;;) {
-        let n = 0;
+      const tookSignal = (): boolean => {
         try {
-          n = readSync(fd, buf, 0, 1, null);
+          return readSync(fd, buf, 0, 1, null) === 1;
         } catch (err) {
           if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') throw err;
+          return false;
         }
-        if (n === 1) break;
-        if (dir.status(rec) === 'stopped') throw new StateError(`cannot start container ${id}: it is gone`);
+      };
+      for (;;) {
+        if (tookSignal()) break;
+        // Stopped: gone before it took the signal, unless it took it, ran and ended since our read
+        // (a quick command on a busy machine): its byte is in the fifo then.
+        if (dir.status(rec) === 'stopped') {
+          if (tookSignal()) break;
+          throw new StateError(`cannot start container ${id}: it is gone`);
+        }
         if (Date.now() > deadline) throw new LaunchError(`container ${id} did not take the start signal`, 'wait-start');
         await sleep(2);
       }
