@@ -30,7 +30,7 @@ export type { SpecHost, DeviceInfo } from './host.js';
 export { resolveUser, resolveUserFrom, parsePasswd, parseGroup, type ResolvedUser } from './user.js';
 export { resolveInRootfs, readRootfsFile } from './rootfs.js';
 export { RLIMIT_UNLIMITED } from './rlimits.js';
-export { parseBytes, parseSignal, signalNumber } from './units.js';
+export { parseBool, parseBytes, parseSignal, signalNumber } from './units.js';
 export { DEFAULT_SHM_SIZE } from './defaults.js';
 export { imageVolumeRequests, validateVolumeName, VOLUME_NAME_PATTERN } from './mounts.js';
 

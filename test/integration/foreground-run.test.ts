@@ -96,6 +96,13 @@ describe('a foreground run and the signals of its terminal', () => {
     expect(cli.run(['rm', 'unproxied']).code).toBe(0);
   });
 
+  it('a --sig-proxy that is not a boolean is refused naming it, exit 125, and nothing is created', () => {
+    const r = cli.run(['run', '--sig-proxy=maybe', '--name', 'badproxy', image, 'true']);
+    expect(r.code).toBe(125);
+    expect(r.stderr).toContain('invalid value "maybe" for --sig-proxy');
+    expect(cli.run(['ps', '-a', '--format', '{{.Names}}']).stdout).not.toContain('badproxy');
+  });
+
   it('-t: a signal to the CLI is not forwarded (Docker has no sig-proxy with a tty); the container runs on', async () => {
     const job = spawnJob(['run', '-t', '--name', 'ttyrun', image, 'sh', '-c', COUNT_SIGINTS]);
     await until(() => job.out().includes('ready'), 20_000, 'the container to start');

@@ -6,6 +6,7 @@ import { action } from '../../common.js';
 import { addContainerFlags } from '../run-flags.js';
 import { createFromFlags, detachKeysFor, foregroundSession, startAndAttach } from '../attach.js';
 import { UsageError } from '../../../errors.js';
+import { parseBool } from '../../../spec/index.js';
 
 export function registerRun(program: Command): void {
   const cmd = program
@@ -26,7 +27,8 @@ export function registerRun(program: Command): void {
       if (terminal && !detach && !isatty(0)) {
         throw new UsageError('the input device is not a TTY');
       }
-      // Bad keys are a usage error before anything is created.
+      // Bad keys or a bad --sig-proxy are usage errors before anything is created.
+      const sigProxyFlag = parseBool(flags.sigProxy, '--sig-proxy');
       const detachKeys = terminal && !detach ? detachKeysFor(flags.detachKeys as string | undefined) : undefined;
       const record = await createFromFlags(containers, image, command, flags);
       if (detach) {
@@ -36,16 +38,16 @@ export function registerRun(program: Command): void {
       }
       // A terminal on stdin: the container runs detached with us attached, so the detach keys work.
       if (detachKeys && containers.canStartAttached(record)) {
-        return startAndAttach(containers, record, { detachKeys, sigProxy: flags.sigProxy !== 'false' });
+        return startAndAttach(containers, record, { detachKeys, sigProxy: sigProxyFlag });
       }
       // A restart policy outlives this CLI (Docker's daemon restarts the container after we return):
       // the container runs detached, its monitor applies the policy, and we follow its first run.
       if (record.hostConfig.restartPolicy.name !== 'no' && containers.canStartAttached(record)) {
-        const sigProxy = flags.sigProxy !== 'false' && !flags.tty;
+        const sigProxy = sigProxyFlag && !flags.tty;
         return startAndAttach(containers, record, { detachKeys: Buffer.alloc(0), sigProxy, withStdin: Boolean(flags.interactive) });
       }
       const interactive = Boolean(flags.interactive);
-      const { session, end } = foregroundSession({ tty: Boolean(flags.tty), interactive, sigProxy: flags.sigProxy !== 'false' });
+      const { session, end } = foregroundSession({ tty: Boolean(flags.tty), interactive, sigProxy: sigProxyFlag });
       try {
         return (await containers.start(record, { attach: true, interactive, session })) ?? 0;
       } finally {
