@@ -718,7 +718,7 @@ export class Containers {
     const settle = async (): Promise<void> => {
       this.store.save(record);
       this.noteDie(record, exitCode);
-      if (!record.hostConfig.autoRemove) this.releaseRootfsLocked(record); // rm unmounts it
+      this.releaseRootfsLocked(record);
     };
     if (opts.lockHeld) await settle();
     else await this.withContainerLock(record.id, settle);

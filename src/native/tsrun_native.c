@@ -260,8 +260,6 @@ static napi_value js_isatty(napi_env env, napi_callback_info info) {
   return result;
 }
 
-/* dropCachedPages(fd, offset, length): posix_fadvise(POSIX_FADV_DONTNEED) - starts the
- * writeback of the range's dirty pages and drops its clean ones from the page cache. */
 /* Node makes a pipe or socket on stdio non-blocking when it opens a stream on it, and its exit
  * (an atexit handler) puts the flag back: the open file description is shared with the processes
  * that write to the same pipe next (a shell's next command, a CI runner). */
@@ -286,6 +284,8 @@ static napi_value js_exit_now(napi_env env, napi_callback_info info) {
   return result;
 }
 
+/* dropCachedPages(fd, offset, length): posix_fadvise(POSIX_FADV_DONTNEED) - starts the
+ * writeback of the range's dirty pages and drops its clean ones from the page cache. */
 static napi_value js_drop_cached_pages(napi_env env, napi_callback_info info) {
   napi_value argv[3];
   int64_t fd, offset, length;

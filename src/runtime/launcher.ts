@@ -370,7 +370,7 @@ export class Launcher implements ContainerLauncher {
       rec.pid = msg.pid;
       rec.monitorPid = msg.monitorPid;
       rec.pidStartTime = processStartTime(msg.pid);
-      if (msg.monitorPid !== undefined) rec.monitorStartTime = processStartTime(msg.monitorPid);
+      rec.monitorStartTime = processStartTime(msg.monitorPid);
       dir.write(rec);
       if (opts.pidFile) writeFileAtomic(opts.pidFile, `${msg.pid}`);
       return { dir, spawned, spec };

@@ -15,6 +15,11 @@ export interface GlobalFlags {
   rest: string[];
 }
 
+/** `verb --help` (or -h) alone: commander prints the verb's help, whatever its grammar. */
+export function asksVerbHelp(rest: readonly string[]): boolean {
+  return rest.length === 2 && (rest[1] === '--help' || rest[1] === '-h');
+}
+
 /** Splits the leading global options (--root, --runroot, --insecure-options) from the verb and its arguments. */
 export function splitGlobalOptions(argv: readonly string[]): GlobalFlags {
   const out: GlobalFlags = { insecure: [], rest: [] };

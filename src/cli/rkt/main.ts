@@ -13,12 +13,12 @@ import { registerAttachVerb } from './commands/attach.js';
 import { registerImageVerbs } from './commands/images.js';
 import { registerPodVerbs } from './commands/pods.js';
 import { runOrPrepare } from './commands/run.js';
-import { addInsecureOption, hoistInsecureOptions, INSECURE_FLAG, splitGlobalOptions } from './global-flags.js';
+import { addInsecureOption, asksVerbHelp, hoistInsecureOptions, INSECURE_FLAG, splitGlobalOptions } from './global-flags.js';
 import { parseInsecureOptions } from '../../engine/rkt/insecure-options.js';
 
 const raw = splitGlobalOptions(process.argv.slice(2));
 const rawVerb = raw.rest[0] === 'run' || raw.rest[0] === 'prepare' ? raw.rest[0] : raw.rest[0] === 'app' && raw.rest[1] === 'add' ? 'app add' : undefined;
-const wantsHelp = raw.rest.length === 2 && (raw.rest[1] === '--help' || raw.rest[1] === '-h');
+const wantsHelp = asksVerbHelp(raw.rest);
 // A run, run-prepared or enter began warming the cgroup migration lock before this bundle loaded (early-warm.ts).
 
 // An async main, not top-level await: the bundle is CommonJS (see hack/build.mjs).
