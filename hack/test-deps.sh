@@ -19,7 +19,7 @@ packages=(
   linux-image-amd64          # hack/vm: Debian's kernel for that VM (cgroup2 with every controller)
   cpio xz-utils              # hack/vm: pack the VM's initramfs; unpack the kernel's .ko.xz modules
   podman containerd          # real clients of tsrun-oci (test/integration/oci-clients.test.ts)
-  python3                    # console-socket receiver (SCM_RIGHTS) in oci-cli.test.ts
+  python3                    # console-socket receiver (SCM_RIGHTS) in oci-cli.test.ts; a pipe's flags in bin.test.ts
 )
 missing=()
 for p in "${packages[@]}"; do
