@@ -1,12 +1,13 @@
 // Compiles an OCI linux.seccomp profile into a classic BPF program (the
-// struct sock_filter[] that seccomp(SECCOMP_SET_MODE_FILTER) loads), as
-// libseccomp would for x86_64: check the architecture first, then match the
-// syscall number and its arguments rule by rule, first match wins.
+// struct sock_filter[] that seccomp(SECCOMP_SET_MODE_FILTER) loads) for x86_64:
+// check the architecture first, then find the syscall number by binary search
+// over ranges of numbers that share an outcome; a number with argument
+// conditions tries its rules in profile order, first match wins.
 //
 // Program shape:
 //   ld arch; jeq X86_64 ? native : other
-//   native: ld nr; jge 0x40000000 -> badarch (x32 ABI); rules...; ret default
-//   other:  jeq I386 (only if listed) ? i386 rules... ; ret default : badarch
+//   native: ld nr; jge 0x40000000 -> badarch (x32 ABI); search...
+//   other:  jeq I386 (only if listed) ? ld nr; i386 search... : badarch
 //   badarch: ret <defaultAction if it is an errno, else KILL_PROCESS>
 // Names unknown to an architecture's table are skipped, as runc does.
 import { LaunchError } from '../errors.js';
@@ -243,39 +244,115 @@ function rulesFor(syscalls: SeccompSyscall[], table: Readonly<Record<string, num
   return rules;
 }
 
-/** Rules of one architecture; A holds the syscall number on entry. Ends with `ret default`. */
-function emitRules(e: Emitter, rules: Rule[], defaultAction: number): void {
-  let aHoldsNr = true;
-  let i = 0;
-  while (i < rules.length) {
-    const r = rules[i]!;
-    if (!aHoldsNr) {
-      e.ld(OFF_NR);
-      aHoldsNr = true;
-    }
-    if (r.conds.length === 0) {
-      // A run of unconditional rules with the same action shares one ret.
-      let j = i;
-      while (j < rules.length && j - i < 200 && rules[j]!.conds.length === 0 && rules[j]!.action === r.action) j++;
-      const hit = e.label();
-      const miss = e.label();
-      for (let k = i; k < j; k++) e.emit(BPF.JEQ_K, rules[k]!.nr, hit, 0);
-      e.jump(miss);
-      e.place(hit);
-      e.ret(r.action);
-      e.place(miss);
-      i = j;
-      continue;
-    }
+/**
+ * What a run of syscall numbers gets: one action for all of them (numbers without rules get the
+ * default), or, for a single number with conditional rules, those rules in profile order.
+ */
+type Outcome = { action: number } | { rules: Rule[] };
+interface NrRange {
+  first: number; // the range ends where the next one begins
+  outcome: Outcome;
+}
+
+/**
+ * Splits the syscall numbers from 0 up into ranges with one outcome each, merging neighbours
+ * that return the same action. Rules of different numbers never both match, so grouping the
+ * rules by number (profile order within a number) keeps "first match wins".
+ */
+function rangesOf(rules: Rule[], defaultAction: number): NrRange[] {
+  const byNr = new Map<number, Rule[]>();
+  for (const r of rules) {
+    const group = byNr.get(r.nr);
+    if (group) group.push(r);
+    else byNr.set(r.nr, [r]);
+  }
+  const ranges: NrRange[] = [];
+  const add = (first: number, outcome: Outcome) => {
+    const last = ranges[ranges.length - 1];
+    if (last && 'action' in last.outcome && 'action' in outcome && last.outcome.action === outcome.action) return;
+    ranges.push({ first, outcome });
+  };
+  let next = 0;
+  for (const nr of [...byNr.keys()].sort((a, b) => a - b)) {
+    if (nr > next) add(next, { action: defaultAction });
+    const group = byNr.get(nr)!;
+    // An unconditional rule decides its number: the rules after it are never reached.
+    const decided = group.findIndex((r) => r.conds.length === 0);
+    add(nr, decided === 0 ? { action: group[0]!.action } : { rules: decided > 0 ? group.slice(0, decided + 1) : group });
+    next = nr + 1;
+  }
+  add(next, { action: defaultAction });
+  return ranges;
+}
+
+/** The rules of one number: A holds an argument after a failed test, and the number is known here. */
+function emitLeaf(e: Emitter, outcome: Outcome, defaultAction: number): void {
+  if ('action' in outcome) {
+    e.ret(outcome.action);
+    return;
+  }
+  for (const r of outcome.rules) {
     const next = e.label();
-    e.emit(BPF.JEQ_K, r.nr, 0, next);
     for (const c of r.conds) emitCond(e, c, next);
     e.ret(r.action);
     e.place(next);
-    aHoldsNr = false;
-    i++;
   }
-  e.ret(defaultAction);
+  if (outcome.rules[outcome.rules.length - 1]!.conds.length > 0) e.ret(defaultAction);
+}
+
+const MAX_COND_JUMP = 255;
+
+/**
+ * A binary search on the syscall number (in A) over a run of ranges: a few comparisons per call
+ * instead of one per listed syscall (Docker's profile lists ~350), which the kernel pays at every
+ * system call of the container. The lower half follows each comparison; the upper half is
+ * reached by the comparison's own jump when the lower half is short enough, else through a ja.
+ */
+class RangeSearch {
+  private readonly sizes = new Map<string, number>();
+
+  constructor(private readonly ranges: NrRange[], private readonly defaultAction: number) {}
+
+  emit(e: Emitter, lo = 0, hi = this.ranges.length - 1): void {
+    if (lo === hi) {
+      emitLeaf(e, this.ranges[lo]!.outcome, this.defaultAction);
+      return;
+    }
+    const mid = (lo + hi + 1) >> 1;
+    const upper = e.label();
+    if (this.size(lo, mid - 1) <= MAX_COND_JUMP) {
+      e.emit(BPF.JGE_K, this.ranges[mid]!.first, upper, 0);
+    } else {
+      e.emit(BPF.JGE_K, this.ranges[mid]!.first, 0, 1);
+      e.jump(upper);
+    }
+    this.emit(e, lo, mid - 1);
+    e.place(upper);
+    this.emit(e, mid, hi);
+  }
+
+  /** How many instructions emit(lo, hi) writes. */
+  private size(lo: number, hi: number): number {
+    const key = `${lo}-${hi}`;
+    let n = this.sizes.get(key);
+    if (n !== undefined) return n;
+    if (lo === hi) {
+      const probe = new Emitter();
+      emitLeaf(probe, this.ranges[lo]!.outcome, this.defaultAction);
+      n = probe.insns.length;
+    } else {
+      const mid = (lo + hi + 1) >> 1;
+      const lower = this.size(lo, mid - 1);
+      n = (lower <= MAX_COND_JUMP ? 1 : 2) + lower + this.size(mid, hi);
+    }
+    this.sizes.set(key, n);
+    return n;
+  }
+}
+
+/** Rules of one architecture; A holds the syscall number on entry. */
+function emitRules(e: Emitter, rules: Rule[], defaultAction: number): void {
+  new RangeSearch(rangesOf(rules, defaultAction), defaultAction).emit(e);
 }
 
 /** The BPF program of a profile, as instructions (for tests) . */
