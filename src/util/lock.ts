@@ -1,18 +1,35 @@
 // File locks with flock(2): held by an open file description, released by the
 // kernel when the holder dies, so a kill -9 never leaves a stale lock.
-import { closeSync, openSync, constants } from 'node:fs';
+//
+// A lock file may be deleted (releaseAndRemove) by its exclusive holder. That is safe because
+// every acquirer checks, once flock succeeded, that the path still names the file it locked:
+// one who opened the file before its removal and got the lock after it holds a deleted inode
+// that a newcomer at the path would not see, so it lets go and starts again on the current file.
+import { closeSync, fstatSync, openSync, statSync, unlinkSync, constants } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { LOCK_EX, LOCK_NB, LOCK_SH, LOCK_UN, native } from '../native/index.js';
 
 export class FileLock {
-  private constructor(readonly path: string, private fd: number | undefined) {}
+  private constructor(readonly path: string, private fd: number | undefined, private readonly shared: boolean) {}
 
   /** Try once; undefined when someone else holds it. Creates the lock file. */
   static tryAcquire(path: string, shared = false): FileLock | undefined {
-    const fd = openSync(path, constants.O_RDONLY | constants.O_CREAT, 0o644);
-    if (native().flock(fd, (shared ? LOCK_SH : LOCK_EX) | LOCK_NB)) return new FileLock(path, fd);
-    closeSync(fd);
-    return undefined;
+    for (;;) {
+      const fd = openSync(path, constants.O_RDONLY | constants.O_CREAT, 0o644);
+      let current: boolean;
+      try {
+        if (!native().flock(fd, (shared ? LOCK_SH : LOCK_EX) | LOCK_NB)) {
+          closeSync(fd);
+          return undefined;
+        }
+        current = pathNamesFile(path, fd);
+      } catch (err) {
+        closeSync(fd);
+        throw err;
+      }
+      if (current) return new FileLock(path, fd, shared);
+      closeSync(fd); // a removed file's lock guards nothing: try the one at the path now
+    }
   }
 
   /** Wait for the lock, polling (a blocking flock would stall the event loop). */
@@ -27,19 +44,22 @@ export class FileLock {
     }
   }
 
-  /** True when some live process holds the lock at `path` (exclusively or shared). */
+  /** True when some live process holds the lock at `path` (exclusively or shared); a missing file is held by nobody. */
   static isHeld(path: string): boolean {
-    let fd: number;
-    try {
-      fd = openSync(path, constants.O_RDONLY);
-    } catch {
-      return false;
-    }
-    try {
-      const got = native().flock(fd, LOCK_EX | LOCK_NB);
-      return !got;
-    } finally {
-      closeSync(fd);
+    for (;;) {
+      let fd: number;
+      try {
+        fd = openSync(path, constants.O_RDONLY);
+      } catch {
+        return false;
+      }
+      try {
+        if (!native().flock(fd, LOCK_EX | LOCK_NB)) return true;
+        // Free, unless it was removed meanwhile and the path names a newer file: ask that one.
+        if (pathNamesFile(path, fd)) return false;
+      } finally {
+        closeSync(fd);
+      }
     }
   }
 
@@ -67,4 +87,37 @@ export class FileLock {
     closeSync(this.fd);
     this.fd = undefined;
   }
+
+  /**
+   * Deletes the lock file and releases the lock: for a lock whose object is gone, so that its
+   * file does not outlive it. Only an exclusive holder may: the unlink comes first, so whoever
+   * waits on this file finds it removed once they get it, and moves on to a fresh one.
+   */
+  releaseAndRemove(): void {
+    if (this.fd === undefined) return;
+    if (this.shared) throw new Error(`lock ${this.path} is held shared: only its exclusive holder may remove it`);
+    try {
+      unlinkSync(this.path);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
+        this.release();
+        throw err;
+      }
+    }
+    this.release();
+  }
+}
+
+/** Whether `path` still names the file open on `fd` (not removed, nor replaced by another). */
+function pathNamesFile(path: string, fd: number): boolean {
+  const held = fstatSync(fd);
+  let current;
+  try {
+    current = statSync(path);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return false;
+    throw err;
+  }
+  return held.ino === current.ino && held.dev === current.dev;
 }
