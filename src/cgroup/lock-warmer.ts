@@ -46,7 +46,11 @@ let warming = false;
 export function warmMigrationLock(): void {
   // Asked again by the launcher after the CLI started it: the running thread serves both. (If it
   // ran out after WARM_AT_MOST_MS, the container pays one grace period in a start that took seconds.)
-  if (warming) return;
+  // Started before the bundle loaded (cli/*/early-warm.ts): finding the file again would cost ~0.8 ms.
+  if (warming || nativeIfLoaded()?.cgroupLockWarming()) {
+    warming = true;
+    return;
+  }
   let file: string | undefined;
   try {
     // Read each time, not once: writing the file moves this process there, so it must be

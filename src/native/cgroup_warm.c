@@ -111,6 +111,15 @@ static napi_value js_warm_cgroup_lock(napi_env env, napi_callback_info info) {
 }
 
 /* coolCgroupLock(): the running thread stops after its current write. */
+/* Whether a warming thread is writing now (started by this process, through any copy of the module). */
+static napi_value js_cgroup_lock_warming(napi_env env, napi_callback_info info) {
+  (void)info;
+  napi_value result;
+  unsigned current = atomic_load(&warm_generation);
+  napi_get_boolean(env, current != 0 && atomic_load(&warm_running) == current, &result);
+  return result;
+}
+
 static napi_value js_cool_cgroup_lock(napi_env env, napi_callback_info info) {
   (void)env;
   (void)info;
@@ -122,6 +131,7 @@ void register_cgroup_warm(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
     {"warmCgroupLock", NULL, js_warm_cgroup_lock, NULL, NULL, NULL, napi_default, NULL},
     {"coolCgroupLock", NULL, js_cool_cgroup_lock, NULL, NULL, NULL, napi_default, NULL},
+    {"cgroupLockWarming", NULL, js_cgroup_lock_warming, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
 }

@@ -47,6 +47,8 @@ export interface NativeAddon {
   warmCgroupLock(procsFile: string, lockFile: string, maxMs: number): boolean;
   /** Stops that thread after its current write. */
   coolCgroupLock(): void;
+  /** Whether such a thread is writing now (the CLI's entry may have started it before the bundle loaded). */
+  cgroupLockWarming(): boolean;
   /** posix_spawn of file; the child's fd i is the caller's fds[i] (-1: /dev/null). Returns the pid (spawn.c). */
   spawnProcess(file: string, argv: string[], fds: number[]): number;
   /** A pipe, both ends close-on-exec: [readFd, writeFd]. */

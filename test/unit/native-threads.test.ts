@@ -81,10 +81,13 @@ describe('cgroup lock warmer', () => {
   it('writes "0" to the file at once and again until cooled, then stops', async () => {
     const f = join(dir, 'procs');
     closeSync(openSync(f, 'w'));
+    expect(native().cgroupLockWarming()).toBe(false);
     expect(native().warmCgroupLock(f, '', 1000)).toBe(true);
     await new Promise((res) => setTimeout(res, 30));
     expect(readFileSync(f, 'utf8')).toBe('0');
+    expect(native().cgroupLockWarming()).toBe(true); // what the launcher asks before warming again
     native().coolCgroupLock();
+    expect(native().cgroupLockWarming()).toBe(false);
     await new Promise((res) => setTimeout(res, 10));
     closeSync(openSync(f, 'w')); // truncate: a write after cooling would show again
     await new Promise((res) => setTimeout(res, 30));
