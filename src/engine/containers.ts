@@ -19,7 +19,7 @@ import { launcherFor, type AnyLauncher, type ExitStatus } from './launchers.js';
 import { resolveImage, type LocalImage, type PullPolicy } from './image-access.js';
 import { openStore } from './pull.js';
 import { treeSize } from './container-usage.js';
-import { claimUnusedRootfs, isMounted, mountRootfs, unmountRootfs, useRootfs } from './rootfs.js';
+import { claimUnusedRootfs, isMounted, mountRootfs, removeRootfsUseLock, unmountRootfs, useRootfs } from './rootfs.js';
 import { parseRestartPolicy, restartDelay, shouldRestart } from './restart.js';
 import { forgetBackoff, holdBackoff, isWaitingOutBackoff } from './restart-backoff.js';
 import { FileLock } from '../util/lock.js';
@@ -84,12 +84,21 @@ export class Containers {
     try {
       return await fn();
     } finally {
-      lock.release();
+      this.releaseContainerLock(id, lock);
     }
   }
 
   private containerLock(id: string): Promise<FileLock> {
     return FileLock.acquire(join(this.locksDir(), `${id}.lock`));
+  }
+
+  /**
+   * Lets go of the container's lock; its file goes too once the container does not exist (rm, an
+   * --rm exit, or an exit hook or stop that came after the removal), so no lock file outlives it.
+   */
+  private releaseContainerLock(id: string, lock: FileLock): void {
+    if (this.store.exists(id)) lock.release();
+    else lock.releaseAndRemove();
   }
 
   private locksDir(): string {
@@ -502,7 +511,7 @@ export class Containers {
     } finally {
       // The volumes' lease too: no releaseUnused() elsewhere unmounts a volume before the container counts as live.
       volumeHold?.release();
-      lock?.release();
+      if (lock) this.releaseContainerLock(record.id, lock);
     }
     let exit: ExitStatus | undefined;
     try {
@@ -674,6 +683,8 @@ export class Containers {
       use.release();
       // Also when it was running: it may have stopped meanwhile, and its exit handler left the unmount to us.
       if (this.store.get(record.id)) await this.withContainerLock(record.id, async () => this.releaseRootfsLocked(record));
+      // Removed meanwhile: rm left the use lock's file to us (the last user).
+      else removeRootfsUseLock(this.locksDir(), record.id);
     }
   }
 
@@ -767,7 +778,7 @@ export class Containers {
         .catch((err: unknown) => (createFailure = { err }));
     } finally {
       volumeHold?.release(); // created: the container is live now
-      lock.release();
+      this.releaseContainerLock(record.id, lock);
     }
     if (createFailure) {
       await this.startFailed(record, createFailure.err);
@@ -988,6 +999,8 @@ export class Containers {
     unmountRootfs(this.store.paths(record.id).rootfs);
     if (stored.restartBackoff) forgetBackoff(this.ctx, record.id, stored.restartBackoff.restartAt);
     this.store.remove(record);
+    // Its lock files go with it: the rootfs use lock's now (unless a cp holds it), the container lock's as it is released.
+    removeRootfsUseLock(this.locksDir(), record.id);
     recordContainerEvent(this.ctx, record, 'destroy');
     // Its record is gone, so it no longer counts as a user: after a kill -9 of its monitor this is what unmounts.
     await this.releaseVolumes(record);
@@ -1119,7 +1132,22 @@ export class Containers {
     }
     // Each rm released its own; this also takes the mounts whose container record went in a crash.
     await this.releaseLeftoverVolumeMounts();
+    this.removeOrphanLockFiles();
     return out;
+  }
+
+  /**
+   * Deletes the lock files (container lock, rootfs use lock) of containers that no longer exist:
+   * those of removals from before rm deleted them, or of a removal killed midway. One held right
+   * now stays: its holder deletes it on release, or the next prune does.
+   */
+  private removeOrphanLockFiles(): void {
+    const dir = this.locksDir();
+    for (const name of readdirSync(dir)) {
+      const id = /^([0-9a-f]{64})(\.rootfs)?\.lock$/.exec(name)?.[1];
+      if (id === undefined || this.store.exists(id)) continue;
+      FileLock.tryAcquire(join(dir, name))?.releaseAndRemove();
+    }
   }
 
 }

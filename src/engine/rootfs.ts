@@ -6,7 +6,8 @@
 // container's lock) and unmounted once it stops, as Docker does, so stopped
 // containers carry no mounts. `cp` and `export` of a stopped container mount
 // it for their duration; they hold its use lock (shared) meanwhile, which the
-// unmount at stop tries exclusively and, failing, leaves to them.
+// unmount at stop tries exclusively and, failing, leaves to them. The use
+// lock's file goes with the container (by rm, or by the last cp or export).
 import { join } from 'node:path';
 import { FileLock } from '../util/lock.js';
 import { isMountPoint, mountOverlay, unmount, type OverlayOptions } from '../snapshot/overlay.js';
@@ -34,4 +35,12 @@ export function useRootfs(locksDir: string, id: string): Promise<FileLock> {
 /** The use lock, exclusively, if nobody uses the rootfs from the host right now (never waits); the unmount holds it. */
 export function claimUnusedRootfs(locksDir: string, id: string): FileLock | undefined {
   return FileLock.tryAcquire(useLockPath(locksDir, id));
+}
+
+/**
+ * Deletes the use lock's file of a removed container, unless a cp or export holds it right now
+ * (never waits): that one calls this again when done.
+ */
+export function removeRootfsUseLock(locksDir: string, id: string): void {
+  claimUnusedRootfs(locksDir, id)?.releaseAndRemove();
 }

@@ -207,13 +207,19 @@ function firewall(): Promise<Firewall> {
   return (firewallPromise ??= detectFirewall());
 }
 
-async function withOwnerLock<T>(runroot: string, id: string, fn: () => Promise<T>): Promise<T> {
-  ensureDir(join(runroot, 'locks'));
-  const lock = await FileLock.acquire(ownerLockPath(runroot, id));
+/**
+ * Runs `fn` under the owner's lock. Its file goes on release once the owner has no endpoint
+ * record (torn down, or never set up), so the locks of removed containers do not pile up.
+ */
+async function withOwnerLock<T>(paths: NetworkPaths, id: string, fn: () => Promise<T>): Promise<T> {
+  ensureDir(join(paths.runroot, 'locks'));
+  const lock = await FileLock.acquire(ownerLockPath(paths.runroot, id));
   try {
     return await fn();
   } finally {
-    lock.release();
+    // A plain join, not endpointPath: that throws on a malformed id, which fn has refused already.
+    if (existsSync(join(endpointsDir(paths.stateDir), `${id}.json`))) lock.release();
+    else lock.releaseAndRemove();
   }
 }
 
@@ -227,7 +233,7 @@ export async function setupNetwork(opts: SetupOptions): Promise<NetworkSetup> {
   const path = endpointPath(opts.stateDir, opts.id);
   const net = opts.mode === 'bridge' ? networkConfig(opts.network) : undefined;
   if (opts.mode === 'none' && (opts.ports?.length ?? 0) > 0) throw new UsageError('published ports need a bridge network, not --network none');
-  return withOwnerLock(opts.runroot, opts.id, async () => {
+  return withOwnerLock(opts, opts.id, async () => {
     const existing = existsSync(path) ? (JSON.parse(readFileSync(path, 'utf8')) as EndpointRecord) : undefined;
     if (existing?.complete && isNetnsMounted(existing.netnsPath)) return strip(existing);
     if (existing) await teardownRecorded(opts, existing);
@@ -292,7 +298,7 @@ function strip(record: EndpointRecord): NetworkSetup {
 
 /** Remove everything setupNetwork made for `id`; safe to repeat, and fine when nothing is left. */
 export async function teardownNetwork(opts: NetworkPaths & { id: string }): Promise<void> {
-  await withOwnerLock(opts.runroot, opts.id, async () => {
+  await withOwnerLock(opts, opts.id, async () => {
     const path = endpointPath(opts.stateDir, opts.id);
     const record = existsSync(path) ? (JSON.parse(readFileSync(path, 'utf8')) as EndpointRecord) : undefined;
     if (record) await teardownRecorded(opts, record);
@@ -352,7 +358,7 @@ export async function repairNetworks(
       kept.add(rec.id);
       continue;
     }
-    await withOwnerLock(opts.runroot, rec.id, async () => {
+    await withOwnerLock(opts, rec.id, async () => {
       const fresh = readEndpoint(opts.stateDir, rec.id) as EndpointRecord | undefined;
       if (fresh) await teardownRecorded(opts, fresh);
     });
@@ -478,7 +484,7 @@ export async function connectEndpoint(
   opts: NetworkPaths & { id: string; network: BridgeNetworkConfig; ip?: string; aliases?: string[] },
 ): Promise<NetworkAttachment> {
   const net = networkConfig(opts.network);
-  return withOwnerLock(opts.runroot, opts.id, async () => {
+  return withOwnerLock(opts, opts.id, async () => {
     const path = endpointPath(opts.stateDir, opts.id);
     const record = readRecord(opts.stateDir, opts.id);
     if (!record || !record.complete || !isNetnsMounted(record.netnsPath))
@@ -524,7 +530,7 @@ export async function connectEndpoint(
 
 /** Take an owner off one network (`network disconnect`); the first network only when it publishes no ports there. */
 export async function disconnectEndpoint(opts: NetworkPaths & { id: string; networkName: string }): Promise<void> {
-  await withOwnerLock(opts.runroot, opts.id, async () => {
+  await withOwnerLock(opts, opts.id, async () => {
     const path = endpointPath(opts.stateDir, opts.id);
     const record = readRecord(opts.stateDir, opts.id);
     const attachment = record ? attachmentsOf(record).find((a) => a.network.name === opts.networkName) : undefined;
@@ -591,7 +597,7 @@ export function networkMembers(net: Pick<BridgeNetworkConfig, 'name' | 'bridge' 
 
 /** Add (or, with remove, drop) a hosts file that should list the owner's peers. */
 export async function setHostsFile(opts: NetworkPaths & { id: string; hostsFile: string; remove?: boolean }): Promise<void> {
-  await withOwnerLock(opts.runroot, opts.id, async () => {
+  await withOwnerLock(opts, opts.id, async () => {
     const record = readRecord(opts.stateDir, opts.id);
     if (!record) return;
     const files = (record.hostsFiles ?? []).filter((f) => f !== opts.hostsFile);

@@ -2,7 +2,7 @@
 // real containers from the project's busybox image, pulled from the real
 // docker-registry on 127.0.0.1. Run as root under the integration lock.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
@@ -12,6 +12,7 @@ import { describe, expect, it } from 'vitest';
 import { freePort, type RunningRegistry } from '../support/registry-server.js';
 import { mountsUnder, TsrunCli } from '../support/tsrun-cli.js';
 import { usePulledBusybox } from '../support/pulled-busybox.js';
+import { waitFor } from '../support/wait.js';
 
 let reg: RunningRegistry;
 let cli: TsrunCli;
@@ -273,6 +274,62 @@ describe('without a daemon: the monitor calls back when a detached container exi
     const r = cli.run(['run', '--rm', '--restart', 'always', image, 'true']);
     expect(r.code).toBe(125);
     expect(r.stderr).toMatch(/--restart and --rm/);
+  });
+});
+
+describe('no lock file outlives its container', () => {
+  /** The runroot's lock files that name the container (its id, or the 12-character short id). */
+  const locksOf = (id: string): string[] => {
+    try {
+      return readdirSync(join(cli.runroot, 'locks')).filter((n) => n.includes(id));
+    } catch {
+      return [];
+    }
+  };
+
+  it('create + rm', () => {
+    const id = cli.ok(['create', image, 'true']).trim();
+    cli.ok(['cp', `${id}:/etc/hostname`, join(cli.root, '..', 'hostname-copy')]); // takes the rootfs use lock too
+    expect(locksOf(id).length).toBeGreaterThan(0); // what the checks below would see
+    cli.ok(['rm', id]);
+    expect(locksOf(id)).toEqual([]);
+  });
+
+  it('run -d + rm -f of the running container', () => {
+    const id = cli.ok(['run', '-d', image, 'sleep', '300']).trim();
+    expect(locksOf(id)).toContain(`${id}.lock`);
+    cli.ok(['rm', '-f', id]);
+    expect(locksOf(id)).toEqual([]);
+  });
+
+  it('run --rm in the foreground', () => {
+    const shortId = cli.ok(['run', '--rm', image, 'hostname']).trim(); // the short id, as Docker's
+    expect(shortId).toMatch(/^[0-9a-f]{12}$/);
+    expect(containerDirs().some((d) => d.startsWith(shortId))).toBe(false);
+    expect(locksOf(shortId)).toEqual([]);
+  });
+
+  it('run -d --rm, removed by its monitor once it exits', async () => {
+    const id = cli.ok(['run', '-d', '--rm', image, 'sh', '-c', 'sleep 0.3']).trim();
+    expect(locksOf(id)).toContain(`${id}.lock`);
+    await waitFor(() => !containerDirs().includes(id), 'the container removed after its exit');
+    // The exit command lets go of the container's lock just after the removal.
+    await waitFor(() => locksOf(id).length === 0, `no lock file of ${id} left (${locksOf(id).join(', ')})`, 5_000);
+  });
+
+  it('container prune, which also deletes those that removals by older versions left', () => {
+    const id = cli.ok(['create', image, 'true']).trim();
+    cli.ok(['start', '-a', id]);
+    const running = cli.ok(['run', '-d', image, 'sleep', '300']).trim();
+    const stale = 'f'.repeat(64); // no such container
+    for (const name of [`${stale}.lock`, `${stale}.rootfs.lock`]) writeFileSync(join(cli.runroot, 'locks', name), '');
+    expect(locksOf(id).length).toBeGreaterThan(0);
+    expect(cli.ok(['container', 'prune', '-f'])).toContain(id);
+    expect(locksOf(id)).toEqual([]);
+    expect(locksOf(stale)).toEqual([]);
+    expect(locksOf(running)).toContain(`${running}.lock`); // a container that stays keeps its lock file
+    cli.ok(['rm', '-f', running]);
+    expect(locksOf(running)).toEqual([]);
   });
 });
 
