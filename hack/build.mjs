@@ -66,6 +66,9 @@ const clis = [
   ['src/cli/oci/main.ts', 'tsrun-oci'],
 ].filter(([src]) => existsSync(join(root, src)));
 const esbuild = await import('esbuild');
+// Node's own CommonJS wrapper (require('node:module').wrapper), the arguments hack/cli-entry.cjs passes.
+const MODULE_WRAPPER_START = '(function (exports, require, module, __filename, __dirname) { ';
+const MODULE_WRAPPER_END = '\n});';
 const { lazyBuiltins } = await import('./lazy-builtins.mjs');
 // Besides each CLI's bundle: its early-warm.ts, if it has one, which its entry loads before the bundle.
 const bundles = clis.flatMap(([src, name]) => {
@@ -87,7 +90,11 @@ await Promise.all(bundles.map(([src, out]) => esbuild.build({
   logLevel: 'warning',
   plugins: [lazyBuiltins()],
   define: { 'import.meta.url': '__tsrunMetaUrl' },
-  banner: { js: 'var __tsrunMetaUrl = require("node:url").pathToFileURL(__filename).href;' },
+  // A CLI's bundle comes already wrapped as a CommonJS module function, so its entry compiles the
+  // file's text as read: wrapping it at start-up made a 0.8 MB string V8 had to copy flat first.
+  // (An early-warm bundle needs no URL of its own: node:url is not loaded for it.)
+  banner: { js: out.endsWith('.bundle.cjs') ? `${MODULE_WRAPPER_START}var __tsrunMetaUrl = require("node:url").pathToFileURL(__filename).href;` : '' },
+  footer: out.endsWith('.bundle.cjs') ? { js: MODULE_WRAPPER_END } : undefined,
 })));
 
 // The code cache: each CLI runs its warm-up command against a throwaway state directory and

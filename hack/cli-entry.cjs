@@ -5,16 +5,22 @@
 // A cache that does not fit this Node (another version or flags) is rejected
 // by V8 and the bundle is compiled as usual.
 const { readFileSync, writeFileSync } = require('node:fs');
-const { wrap } = require('node:module');
+const { join } = require('node:path');
 const { Script } = require('node:vm');
 
 // bin/<cli> puts a "--" before the user's arguments (Node 20 would otherwise take an
 // --env-file among them as its own option): it is not one of them.
 if (process.argv[2] === '--') process.argv.splice(2, 1);
-// A command that starts a container begins a slow kernel wait now, before the bundle loads
-// (src/cli/<cli>/early-warm.ts, built to dist/<cli>.early-warm.cjs).
+// A command that starts a container begins a slow kernel wait now, before the bundle loads: the
+// native addon warms the cgroup migration lock (src/cgroup/lock-warmer.ts says why). Which command
+// lines do is the CLI's rule (src/cli/<cli>/early-warm.ts, built to dist/<cli>.early-warm.cjs).
 try {
-  require(__filename.replace(/\.cjs$/, '.early-warm.cjs')).warmBeforeLoad(process.argv.slice(2));
+  require(__filename.replace(/\.cjs$/, '.early-warm.cjs')).warmBeforeLoad(process.argv.slice(2), () => {
+    if (process.getuid() !== 0) return; // only root moves processes between cgroups
+    // Where src/util/paths.ts finds it: the checkout's build/ beside this dist/.
+    const build = process.env.TSRUN_BUILD_DIR ?? join(__dirname, '..', 'build');
+    require(join(build, 'tsrun_native.node')).warmOwnCgroupLock();
+  });
 } catch {
   // this CLI has none, or it failed: the launcher warms the lock itself, later
 }
@@ -26,7 +32,8 @@ try {
 } catch {
   // no cache: compile from source
 }
-const script = new Script(wrap(readFileSync(bundle, 'utf8')), { filename: bundle, cachedData });
+// The bundle is a module function already (hack/build.mjs): its text compiles as read.
+const script = new Script(readFileSync(bundle, 'utf8'), { filename: bundle, cachedData });
 if (process.env.TSRUN_WRITE_CODE_CACHE === cacheFile) {
   // Build time: the cache is written after a representative command ran, so it
   // also holds the functions that command compiled lazily.
