@@ -29,12 +29,18 @@
 #include <sys/file.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
 #define REWRITE_EVERY_NS (5 * 1000 * 1000L)
+/* Long enough for any container preparation; coolCgroupLock() normally ends it much sooner. */
+#define WARM_AT_MOST_MS 2000
+/* Shared by every tsrun process on the host: only its holder writes, so 50 containers starting
+ * at once do not take the kernel lock 25,000 times a second. */
+#define WRITER_LOCK "/run/tsrun-cgroup-warm.lock"
 
 /* Bumped by every start and stop: a thread runs only while it holds the current generation. */
 static atomic_uint warm_generation;
@@ -81,21 +87,14 @@ static void *warm_main(void *arg) {
 
 /* warmCgroupLock(procsFile, lockFile, maxMs): starts the thread, unless one of the current
  * generation is writing already; false when it could not be started. */
-static napi_value js_warm_cgroup_lock(napi_env env, napi_callback_info info) {
-  napi_value argv[3], result;
-  int64_t max_ms;
+/* Starts a warming thread on procs_file (lock_file "" for none) unless one runs; 1 if one runs now. */
+static int start_warming(const char *procs_file, const char *lock_file, int64_t max_ms) {
   unsigned current = atomic_load(&warm_generation);
-  if (current != 0 && atomic_load(&warm_running) == current) {
-    napi_get_boolean(env, 1, &result);
-    return result;
-  }
+  if (current != 0 && atomic_load(&warm_running) == current) return 1;
   struct warm_job *job = calloc(1, sizeof *job);
-  if (!job) return NULL;
-  if (!get_args(env, info, 3, argv) || !get_string(env, argv[0], job->path, sizeof job->path) ||
-      !get_string(env, argv[1], job->lock_path, sizeof job->lock_path) || !get_int(env, argv[2], &max_ms)) {
-    free(job);
-    return NULL;
-  }
+  if (!job) return 0;
+  snprintf(job->path, sizeof job->path, "%s", procs_file);
+  snprintf(job->lock_path, sizeof job->lock_path, "%s", lock_file);
   clock_gettime(CLOCK_MONOTONIC, &job->deadline);
   job->deadline.tv_sec += max_ms / 1000;
   job->deadline.tv_nsec += (max_ms % 1000) * 1000000L;
@@ -106,11 +105,192 @@ static napi_value js_warm_cgroup_lock(napi_env env, napi_callback_info info) {
   job->generation = atomic_fetch_add(&warm_generation, 1) + 1;
   int started = start_quiet_thread(warm_main, job) == 0;
   if (!started) free(job);
+  return started;
+}
+
+static napi_value js_warm_cgroup_lock(napi_env env, napi_callback_info info) {
+  napi_value argv[3], result;
+  char path[PATH_BUF], lock_path[PATH_BUF];
+  int64_t max_ms;
+  if (!get_args(env, info, 3, argv) || !get_string(env, argv[0], path, sizeof path) ||
+      !get_string(env, argv[1], lock_path, sizeof lock_path) || !get_int(env, argv[2], &max_ms))
+    return NULL;
+  napi_get_boolean(env, start_warming(path, lock_path, max_ms), &result);
+  return result;
+}
+
+/* ---- the procs file of this process's own cgroup, unified hierarchy ------------------ */
+
+/* Reads a whole (proc) file into a NUL-terminated malloc'd buffer; NULL on failure. */
+static char *read_text(const char *path) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return NULL;
+  size_t cap = 16384, len = 0;
+  char *buf = malloc(cap);
+  for (;;) {
+    if (!buf) break;
+    if (len + 1 >= cap) {
+      char *bigger = realloc(buf, cap *= 2);
+      if (!bigger) {
+        free(buf);
+        buf = NULL;
+        break;
+      }
+      buf = bigger;
+    }
+    ssize_t n = read(fd, buf + len, cap - len - 1);
+    if (n < 0) {
+      free(buf);
+      buf = NULL;
+      break;
+    }
+    if (n == 0) {
+      buf[len] = 0;
+      break;
+    }
+    len += (size_t)n;
+  }
+  close(fd);
+  return buf;
+}
+
+static int is_octal(char c) { return c >= '0' && c <= '7'; }
+
+/* Copies a mountinfo path field of length n, decoding its octal escapes (\040 for a space). */
+static void unescape_field(const char *s, size_t n, char *out, size_t cap) {
+  size_t o = 0;
+  for (size_t i = 0; i < n && o + 1 < cap; i++) {
+    if (s[i] == '\\' && i + 3 < n && is_octal(s[i + 1]) && is_octal(s[i + 2]) && is_octal(s[i + 3])) {
+      out[o++] = (char)((s[i + 1] - '0') * 64 + (s[i + 2] - '0') * 8 + (s[i + 3] - '0'));
+      i += 3;
+    } else {
+      out[o++] = s[i];
+    }
+  }
+  out[o] = 0;
+}
+
+/*
+ * The cgroup.procs file of the cgroup this process is in, in the unified (cgroup2) hierarchy:
+ * the "0::PATH" line of /proc/self/cgroup under the cgroup2 mount of /proc/self/mountinfo (the
+ * one at /sys/fs/cgroup, else at /sys/fs/cgroup/unified, else the first; PATH is relative to the
+ * mount's root field). 0 when there is none: no unified hierarchy, or ours is not mounted.
+ * Writing "0" to any other cgroup's file would move the process, hence the care.
+ */
+int own_unified_procs_file(const char *cgroup_text, const char *mountinfo_text, char *out, size_t cap) {
+  const char *line = cgroup_text, *own = NULL;
+  size_t own_len = 0;
+  while (line && *line) {
+    const char *end = strchr(line, '\n');
+    size_t n = end ? (size_t)(end - line) : strlen(line);
+    if (n >= 3 && !strncmp(line, "0::", 3)) {
+      own = line + 3;
+      own_len = n - 3;
+      break;
+    }
+    line = end ? end + 1 : NULL;
+  }
+  if (!own || own_len == 0 || own_len >= PATH_BUF) return 0;
+  char best_point[PATH_BUF] = "", best_root[PATH_BUF] = "";
+  int best_rank = 0; /* 3: /sys/fs/cgroup, 2: /sys/fs/cgroup/unified, 1: elsewhere */
+  for (line = mountinfo_text; line && *line;) {
+    const char *end = strchr(line, '\n');
+    size_t n = end ? (size_t)(end - line) : strlen(line);
+    const char *sep = NULL;
+    for (size_t i = 0; i + 3 <= n; i++)
+      if (!strncmp(line + i, " - ", 3)) {
+        sep = line + i;
+        break;
+      }
+    if (sep && !strncmp(sep + 3, "cgroup2 ", 8)) {
+      /* "<id> <parent> <maj:min> <root> <mount point> ...": fields 4 and 5 */
+      const char *f = line, *fields[5];
+      size_t lens[5];
+      int k = 0;
+      while (k < 5 && f < sep) {
+        const char *sp = memchr(f, ' ', (size_t)(sep - f));
+        if (!sp) sp = sep;
+        fields[k] = f;
+        lens[k] = (size_t)(sp - f);
+        k++;
+        f = sp + 1;
+      }
+      if (k == 5) {
+        char point[PATH_BUF], root[PATH_BUF];
+        unescape_field(fields[4], lens[4], point, sizeof point);
+        unescape_field(fields[3], lens[3], root, sizeof root);
+        int rank = !strcmp(point, "/sys/fs/cgroup") ? 3 : !strcmp(point, "/sys/fs/cgroup/unified") ? 2 : 1;
+        if (rank > best_rank) {
+          best_rank = rank;
+          snprintf(best_point, sizeof best_point, "%s", point);
+          snprintf(best_root, sizeof best_root, "%s", root);
+        }
+      }
+    }
+    line = end ? end + 1 : NULL;
+  }
+  if (!best_rank) return 0;
+  char path[PATH_BUF];
+  memcpy(path, own, own_len);
+  path[own_len] = 0;
+  /* Our cgroup as seen inside the mount: below its root, or not reachable through it. */
+  const char *rel = path;
+  if (strcmp(best_root, "/")) {
+    size_t rl = strlen(best_root);
+    if (strncmp(path, best_root, rl) || (path[rl] != '/' && path[rl] != 0)) return 0;
+    rel = path + rl;
+  }
+  if (!strcmp(rel, "/")) rel = "";
+  int w = snprintf(out, cap, "%s%s/cgroup.procs", best_point, rel);
+  return w > 0 && (size_t)w < cap;
+}
+
+/*
+ * warmOwnCgroupLock([v1ProcsFile]): warms through this process's own cgroup in the unified
+ * hierarchy, else through v1ProcsFile when the caller found its own v1 one (a host without
+ * cgroup2). Loaded before the CLI's bundle (hack/cli-entry.cjs), so it is cheap: no JavaScript.
+ */
+static napi_value js_warm_own_cgroup_lock(napi_env env, napi_callback_info info) {
+  napi_value result, argv[1];
+  size_t argc = 1;
+  char file[PATH_BUF];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
+  char *cgroup_text = read_text("/proc/self/cgroup"), *mountinfo_text = cgroup_text ? read_text("/proc/self/mountinfo") : NULL;
+  int found = mountinfo_text && own_unified_procs_file(cgroup_text, mountinfo_text, file, sizeof file);
+  free(cgroup_text);
+  free(mountinfo_text);
+  if (!found && argc >= 1) {
+    napi_valuetype t;
+    if (napi_typeof(env, argv[0], &t) == napi_ok && t == napi_string) {
+      if (!get_string(env, argv[0], file, sizeof file)) return NULL;
+      found = 1;
+    }
+  }
+  /* One writer at a time on the host (the kernel lock is global); alone where /run is not writable. */
+  int started = found && start_warming(file, access("/run", W_OK) == 0 ? WRITER_LOCK : "", WARM_AT_MOST_MS);
   napi_get_boolean(env, started, &result);
   return result;
 }
 
-/* coolCgroupLock(): the running thread stops after its current write. */
+/* Tests: own_unified_procs_file on given texts; null when there is none. */
+static napi_value js_own_unified_procs_file(napi_env env, napi_callback_info info) {
+  napi_value argv[2], result;
+  if (!get_args(env, info, 2, argv)) return NULL;
+  char *texts[2] = {NULL, NULL};
+  for (int i = 0; i < 2; i++) {
+    size_t len;
+    if (napi_get_value_string_utf8(env, argv[i], NULL, 0, &len) != napi_ok || !(texts[i] = malloc(len + 1))) break;
+    napi_get_value_string_utf8(env, argv[i], texts[i], len + 1, &len);
+  }
+  char file[PATH_BUF];
+  int found = texts[0] && texts[1] && own_unified_procs_file(texts[0], texts[1], file, sizeof file);
+  free(texts[0]);
+  free(texts[1]);
+  if (found) napi_create_string_utf8(env, file, NAPI_AUTO_LENGTH, &result);
+  else napi_get_null(env, &result);
+  return result;
+}
+
 /* Whether a warming thread is writing now (started by this process, through any copy of the module). */
 static napi_value js_cgroup_lock_warming(napi_env env, napi_callback_info info) {
   (void)info;
@@ -132,6 +312,8 @@ void register_cgroup_warm(napi_env env, napi_value exports) {
     {"warmCgroupLock", NULL, js_warm_cgroup_lock, NULL, NULL, NULL, napi_default, NULL},
     {"coolCgroupLock", NULL, js_cool_cgroup_lock, NULL, NULL, NULL, napi_default, NULL},
     {"cgroupLockWarming", NULL, js_cgroup_lock_warming, NULL, NULL, NULL, napi_default, NULL},
+    {"warmOwnCgroupLock", NULL, js_warm_own_cgroup_lock, NULL, NULL, NULL, napi_default, NULL},
+    {"ownUnifiedProcsFile", NULL, js_own_unified_procs_file, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
 }

@@ -49,6 +49,13 @@ export interface NativeAddon {
   coolCgroupLock(): void;
   /** Whether such a thread is writing now (the CLI's entry may have started it before the bundle loaded). */
   cgroupLockWarming(): boolean;
+  /**
+   * warmCgroupLock on this process's own cgroup.procs in the unified hierarchy (else on
+   * v1ProcsFile, if given), with the host-wide writer lock and time limit (cgroup_warm.c).
+   */
+  warmOwnCgroupLock(v1ProcsFile?: string): boolean;
+  /** That file, from /proc/self/cgroup's and /proc/self/mountinfo's texts (null: none); for tests. */
+  ownUnifiedProcsFile(procCgroup: string, mountinfo: string): string | null;
   /** posix_spawn of file; the child's fd i is the caller's fds[i] (-1: /dev/null). Returns the pid (spawn.c). */
   spawnProcess(file: string, argv: string[], fds: number[]): number;
   /** A pipe, both ends close-on-exec: [readFd, writeFd]. */

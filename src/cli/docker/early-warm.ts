@@ -1,13 +1,13 @@
 // Loaded by dist/tsrun.cjs (hack/cli-entry.cjs) before the CLI's bundle, as a small bundle of its
 // own: a command line that will start a container process starts warming the kernel's cgroup
-// migration lock (engine/start-warmup.ts) at once, so that the lock's grace period (~8 ms here)
+// migration lock (cgroup/lock-warmer.ts) at once, so that the lock's grace period (~8 ms here)
 // passes while Node reads, compiles and sets up the bundle. Started from the bundle, it was still
 // running when the container's cgroups were made, and those mkdirs waited for it (the warming
-// write holds cgroup_mutex through the grace period).
-import { warmUpForContainerStart } from '../../engine/start-warmup.js';
+// write holds cgroup_mutex through the grace period). This module only decides; `warm` (the
+// entry's call into the native addon) does it, so that nothing else loads before the bundle.
 import { firstVerb } from '../lazy-verbs.js';
 
 /** `args`: the command line after node and the script. */
-export function warmBeforeLoad(args: string[]): void {
-  if (['run', 'start', 'restart', 'exec'].includes(firstVerb(args, ['--root', '--runroot']) ?? '')) warmUpForContainerStart();
+export function warmBeforeLoad(args: string[], warm: () => void): void {
+  if (['run', 'start', 'restart', 'exec'].includes(firstVerb(args, ['--root', '--runroot']) ?? '')) warm();
 }
