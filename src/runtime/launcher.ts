@@ -18,7 +18,7 @@ import { helperPath } from '../util/paths.js';
 import { parseSignal } from '../util/signals.js';
 import { crashPoint } from '../util/crash-point.js';
 import { withDefaultDeviceRules, compileExecPlan, compilePlan, encodePlan, NS_PROC_NAME, parseProcLimits, SETNS_ORDER, type MonitorConfig, type PlanStep } from './plan.js';
-import { compileSeccomp } from './seccomp.js';
+import { cachedSeccompProgram } from './seccomp-cache.js';
 import { errorForFailure, execFailureExitCode, isExecFailure, StatusDecoder, type ExitFile, type StatusMessage } from './report.js';
 import { hasStartGateHooks, runHooks } from './hooks.js';
 import type { ExitHandoff } from './exit-handoff.js';
@@ -200,6 +200,11 @@ export class Launcher implements ContainerLauncher {
     return new ContainerDir(this.stateRoot, id);
   }
 
+  /** Compiled seccomp programs (seccomp-cache.ts); no container id starts with a dot. */
+  private seccompCacheDir(): string {
+    return join(this.stateRoot, '.seccomp');
+  }
+
   async create(id: string, bundle: string, opts: LaunchOptions): Promise<void> {
     const { spawned, spec } = await this.createContainer(id, bundle, opts, true);
     spawned.reader.close();
@@ -347,7 +352,7 @@ export class Launcher implements ContainerLauncher {
       if (opts.noMonitor && spec.process?.terminal && !opts.consoleSocket) {
         throw new LaunchError('process.terminal is true: a detached container needs --console-socket to receive its terminal', 'console');
       }
-      const seccomp = spec.linux?.seccomp ? compileSeccomp(spec.linux.seccomp) : undefined;
+      const seccomp = spec.linux?.seccomp ? cachedSeccompProgram(this.seccompCacheDir(), spec.linux.seccomp) : undefined;
       const steps = compilePlan(
         spec,
         monitor,
@@ -729,7 +734,7 @@ export class Launcher implements ContainerLauncher {
     const cgroupProcs = rec.cgroupsPath ? openCgroup(rec.cgroupsPath).procsFiles() : [];
     // An exec'd process is confined like the container's own (as runc does).
     const profile = readSpecIfPresent(rec.bundle)?.linux?.seccomp;
-    const seccomp = profile ? compileSeccomp(profile) : undefined;
+    const seccomp = profile ? cachedSeccompProgram(this.seccompCacheDir(), profile) : undefined;
     const steps = compileExecPlan(proc, monitor, join, { hardLimits: callerHardLimits(), cgroupProcs }, seccomp);
     let spawned: Spawned | undefined;
     try {

@@ -285,74 +285,65 @@ function rangesOf(rules: Rule[], defaultAction: number): NrRange[] {
   return ranges;
 }
 
-/** The rules of one number: A holds an argument after a failed test, and the number is known here. */
-function emitLeaf(e: Emitter, outcome: Outcome, defaultAction: number): void {
-  if ('action' in outcome) {
-    e.ret(outcome.action);
-    return;
-  }
-  for (const r of outcome.rules) {
+/** The rules of one number in profile order (A holds an argument after a failed test; the number is known). */
+function emitNumberRules(e: Emitter, rules: Rule[], defaultAction: number): void {
+  for (const r of rules) {
     const next = e.label();
     for (const c of r.conds) emitCond(e, c, next);
     e.ret(r.action);
     e.place(next);
   }
-  if (outcome.rules[outcome.rules.length - 1]!.conds.length > 0) e.ret(defaultAction);
+  if (rules[rules.length - 1]!.conds.length > 0) e.ret(defaultAction);
 }
 
 const MAX_COND_JUMP = 255;
 
 /**
- * A binary search on the syscall number (in A) over a run of ranges: a few comparisons per call
+ * A binary search on the syscall number (in A) over the ranges: a few comparisons per call
  * instead of one per listed syscall (Docker's profile lists ~350), which the kernel pays at every
  * system call of the container. The lower half follows each comparison; the upper half is
  * reached by the comparison's own jump when the lower half is short enough, else through a ja.
+ * Every leaf in the tree is one instruction (a ret, or a ja to a number's rules, placed after
+ * the tree), so a subtree's size follows from its number of ranges alone.
  */
-class RangeSearch {
-  private readonly sizes = new Map<string, number>();
-
-  constructor(private readonly ranges: NrRange[], private readonly defaultAction: number) {}
-
-  emit(e: Emitter, lo = 0, hi = this.ranges.length - 1): void {
+function emitRules(e: Emitter, rules: Rule[], defaultAction: number): void {
+  const ranges = rangesOf(rules, defaultAction);
+  const outOfLine: { label: string; rules: Rule[] }[] = [];
+  const treeSize = (lo: number, hi: number): number => {
+    if (lo === hi) return 1;
+    const mid = (lo + hi + 1) >> 1;
+    const lower = treeSize(lo, mid - 1);
+    return (lower <= MAX_COND_JUMP ? 1 : 2) + lower + treeSize(mid, hi);
+  };
+  const emitTree = (lo: number, hi: number): void => {
     if (lo === hi) {
-      emitLeaf(e, this.ranges[lo]!.outcome, this.defaultAction);
+      const outcome = ranges[lo]!.outcome;
+      if ('action' in outcome) {
+        e.ret(outcome.action);
+      } else {
+        const label = e.label();
+        outOfLine.push({ label, rules: outcome.rules });
+        e.jump(label);
+      }
       return;
     }
     const mid = (lo + hi + 1) >> 1;
     const upper = e.label();
-    if (this.size(lo, mid - 1) <= MAX_COND_JUMP) {
-      e.emit(BPF.JGE_K, this.ranges[mid]!.first, upper, 0);
+    if (treeSize(lo, mid - 1) <= MAX_COND_JUMP) {
+      e.emit(BPF.JGE_K, ranges[mid]!.first, upper, 0);
     } else {
-      e.emit(BPF.JGE_K, this.ranges[mid]!.first, 0, 1);
+      e.emit(BPF.JGE_K, ranges[mid]!.first, 0, 1);
       e.jump(upper);
     }
-    this.emit(e, lo, mid - 1);
+    emitTree(lo, mid - 1);
     e.place(upper);
-    this.emit(e, mid, hi);
+    emitTree(mid, hi);
+  };
+  emitTree(0, ranges.length - 1);
+  for (const { label, rules: numberRules } of outOfLine) {
+    e.place(label);
+    emitNumberRules(e, numberRules, defaultAction);
   }
-
-  /** How many instructions emit(lo, hi) writes. */
-  private size(lo: number, hi: number): number {
-    const key = `${lo}-${hi}`;
-    let n = this.sizes.get(key);
-    if (n !== undefined) return n;
-    if (lo === hi) {
-      const probe = new Emitter();
-      emitLeaf(probe, this.ranges[lo]!.outcome, this.defaultAction);
-      n = probe.insns.length;
-    } else {
-      const mid = (lo + hi + 1) >> 1;
-      const lower = this.size(lo, mid - 1);
-      n = (lower <= MAX_COND_JUMP ? 1 : 2) + lower + this.size(mid, hi);
-    }
-    this.sizes.set(key, n);
-    return n;
-  }
-}
-
-/** Rules of one architecture; A holds the syscall number on entry. */
-function emitRules(e: Emitter, rules: Rule[], defaultAction: number): void {
-  new RangeSearch(rangesOf(rules, defaultAction), defaultAction).emit(e);
 }
 
 /** The BPF program of a profile, as instructions (for tests) . */
