@@ -990,11 +990,14 @@ export class Containers {
       await waitUntil(() => this.state(record).status !== 'running', 10_000);
       this.noteDie(record);
     }
+    let launcherKnewIt = true;
     await launcher.delete(record.id, true).catch((err) => {
       if (!(err instanceof NotFoundError)) throw err;
+      launcherKnewIt = false;
     });
-    // A kill -9 of tsrun between creating the cgroup and writing the launcher's state leaves a cgroup no launcher knows.
-    removeCgroupOf(this.specIfPresent(record));
+    // A kill -9 of tsrun between creating the cgroup and writing the launcher's state leaves a cgroup no launcher knows
+    // (one that knew the container removed its cgroup with it).
+    if (!launcherKnewIt) removeCgroupOf(this.specIfPresent(record));
     await detachNetwork(this.ctx, record.id);
     unmountRootfs(this.store.paths(record.id).rootfs);
     if (stored.restartBackoff) forgetBackoff(this.ctx, record.id, stored.restartBackoff.restartAt);

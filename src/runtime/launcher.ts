@@ -320,6 +320,7 @@ export class Launcher implements ContainerLauncher {
         rec.cgroupsPath = spec.linux.cgroupsPath;
         cgroup = openCgroup(spec.linux.cgroupsPath);
         for (const w of cgroup.create()) opts.onWarning?.(w);
+        crashPoint('after-cgroup-create');
         const resources = withDefaultDeviceRules(spec.linux.resources ?? {}, spec.linux.devices);
         for (const w of cgroup.apply(resources)) opts.onWarning?.(w);
         cgroupProcs = cgroup.procsFiles();

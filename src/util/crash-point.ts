@@ -9,8 +9,10 @@
 //                        (and filled by copy-up), the container is not started yet
 //   after-container-exit foreground run: the monitor has exited, the container's exit is
 //                        neither recorded nor acted on (--rm) yet
+//   after-cgroup-create  launcher: the container's cgroup exists, the launcher's state
+//                        that names it does not yet
 
-export type CrashPoint = 'after-volume-mount' | 'after-container-exit';
+export type CrashPoint = 'after-volume-mount' | 'after-container-exit' | 'after-cgroup-create';
 
 export const CRASH_AT_ENV = 'TSRUN_TEST_CRASH_AT';
 

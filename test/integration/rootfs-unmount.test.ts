@@ -5,7 +5,7 @@
 // (no exit command) are unmounted by stop. Real containers from the project's busybox image,
 // pulled from the real docker-registry on 127.0.0.1. Run as root under the integration lock.
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -194,6 +194,19 @@ describe('after a kill -9', () => {
     const rootfs = rootfsOf('crashed');
     ok(['rm', '-f', 'crashed']);
     expect(readFileSync('/proc/self/mountinfo', 'utf8')).not.toContain(` ${rootfs} `);
+  });
+
+  it('of a start between making the cgroup and recording it: rm removes the cgroup no launcher state names', () => {
+    ok(['create', '--name', 'cgcrash', '--network', 'none', image, 'true']);
+    const id = inspect('cgcrash', '{{.Id}}');
+    // Its directory in every hierarchy: /sys/fs/cgroup/tsrun/<id> (cgroup2), /sys/fs/cgroup/<hierarchy>/tsrun/<id> (v1, hybrid).
+    const cgroupDirs = () =>
+      [join('/sys/fs/cgroup', 'tsrun', id), ...readdirSync('/sys/fs/cgroup').map((h) => join('/sys/fs/cgroup', h, 'tsrun', id))].filter((d) => existsSync(d));
+    const killed = cli.run(['start', 'cgcrash'], { env: { TSRUN_TEST_CRASH_AT: 'after-cgroup-create' } });
+    expect(killed.code).not.toBe(0);
+    expect(cgroupDirs().length).toBeGreaterThan(0); // as the kill left it
+    ok(['rm', '-f', 'cgcrash']);
+    expect(cgroupDirs()).toEqual([]);
   });
 });
 
