@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { CannotInvokeError, CommandNotFoundError, ConflictError, NotFoundError, StateError, UsageError } from '../errors.js';
 import type { ImageConfig } from '../oci/image.js';
 import type { Process, Spec, State } from '../oci/runtime.js';
-import { writeJsonAtomic } from '../util/fs.js';
+import { writeFileAtomic } from '../util/fs.js';
 import { parseSignal } from '../util/signals.js';
 import type { EngineContext } from './context.js';
 import { ContainerStore, randomName, type ContainerMount, type ContainerRecord, type ContainerState, type RestartPolicy } from './container-store.js';
@@ -361,7 +361,8 @@ export class Containers {
   /** Mounts the rootfs, prepares the network and writes bundle/config.json. */
   private async prepareBundle(record: ContainerRecord, imageConfig: ImageConfig, opts: RunOptions, command: string[], publishFlags: string[]): Promise<void> {
     const paths = this.store.paths(record.id);
-    this.mountRootfsOf(record);
+    // Its directories were made a moment ago: nothing is mounted there (no mount table read).
+    mountRootfs(record.lowerDirs, paths.upper, paths.work, paths.rootfs, { volatile: record.hostConfig.autoRemove });
     // Docker's copy-up: an empty volume takes the image's content at its path (unless nocopy).
     const volumes = new Volumes(this.ctx);
     for (const m of opts.mounts ?? []) {
@@ -393,7 +394,8 @@ export class Containers {
       paths.rootfs,
     );
     if (isLoopbackOnly(opts)) spec.annotations = { ...spec.annotations, [LOOPBACK_UP_ANNOTATION]: 'true' };
-    writeJsonAtomic(join(paths.bundle, 'config.json'), spec);
+    // Compact: V8's JSON.stringify has a fast path only without indentation (~0.8 ms for a spec with its seccomp profile).
+    writeFileAtomic(join(paths.bundle, 'config.json'), JSON.stringify(spec));
   }
 
   private specIfPresent(record: ContainerRecord): Spec | undefined {

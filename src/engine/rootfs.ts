@@ -8,11 +8,24 @@
 // it for their duration; they hold its use lock (shared) meanwhile, which the
 // unmount at stop tries exclusively and, failing, leaves to them. The use
 // lock's file goes with the container (by rm, or by the last cp or export).
-import { join } from 'node:path';
+import { statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { FileLock } from '../util/lock.js';
 import { isMountPoint, mountOverlay, unmount, type OverlayOptions } from '../snapshot/overlay.js';
 
-export const isMounted = (path: string): boolean => isMountPoint(path);
+/**
+ * Whether the rootfs is mounted. Mounted, its overlay has a device of its own: two stats answer,
+ * where reading the mount table costs ~0.5 ms; the table decides only when the devices agree.
+ */
+export const isMounted = (path: string): boolean => onOtherDevice(path) || isMountPoint(path);
+
+function onOtherDevice(path: string): boolean {
+  try {
+    return statSync(path).dev !== statSync(dirname(path)).dev;
+  } catch {
+    return false;
+  }
+}
 
 export function mountRootfs(lowerDirs: string[], upper: string, work: string, target: string, opts: OverlayOptions = {}): void {
   mountOverlay(lowerDirs, upper, work, target, opts);

@@ -137,7 +137,7 @@ export function mountPoints(mountinfo?: string): string[] {
   const out: string[] = [];
   for (const line of text.split('\n')) {
     const f = line.split(' ');
-    if (f.length > 4) out.push(unescapeMountinfo(f[4]!));
+    if (f.length > 4) out.push(f[4]!.includes('\\') ? unescapeMountinfo(f[4]!) : f[4]!);
   }
   return out;
 }
@@ -148,7 +148,7 @@ export function isMountPoint(path: string, mountinfo?: string): boolean {
   if (points.includes(plain)) return true;
   // mountinfo shows resolved paths: a --root under a symlinked directory differs in spelling.
   try {
-    const real = realpathSync(plain);
+    const real = realpathSync.native(plain); // one call, not Node's lstat of every component
     return real !== plain && points.includes(real);
   } catch {
     return false;

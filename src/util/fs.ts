@@ -1,12 +1,17 @@
 // Small filesystem helpers that make writes atomic: readers see the old file
 // or the new one, never a half-written one, even after kill -9.
 import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
-import { randomHex } from './random.js';
 import { basename, dirname, join } from 'node:path';
 
-/** A temp name beside `path`, so the final rename stays on one filesystem. */
+let tempCount = 0;
+
+/**
+ * A temp name beside `path`, so the final rename stays on one filesystem. The pid and a count
+ * make it unique among live processes (no random bytes: opening /dev/urandom for each write
+ * cost ~50 us); one a killed process left behind is truncated by its reuser.
+ */
 export function tempPathFor(path: string): string {
-  return join(dirname(path), `.tmp-${basename(path)}-${process.pid}-${randomHex(4)}`);
+  return join(dirname(path), `.tmp-${basename(path)}-${process.pid}-${++tempCount}`);
 }
 
 export interface AtomicWriteOptions {
