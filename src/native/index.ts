@@ -93,8 +93,15 @@ export const MNT_DETACH = 0x2;
 
 let addon: NativeAddon | undefined;
 
+/**
+ * The CommonJS bundle's own require (a module made from import.meta.url costs ~0.1 ms at start-up),
+ * else one for this ES module. (An ES bundle's stand-in `require` has no cache and cannot load files.)
+ */
+const moduleRequire = (): NodeRequire =>
+  typeof require === 'function' && typeof require.cache === 'object' ? require : createRequire(import.meta.url);
+
 export function native(): NativeAddon {
-  if (!addon) addon = createRequire(import.meta.url)(nativeAddonPath()) as NativeAddon;
+  if (!addon) addon = moduleRequire()(nativeAddonPath()) as NativeAddon;
   return addon;
 }
 
@@ -119,7 +126,7 @@ export function nativeIfLoaded(): NativeAddon | undefined {
   } catch {
     return undefined; // not built
   }
-  addon = createRequire(import.meta.url).cache[path]?.exports as NativeAddon | undefined;
+  addon = moduleRequire().cache[path]?.exports as NativeAddon | undefined;
   return addon;
 }
 

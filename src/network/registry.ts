@@ -43,8 +43,9 @@ export interface NetworkDefinition {
 export const RESERVED_NETWORK_NAMES = new Set(['bridge', 'host', 'none', 'default', 'tsrun']);
 
 /** The first subnet automatic choice tries, and how far it goes: 10.89.0.0/24 up to 10.127.255.0/24. */
-const AUTO_FIRST = parseIPv4('10.89.0.0');
-const AUTO_LAST = parseIPv4('10.127.255.0');
+// The range of automatic subnets, 10.89.0.0/24 to 10.127.255.0/24 (numbers, not parsed at every start).
+const AUTO_FIRST = (10 << 24) + (89 << 16);
+const AUTO_LAST = (10 << 24) + (127 << 16) + (255 << 8);
 
 export function networkStateBase(): string {
   return process.env.TSRUN_NETWORK_STATE ?? '/run/tsrun-networks';

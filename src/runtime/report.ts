@@ -15,10 +15,11 @@ export type StatusMessage =
   | { kind: 'started' }
   | ({ kind: 'error' } & StepFailure);
 
-const ERRNO_NAMES = new Map<number, string>(Object.entries(constants.errno).map(([name, n]) => [n as number, name]));
+let errnoNames: Map<number, string> | undefined; // made on first use: not at every start
 
 export function errnoName(n: number): string {
-  return ERRNO_NAMES.get(n) ?? `errno ${n}`;
+  errnoNames ??= new Map<number, string>(Object.entries(constants.errno).map(([name, errno]) => [errno as number, name]));
+  return errnoNames.get(n) ?? `errno ${n}`;
 }
 
 /** Steps whose failure means the command itself could not be run. */

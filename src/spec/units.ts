@@ -55,8 +55,8 @@ export function parseCpuList(value: string, flag: string): string {
   return text;
 }
 
-/** Signal names Node knows for this platform, e.g. SIGTERM -> 15. */
-const SIGNALS = constants.signals as Record<string, number>;
+/** Signal names Node knows for this platform, e.g. SIGTERM -> 15 (asked when needed: node:os loads on first use). */
+const signals = (): Record<string, number> => constants.signals as Record<string, number>;
 
 /**
  * A signal given as a name ("TERM", "SIGTERM", "sigterm") or number ("15"),
@@ -68,19 +68,20 @@ export function parseSignal(value: string, flag = '--stop-signal'): string {
   if (/^\d+$/.test(text)) {
     const n = Number(text);
     if (n < 1 || n > 64) throw new UsageError(`invalid value "${value}" for ${flag}: signal number must be between 1 and 64`);
-    const name = Object.keys(SIGNALS).find((k) => SIGNALS[k] === n && k !== 'SIGIOT' && k !== 'SIGPOLL');
+    const all = signals();
+    const name = Object.keys(all).find((k) => all[k] === n && k !== 'SIGIOT' && k !== 'SIGPOLL');
     return name ?? String(n);
   }
   const upper = text.toUpperCase();
   const name = upper.startsWith('SIG') ? upper : `SIG${upper}`;
-  if (!(name in SIGNALS)) throw new UsageError(`invalid value "${value}" for ${flag}: unknown signal`);
+  if (!(name in signals())) throw new UsageError(`invalid value "${value}" for ${flag}: unknown signal`);
   return name;
 }
 
 /** The number of a canonical signal name from parseSignal. */
 export function signalNumber(name: string): number {
   if (/^\d+$/.test(name)) return Number(name);
-  const n = SIGNALS[name];
+  const n = signals()[name];
   if (n === undefined) throw new UsageError(`unknown signal "${name}"`);
   return n;
 }

@@ -6,9 +6,12 @@ import { fileURLToPath } from 'node:url';
 
 let root: string | undefined;
 
+/** This module's directory: the bundle's own __dirname (no URL made and parsed at start-up), else from import.meta.url. */
+const moduleDir = (): string => (typeof __dirname === 'string' ? __dirname : dirname(fileURLToPath(import.meta.url)));
+
 export function projectRoot(): string {
   if (root) return root;
-  let dir = dirname(fileURLToPath(import.meta.url));
+  let dir = moduleDir();
   for (;;) {
     if (existsSync(join(dir, 'package.json'))) return (root = dir);
     const up = dirname(dir);
