@@ -19,8 +19,21 @@ export function makeContext(root?: string, runroot?: string): EngineContext {
   };
 }
 
+export type Layout = ReturnType<typeof makeLayout>;
+
+// Asked for ~100 times by one run: path.join is JavaScript that runs cold (~1 ms in all).
+const layouts = new WeakMap<EngineContext, { root: string; runroot: string; layout: Layout }>();
+
 /** The fixed layout under root and runroot, in one place. */
-export function layout(ctx: EngineContext) {
+export function layout(ctx: EngineContext): Layout {
+  const known = layouts.get(ctx);
+  if (known && known.root === ctx.root && known.runroot === ctx.runroot) return known.layout;
+  const made = Object.freeze(makeLayout(ctx));
+  layouts.set(ctx, { root: ctx.root, runroot: ctx.runroot, layout: made });
+  return made;
+}
+
+function makeLayout(ctx: EngineContext) {
   return {
     /** Content-addressed blobs and the ingest dir (store/). */
     content: join(ctx.root, 'content'),
