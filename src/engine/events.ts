@@ -5,6 +5,7 @@
 import { appendFileSync, mkdirSync, renameSync, statSync, watch } from 'node:fs';
 import { join } from 'node:path';
 import { readCompleteLines } from '../util/lines.js';
+import { ensureDir } from '../util/fs.js';
 import type { EngineContext } from './context.js';
 
 export type EventType = 'container' | 'image' | 'volume' | 'network';
@@ -74,7 +75,7 @@ export function recordEvent(ctx: EngineContext, type: EventType, action: string,
     let line = `${eventJson(ev)}\n`;
     if (Buffer.byteLength(line) > MAX_LINE) line = `${eventJson({ ...ev, Actor: { ID: actorId, Attributes: {} } })}\n`;
     const path = eventsPath(ctx);
-    mkdirSync(join(ctx.runroot, 'events'), { recursive: true });
+    ensureDir(join(ctx.runroot, 'events'));
     rotateIfFull(path);
     appendFileSync(path, line);
   } catch {

@@ -33,7 +33,7 @@ export function mountRootfs(lowerDirs: string[], upper: string, work: string, ta
 
 /** Unmounts if mounted; idempotent (rm after a crash or a reboot). */
 export function unmountRootfs(target: string): void {
-  if (isMountPoint(target)) unmount(target);
+  if (isMounted(target)) unmount(target);
 }
 
 function useLockPath(locksDir: string, id: string): string {

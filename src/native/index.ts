@@ -7,6 +7,8 @@ import { nativeAddonPath } from '../util/paths.js';
 export interface NativeAddon {
   /** Returns false when LOCK_NB is set and another holder has the lock. */
   flock(fd: number, op: number): boolean;
+  /** Whether `path` names the file open on `fd` (same device and inode); false when it is gone. */
+  namesFile(path: string, fd: number): boolean;
   mknod(path: string, mode: number, major: number, minor: number): void;
   lsetxattr(path: string, name: string, value: Buffer): void;
   /** null when the attribute is absent. */

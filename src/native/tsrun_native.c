@@ -92,6 +92,24 @@ static napi_value js_flock(napi_env env, napi_callback_info info) {
   return result;
 }
 
+/* namesFile(path, fd) -> whether path names the file open on fd (same device and inode); false
+ * when path is gone. Two stats in C: from JavaScript each builds a Stats object (~50 us cold). */
+static napi_value js_names_file(napi_env env, napi_callback_info info) {
+  napi_value argv[2], result;
+  char path[PATH_BUF];
+  int64_t fd;
+  if (!get_args(env, info, 2, argv) || !get_string(env, argv[0], path, sizeof path) || !get_int(env, argv[1], &fd)) return NULL;
+  struct stat held, current;
+  if (fstat((int)fd, &held) < 0) return throw_errno(env, errno, "fstat", NULL);
+  if (stat(path, &current) < 0) {
+    if (errno != ENOENT && errno != ENOTDIR) return throw_errno(env, errno, "stat", path);
+    napi_get_boolean(env, false, &result);
+    return result;
+  }
+  napi_get_boolean(env, held.st_dev == current.st_dev && held.st_ino == current.st_ino, &result);
+  return result;
+}
+
 /* mknod(path, mode, major, minor): mode includes the file type bits. */
 static napi_value js_mknod(napi_env env, napi_callback_info info) {
   napi_value argv[4];
@@ -300,6 +318,7 @@ static napi_value js_drop_cached_pages(napi_env env, napi_callback_info info) {
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
     {"flock", NULL, js_flock, NULL, NULL, NULL, napi_default, NULL},
+    {"namesFile", NULL, js_names_file, NULL, NULL, NULL, napi_default, NULL},
     {"mknod", NULL, js_mknod, NULL, NULL, NULL, napi_default, NULL},
     {"lsetxattr", NULL, js_lsetxattr, NULL, NULL, NULL, napi_default, NULL},
     {"lgetxattr", NULL, js_lgetxattr, NULL, NULL, NULL, napi_default, NULL},

@@ -5,7 +5,7 @@
 // every acquirer checks, once flock succeeded, that the path still names the file it locked:
 // one who opened the file before its removal and got the lock after it holds a deleted inode
 // that a newcomer at the path would not see, so it lets go and starts again on the current file.
-import { closeSync, fstatSync, openSync, statSync, unlinkSync, constants } from 'node:fs';
+import { closeSync, openSync, unlinkSync, constants } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { LOCK_EX, LOCK_NB, LOCK_SH, LOCK_UN, native } from '../native/index.js';
 
@@ -110,14 +110,5 @@ export class FileLock {
 
 /** Whether `path` still names the file open on `fd` (not removed, nor replaced by another). */
 function pathNamesFile(path: string, fd: number): boolean {
-  const held = fstatSync(fd);
-  let current;
-  try {
-    current = statSync(path);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ENOTDIR') return false;
-    throw err;
-  }
-  return held.ino === current.ino && held.dev === current.dev;
+  return native().namesFile(path, fd);
 }

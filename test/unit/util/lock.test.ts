@@ -17,6 +17,7 @@ vi.mock('../../../src/native/index.js', async (importOriginal) => {
       step?.(fd, op);
       return real.native().flock(fd, op);
     },
+    namesFile: (p: string, fd: number): boolean => real.native().namesFile(p, fd),
   };
   return { ...real, native: () => wrapped };
 });
