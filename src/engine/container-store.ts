@@ -7,7 +7,7 @@
 // A container directory appears by rename from a temp name, so a crash leaves
 // either nothing or a whole container; a name whose target is gone is free again.
 import { randomHex } from '../util/random.js';
-import { rmSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { RecordDirs } from './record-dirs.js';
 import { layout, type EngineContext } from './context.js';
@@ -136,18 +136,33 @@ export class ContainerStore extends RecordDirs<ContainerRecord> {
     return join(this.dir, id);
   }
 
+  /**
+   * A container's files. Its directory is also its OCI bundle (config.json beside rootfs/) and
+   * holds the hostname, hosts and resolv.conf it mounts: each directory more costs a mkdir at
+   * create and a rmdir at removal (~0.25 ms on a disk mounted with discard). Containers made
+   * before this layout keep theirs: a bundle/ and an etc/ subdirectory.
+   */
   paths(id: string) {
     const dir = this.containerDir(id);
+    const nested = this.hasNestedLayout(dir);
     return {
       dir,
       record: join(dir, 'record.json'),
-      bundle: join(dir, 'bundle'),
+      bundle: nested ? join(dir, 'bundle') : dir,
       rootfs: join(dir, 'rootfs'),
       upper: join(dir, 'upper'),
       work: join(dir, 'work'),
       log: join(dir, 'container.log'),
-      etc: join(dir, 'etc'),
+      etc: nested ? join(dir, 'etc') : dir,
     };
+  }
+
+  private readonly nestedLayouts = new Map<string, boolean>();
+
+  private hasNestedLayout(dir: string): boolean {
+    let nested = this.nestedLayouts.get(dir);
+    if (nested === undefined) this.nestedLayouts.set(dir, (nested = existsSync(join(dir, 'bundle'))));
+    return nested;
   }
 
   /** Writes a new container directory: filled by `fill` under a temp name, then renamed into place. */

@@ -291,7 +291,7 @@ export class Containers {
         record.mounts = [];
         await this.resolveMounts(volumes, opts.mounts ?? [], record.mounts);
         this.store.create(record, (tmp) => {
-          for (const d of ['upper', 'work', 'rootfs', 'bundle']) mkdirSync(join(tmp, d));
+          for (const d of ['upper', 'work', 'rootfs']) mkdirSync(join(tmp, d));
         });
       } catch (err) {
         volumeLease.release();
@@ -358,7 +358,7 @@ export class Containers {
     }
   }
 
-  /** Mounts the rootfs, prepares the network and writes bundle/config.json. */
+  /** Mounts the rootfs, prepares the network and writes the bundle's config.json. */
   private async prepareBundle(record: ContainerRecord, imageConfig: ImageConfig, opts: RunOptions, command: string[], publishFlags: string[]): Promise<void> {
     const paths = this.store.paths(record.id);
     // Its directories were made a moment ago: nothing is mounted there (no mount table read).

@@ -5,7 +5,7 @@
 // (no exit command) are unmounted by stop. Real containers from the project's busybox image,
 // pulled from the real docker-registry on 127.0.0.1. Run as root under the integration lock.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -207,6 +207,34 @@ describe('after a kill -9', () => {
     expect(cgroupDirs().length).toBeGreaterThan(0); // as the kill left it
     ok(['rm', '-f', 'cgcrash']);
     expect(cgroupDirs()).toEqual([]);
+  });
+});
+
+describe('a container made before the flat layout', () => {
+  it('(its bundle and etc files in bundle/ and etc/) starts, runs with its files, and rm removes it all', () => {
+    ok(['create', '--name', 'oldlayout', '--hostname', 'oldhost', '--network', 'none', image, 'sh', '-c', 'cat /etc/hostname; head -1 /etc/hosts']);
+    const dir = join(cli.root, 'containers', inspect('oldlayout', '{{.Id}}'));
+    // What an older tsrun wrote: config.json in bundle/, its mounts' sources in etc/.
+    mkdirSync(join(dir, 'bundle'));
+    mkdirSync(join(dir, 'etc'));
+    for (const f of ['hostname', 'hosts', 'resolv.conf']) renameSync(join(dir, f), join(dir, 'etc', f));
+    const spec = readFileSync(join(dir, 'config.json'), 'utf8');
+    writeFileSync(join(dir, 'bundle', 'config.json'), spec.replaceAll(`"${dir}/hostname"`, `"${dir}/etc/hostname"`).replaceAll(`"${dir}/hosts"`, `"${dir}/etc/hosts"`).replaceAll(`"${dir}/resolv.conf"`, `"${dir}/etc/resolv.conf"`));
+    rmSync(join(dir, 'config.json'));
+    const r = cli.run(['start', '-a', 'oldlayout']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toBe('oldhost\n127.0.0.1\tlocalhost\n');
+    ok(['rm', 'oldlayout']);
+    expect(existsSync(dir)).toBe(false);
+  });
+
+  it('a new one keeps its config.json and etc files in its own directory', () => {
+    ok(['create', '--name', 'newlayout', '--network', 'none', image, 'true']);
+    const dir = join(cli.root, 'containers', inspect('newlayout', '{{.Id}}'));
+    const files = readdirSync(dir);
+    expect(files).toEqual(expect.arrayContaining(['config.json', 'hostname', 'hosts', 'record.json', 'resolv.conf', 'rootfs', 'upper', 'work']));
+    expect(files.filter((f) => f === 'bundle' || f === 'etc')).toEqual([]);
+    ok(['rm', 'newlayout']);
   });
 });
 
