@@ -623,13 +623,23 @@ export class Containers {
    * Resolves once the launcher shows the container (then it counts as live: the exit
    * handlers leave its rootfs and volumes mounted) or its start settled, whichever first.
    */
-  private async untilLiveOrSettled(record: ContainerRecord, starting: Promise<unknown>): Promise<void> {
-    let settled = false;
-    const done = starting.then(
-      () => (settled = true),
-      () => (settled = true),
-    );
-    await Promise.race([done, waitUntil(() => settled || this.isLive(record), 120_000, 10)]);
+  private untilLiveOrSettled(record: ContainerRecord, starting: Promise<unknown>): Promise<void> {
+    return new Promise((resolve) => {
+      const deadline = Date.now() + 120_000;
+      let timer: NodeJS.Timeout | undefined;
+      // The poll's timer goes with the first answer: left running, it kept a quick container's
+      // `run` alive for the rest of its 10 ms after everything was done.
+      const finish = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      starting.then(finish, finish);
+      const poll = () => {
+        if (this.isLive(record) || Date.now() >= deadline) finish();
+        else timer = setTimeout(poll, 10);
+      };
+      poll();
+    });
   }
 
   /** Mounts the container's overlay rootfs unless it is. Callers hold the container's lock (or create it, at create). */
