@@ -28,7 +28,10 @@ if (!nodeInclude) {
   process.exit(1);
 }
 run(cc, ['-O2', '-Wall', '-Wextra', '-Wno-unused-parameter', '-shared', '-fPIC', `-I${nodeInclude}`,
-  '-DNODE_GYP_MODULE_NAME=tsrun_native', '-pthread', '-o', join(build, 'tsrun_native.node'), 'src/native/tsrun_native.c', 'src/native/node_writer.c', 'src/native/remove_tree.c', 'src/native/cgroup_warm.c', 'src/native/spawn.c']);
+  '-DNODE_GYP_MODULE_NAME=tsrun_native', '-pthread', '-o', join(build, 'tsrun_native.node'), 'src/native/tsrun_native.c', 'src/native/node_writer.c', 'src/native/remove_tree.c', 'src/native/cgroup_warm.c', 'src/native/cgroup_own.c', 'src/native/spawn.c']);
+// The cgroup lock's head start, which bin/tsrun runs before Node starts (src/native/cgroup_warm_main.c).
+// Static, as the helper: no dynamic loader to run on the way to its first write.
+run(cc, ['-O2', '-Wall', '-Wextra', '-static', '-o', join(build, 'tsrun-cgroup-warm'), 'src/native/cgroup_warm_main.c', 'src/native/cgroup_own.c']);
 
 // The C helper has its own Makefile so its flags stay next to its code.
 if (existsSync(join(root, 'src/helper/Makefile'))) {

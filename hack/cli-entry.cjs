@@ -11,15 +11,26 @@ const { Script } = require('node:vm');
 // bin/<cli> puts a "--" before the user's arguments (Node 20 would otherwise take an
 // --env-file among them as its own option): it is not one of them.
 if (process.argv[2] === '--') process.argv.splice(2, 1);
+// bin/<cli> may have started the cgroup lock's head start (src/native/cgroup_warm_main.c), a
+// child of ours since its shell exec'd Node: reaped by a thread of the addon when it ends.
+const warmer = Number(process.env.TSRUN_CGROUP_WARMER);
+delete process.env.TSRUN_CGROUP_WARMER; // not our children's
+const addon = () => require(join(process.env.TSRUN_BUILD_DIR ?? join(__dirname, '..', 'build'), 'tsrun_native.node'));
+if (Number.isInteger(warmer) && warmer > 0) {
+  try {
+    const a = addon();
+    a.refHandle(a.waitPid(warmer, () => {}), false);
+  } catch {
+    // not built, or not our child: nothing to reap
+  }
+}
 // A command that starts a container begins a slow kernel wait now, before the bundle loads: the
 // native addon warms the cgroup migration lock (src/cgroup/lock-warmer.ts says why). Which command
 // lines do is the CLI's rule (src/cli/<cli>/early-warm.ts, built to dist/<cli>.early-warm.cjs).
 try {
   require(__filename.replace(/\.cjs$/, '.early-warm.cjs')).warmBeforeLoad(process.argv.slice(2), () => {
     if (process.getuid() !== 0) return; // only root moves processes between cgroups
-    // Where src/util/paths.ts finds it: the checkout's build/ beside this dist/.
-    const build = process.env.TSRUN_BUILD_DIR ?? join(__dirname, '..', 'build');
-    require(join(build, 'tsrun_native.node')).warmOwnCgroupLock();
+    addon().warmOwnCgroupLock();
   });
 } catch {
   // this CLI has none, or it failed: the launcher warms the lock itself, later

@@ -25,6 +25,7 @@
  */
 #define _GNU_SOURCE
 #include "native.h"
+#include "cgroup_own.h"
 #include <fcntl.h>
 #include <sys/file.h>
 #include <pthread.h>
@@ -35,12 +36,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#define REWRITE_EVERY_NS (5 * 1000 * 1000L)
 /* Long enough for any container preparation; coolCgroupLock() normally ends it much sooner. */
 #define WARM_AT_MOST_MS 2000
-/* Shared by every tsrun process on the host: only its holder writes, so 50 containers starting
- * at once do not take the kernel lock 25,000 times a second. */
-#define WRITER_LOCK "/run/tsrun-cgroup-warm.lock"
 
 /* Bumped by every start and stop: a thread runs only while it holds the current generation. */
 static atomic_uint warm_generation;
@@ -119,132 +116,6 @@ static napi_value js_warm_cgroup_lock(napi_env env, napi_callback_info info) {
   return result;
 }
 
-/* ---- the procs file of this process's own cgroup, unified hierarchy ------------------ */
-
-/* Reads a whole (proc) file into a NUL-terminated malloc'd buffer; NULL on failure. */
-static char *read_text(const char *path) {
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return NULL;
-  size_t cap = 16384, len = 0;
-  char *buf = malloc(cap);
-  for (;;) {
-    if (!buf) break;
-    if (len + 1 >= cap) {
-      char *bigger = realloc(buf, cap *= 2);
-      if (!bigger) {
-        free(buf);
-        buf = NULL;
-        break;
-      }
-      buf = bigger;
-    }
-    ssize_t n = read(fd, buf + len, cap - len - 1);
-    if (n < 0) {
-      free(buf);
-      buf = NULL;
-      break;
-    }
-    if (n == 0) {
-      buf[len] = 0;
-      break;
-    }
-    len += (size_t)n;
-  }
-  close(fd);
-  return buf;
-}
-
-static int is_octal(char c) { return c >= '0' && c <= '7'; }
-
-/* Copies a mountinfo path field of length n, decoding its octal escapes (\040 for a space). */
-static void unescape_field(const char *s, size_t n, char *out, size_t cap) {
-  size_t o = 0;
-  for (size_t i = 0; i < n && o + 1 < cap; i++) {
-    if (s[i] == '\\' && i + 3 < n && is_octal(s[i + 1]) && is_octal(s[i + 2]) && is_octal(s[i + 3])) {
-      out[o++] = (char)((s[i + 1] - '0') * 64 + (s[i + 2] - '0') * 8 + (s[i + 3] - '0'));
-      i += 3;
-    } else {
-      out[o++] = s[i];
-    }
-  }
-  out[o] = 0;
-}
-
-/*
- * The cgroup.procs file of the cgroup this process is in, in the unified (cgroup2) hierarchy:
- * the "0::PATH" line of /proc/self/cgroup under the cgroup2 mount of /proc/self/mountinfo (the
- * one at /sys/fs/cgroup, else at /sys/fs/cgroup/unified, else the first; PATH is relative to the
- * mount's root field). 0 when there is none: no unified hierarchy, or ours is not mounted.
- * Writing "0" to any other cgroup's file would move the process, hence the care.
- */
-int own_unified_procs_file(const char *cgroup_text, const char *mountinfo_text, char *out, size_t cap) {
-  const char *line = cgroup_text, *own = NULL;
-  size_t own_len = 0;
-  while (line && *line) {
-    const char *end = strchr(line, '\n');
-    size_t n = end ? (size_t)(end - line) : strlen(line);
-    if (n >= 3 && !strncmp(line, "0::", 3)) {
-      own = line + 3;
-      own_len = n - 3;
-      break;
-    }
-    line = end ? end + 1 : NULL;
-  }
-  if (!own || own_len == 0 || own_len >= PATH_BUF) return 0;
-  char best_point[PATH_BUF] = "", best_root[PATH_BUF] = "";
-  int best_rank = 0; /* 3: /sys/fs/cgroup, 2: /sys/fs/cgroup/unified, 1: elsewhere */
-  for (line = mountinfo_text; line && *line;) {
-    const char *end = strchr(line, '\n');
-    size_t n = end ? (size_t)(end - line) : strlen(line);
-    const char *sep = NULL;
-    for (size_t i = 0; i + 3 <= n; i++)
-      if (!strncmp(line + i, " - ", 3)) {
-        sep = line + i;
-        break;
-      }
-    if (sep && !strncmp(sep + 3, "cgroup2 ", 8)) {
-      /* "<id> <parent> <maj:min> <root> <mount point> ...": fields 4 and 5 */
-      const char *f = line, *fields[5];
-      size_t lens[5];
-      int k = 0;
-      while (k < 5 && f < sep) {
-        const char *sp = memchr(f, ' ', (size_t)(sep - f));
-        if (!sp) sp = sep;
-        fields[k] = f;
-        lens[k] = (size_t)(sp - f);
-        k++;
-        f = sp + 1;
-      }
-      if (k == 5) {
-        char point[PATH_BUF], root[PATH_BUF];
-        unescape_field(fields[4], lens[4], point, sizeof point);
-        unescape_field(fields[3], lens[3], root, sizeof root);
-        int rank = !strcmp(point, "/sys/fs/cgroup") ? 3 : !strcmp(point, "/sys/fs/cgroup/unified") ? 2 : 1;
-        if (rank > best_rank) {
-          best_rank = rank;
-          snprintf(best_point, sizeof best_point, "%s", point);
-          snprintf(best_root, sizeof best_root, "%s", root);
-        }
-      }
-    }
-    line = end ? end + 1 : NULL;
-  }
-  if (!best_rank) return 0;
-  char path[PATH_BUF];
-  memcpy(path, own, own_len);
-  path[own_len] = 0;
-  /* Our cgroup as seen inside the mount: below its root, or not reachable through it. */
-  const char *rel = path;
-  if (strcmp(best_root, "/")) {
-    size_t rl = strlen(best_root);
-    if (strncmp(path, best_root, rl) || (path[rl] != '/' && path[rl] != 0)) return 0;
-    rel = path + rl;
-  }
-  if (!strcmp(rel, "/")) rel = "";
-  int w = snprintf(out, cap, "%s%s/cgroup.procs", best_point, rel);
-  return w > 0 && (size_t)w < cap;
-}
-
 /*
  * warmOwnCgroupLock([v1ProcsFile]): warms through this process's own cgroup in the unified
  * hierarchy, else through v1ProcsFile when the caller found its own v1 one (a host without
@@ -255,10 +126,7 @@ static napi_value js_warm_own_cgroup_lock(napi_env env, napi_callback_info info)
   size_t argc = 1;
   char file[PATH_BUF];
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
-  char *cgroup_text = read_text("/proc/self/cgroup"), *mountinfo_text = cgroup_text ? read_text("/proc/self/mountinfo") : NULL;
-  int found = mountinfo_text && own_unified_procs_file(cgroup_text, mountinfo_text, file, sizeof file);
-  free(cgroup_text);
-  free(mountinfo_text);
+  int found = own_unified_procs_file_now(file, sizeof file);
   if (!found && argc >= 1) {
     napi_valuetype t;
     if (napi_typeof(env, argv[0], &t) == napi_ok && t == napi_string) {

@@ -1,6 +1,6 @@
 // The installed commands: sh wrappers that start the bundles fast, also through symlinks (npm -g).
-import { execFileSync, spawnSync } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Script } from 'node:vm';
@@ -90,5 +90,37 @@ describe('bin wrappers', () => {
     // The image has no /missing: the helper runs and reports exec's failure (127), the whole launch path.
     const loaded = modulesLoadedBy(['run', '--rm', '--network', 'none', '--pull', 'never', 'tsrun-empty', '/missing'], 127);
     for (const mod of ['https', 'tls', 'zlib', 'crypto', 'http', 'child_process', 'net', 'tty']) expect(loaded).not.toContain(`NativeModule ${mod}`);
+  });
+
+  it.skipIf(process.getuid?.() !== 0)('a command line that may start a container starts the cgroup lock head start before Node, and the CLI reaps it', async () => {
+    // A stand-in for build/tsrun-cgroup-warm that says who its parent is and outlives its start a little.
+    const build = join(dir, 'fakebuild');
+    mkdirSync(build);
+    for (const f of ['tsrun-helper', 'tsrun_native.node']) symlinkSync(join(REPO, 'build', f), join(build, f));
+    const mark = join(dir, 'warmed');
+    writeFileSync(join(build, 'tsrun-cgroup-warm'), `#!/bin/sh\necho $PPID >> ${mark}\nsleep 0.1\n`, { mode: 0o755 });
+    const t = ['--root', join(dir, 'hs-root'), '--runroot', join(dir, 'hs-run')];
+    const env = { ...process.env, TSRUN_BUILD_DIR: build };
+    // An image of one static busybox: enough for a container that sleeps.
+    const rootfs = join(dir, 'hs-rootfs');
+    mkdirSync(join(rootfs, 'bin'), { recursive: true });
+    execFileSync('cp', ['/bin/busybox', join(rootfs, 'bin', 'busybox')]);
+    execFileSync('tar', ['-cf', join(dir, 'hs.tar'), '-C', rootfs, '.']);
+    execFileSync(join(REPO, 'bin', 'tsrun'), [...t, 'import', join(dir, 'hs.tar'), 'hs:1'], { env });
+    execFileSync(join(REPO, 'bin', 'tsrun'), [...t, 'ps'], { env });
+    expect(existsSync(mark)).toBe(false); // ps starts no container
+    const cli = spawn(join(REPO, 'bin', 'tsrun'), [...t, 'run', '--rm', '--network', 'none', 'hs:1', '/bin/busybox', 'sleep', '2'], { env, stdio: 'ignore' });
+    const exited = new Promise((res) => cli.on('exit', res));
+    try {
+      await new Promise((res) => setTimeout(res, 1000));
+      expect(readFileSync(mark, 'utf8').trim()).toBe(String(cli.pid)); // started by the shell that became the CLI
+      // The stand-in ended long ago: reaped, no zombie under the CLI (only the container's monitor is its child).
+      const children = readFileSync(`/proc/${cli.pid}/task/${cli.pid}/children`, 'utf8').trim().split(' ').filter(Boolean);
+      const states = children.map((c) => /^Name:\s+(\S+)[\s\S]*^State:\s+(\S)/m.exec(readFileSync(`/proc/${c}/status`, 'utf8'))!.slice(1).join(' '));
+      expect(states.filter((s) => s.endsWith(' Z'))).toEqual([]);
+      expect(states.some((s) => s.startsWith('tsrun-cgroup-wa') || s.startsWith('sh '))).toBe(false);
+    } finally {
+      await exited;
+    }
   });
 });
