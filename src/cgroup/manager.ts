@@ -109,6 +109,8 @@ export class FsCgroupManager implements CgroupManager {
   }
 
   private mkdirOne(dir: string): void {
+    // The parents (tsrun/) are there already: a stat is cheaper than a failed mkdir's exception.
+    if (this.fs.exists(dir)) return;
     try {
       this.fs.mkdir(dir);
     } catch (err) {
@@ -375,6 +377,14 @@ export class FsCgroupManager implements CgroupManager {
   }
 
   private removeTree(dir: string): void {
+    // Mostly a leaf: try it before listing the dozens of interface files a cgroup directory has.
+    try {
+      this.fs.rmdir(dir);
+      return;
+    } catch (err) {
+      if (errnoOf(err) === 'ENOENT') return;
+      // EBUSY: child cgroups, or processes still being released; both are handled below.
+    }
     let children: string[];
     try {
       children = this.fs.subdirs(dir);
