@@ -2,6 +2,7 @@
 // Builds everything `npm install` must produce: one bundled file per CLI
 // (fast start-up: a single module to load), the native addon and the C helper.
 import { execFileSync, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -69,6 +70,12 @@ const clis = [
   ['src/cli/oci/main.ts', 'tsrun-oci'],
 ].filter(([src]) => existsSync(join(root, src)));
 const esbuild = await import('esbuild');
+// Part of the key of every cached seccomp program (src/runtime/seccomp-cache.ts): a build whose
+// compiler, syscall tables or cache format differ never loads another build's programs.
+const seccompCompilerDigest = createHash('sha256')
+  .update(['src/runtime/seccomp.ts', 'src/runtime/syscalls.ts', 'src/runtime/seccomp-cache.ts'].map((f) => readFileSync(join(root, f), 'utf8')).join('\0'))
+  .digest('hex')
+  .slice(0, 16);
 // Node's own CommonJS wrapper (require('node:module').wrapper), the arguments hack/cli-entry.cjs passes.
 const MODULE_WRAPPER_START = '(function (exports, require, module, __filename, __dirname) { ';
 const MODULE_WRAPPER_END = '\n});';
@@ -92,7 +99,7 @@ await Promise.all(bundles.map(([src, out]) => esbuild.build({
   minifySyntax: true,
   logLevel: 'warning',
   plugins: [lazyBuiltins()],
-  define: { 'import.meta.url': '__tsrunMeta.url' },
+  define: { 'import.meta.url': '__tsrunMeta.url', __TSRUN_SECCOMP_COMPILER__: JSON.stringify(seccompCompilerDigest) },
   // A CLI's bundle comes already wrapped as a CommonJS module function, so its entry compiles the
   // file's text as read: wrapping it at start-up made a 0.8 MB string V8 had to copy flat first.
   // import.meta.url is made on first use (pathToFileURL costs ~0.2 ms, and the hot paths use __dirname).

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <linux/magic.h>
+#include <sys/vfs.h>
 
 #define PATH_BUF 4096
 
@@ -107,7 +109,8 @@ int own_unified_procs_file(const char *cgroup_text, const char *mountinfo_text, 
         unescape_field(fields[4], lens[4], point, sizeof point);
         unescape_field(fields[3], lens[3], root, sizeof root);
         int rank = !strcmp(point, "/sys/fs/cgroup") ? 3 : !strcmp(point, "/sys/fs/cgroup/unified") ? 2 : 1;
-        if (rank > best_rank) {
+        /* The later of two mounts at one point hides the earlier: it is the one paths reach. */
+        if (rank >= best_rank) {
           best_rank = rank;
           snprintf(best_point, sizeof best_point, "%s", point);
           snprintf(best_root, sizeof best_root, "%s", root);
@@ -120,6 +123,8 @@ int own_unified_procs_file(const char *cgroup_text, const char *mountinfo_text, 
   char path[PATH_BUF];
   memcpy(path, own, own_len);
   path[own_len] = 0;
+  /* A cgroup outside our namespace's root reads as "/../x": no file under the mount is ours then. */
+  if (path[0] != '/' || strstr(path, "/../") || (own_len >= 3 && !strcmp(path + own_len - 3, "/.."))) return 0;
   /* Our cgroup as seen inside the mount: below its root, or not reachable through it. */
   const char *rel = path;
   if (strcmp(best_root, "/")) {
@@ -130,6 +135,11 @@ int own_unified_procs_file(const char *cgroup_text, const char *mountinfo_text, 
   if (!strcmp(rel, "/")) rel = "";
   int w = snprintf(out, cap, "%s%s/cgroup.procs", best_point, rel);
   return w > 0 && (size_t)w < cap;
+}
+
+int is_cgroup_file(int fd) {
+  struct statfs fs;
+  return fstatfs(fd, &fs) == 0 && (fs.f_type == CGROUP2_SUPER_MAGIC || fs.f_type == CGROUP_SUPER_MAGIC);
 }
 
 int own_unified_procs_file_now(char *out, size_t cap) {

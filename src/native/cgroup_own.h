@@ -14,6 +14,8 @@
 char *read_text(const char *path);
 /* From the texts of /proc/self/cgroup and /proc/self/mountinfo; 0 when there is none. */
 int own_unified_procs_file(const char *cgroup_text, const char *mountinfo_text, char *out, size_t cap);
+/* Whether fd is a file of a cgroup filesystem (v2 or v1): checked before the first write. */
+int is_cgroup_file(int fd);
 /* The same from this process's own /proc files. */
 int own_unified_procs_file_now(char *out, size_t cap);
 

@@ -50,6 +50,7 @@ struct warm_job {
   char lock_path[PATH_BUF]; /* empty: write without coordinating */
   unsigned generation;
   struct timespec deadline;
+  int cgroup_only; /* a path found by parsing /proc: written only if it is a cgroup filesystem's file */
 };
 
 static int before(const struct timespec *a, const struct timespec *b) {
@@ -61,6 +62,10 @@ static void *warm_main(void *arg) {
   unsigned generation = job->generation;
   atomic_store(&warm_running, generation);
   int fd = open(job->path, O_WRONLY | O_CLOEXEC);
+  if (fd >= 0 && job->cgroup_only && !is_cgroup_file(fd)) {
+    close(fd);
+    fd = -1; /* not a cgroup's file: writing "0" there would mean nothing, or something else */
+  }
   int lock = job->lock_path[0] ? open(job->lock_path, O_RDONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600) : -1;
   int writer = lock < 0; /* no lock file to share: just write */
   if (fd >= 0) {
@@ -85,13 +90,14 @@ static void *warm_main(void *arg) {
 /* warmCgroupLock(procsFile, lockFile, maxMs): starts the thread, unless one of the current
  * generation is writing already; false when it could not be started. */
 /* Starts a warming thread on procs_file (lock_file "" for none) unless one runs; 1 if one runs now. */
-static int start_warming(const char *procs_file, const char *lock_file, int64_t max_ms) {
+static int start_warming(const char *procs_file, const char *lock_file, int64_t max_ms, int cgroup_only) {
   unsigned current = atomic_load(&warm_generation);
   if (current != 0 && atomic_load(&warm_running) == current) return 1;
   struct warm_job *job = calloc(1, sizeof *job);
   if (!job) return 0;
   snprintf(job->path, sizeof job->path, "%s", procs_file);
   snprintf(job->lock_path, sizeof job->lock_path, "%s", lock_file);
+  job->cgroup_only = cgroup_only;
   clock_gettime(CLOCK_MONOTONIC, &job->deadline);
   job->deadline.tv_sec += max_ms / 1000;
   job->deadline.tv_nsec += (max_ms % 1000) * 1000000L;
@@ -112,7 +118,7 @@ static napi_value js_warm_cgroup_lock(napi_env env, napi_callback_info info) {
   if (!get_args(env, info, 3, argv) || !get_string(env, argv[0], path, sizeof path) ||
       !get_string(env, argv[1], lock_path, sizeof lock_path) || !get_int(env, argv[2], &max_ms))
     return NULL;
-  napi_get_boolean(env, start_warming(path, lock_path, max_ms), &result);
+  napi_get_boolean(env, start_warming(path, lock_path, max_ms, 0), &result);
   return result;
 }
 
@@ -135,7 +141,7 @@ static napi_value js_warm_own_cgroup_lock(napi_env env, napi_callback_info info)
     }
   }
   /* One writer at a time on the host (the kernel lock is global); alone where /run is not writable. */
-  int started = found && start_warming(file, access("/run", W_OK) == 0 ? WRITER_LOCK : "", WARM_AT_MOST_MS);
+  int started = found && start_warming(file, access("/run", W_OK) == 0 ? WRITER_LOCK : "", WARM_AT_MOST_MS, 1);
   napi_get_boolean(env, started, &result);
   return result;
 }

@@ -32,7 +32,7 @@ int main(void) {
   int lock = open(WRITER_LOCK, O_RDONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
   if (lock >= 0 && flock(lock, LOCK_EX | LOCK_NB) != 0) return 0; /* another process keeps it warm */
   int fd = open(file, O_WRONLY | O_CLOEXEC);
-  if (fd < 0) return 0;
+  if (fd < 0 || !is_cgroup_file(fd)) return 0;
   struct timespec start, now;
   const struct timespec pause = {0, REWRITE_EVERY_NS};
   clock_gettime(CLOCK_MONOTONIC, &start);

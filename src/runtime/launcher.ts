@@ -19,7 +19,7 @@ import { parseSignal } from '../util/signals.js';
 import { crashPoint } from '../util/crash-point.js';
 import { withDefaultDeviceRules, compileExecPlan, compilePlan, encodePlan, NS_PROC_NAME, parseProcLimits, SETNS_ORDER, type MonitorConfig, type PlanStep } from './plan.js';
 import { cachedSeccompProgram } from './seccomp-cache.js';
-import { errorForFailure, execFailureExitCode, isExecFailure, StatusDecoder, type ExitFile, type StatusMessage } from './report.js';
+import { errorForFailure, execFailureExitCode, isExecFailure, StatusDecoder, type ExitFile, type StatusMessage, type StepFailure } from './report.js';
 import { hasStartGateHooks, runHooks } from './hooks.js';
 import type { ExitHandoff } from './exit-handoff.js';
 import { ContainerDir, isLiveProcess, processStartTime, type StateRecord } from './state-dir.js';
@@ -205,6 +205,18 @@ export class Launcher implements ContainerLauncher {
     return join(this.stateRoot, '.seccomp');
   }
 
+  /** The error of a step the helper reports failed. A filter the kernel refused is not loaded from the cache again. */
+  private failure(msg: StepFailure): Error {
+    if (msg.step === 'seccomp') {
+      try {
+        removeTree(this.seccompCacheDir());
+      } catch {
+        // the error below is what matters
+      }
+    }
+    return errorForFailure(msg);
+  }
+
   async create(id: string, bundle: string, opts: LaunchOptions): Promise<void> {
     const { spawned, spec } = await this.createContainer(id, bundle, opts, true);
     spawned.reader.close();
@@ -232,7 +244,7 @@ export class Launcher implements ContainerLauncher {
     const { dir, spawned } = await this.createContainer(id, bundle, opts, false);
     try {
       const msg = await spawned.reader.next();
-      if (msg?.kind === 'error') throw errorForFailure(msg);
+      if (msg?.kind === 'error') throw this.failure(msg);
       if (msg?.kind !== 'started') throw new LaunchError(`the monitor of container ${id} ended before the command started`, 'exec');
     } catch (err) {
       spawned.reader.close();
@@ -371,7 +383,7 @@ export class Launcher implements ContainerLauncher {
       spawned = this.spawnHelper(steps, opts, dir.dir);
       const msg = await spawned.reader.next();
       coolMigrationLock();
-      if (msg?.kind === 'error') throw errorForFailure(msg);
+      if (msg?.kind === 'error') throw this.failure(msg);
       if (msg?.kind !== 'created') throw new LaunchError(`the helper ended without creating container ${id}`, 'create');
       rec.pid = msg.pid;
       rec.monitorPid = msg.monitorPid;
@@ -744,7 +756,7 @@ export class Launcher implements ContainerLauncher {
       coolMigrationLock();
       if (msg?.kind === 'created' && opts.pidFile) writeFileAtomic(opts.pidFile, `${msg.pid}`);
       if (msg?.kind === 'created') msg = await spawned.reader.next();
-      if (msg?.kind === 'error') throw errorForFailure(msg);
+      if (msg?.kind === 'error') throw this.failure(msg);
       if (msg?.kind !== 'started') throw new LaunchError(`exec in container ${id} ended before the command started`, 'exec');
     } catch (err) {
       coolMigrationLock();

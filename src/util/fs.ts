@@ -4,14 +4,16 @@ import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, renameSync, unli
 import { basename, dirname, join } from 'node:path';
 
 let tempCount = 0;
+// Drawn once per process (opening /dev/urandom for each write cost ~50 us): with the pid, names
+// are not guessed in advance, nor shared by two processes of one pid in two pid namespaces.
+const processToken = Math.random().toString(36).slice(2, 10);
 
 /**
- * A temp name beside `path`, so the final rename stays on one filesystem. The pid and a count
- * make it unique among live processes (no random bytes: opening /dev/urandom for each write
- * cost ~50 us); one a killed process left behind is truncated by its reuser.
+ * A temp name beside `path`, so the final rename stays on one filesystem. writeFileAtomic
+ * creates it exclusively (never through a symlink planted there), so a clash only costs a retry.
  */
 export function tempPathFor(path: string): string {
-  return join(dirname(path), `.tmp-${basename(path)}-${process.pid}-${++tempCount}`);
+  return join(dirname(path), `.tmp-${basename(path)}-${process.pid}-${processToken}-${++tempCount}`);
 }
 
 export interface AtomicWriteOptions {
@@ -27,8 +29,17 @@ export interface AtomicWriteOptions {
 /** Write a file atomically (temp file + rename): readers see the old or the new file, never a mix. */
 export function writeFileAtomic(path: string, data: string | Uint8Array, opts: AtomicWriteOptions = {}): void {
   const mode = opts.mode ?? 0o644;
-  const tmp = tempPathFor(path);
-  const fd = openSync(tmp, 'w', mode);
+  let tmp = tempPathFor(path);
+  let fd: number;
+  for (let tries = 1; ; tries++) {
+    try {
+      fd = openSync(tmp, 'wx', mode); // O_EXCL: never an existing file, nor a symlink's target
+      break;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || tries >= 10) throw err;
+      tmp = tempPathFor(path);
+    }
+  }
   try {
     const buf = typeof data === 'string' ? Buffer.from(data) : data;
     let off = 0;

@@ -36,6 +36,13 @@ describe('own cgroup.procs in the unified hierarchy (native, used before the bun
     expect(own('0::/other\n', mount(50, '/k8s/pod1', '/sys/fs/cgroup', 'cgroup2'))).toBeNull();
   });
 
+  it('finds nothing for a cgroup outside the namespace root ("/../x"), and takes the later of two mounts at one point', () => {
+    expect(own('0::/../memory\n', mount(30, '/', '/sys/fs/cgroup/unified', 'cgroup2'))).toBeNull();
+    expect(own('0::/a/..\n', mount(30, '/', '/sys/fs/cgroup', 'cgroup2'))).toBeNull();
+    const stacked = [mount(30, '/', '/sys/fs/cgroup', 'cgroup2'), mount(31, '/sub', '/sys/fs/cgroup', 'cgroup2')].join('\n');
+    expect(own('0::/sub/x\n', stacked)).toBe('/sys/fs/cgroup/x/cgroup.procs');
+  });
+
   it('decodes escaped mount points, and finds nothing without a 0:: line or a cgroup2 mount', () => {
     expect(own('0::/a\n', mount(60, '/', '/run/my\\040cgroups', 'cgroup2'))).toBe('/run/my cgroups/a/cgroup.procs');
     expect(own('4:memory:/x\n', HYBRID_MOUNTS)).toBeNull();
