@@ -12,17 +12,21 @@ const { Script } = require('node:vm');
 // --env-file among them as its own option): it is not one of them.
 if (process.argv[2] === '--') process.argv.splice(2, 1);
 // bin/<cli> may have started the cgroup lock's head start (src/native/cgroup_warm_main.c), a
-// child of ours since its shell exec'd Node: reaped by a thread of the addon when it ends.
+// child of ours since its shell exec'd Node. It ends within ~40 ms (or with us): a command that
+// lives longer reaps it then, so that it does not stay as our zombie; a quicker one leaves it
+// to init. (Polled, without a thread: one waking during Node's exit could race its teardown.)
 const warmer = Number(process.env.TSRUN_CGROUP_WARMER);
 delete process.env.TSRUN_CGROUP_WARMER; // not our children's
 const addon = () => require(join(process.env.TSRUN_BUILD_DIR ?? join(__dirname, '..', 'build'), 'tsrun_native.node'));
 if (Number.isInteger(warmer) && warmer > 0) {
-  try {
-    const a = addon();
-    a.refHandle(a.waitPid(warmer, () => {}), false);
-  } catch {
-    // not built, or not our child: nothing to reap
-  }
+  const reap = setInterval(() => {
+    try {
+      if (addon().reapChild(warmer)) clearInterval(reap);
+    } catch {
+      clearInterval(reap); // not built: nothing to reap with
+    }
+  }, 50);
+  reap.unref();
 }
 // A command that starts a container begins a slow kernel wait now, before the bundle loads: the
 // native addon warms the cgroup migration lock (src/cgroup/lock-warmer.ts says why). Which command

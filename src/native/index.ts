@@ -68,6 +68,8 @@ export interface NativeAddon {
   unwatchFd(watch: BackgroundHandle): void;
   /** Waits for a child on a thread: cb(exitCode, null) or cb(null, signal), once (both null: not a child). */
   waitPid(pid: number, cb: (code: number | null, signal: number | null) => void): BackgroundHandle;
+  /** waitpid(pid, WNOHANG): true once that child has ended and is reaped (or is no child of ours). */
+  reapChild(pid: number): boolean;
   /** Whether a watch or wait keeps the event loop alive (they do at first). */
   refHandle(handle: BackgroundHandle, ref: boolean): void;
 }

@@ -334,6 +334,18 @@ static void *wait_main(void *arg) {
   return NULL;
 }
 
+/* reapChild(pid) -> whether that child had ended and is now reaped (waitpid with WNOHANG). No
+ * thread: one that wakes while Node tears its environment down could race that teardown. */
+static napi_value js_reap_child(napi_env env, napi_callback_info info) {
+  napi_value argv[1], result;
+  int64_t pid;
+  if (!get_args(env, info, 1, argv) || !get_int(env, argv[0], &pid)) return NULL;
+  int st;
+  pid_t r = pid > 0 ? waitpid((pid_t)pid, &st, WNOHANG) : -1;
+  napi_get_boolean(env, r == (pid_t)pid || (r < 0 && errno == ECHILD), &result);
+  return result;
+}
+
 static napi_value js_wait_pid(napi_env env, napi_callback_info info) {
   napi_value argv[2];
   int64_t pid;
@@ -368,6 +380,7 @@ void register_spawn(napi_env env, napi_value exports) {
     {"watchFd", NULL, js_watch_fd, NULL, NULL, NULL, napi_default, NULL},
     {"unwatchFd", NULL, js_unwatch_fd, NULL, NULL, NULL, napi_default, NULL},
     {"waitPid", NULL, js_wait_pid, NULL, NULL, NULL, napi_default, NULL},
+    {"reapChild", NULL, js_reap_child, NULL, NULL, NULL, napi_default, NULL},
     {"refHandle", NULL, js_ref_handle, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
