@@ -662,7 +662,15 @@ export class Launcher implements ContainerLauncher {
 
   async delete(id: string, force = false, opts: { skipHooks?: boolean } = {}): Promise<void> {
     const dir = this.dir(id);
-    const rec = dir.read();
+    let rec: StateRecord;
+    try {
+      rec = dir.read();
+    } catch (err) {
+      // A kill -9 between making the state directory and writing its record (before any helper
+      // ran) leaves the directory alone, which would make every later create say "already exists".
+      if (err instanceof NotFoundError && existsSync(dir.dir) && !dir.monitorAlive()) removeTree(dir.dir);
+      throw err;
+    }
     const status = dir.status(rec);
     if ((status === 'running' || status === 'paused') && !force) throw new StateError(`cannot delete ${status} container ${id}: stop it first or force`);
     const hooks = opts.skipHooks ? undefined : readSpecIfPresent(rec.bundle)?.hooks;

@@ -208,6 +208,17 @@ describe('after a kill -9', () => {
     ok(['rm', '-f', 'cgcrash']);
     expect(cgroupDirs()).toEqual([]);
   });
+
+  it('of a start between making its launcher state directory and recording it: the next start runs it', () => {
+    ok(['create', '--name', 'statecrash', '--network', 'none', image, 'echo', 'ran']);
+    const killed = cli.run(['start', 'statecrash'], { env: { TSRUN_TEST_CRASH_AT: 'after-cgroup-create' } });
+    expect(killed.code).not.toBe(0);
+    // The directory without its record used to make every later start say "already exists".
+    const r = cli.run(['start', '-a', 'statecrash']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toBe('ran\n');
+    ok(['rm', 'statecrash']);
+  });
 });
 
 describe('a container made before the flat layout', () => {
