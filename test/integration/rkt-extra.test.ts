@@ -249,7 +249,8 @@ describe("the pod's /etc/resolv.conf and /etc/hosts", () => {
   });
 
   it("run-prepared's --dns* and --hosts-entry replace prepare's for the run; without them prepare's stay", () => {
-    const show = ['--exec', '/bin/sh', '--', '-c', 'grep -v "^#" /etc/resolv.conf; grep 10.6 /etc/hosts || true'];
+    // The test's own entries only: "10.6" as a plain pattern also matched a random pod name with "1056" in it.
+    const show = ['--exec', '/bin/sh', '--', '-c', 'grep -v "^#" /etc/resolv.conf; grep "^10\\.6\\." /etc/hosts || true'];
     const prepared = () => ok(['prepare', '--dns=10.6.0.1', '--dns-search=prep.test', '--hosts-entry=10.6.0.9=prepdb', image, '--name', 'show', ...show]).trim();
     const run = (uuid: string, flags: string[]) => {
       const r = rkt.run(['run-prepared', ...flags, uuid]);
