@@ -361,8 +361,7 @@ export class Containers {
   /** Mounts the rootfs, prepares the network and writes the bundle's config.json. */
   private async prepareBundle(record: ContainerRecord, imageConfig: ImageConfig, opts: RunOptions, command: string[], publishFlags: string[]): Promise<void> {
     const paths = this.store.paths(record.id);
-    // Its directories were made a moment ago: nothing is mounted there (no mount table read).
-    mountRootfs(record.lowerDirs, paths.upper, paths.work, paths.rootfs, { volatile: record.hostConfig.autoRemove });
+    this.mountRootfsOf(record, { fresh: true });
     // Docker's copy-up: an empty volume takes the image's content at its path (unless nocopy).
     const volumes = new Volumes(this.ctx);
     for (const m of opts.mounts ?? []) {
@@ -642,10 +641,14 @@ export class Containers {
     });
   }
 
-  /** Mounts the container's overlay rootfs unless it is. Callers hold the container's lock (or create it, at create). */
-  private mountRootfsOf(record: ContainerRecord): void {
+  /**
+   * Mounts the container's overlay rootfs unless it is. Callers hold the container's lock (or
+   * create it, at create: `fresh`, its directories were made a moment ago and nothing is mounted
+   * there, so the mount table is not read).
+   */
+  private mountRootfsOf(record: ContainerRecord, opts: { fresh?: boolean } = {}): void {
     const paths = this.store.paths(record.id);
-    if (!isMounted(paths.rootfs)) mountRootfs(record.lowerDirs, paths.upper, paths.work, paths.rootfs, { volatile: record.hostConfig.autoRemove });
+    if (opts.fresh || !isMounted(paths.rootfs)) mountRootfs(record.lowerDirs, paths.upper, paths.work, paths.rootfs, { volatile: record.hostConfig.autoRemove });
   }
 
   /**
