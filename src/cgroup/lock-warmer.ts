@@ -32,12 +32,9 @@ let warming = false;
 /** Starts keeping the lock warm (best effort: a host where this cannot work just pays the wait). */
 export function warmMigrationLock(): void {
   // Asked again by the launcher after the CLI's entry started it (hack/cli-entry.cjs): the running
-  // thread serves both. (If it ran out after its time limit, the container pays one grace period
-  // in a start that took seconds.)
-  if (warming || nativeIfLoaded()?.cgroupLockWarming()) {
-    warming = true;
-    return;
-  }
+  // thread serves both, and the addon answers at once. (If it ran out after its time limit, the
+  // container pays one grace period in a start that took seconds.)
+  if (warming) return;
   const addon = native();
   warming = addon.warmOwnCgroupLock() || addon.warmOwnCgroupLock(v1ProcsFileOfThisProcess());
 }

@@ -87,12 +87,15 @@ static void *warm_main(void *arg) {
   return NULL;
 }
 
-/* warmCgroupLock(procsFile, lockFile, maxMs): starts the thread, unless one of the current
- * generation is writing already; false when it could not be started. */
+/* Whether a thread of the current generation is writing now. */
+static int warming_now(void) {
+  unsigned current = atomic_load(&warm_generation);
+  return current != 0 && atomic_load(&warm_running) == current;
+}
+
 /* Starts a warming thread on procs_file (lock_file "" for none) unless one runs; 1 if one runs now. */
 static int start_warming(const char *procs_file, const char *lock_file, int64_t max_ms, int cgroup_only) {
-  unsigned current = atomic_load(&warm_generation);
-  if (current != 0 && atomic_load(&warm_running) == current) return 1;
+  if (warming_now()) return 1;
   struct warm_job *job = calloc(1, sizeof *job);
   if (!job) return 0;
   snprintf(job->path, sizeof job->path, "%s", procs_file);
@@ -111,6 +114,8 @@ static int start_warming(const char *procs_file, const char *lock_file, int64_t 
   return started;
 }
 
+/* warmCgroupLock(procsFile, lockFile, maxMs): starts the thread, unless one of the current
+ * generation is writing already; false when it could not be started. */
 static napi_value js_warm_cgroup_lock(napi_env env, napi_callback_info info) {
   napi_value argv[3], result;
   char path[PATH_BUF], lock_path[PATH_BUF];
@@ -132,6 +137,11 @@ static napi_value js_warm_own_cgroup_lock(napi_env env, napi_callback_info info)
   size_t argc = 1;
   char file[PATH_BUF];
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
+  /* Started already (by the CLI's entry, before the bundle loaded): no /proc to read again. */
+  if (warming_now()) {
+    napi_get_boolean(env, 1, &result);
+    return result;
+  }
   int found = own_unified_procs_file_now(file, sizeof file);
   if (!found && argc >= 1) {
     napi_valuetype t;
@@ -169,8 +179,7 @@ static napi_value js_own_unified_procs_file(napi_env env, napi_callback_info inf
 static napi_value js_cgroup_lock_warming(napi_env env, napi_callback_info info) {
   (void)info;
   napi_value result;
-  unsigned current = atomic_load(&warm_generation);
-  napi_get_boolean(env, current != 0 && atomic_load(&warm_running) == current, &result);
+  napi_get_boolean(env, warming_now(), &result);
   return result;
 }
 

@@ -53,7 +53,8 @@ export interface NativeAddon {
   cgroupLockWarming(): boolean;
   /**
    * warmCgroupLock on this process's own cgroup.procs in the unified hierarchy (else on
-   * v1ProcsFile, if given), with the host-wide writer lock and time limit (cgroup_warm.c).
+   * v1ProcsFile, if given), with the host-wide writer lock and time limit (cgroup_warm.c);
+   * true at once when a thread is writing already.
    */
   warmOwnCgroupLock(v1ProcsFile?: string): boolean;
   /** That file, from /proc/self/cgroup's and /proc/self/mountinfo's texts (null: none); for tests. */
