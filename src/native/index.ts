@@ -49,7 +49,7 @@ export interface NativeAddon {
   warmCgroupLock(procsFile: string, lockFile: string, maxMs: number): boolean;
   /** Stops that thread after its current write. */
   coolCgroupLock(): void;
-  /** Whether such a thread is writing now (the CLI's entry may have started it before the bundle loaded). */
+  /** Whether such a thread is writing now (warmOwnCgroupLock asks it itself; for tests). */
   cgroupLockWarming(): boolean;
   /**
    * warmCgroupLock on this process's own cgroup.procs in the unified hierarchy (else on
