@@ -3,7 +3,7 @@
 // (fast start-up: a single module to load), the native addon and the C helper.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -29,7 +29,7 @@ if (!nodeInclude) {
   process.exit(1);
 }
 run(cc, ['-O2', '-Wall', '-Wextra', '-Wno-unused-parameter', '-shared', '-fPIC', `-I${nodeInclude}`,
-  '-DNODE_GYP_MODULE_NAME=tsrun_native', '-pthread', '-o', join(build, 'tsrun_native.node'), 'src/native/tsrun_native.c', 'src/native/node_writer.c', 'src/native/remove_tree.c', 'src/native/cgroup_warm.c', 'src/native/cgroup_own.c', 'src/native/spawn.c']);
+  '-DNODE_GYP_MODULE_NAME=tsrun_native', '-pthread', '-o', join(build, 'tsrun_native.node'), 'src/native/tsrun_native.c', 'src/native/node_writer.c', 'src/native/remove_tree.c', 'src/native/cgroup_warm.c', 'src/native/cgroup_own.c', 'src/native/spawn.c', 'src/native/map_file.c']);
 // The cgroup lock's head start, which bin/tsrun runs before Node starts (src/native/cgroup_warm_main.c).
 // Static, as the helper: no dynamic loader to run on the way to its first write.
 run(cc, ['-O2', '-Wall', '-Wextra', '-static', '-o', join(build, 'tsrun-cgroup-warm'), 'src/native/cgroup_warm_main.c', 'src/native/cgroup_own.c']);
@@ -85,7 +85,7 @@ const bundles = clis.flatMap(([src, name]) => {
   const early = join(dirname(src), 'early-warm.ts');
   return [[src, `${name}.bundle.cjs`], ...(existsSync(join(root, early)) ? [[early, `${name}.early-warm.cjs`]] : [])];
 });
-await Promise.all(bundles.map(([src, out]) => esbuild.build({
+const built = await Promise.all(bundles.map(([src, out]) => esbuild.build({
   entryPoints: [join(root, src)],
   outfile: join(dist, out),
   bundle: true,
@@ -105,7 +105,21 @@ await Promise.all(bundles.map(([src, out]) => esbuild.build({
   // import.meta.url is made on first use (pathToFileURL costs ~0.2 ms, and the hot paths use __dirname).
   banner: { js: out.endsWith('.bundle.cjs') ? `${MODULE_WRAPPER_START}var __tsrunMeta = { get url() { return require("node:url").pathToFileURL(__filename).href; } };` : '' },
   footer: out.endsWith('.bundle.cjs') ? { js: MODULE_WRAPPER_END } : undefined,
+  write: false,
 })));
+// A CLI's entry maps its bundle and reads the bytes as Latin-1 (src/native/map_file.c): the
+// bundle must be ASCII. And a mapped file must never shrink under a running CLI: dist/ files are
+// replaced by rename, not rewritten in place.
+for (const file of built.flatMap((result) => result.outputFiles)) {
+  const at = file.path.endsWith('.bundle.cjs') ? file.contents.findIndex((byte) => byte > 0x7f) : -1;
+  if (at >= 0) {
+    const line = file.contents.subarray(0, at).filter((byte) => byte === 0x0a).length + 1;
+    console.error(`build: ${file.path} line ${line} has a non-ASCII character; write it as an escape (\\u...) in its source`);
+    process.exit(1);
+  }
+  writeFileSync(`${file.path}.tmp`, file.contents);
+  renameSync(`${file.path}.tmp`, file.path);
+}
 
 // The code cache: each CLI runs its warm-up command against a throwaway state directory and
 // writes V8's cache of everything it compiled. A failed command still leaves a useful cache.

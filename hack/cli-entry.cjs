@@ -4,7 +4,7 @@
 // a start-up does not compile the bundle again (about 12 ms of every command).
 // A cache that does not fit this Node (another version or flags) is rejected
 // by V8 and the bundle is compiled as usual.
-const { readFileSync, writeFileSync } = require('node:fs');
+const { readFileSync, renameSync, writeFileSync } = require('node:fs');
 const { join } = require('node:path');
 const { Script } = require('node:vm');
 
@@ -41,18 +41,32 @@ try {
 }
 const bundle = __filename.replace(/\.cjs$/, '.bundle.cjs');
 const cacheFile = `${bundle}.cache`;
+// The bundle and its cache are mapped rather than read (src/native/map_file.c): reading copied
+// ~1.5 MB into fresh pages at every start. The bundle is ASCII (the build checks), so its bytes
+// read as Latin-1 are its text. Without the addon (not built yet), they are read.
+let native;
+try {
+  native = addon();
+} catch {
+  // read below
+}
+const mapped = typeof native?.mapLatin1File === 'function';
 let cachedData;
 try {
-  cachedData = readFileSync(cacheFile);
+  cachedData = mapped ? native.mapFile(cacheFile) : readFileSync(cacheFile);
 } catch {
   // no cache: compile from source
 }
 // The bundle is a module function already (hack/build.mjs): its text compiles as read.
-const script = new Script(readFileSync(bundle, 'utf8'), { filename: bundle, cachedData });
+const script = new Script(mapped ? native.mapLatin1File(bundle) : readFileSync(bundle, 'utf8'), { filename: bundle, cachedData });
 if (process.env.TSRUN_WRITE_CODE_CACHE === cacheFile) {
   // Build time: the cache is written after a representative command ran, so it
-  // also holds the functions that command compiled lazily.
-  process.on('exit', () => writeFileSync(cacheFile, script.createCachedData()));
+  // also holds the functions that command compiled lazily. By rename: a running CLI may have
+  // the old one mapped.
+  process.on('exit', () => {
+    writeFileSync(`${cacheFile}.tmp`, script.createCachedData());
+    renameSync(`${cacheFile}.tmp`, cacheFile);
+  });
 }
 const mod = { exports: {} };
 script.runInThisContext()(mod.exports, require, mod, bundle, __dirname);

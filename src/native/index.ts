@@ -41,6 +41,10 @@ export interface NativeAddon {
   nodeWriterClose(w: NodeWriterHandle): void;
   /** rm -rf of path without following symlinks or entering another filesystem (EXDEV); a missing path is fine. */
   removeTree(path: string): void;
+  /** The file's bytes as a Latin-1 string over its pages (mmap), not a copy; for hack/cli-entry.cjs's bundle. */
+  mapLatin1File(path: string): string;
+  /** The file's bytes as a read-only Buffer over its pages (mmap); for the code cache. */
+  mapFile(path: string): Buffer;
   /**
    * Starts a thread that writes "0" to procsFile now and every 5 ms for up to maxMs, while it holds
    * an exclusive flock on lockFile ('' for none), so one process on the host writes at a time

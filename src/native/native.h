@@ -21,5 +21,7 @@ void register_spawn(napi_env env, napi_value exports);
 int start_quiet_thread(void *(*fn)(void *), void *arg);
 /* cgroup_warm.c */
 void register_cgroup_warm(napi_env env, napi_value exports);
+/* map_file.c */
+void register_map_file(napi_env env, napi_value exports);
 
 #endif

@@ -3,7 +3,8 @@
  * mount, termios, fadvise), a small pool of threads that creates files for layer extraction
  * (node_writer.c), a fast rm -rf for the engine's own directories (remove_tree.c) and a thread that
  * keeps the cgroup migration lock warm while a container is prepared (cgroup_warm.c),
- * and a spawn of the helper without child_process (spawn.c). Thin wrappers only: every decision stays in TypeScript.
+ * a spawn of the helper without child_process (spawn.c) and files mapped as strings for the CLI's
+ * entry (map_file.c). Thin wrappers only: every decision stays in TypeScript.
  */
 #define _GNU_SOURCE
 #include "native.h"
@@ -336,6 +337,7 @@ static napi_value init(napi_env env, napi_value exports) {
   register_remove_tree(env, exports);
   register_cgroup_warm(env, exports);
   register_spawn(env, exports);
+  register_map_file(env, exports);
   return exports;
 }
 

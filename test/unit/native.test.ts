@@ -31,6 +31,17 @@ describe('native addon', () => {
     expect(native().lgetxattr(p, 'user.absent')).toBeNull();
   });
 
+  it('maps a file as a Latin-1 string and as a Buffer, byte for byte', () => {
+    const p = join(dir, 'mapped');
+    const bytes = Buffer.from([...Buffer.from('(function () { return "ascii"; })\n'), 0xb5, 0x00, 0xff]);
+    writeFileSync(p, bytes);
+    expect(native().mapLatin1File(p)).toBe(bytes.toString('latin1'));
+    expect(Buffer.compare(native().mapFile(p), bytes)).toBe(0);
+    expect(() => native().mapFile(join(dir, 'absent'))).toThrow(expect.objectContaining({ code: 'ENOENT', syscall: 'open', path: join(dir, 'absent') }));
+    writeFileSync(join(dir, 'empty'), '');
+    expect(() => native().mapLatin1File(join(dir, 'empty'))).toThrow(expect.objectContaining({ code: 'ENODATA' }));
+  });
+
   it('errors carry the errno code and path', () => {
     expect(() => native().mknod(join(dir, 'no/such/dir/x'), 0o10644, 0, 0)).toThrow(
       expect.objectContaining({ code: 'ENOENT', syscall: 'mknod' }),

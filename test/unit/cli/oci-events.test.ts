@@ -10,6 +10,8 @@ describe('events --interval', () => {
     expect(parseDuration('1m30s')).toBe(90_000);
     expect(parseDuration('1.5h')).toBe(5_400_000);
     expect(parseDuration('.5s')).toBe(500);
+    expect(parseDuration('2000\u00b5s')).toBe(2);
+    expect(parseDuration('2000\u03bcs')).toBe(2);
     expect(parseDuration('0')).toBe(0);
     expect(parseDuration('-1s')).toBe(-1000);
     expect(parseDuration('1500us')).toBeCloseTo(1.5);

@@ -141,6 +141,8 @@ describe('time bounds', () => {
   it('parses Go durations', () => {
     expect(parseGoDuration('1.5s')).toBe(1500);
     expect(parseGoDuration('300ms')).toBe(300);
+    expect(parseGoDuration('1500\u00b5s')).toBe(1.5); // micro sign
+    expect(parseGoDuration('1500\u03bcs')).toBe(1.5); // Greek mu, which Go takes too
     expect(parseGoDuration('2h45m')).toBe(9_900_000);
     expect(parseGoDuration('10')).toBeUndefined();
     expect(parseGoDuration('m')).toBeUndefined();

@@ -13,13 +13,14 @@ import type { OciCommand, OciContext } from '../context.js';
 /** How often the OOM counter and the container's state are looked at between stats. */
 const OOM_POLL_MS = 200;
 
-const UNIT_MS: Record<string, number> = { ns: 1e-6, us: 1e-3, 'µs': 1e-3, 'μs': 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+// Micro is µ (U+00B5) or μ (U+03BC); escapes keep the bundle ASCII.
+const UNIT_MS: Record<string, number> = { ns: 1e-6, us: 1e-3, '\u00b5s': 1e-3, '\u03bcs': 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
 
 /** A Go duration ("5s", "250ms", "1m30s", "1.5h") in milliseconds. */
 export function parseDuration(text: string): number {
   const t = text.trim();
   if (t === '0') return 0;
-  const re = /(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)/gy;
+  const re = /(\d+(?:\.\d*)?|\.\d+)(ns|us|\u00b5s|\u03bcs|ms|s|m|h)/gy;
   let ms = 0;
   let at = 0;
   const sign = t.startsWith('-') ? -1 : 1;
