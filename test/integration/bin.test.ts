@@ -78,6 +78,24 @@ describe('bin wrappers', () => {
     return loaded;
   }
 
+  it('maps its bundle and code cache from dist/ (mmap) instead of reading them into memory', async () => {
+    // `events` streams until killed: long enough to look at its mappings.
+    const cli = spawn(join(REPO, 'bin', 'tsrun'), ['--root', join(dir, 'm-root'), '--runroot', join(dir, 'm-run'), 'events'], { stdio: 'ignore' });
+    const exited = new Promise((res) => cli.on('exit', res));
+    try {
+      let maps = '';
+      for (let i = 0; i < 100 && !maps.includes('tsrun.bundle.cjs.cache'); i++) {
+        await new Promise((res) => setTimeout(res, 20));
+        maps = readFileSync(`/proc/${cli.pid}/maps`, 'utf8');
+      }
+      expect(maps).toContain(join(REPO, 'dist', 'tsrun.bundle.cjs.cache'));
+      expect(maps).toMatch(new RegExp(`${join(REPO, 'dist', 'tsrun.bundle.cjs').replace(/[.]/g, '\\.')}\\n`));
+    } finally {
+      cli.kill();
+      await exited;
+    }
+  });
+
   it('a command that needs no network or archive work does not load https, tls, zlib, crypto, or child_process and its sockets', () => {
     const loaded = modulesLoadedBy(['ps', '-a'], 0);
     for (const mod of ['https', 'tls', 'zlib', 'crypto', 'http', 'child_process', 'net', 'tty']) expect(loaded).not.toContain(`NativeModule ${mod}`);
