@@ -2,7 +2,7 @@
 // <runroot>/netns/<id>. The container launcher joins one by path, so no
 // process has to stay alive to keep it (no pause process), and nothing here
 // depends on `ip netns` and its /run/netns directory.
-import { closeSync, existsSync, openSync, readdirSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, lstatSync, openSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { NetworkError } from '../errors.js';
 import { MNT_DETACH, native } from '../native/index.js';
@@ -41,6 +41,9 @@ export async function createNetns(path: string): Promise<void> {
 
 /** Unmount and remove the namespace file; the kernel frees the namespace (and its veth ends) once nothing else holds it. */
 export async function deleteNetns(path: string): Promise<void> {
+  // No file, no mount on it in our namespace: the common case of a container that had none
+  // (--network none, host) skips reading the mount table.
+  if (!lstatSync(path, { throwIfNoEntry: false })) return;
   // A path can carry stacked mounts after races; unmount until none is left.
   for (let i = 0; i < 8 && isNetnsMounted(path); i++) {
     try {
