@@ -110,13 +110,19 @@ const built = await Promise.all(bundles.map(([src, out]) => esbuild.build({
 // A CLI's entry maps its bundle and reads the bytes as Latin-1 (src/native/map_file.c): the
 // bundle must be ASCII. And a mapped file must never shrink under a running CLI: dist/ files are
 // replaced by rename, not rewritten in place.
-for (const file of built.flatMap((result) => result.outputFiles)) {
+const outputs = built.flatMap((result) => result.outputFiles);
+for (const file of outputs) {
   const at = file.path.endsWith('.bundle.cjs') ? file.contents.findIndex((byte) => byte > 0x7f) : -1;
   if (at >= 0) {
     const line = file.contents.subarray(0, at).filter((byte) => byte === 0x0a).length + 1;
     console.error(`build: ${file.path} line ${line} has a non-ASCII character; write it as an escape (\\u...) in its source`);
     process.exit(1);
   }
+}
+// V8 matches a code cache to its source by length only: no old cache may outlive its bundle, even
+// when the build stops half-way. The caches are made anew below.
+for (const [, name] of clis) rmSync(join(dist, `${name}.bundle.cjs.cache`), { force: true });
+for (const file of outputs) {
   writeFileSync(`${file.path}.tmp`, file.contents);
   renameSync(`${file.path}.tmp`, file.path);
 }
