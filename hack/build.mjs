@@ -103,7 +103,9 @@ const built = await Promise.all(bundles.map(([src, out]) => esbuild.build({
   // A CLI's bundle comes already wrapped as a CommonJS module function, so its entry compiles the
   // file's text as read: wrapping it at start-up made a 0.8 MB string V8 had to copy flat first.
   // import.meta.url is made on first use (pathToFileURL costs ~0.2 ms, and the hot paths use __dirname).
-  banner: { js: out.endsWith('.bundle.cjs') ? `${MODULE_WRAPPER_START}var __tsrunMeta = { get url() { return require("node:url").pathToFileURL(__filename).href; } };` : '' },
+  // "use strict" opens the function body: esbuild's own comes after this banner, where it is no
+  // directive, and the bundle would run in sloppy mode (the sources are ES modules, strict, as tested).
+  banner: { js: out.endsWith('.bundle.cjs') ? `${MODULE_WRAPPER_START}"use strict"; var __tsrunMeta = { get url() { return require("node:url").pathToFileURL(__filename).href; } };` : '' },
   footer: out.endsWith('.bundle.cjs') ? { js: MODULE_WRAPPER_END } : undefined,
   write: false,
 })));
