@@ -3,7 +3,7 @@
 // (fast start-up: a single module to load), the native addon and the C helper.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -117,24 +117,22 @@ for (const file of outputs) {
   const at = file.path.endsWith('.bundle.cjs') ? file.contents.findIndex((byte) => byte > 0x7f) : -1;
   if (at >= 0) {
     const line = file.contents.subarray(0, at).filter((byte) => byte === 0x0a).length + 1;
-    console.error(`build: ${file.path} line ${line} has a non-ASCII character; write it as an escape (\\u...) in its source`);
+    const near = Buffer.from(file.contents.subarray(Math.max(0, at - 40), at + 20)).toString('utf8');
+    console.error(`build: ${file.path} line ${line} has a non-ASCII character, near: ${near}\nwrite it as an escape (\\u...) in its source`);
     process.exit(1);
   }
 }
 // V8 matches a code cache to its source by length only: no old cache may outlive its bundle, even
 // when the build stops half-way. The caches are made anew below.
 for (const [, name] of clis) rmSync(join(dist, `${name}.bundle.cjs.cache`), { force: true });
-for (const file of outputs) {
-  writeFileSync(`${file.path}.tmp`, file.contents);
-  renameSync(`${file.path}.tmp`, file.path);
-}
+for (const file of outputs) replaceFile(file.path, file.contents);
 
 // The code cache: each CLI runs its warm-up command against a throwaway state directory and
 // writes V8's cache of everything it compiled. A failed command still leaves a useful cache.
 const scratch = mkdtempSync(join(tmpdir(), 'tsrun-build-'));
 try {
   for (const [, name] of clis) {
-    copyFileSync(join(root, 'hack/cli-entry.cjs'), join(dist, `${name}.cjs`));
+    replaceFile(join(dist, `${name}.cjs`), readFileSync(join(root, 'hack/cli-entry.cjs')));
     const cacheFile = join(dist, `${name}.bundle.cjs.cache`);
     rmSync(cacheFile, { force: true });
     const dir = join(scratch, name);
@@ -149,6 +147,13 @@ try {
   }
 } finally {
   removeScratch(scratch);
+}
+
+/** Writes a dist/ file whole under a name of this build's, then renames it into place: a CLI starting meanwhile reads the old file or the new one. */
+function replaceFile(path, contents) {
+  const tmp = `${path}.tmp${process.pid}`;
+  writeFileSync(tmp, contents);
+  renameSync(tmp, path);
 }
 
 /**

@@ -43,29 +43,42 @@ const bundle = __filename.replace(/\.cjs$/, '.bundle.cjs');
 const cacheFile = `${bundle}.cache`;
 // The bundle and its cache are mapped rather than read (src/native/map_file.c): reading copied
 // ~1.5 MB into fresh pages at every start. The bundle is ASCII (the build checks), so its bytes
-// read as Latin-1 are its text. Without the addon (not built yet), they are read.
+// read as Latin-1 are its text. Without the addon (not built yet, Node < 20.4) or where a file
+// cannot be mapped, they are read.
 let native;
 try {
   native = addon();
 } catch {
   // read below
 }
-const mapped = typeof native?.mapLatin1File === 'function';
+const mapOrRead = (map, read) => {
+  try {
+    if (map) return map();
+  } catch {
+    // read it
+  }
+  return read();
+};
+// The bundle first: a build removes the old cache before the new bundle goes in and writes the
+// new cache last, so a cache opened after its bundle is never an older build's (V8 would take a
+// cache of the same length as the source).
+const source = mapOrRead(native?.mapLatin1File && (() => native.mapLatin1File(bundle)), () => readFileSync(bundle, 'utf8'));
 let cachedData;
 try {
-  cachedData = mapped ? native.mapFile(cacheFile) : readFileSync(cacheFile);
+  cachedData = mapOrRead(native?.mapFile && (() => native.mapFile(cacheFile)), () => readFileSync(cacheFile));
 } catch {
   // no cache: compile from source
 }
 // The bundle is a module function already (hack/build.mjs): its text compiles as read.
-const script = new Script(mapped ? native.mapLatin1File(bundle) : readFileSync(bundle, 'utf8'), { filename: bundle, cachedData });
+const script = new Script(source, { filename: bundle, cachedData });
 if (process.env.TSRUN_WRITE_CODE_CACHE === cacheFile) {
   // Build time: the cache is written after a representative command ran, so it
   // also holds the functions that command compiled lazily. By rename: a running CLI may have
   // the old one mapped.
   process.on('exit', () => {
-    writeFileSync(`${cacheFile}.tmp`, script.createCachedData());
-    renameSync(`${cacheFile}.tmp`, cacheFile);
+    const tmp = `${cacheFile}.tmp${process.pid}`;
+    writeFileSync(tmp, script.createCachedData());
+    renameSync(tmp, cacheFile);
   });
 }
 const mod = { exports: {} };

@@ -41,8 +41,8 @@ export interface NativeAddon {
   nodeWriterClose(w: NodeWriterHandle): void;
   /** rm -rf of path without following symlinks or entering another filesystem (EXDEV); a missing path is fine. */
   removeTree(path: string): void;
-  /** The file's bytes as a Latin-1 string over its pages (mmap), not a copy; for hack/cli-entry.cjs's bundle. */
-  mapLatin1File(path: string): string;
+  /** The file's bytes as a Latin-1 string over its pages (mmap), not a copy; for hack/cli-entry.cjs's bundle. Absent on Node < 20.4. */
+  mapLatin1File?(path: string): string;
   /** The file's bytes as a read-only Buffer over its pages (mmap); for the code cache. */
   mapFile(path: string): Buffer;
   /**
@@ -124,8 +124,9 @@ export function exitNowIfLoaded(code: number): void {
 }
 
 /**
- * The addon if this process loaded it already (this bundle, or the entry's early-warm bundle:
- * Node's require cache is the process's), else undefined, without loading it.
+ * The addon if this process loaded it already, else undefined, without loading it. The CLI entry
+ * (hack/cli-entry.cjs) loads it before the bundle (it maps the bundle with it), and Node's require
+ * cache is the process's; undefined only where the addon is not built.
  */
 export function nativeIfLoaded(): NativeAddon | undefined {
   if (addon) return addon;

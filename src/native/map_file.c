@@ -8,7 +8,7 @@
  * pages V8 never reads (the code cache covers them) are never touched.
  *
  * A file mapped here must not shrink while mapped (a read past its new end is SIGBUS), so the
- * build replaces dist/ files by rename, never in place.
+ * build replaces dist/ files by rename, never in place. Where mapping fails, the entry reads.
  */
 #define _GNU_SOURCE
 /* node_api_create_external_string_latin1 (Node >= 20.4) is declared only for experimental
@@ -21,6 +21,13 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+/* Node 20.0-20.3 lack it, and Node binds an addon's symbols lazily: called there, it would end the
+ * process. Weak, it is NULL on those and mapLatin1File is not offered (the entry then reads). */
+#pragma weak node_api_create_external_string_latin1
+
+/* Larger files are read, not mapped: V8 strings and Buffers stop well below this anyway. */
+#define MAP_MAX ((off_t)1 << 30)
 
 static void unmap(node_api_basic_env env, void *data, void *hint) { munmap(data, (size_t)(uintptr_t)hint); }
 
@@ -36,9 +43,10 @@ static int map_whole(const char *path, void **addr, size_t *len, const char **st
   if (fstat(fd, &st) != 0) {
     err = errno;
     *step = "fstat";
-  } else if (!S_ISREG(st.st_mode) || st.st_size == 0) {
-    err = S_ISREG(st.st_mode) ? ENODATA : EINVAL; /* nothing to map: the caller reads instead */
-    *step = "mmap";
+  } else if (!S_ISREG(st.st_mode) || st.st_size == 0 || st.st_size > MAP_MAX) {
+    /* nothing to map (or too much): the caller reads instead */
+    err = !S_ISREG(st.st_mode) ? EINVAL : st.st_size == 0 ? ENODATA : EFBIG;
+    *step = "map";
   } else {
     *len = (size_t)st.st_size;
     *addr = mmap(NULL, *len, PROT_READ, MAP_PRIVATE, fd, 0);
@@ -91,8 +99,10 @@ static napi_value js_map_file(napi_env env, napi_callback_info info) {
 
 void register_map_file(napi_env env, napi_value exports) {
   napi_value fn;
-  napi_create_function(env, "mapLatin1File", NAPI_AUTO_LENGTH, js_map_latin1_file, NULL, &fn);
-  napi_set_named_property(env, exports, "mapLatin1File", fn);
+  if (node_api_create_external_string_latin1) {
+    napi_create_function(env, "mapLatin1File", NAPI_AUTO_LENGTH, js_map_latin1_file, NULL, &fn);
+    napi_set_named_property(env, exports, "mapLatin1File", fn);
+  }
   napi_create_function(env, "mapFile", NAPI_AUTO_LENGTH, js_map_file, NULL, &fn);
   napi_set_named_property(env, exports, "mapFile", fn);
 }

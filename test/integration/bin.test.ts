@@ -104,6 +104,12 @@ describe('bin wrappers', () => {
     }
   });
 
+  it('reads its bundle when the addon that maps it cannot be loaded', () => {
+    const r = spawnSync(join(REPO, 'bin', 'tsrun'), ['--version'], { encoding: 'utf8', env: { ...process.env, TSRUN_BUILD_DIR: join(dir, 'no-build') } });
+    expect(r.stderr).toBe('');
+    expect(r.stdout.trim()).toBe('0.1.0');
+  });
+
   it('a command that needs no network or archive work does not load https, tls, zlib, crypto, or child_process and its sockets', () => {
     const loaded = modulesLoadedBy(['ps', '-a'], 0);
     for (const mod of ['https', 'tls', 'zlib', 'crypto', 'http', 'child_process', 'net', 'tty']) expect(loaded).not.toContain(`NativeModule ${mod}`);

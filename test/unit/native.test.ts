@@ -35,11 +35,11 @@ describe('native addon', () => {
     const p = join(dir, 'mapped');
     const bytes = Buffer.from([...Buffer.from('(function () { return "ascii"; })\n'), 0xb5, 0x00, 0xff]);
     writeFileSync(p, bytes);
-    expect(native().mapLatin1File(p)).toBe(bytes.toString('latin1'));
+    expect(native().mapLatin1File!(p)).toBe(bytes.toString('latin1'));
     expect(Buffer.compare(native().mapFile(p), bytes)).toBe(0);
     expect(() => native().mapFile(join(dir, 'absent'))).toThrow(expect.objectContaining({ code: 'ENOENT', syscall: 'open', path: join(dir, 'absent') }));
     writeFileSync(join(dir, 'empty'), '');
-    expect(() => native().mapLatin1File(join(dir, 'empty'))).toThrow(expect.objectContaining({ code: 'ENODATA' }));
+    expect(() => native().mapLatin1File!(join(dir, 'empty'))).toThrow(expect.objectContaining({ code: 'ENODATA' }));
   });
 
   it('errors carry the errno code and path', () => {
