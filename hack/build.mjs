@@ -3,7 +3,7 @@
 // (fast start-up: a single module to load), the native addon and the C helper.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, linkSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -30,9 +30,16 @@ if (!nodeInclude) {
 }
 run(cc, ['-O2', '-Wall', '-Wextra', '-Wno-unused-parameter', '-shared', '-fPIC', `-I${nodeInclude}`,
   '-DNODE_GYP_MODULE_NAME=tsrun_native', '-pthread', '-o', join(build, 'tsrun_native.node'), 'src/native/tsrun_native.c', 'src/native/node_writer.c', 'src/native/remove_tree.c', 'src/native/cgroup_warm.c', 'src/native/cgroup_own.c', 'src/native/spawn.c', 'src/native/map_file.c']);
-// The cgroup lock's head start, which bin/tsrun runs before Node starts (src/native/cgroup_warm_main.c).
-// Static, as the helper: no dynamic loader to run on the way to its first write.
-run(cc, ['-O2', '-Wall', '-Wextra', '-static', '-o', join(build, 'tsrun-cgroup-warm'), 'src/native/cgroup_warm_main.c', 'src/native/cgroup_own.c']);
+// The CLIs' launcher (src/native/cli_launch.c): bin/<cli> links to build/<cli>, hard links of one
+// program that tells the CLIs apart by its path. Static, as the helper: no dynamic loader to run.
+run(cc, ['-O2', '-Wall', '-Wextra', '-static', '-o', join(build, 'tsrun-launch'), 'src/native/cli_launch.c', 'src/native/cgroup_own.c']);
+for (const name of ['tsrun', 'tsrkt', 'tsrun-oci']) {
+  const tmp = join(build, `${name}.tmp${process.pid}`);
+  rmSync(tmp, { force: true });
+  linkSync(join(build, 'tsrun-launch'), tmp);
+  renameSync(tmp, join(build, name)); // a CLI starting meanwhile runs the old program or the new one
+}
+rmSync(join(build, 'tsrun-cgroup-warm'), { force: true }); // what the launcher replaced
 
 // The C helper has its own Makefile so its flags stay next to its code.
 if (existsSync(join(root, 'src/helper/Makefile'))) {

@@ -11,8 +11,8 @@ const { Script } = require('node:vm');
 // bin/<cli> puts a "--" before the user's arguments (Node 20 would otherwise take an
 // --env-file among them as its own option): it is not one of them.
 if (process.argv[2] === '--') process.argv.splice(2, 1);
-// bin/<cli> may have started the cgroup lock's head start (src/native/cgroup_warm_main.c), a
-// child of ours since its shell exec'd Node. It ends within ~40 ms (or with us): a command that
+// bin/<cli> may have forked the cgroup lock's head start (src/native/cli_launch.c), a
+// child of ours since the launcher exec'd Node. It ends within ~40 ms (or with us): a command that
 // lives longer reaps it then, so that it does not stay as our zombie; a quicker one leaves it
 // to init. (Polled, without a thread: one waking during Node's exit could race its teardown.)
 const warmer = Number(process.env.TSRUN_CGROUP_WARMER);

@@ -12,7 +12,7 @@ FILE_MB=${FILE_MB:-256}
 start_registry
 push_image busybox
 IMG=$REGISTRY/busybox
-TS_BIN=$REPO/bin/tsrun # the sh wrapper (bin/tsrun is not a Node script)
+TS_BIN=$REPO/bin/tsrun # the launcher (bin/tsrun is not a Node script)
 TS="$TS_BIN --root $WORK/tsrun-root --runroot $WORK/tsrun-run"
 $TS pull -q "$IMG" >/dev/null
 cleanup_fns+=("$TS pod rm -f bench-pod bench-tp >/dev/null 2>&1")

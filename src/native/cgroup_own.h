@@ -1,5 +1,5 @@
 /* The cgroup.procs file of this process's own cgroup in the unified hierarchy: what the cgroup
- * lock warmers write to (cgroup_warm.c in the addon, cgroup_warm_main.c before Node starts). */
+ * lock warmers write to (cgroup_warm.c in the addon, cli_launch.c before Node starts). */
 #ifndef TSRUN_CGROUP_OWN_H
 #define TSRUN_CGROUP_OWN_H
 #include <stddef.h>

@@ -20,7 +20,7 @@ export class TsrunCli {
     this.runroot = join(base, 'run');
   }
 
-  /** Node's argv for this CLI: the bundle itself (bin/* are sh wrappers around it). */
+  /** Node's argv for this CLI: the bundle itself (bin/* link to build/<cli>, the launcher that starts it). */
   args(args: string[]): string[] {
     // "--" as bin/tsrun passes it: Node 20 would take an --env-file among the arguments as its own.
     return [join(REPO, 'dist', `${this.bin}.cjs`), '--', '--root', this.root, '--runroot', this.runroot, ...args];
