@@ -59,17 +59,24 @@ static int map_whole(const char *path, void **addr, size_t *len, const char **st
   return err;
 }
 
+/* Maps the file the call's one argument names; 0 with an exception pending when it cannot. */
+static int map_argument(napi_env env, napi_callback_info info, void **addr, size_t *len) {
+  napi_value argv[1];
+  char path[PATH_BUF];
+  if (!get_args(env, info, 1, argv) || !get_string(env, argv[0], path, sizeof path)) return 0;
+  const char *step;
+  int err = map_whole(path, addr, len, &step);
+  if (err) throw_errno(env, err, step, path);
+  return !err;
+}
+
 /* mapLatin1File(path): the file as a string of one-byte characters (its bytes as Latin-1: ASCII text
  * reads as itself). V8 never writes to an external string's bytes. */
 static napi_value js_map_latin1_file(napi_env env, napi_callback_info info) {
-  napi_value argv[1], result;
-  char path[PATH_BUF];
-  if (!get_args(env, info, 1, argv) || !get_string(env, argv[0], path, sizeof path)) return NULL;
+  napi_value result;
   void *addr;
   size_t len;
-  const char *step;
-  int err = map_whole(path, &addr, &len, &step);
-  if (err) return throw_errno(env, err, step, path);
+  if (!map_argument(env, info, &addr, &len)) return NULL;
   bool copied;
   if (node_api_create_external_string_latin1(env, addr, len, unmap, (void *)(uintptr_t)len, &result, &copied) != napi_ok) {
     munmap(addr, len);
@@ -81,14 +88,10 @@ static napi_value js_map_latin1_file(napi_env env, napi_callback_info info) {
 
 /* mapFile(path): the file as a Buffer over its pages. Read-only: a write to it is SIGSEGV. */
 static napi_value js_map_file(napi_env env, napi_callback_info info) {
-  napi_value argv[1], result;
-  char path[PATH_BUF];
-  if (!get_args(env, info, 1, argv) || !get_string(env, argv[0], path, sizeof path)) return NULL;
+  napi_value result;
   void *addr;
   size_t len;
-  const char *step;
-  int err = map_whole(path, &addr, &len, &step);
-  if (err) return throw_errno(env, err, step, path);
+  if (!map_argument(env, info, &addr, &len)) return NULL;
   if (napi_create_external_buffer(env, len, addr, unmap, (void *)(uintptr_t)len, &result) != napi_ok) {
     munmap(addr, len);
     napi_throw_error(env, NULL, "cannot make an external buffer");
