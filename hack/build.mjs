@@ -3,7 +3,7 @@
 // (fast start-up: a single module to load), the native addon and the C helper.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, linkSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, linkSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -36,7 +36,11 @@ run(cc, ['-O2', '-Wall', '-Wextra', '-static', '-o', join(build, 'tsrun-launch')
 for (const name of ['tsrun', 'tsrkt', 'tsrun-oci']) {
   const tmp = join(build, `${name}.tmp${process.pid}`);
   rmSync(tmp, { force: true });
-  linkSync(join(build, 'tsrun-launch'), tmp);
+  try {
+    linkSync(join(build, 'tsrun-launch'), tmp);
+  } catch {
+    copyFileSync(join(build, 'tsrun-launch'), tmp); // a filesystem without hard links
+  }
   renameSync(tmp, join(build, name)); // a CLI starting meanwhile runs the old program or the new one
 }
 rmSync(join(build, 'tsrun-cgroup-warm'), { force: true }); // what the launcher replaced

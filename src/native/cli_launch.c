@@ -28,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/auxv.h>
 #include <sys/prctl.h>
 #include <time.h>
 #include <unistd.h>
@@ -74,7 +75,10 @@ static void start_warming(void) {
   pid_t child = fork();
   if (child == 0) {
     /* The CLI's stdio is not ours to hold open: a reader of its output waits for the end. */
-    close(0), close(1), close(2);
+    int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+    for (int fd = 0; fd < 3; fd++)
+      if (null >= 0 && null != fd) dup2(null, fd);
+    close_range(3, ~0U, 0); /* nor are the rest (e.g. pipes passed on for --preserve-fds) */
     warm_cgroup_lock(cli);
     _exit(0);
   }
@@ -83,6 +87,27 @@ static void start_warming(void) {
     snprintf(pid, sizeof pid, "%d", (int)child);
     setenv("TSRUN_CGROUP_WARMER", pid, 1);
   }
+}
+
+/* This program's path, from the kernel (/proc/self/exe), else from how it was started (no /proc
+ * here, e.g. a chroot). 0 on success. */
+static int own_path(char *out, size_t cap) {
+  ssize_t n = readlink("/proc/self/exe", out, cap - 1);
+  if (n > 0 && (size_t)n < cap - 1) {
+    out[n] = '\0';
+    /* Replaced by a rebuild since our exec (by rename): the name it had still tells the CLI. */
+    const char *gone = " (deleted)";
+    size_t g = strlen(gone);
+    if ((size_t)n > g && !strcmp(out + n - g, gone)) out[n - g] = '\0';
+    return 0;
+  }
+  const char *started = (const char *)getauxval(AT_EXECFN);
+  char resolved[PATH_MAX];
+  if (started && realpath(started, resolved) && strlen(resolved) < cap) {
+    strcpy(out, resolved);
+    return 0;
+  }
+  return n < 0 ? errno : ENAMETOOLONG;
 }
 
 static int starts_container(const struct cli *cli, int argc, char **argv) {
@@ -95,12 +120,11 @@ static int starts_container(const struct cli *cli, int argc, char **argv) {
 int main(int argc, char **argv) {
   /* This program's own path names the CLI (build/<cli>) and the checkout (its parent's parent). */
   char self[PATH_MAX];
-  ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-  if (n <= 0 || (size_t)n >= sizeof self - 1) {
-    fprintf(stderr, "tsrun: cannot find this program's path (/proc/self/exe): %s\n", strerror(n < 0 ? errno : ENAMETOOLONG));
+  int err = own_path(self, sizeof self);
+  if (err) {
+    fprintf(stderr, "tsrun-launch: cannot find this program's path (/proc/self/exe): %s\n", strerror(err));
     return 125;
   }
-  self[n] = '\0';
   char *slash = strrchr(self, '/');
   if (!slash) return 125; /* the kernel's path is absolute */
   const char *name = slash + 1;
@@ -122,6 +146,7 @@ int main(int argc, char **argv) {
     setenv("TSRUN_EXTRA_CA_CERTS", ca, 1);
     unsetenv("NODE_EXTRA_CA_CERTS");
   }
+  unsetenv("TSRUN_CGROUP_WARMER"); /* one inherited from another CLI is not our child */
   if (starts_container(cli, argc, argv)) start_warming();
 
   /* "--" first: Node 20 takes an --env-file anywhere on its command line as its own option (it
@@ -131,6 +156,7 @@ int main(int argc, char **argv) {
   args[0] = "node", args[1] = entry, args[2] = "--";
   for (int i = 1; i < argc; i++) args[i + 2] = argv[i];
   execvp("node", args);
-  fprintf(stderr, "%s: cannot run node: %s\n", cli->name, strerror(errno));
-  return errno == ENOENT ? 127 : 126;
+  int e = errno;
+  fprintf(stderr, "%s: cannot run node: %s\n", cli->name, strerror(e));
+  return e == ENOENT ? 127 : 126;
 }

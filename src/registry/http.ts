@@ -54,7 +54,7 @@ let httpAgentCache: http.Agent | undefined;
 let httpsAgentCache: https.Agent | undefined;
 
 /**
- * The bin wrappers move NODE_EXTRA_CA_CERTS to TSRUN_EXTRA_CA_CERTS (Node would parse the
+ * The bin launchers (src/native/cli_launch.c) move NODE_EXTRA_CA_CERTS to TSRUN_EXTRA_CA_CERTS (Node would parse the
  * bundle at every start, ~35 ms, even for commands that never use TLS): load it here, on first use.
  */
 function httpsAgent(): https.Agent {
