@@ -1,5 +1,5 @@
 'use strict';
-// The entry of a bundled CLI (copied to dist/<cli>.cjs by hack/build.mjs).
+// The entry of a bundled CLI (built into dist/<cli>.cjs by hack/build.mjs, with the CLI's early-warm.ts).
 // It runs dist/<cli>.bundle.cjs with the V8 code cache made at build time, so
 // a start-up does not compile the bundle again (about 12 ms of every command).
 // A cache that does not fit this Node (another version or flags) is rejected
@@ -30,14 +30,14 @@ if (Number.isInteger(warmer) && warmer > 0) {
 }
 // A command that starts a container begins a slow kernel wait now, before the bundle loads: the
 // native addon warms the cgroup migration lock (src/cgroup/lock-warmer.ts says why). Which command
-// lines do is the CLI's rule (src/cli/<cli>/early-warm.ts, built to dist/<cli>.early-warm.cjs).
+// lines do is the CLI's rule (src/cli/<cli>/early-warm.ts, which hack/build.mjs builds into this file).
 try {
-  require(__filename.replace(/\.cjs$/, '.early-warm.cjs')).warmBeforeLoad(process.argv.slice(2), () => {
+  require('tsrun:early-warm').warmBeforeLoad(process.argv.slice(2), () => {
     if (process.getuid() !== 0) return; // only root moves processes between cgroups
     addon().warmOwnCgroupLock();
   });
 } catch {
-  // this CLI has none, or it failed: the launcher warms the lock itself, later
+  // it failed: the launcher warms the lock itself, later
 }
 const bundle = __filename.replace(/\.cjs$/, '.bundle.cjs');
 const cacheFile = `${bundle}.cache`;

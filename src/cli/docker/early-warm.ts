@@ -1,5 +1,4 @@
-// Loaded by dist/tsrun.cjs (hack/cli-entry.cjs) before the CLI's bundle, as a small bundle of its
-// own: a command line that will start a container process starts warming the kernel's cgroup
+// Built into dist/tsrun.cjs (hack/cli-entry.cjs) and run before the CLI's bundle loads: a command line that will start a container process starts warming the kernel's cgroup
 // migration lock (cgroup/lock-warmer.ts) at once, so that the lock's grace period (~8 ms here)
 // passes while Node reads, compiles and sets up the bundle. Started from the bundle, it was still
 // running when the container's cgroups were made, and those mkdirs waited for it (the warming

@@ -1,4 +1,4 @@
-// Loaded by dist/tsrkt.cjs before the CLI's bundle: a run, run-prepared or enter starts warming
+// Built into dist/tsrkt.cjs and run before the CLI's bundle loads: a run, run-prepared or enter starts warming
 // the cgroup migration lock at once (see ../docker/early-warm.ts for why).
 import { asksVerbHelp, splitGlobalOptions } from './global-flags.js';
 
