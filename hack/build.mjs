@@ -30,10 +30,16 @@ if (!nodeInclude) {
 }
 run(cc, ['-O2', '-Wall', '-Wextra', '-Wno-unused-parameter', '-shared', '-fPIC', `-I${nodeInclude}`,
   '-DNODE_GYP_MODULE_NAME=tsrun_native', '-pthread', '-o', join(build, 'tsrun_native.node'), 'src/native/tsrun_native.c', 'src/native/node_writer.c', 'src/native/remove_tree.c', 'src/native/cgroup_warm.c', 'src/native/cgroup_own.c', 'src/native/spawn.c', 'src/native/map_file.c']);
+// The CLIs: each one's main module and name (bin/<name>, build/<name>, dist/<name>.*).
+const clis = [
+  ['src/cli/docker/main.ts', 'tsrun'],
+  ['src/cli/rkt/main.ts', 'tsrkt'],
+  ['src/cli/oci/main.ts', 'tsrun-oci'],
+].filter(([src]) => existsSync(join(root, src)));
 // The CLIs' launcher (src/native/cli_launch.c): bin/<cli> links to build/<cli>, hard links of one
 // program that tells the CLIs apart by its path. Static, as the helper: no dynamic loader to run.
 run(cc, ['-O2', '-Wall', '-Wextra', '-static', '-o', join(build, 'tsrun-launch'), 'src/native/cli_launch.c', 'src/native/cgroup_own.c']);
-for (const name of ['tsrun', 'tsrkt', 'tsrun-oci']) {
+for (const [, name] of clis) {
   const tmp = join(build, `${name}.tmp${process.pid}`);
   rmSync(tmp, { force: true });
   try {
@@ -75,11 +81,6 @@ const warmups = {
     return { setup: [spec], args: ['--root', join(dir, 'oci'), 'run', '--bundle', bundle, 'tsrun-warmup'], patchBundle: bundle };
   },
 };
-const clis = [
-  ['src/cli/docker/main.ts', 'tsrun'],
-  ['src/cli/rkt/main.ts', 'tsrkt'],
-  ['src/cli/oci/main.ts', 'tsrun-oci'],
-].filter(([src]) => existsSync(join(root, src)));
 const esbuild = await import('esbuild');
 // Part of the key of every cached seccomp program (src/runtime/seccomp-cache.ts): a build whose
 // compiler, syscall tables or cache format differ never loads another build's programs.
@@ -155,8 +156,7 @@ for (const old of [...clis.flatMap(([, name]) => [`${name}.early-warm.cjs`, `${n
 const scratch = mkdtempSync(join(tmpdir(), 'tsrun-build-'));
 try {
   for (const [, name] of clis) {
-    const cacheFile = join(dist, `${name}.bundle.cjs.cache`);
-    rmSync(cacheFile, { force: true });
+    const cacheFile = join(dist, `${name}.bundle.cjs.cache`); // removed above, with the old bundles
     const dir = join(scratch, name);
     mkdirSync(dir);
     const warmup = warmups[name](dir);

@@ -93,6 +93,7 @@ static void start_warming(void) {
  * here, e.g. a chroot). 0 on success. */
 static int own_path(char *out, size_t cap) {
   ssize_t n = readlink("/proc/self/exe", out, cap - 1);
+  int err = n < 0 ? errno : ENAMETOOLONG; /* what to report if the fallback fails too */
   if (n > 0 && (size_t)n < cap - 1) {
     out[n] = '\0';
     /* Replaced by a rebuild since our exec (by rename): the name it had still tells the CLI. */
@@ -107,7 +108,7 @@ static int own_path(char *out, size_t cap) {
     strcpy(out, resolved);
     return 0;
   }
-  return n < 0 ? errno : ENAMETOOLONG;
+  return err;
 }
 
 static int starts_container(const struct cli *cli, int argc, char **argv) {
