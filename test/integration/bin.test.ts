@@ -68,6 +68,15 @@ describe('bin launchers', () => {
     execFileSync(tsrun, [...t.split(' '), 'container', 'prune', '-f']);
   });
 
+  /** Imports `<name>:1` into the store `t` names: an image of one static busybox, enough for a container that runs `true` or sleeps. */
+  function importBusybox(t: string[], name: string): void {
+    const rootfs = join(dir, `${name}-rootfs`);
+    mkdirSync(join(rootfs, 'bin'), { recursive: true });
+    execFileSync('cp', ['/bin/busybox', join(rootfs, 'bin', 'busybox')]);
+    execFileSync('tar', ['-cf', join(dir, `${name}.tar`), '-C', rootfs, '.']);
+    execFileSync(join(REPO, 'bin', 'tsrun'), [...t, 'import', join(dir, `${name}.tar`), `${name}:1`]);
+  }
+
   /** The built-in modules tsrun loaded for a command line (from a preload that saves moduleLoadList). */
   function modulesLoadedBy(args: string[], expectedStatus: number): string[] {
     const preload = join(dir, 'loaded.cjs');
@@ -127,11 +136,7 @@ describe('bin launchers', () => {
 
   it.skipIf(process.getuid?.() !== 0)('quick commands with the cgroup lock head start end cleanly (its end during the CLI\'s exit once aborted it)', () => {
     const t = ['--root', join(dir, 'q-root'), '--runroot', join(dir, 'q-run')];
-    const rootfs = join(dir, 'q-rootfs');
-    mkdirSync(join(rootfs, 'bin'), { recursive: true });
-    execFileSync('cp', ['/bin/busybox', join(rootfs, 'bin', 'busybox')]);
-    execFileSync('tar', ['-cf', join(dir, 'q.tar'), '-C', rootfs, '.']);
-    execFileSync(join(REPO, 'bin', 'tsrun'), [...t, 'import', join(dir, 'q.tar'), 'q:1']);
+    importBusybox(t, 'q');
     // Output to a pipe (Node's own exit then runs, not the quick _exit), as in $(tsrun run -d ...).
     const codes = Array.from({ length: 20 }, () => spawnSync(join(REPO, 'bin', 'tsrun'), [...t, 'run', '-d', '--rm', '--network', 'none', 'q:1', '/bin/busybox', 'true'], { encoding: 'utf8' }).status);
     expect(codes.filter((c) => c !== 0)).toEqual([]);
@@ -139,12 +144,7 @@ describe('bin launchers', () => {
 
   it.skipIf(process.getuid?.() !== 0)('a command line that may start a container forks the cgroup lock head start before Node, and the CLI reaps it', async () => {
     const t = ['--root', join(dir, 'hs-root'), '--runroot', join(dir, 'hs-run')];
-    // An image of one static busybox: enough for a container that sleeps.
-    const rootfs = join(dir, 'hs-rootfs');
-    mkdirSync(join(rootfs, 'bin'), { recursive: true });
-    execFileSync('cp', ['/bin/busybox', join(rootfs, 'bin', 'busybox')]);
-    execFileSync('tar', ['-cf', join(dir, 'hs.tar'), '-C', rootfs, '.']);
-    execFileSync(join(REPO, 'bin', 'tsrun'), [...t, 'import', join(dir, 'hs.tar'), 'hs:1']);
+    importBusybox(t, 'hs');
     /** Node's environment as the launcher exec'd it (the CLI deletes the variable from process.env, not from here). */
     const warmerOf = (pid: number) => /(?:^|\0)TSRUN_CGROUP_WARMER=(\d+)\0/.exec(readFileSync(`/proc/${pid}/environ`, 'latin1'))?.[1];
     // `events` streams until killed and starts no container: no head start.

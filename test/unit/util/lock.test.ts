@@ -38,6 +38,15 @@ afterEach(() => {
   for (const l of held) l.release();
 });
 
+/** Starts an acquire of `path` and returns, once it waits (the lock is held), the promise of its lock (wrapped: an async function's result would wait for it). */
+async function waitingAcquire(): Promise<{ done: Promise<FileLock> }> {
+  let waiting!: () => void;
+  const waits = new Promise<void>((resolve) => (waiting = resolve));
+  const done = FileLock.acquire(path, { pollMs: 5, onWait: () => waiting() });
+  await waits;
+  return { done };
+}
+
 /** Keeps track of what a test acquired, so a failing test leaves no lock behind for the next. */
 function kept<T extends FileLock | undefined>(lock: T): T {
   if (lock) held.push(lock);
@@ -84,10 +93,7 @@ describe('FileLock', () => {
 
   it('a waiter that opened the file before its removal ends up holding the new file, alone', async () => {
     const a = kept(FileLock.tryAcquire(path))!;
-    let waiting!: () => void;
-    const bWaits = new Promise<void>((resolve) => (waiting = resolve));
-    const bDone = FileLock.acquire(path, { pollMs: 5, onWait: () => waiting() });
-    await bWaits;
+    const { done: bDone } = await waitingAcquire();
     // B's next attempt has opened the file (A's inode) and is about to flock it: A removes it now.
     hooks.beforeFlock = () => a.releaseAndRemove();
     const b = kept(await bDone);
@@ -104,10 +110,7 @@ describe('FileLock', () => {
 
   it('a plain releaseAndRemove while another waits hands it over to that one', async () => {
     const a = kept(FileLock.tryAcquire(path))!;
-    let waiting!: () => void;
-    const bWaits = new Promise<void>((resolve) => (waiting = resolve));
-    const bDone = FileLock.acquire(path, { pollMs: 5, onWait: () => waiting() });
-    await bWaits;
+    const { done: bDone } = await waitingAcquire();
     a.releaseAndRemove();
     kept(await bDone);
     expect(inodesLockedByUs()).toEqual([statSync(path).ino]);
