@@ -61,16 +61,15 @@ ratios() {
   ' "$1" "$2"
 }
 
-# floor FILE NODE_CMD BARE_CMD RUNC_CMD [PODMAN_CMD]: the sum of a bare Node start and a bare
-# container's means, the least any Node CLI that starts a container can take, as ratios to runc
-# (and podman): what is left of a target above it is all a runtime's own work may cost.
+# floor FILE FLOOR_CMD RUNC_CMD [PODMAN_CMD]: the floor command's mean as ratios to runc (and
+# podman): what a target leaves above it is all a Node runtime's own work may cost.
 floor() {
   node -e '
     const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")).results;
     const mean = (c) => r.find((x) => x.command === c)?.mean;
-    const sum = mean(process.argv[2]) + mean(process.argv[3]);
-    let line = `floor: a bare Node start + a bare container = ${(sum * 1000).toFixed(1)} ms = ${(sum / mean(process.argv[4])).toFixed(2)}x runc`;
-    if (process.argv[5]) line += `, ${(sum / mean(process.argv[5])).toFixed(2)}x podman`;
+    const floor = mean(process.argv[2]);
+    let line = `floor (bare-run --node): ${(floor * 1000).toFixed(1)} ms = ${(floor / mean(process.argv[3])).toFixed(2)}x runc`;
+    if (process.argv[4]) line += `, ${(floor / mean(process.argv[4])).toFixed(2)}x podman`;
     console.log(line);
   ' "$@"
 }

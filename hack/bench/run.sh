@@ -30,9 +30,13 @@ fi
 # Reference points: a bare Node start, with and without the machine's NODE_EXTRA_CA_CERTS
 # (bin/tsrun moves it aside; Node parses it at every start otherwise).
 cmds+=("node -e 0" "env -u NODE_EXTRA_CA_CERTS node -e 0")
-# The bare kernel work of a container: new namespaces, a chroot and an exec, with no mounts,
-# state or cgroups. With Node's start it makes the floor of any Node CLI that starts a container.
-cmds+=("unshare -fpmuin chroot $WORK/bundle/rootfs /bin/true")
+# The floor of any Node CLI that runs this container (bare-run.c): a bare Node start with the cgroup
+# lock's head start, then the kernel work a `run --rm` cannot avoid (state dir, cgroups, overlay,
+# namespaces, exec, removal) done by the shortest C program.
+cc -O2 -o "$WORK/bare-run" "$(dirname "$0")/bare-run.c"
+mkdir "$WORK/bare-state"
+FLOOR="$WORK/bare-run --node $WORK/bundle/rootfs $WORK/bare-state bench-bare"
+cmds+=("$FLOOR")
 
 # A pause before every command: each starts with the kernel's cgroup migration lock cold, as a
 # user's single start does (the lock stays warm for one RCU grace period after a writer, so a
@@ -40,4 +44,4 @@ cmds+=("unshare -fpmuin chroot $WORK/bundle/rootfs /bin/true")
 interleave --warmup 3 --runs "$RUNS" --prepare "sleep 0.05" --export-json "$WORK/run.json" "${cmds[@]}"
 echo "container start-up, ratios to runc run (mean of $RUNS interleaved runs):"
 ratios "$WORK/run.json" "${cmds[0]}"
-floor "$WORK/run.json" "env -u NODE_EXTRA_CA_CERTS node -e 0" "unshare -fpmuin chroot $WORK/bundle/rootfs /bin/true" "${cmds[0]}" "$(printf '%s\n' "${cmds[@]}" | grep '^podman' || true)"
+floor "$WORK/run.json" "$FLOOR" "${cmds[0]}" "$(printf '%s\n' "${cmds[@]}" | grep '^podman' || true)"
