@@ -6,11 +6,8 @@
 // errors and suggestions stay as they were.
 import type { Command } from 'commander';
 
-/**
- * The first word of `args` (argv without node and the script) after the global options,
- * or undefined when an option commander has to judge (--help, --version, unknown) comes first.
- */
-export function firstVerb(args: readonly string[], optionsWithValue: readonly string[]): string | undefined {
+/** The first argument of `args` (argv without node and the script) after the global options and their values. */
+function firstArgument(args: readonly string[], optionsWithValue: readonly string[]): string | undefined {
   for (let i = 0; i < args.length; i++) {
     const a = args[i]!;
     if (optionsWithValue.includes(a)) {
@@ -18,10 +15,24 @@ export function firstVerb(args: readonly string[], optionsWithValue: readonly st
       continue;
     }
     if (optionsWithValue.some((o) => a.startsWith(`${o}=`))) continue;
-    if (a.startsWith('-')) return undefined;
     return a;
   }
   return undefined;
+}
+
+/**
+ * The first word of `args` after the global options, or undefined when an option commander
+ * has to judge (--help, --version, unknown) comes first.
+ */
+export function firstVerb(args: readonly string[], optionsWithValue: readonly string[]): string | undefined {
+  const first = firstArgument(args, optionsWithValue);
+  return first === undefined || first.startsWith('-') ? undefined : first;
+}
+
+/** Whether the command line asks for the version before any verb: then no command need be registered. */
+export function asksForVersion(args: readonly string[], optionsWithValue: readonly string[], versionFlags: readonly string[]): boolean {
+  const first = firstArgument(args, optionsWithValue);
+  return first !== undefined && versionFlags.includes(first);
 }
 
 /** A command that accepts every call and does nothing: what the verbs not run get. */

@@ -2,7 +2,7 @@
 // to a full registration so commander's help, errors and suggestions are unchanged.
 import { Command } from 'commander';
 import { describe, expect, it } from 'vitest';
-import { firstVerb, programFor } from '../../../src/cli/lazy-verbs.js';
+import { asksForVersion, firstVerb, programFor } from '../../../src/cli/lazy-verbs.js';
 
 describe('firstVerb', () => {
   const globals = ['--root', '--runroot'];
@@ -16,6 +16,23 @@ describe('firstVerb', () => {
     expect(firstVerb(['--bogus', 'ps'], globals)).toBeUndefined();
     expect(firstVerb(['--root'], globals)).toBeUndefined();
     expect(firstVerb([], globals)).toBeUndefined();
+  });
+});
+
+describe('asksForVersion', () => {
+  const globals = ['--root', '--runroot'];
+  const flags = ['-v', '--version'];
+  it('is true when a version flag comes first after the global options', () => {
+    expect(asksForVersion(['--version'], globals, flags)).toBe(true);
+    expect(asksForVersion(['--root', '/r', '-v'], globals, flags)).toBe(true);
+    expect(asksForVersion(['--runroot=/x', '--version', 'ps'], globals, flags)).toBe(true);
+  });
+  it('is false for a verb first, another option first, or nothing', () => {
+    expect(asksForVersion(['version'], globals, flags)).toBe(false);
+    expect(asksForVersion(['run', '-v', '/a:/b', 'img'], globals, flags)).toBe(false);
+    expect(asksForVersion(['--help', '--version'], globals, flags)).toBe(false);
+    expect(asksForVersion(['--root', '--version'], globals, flags)).toBe(false); // --version is the root's value
+    expect(asksForVersion([], globals, flags)).toBe(false);
   });
 });
 
