@@ -3,7 +3,7 @@
 // monitor; this class only talks to it through files in the state dir.
 import { randomHex } from '../util/random.js';
 import {
-  closeSync, constants as fsc, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, statSync, unlinkSync, writeFileSync,
+  closeSync, constants as fsc, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, statSync,
 } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -12,14 +12,15 @@ import {
 } from '../cgroup/index.js';
 import { ConflictError, LaunchError, NotFoundError, StateError, TsrunError } from '../errors.js';
 import type { NamespaceType, Process, Spec, State } from '../oci/runtime.js';
-import { native, removeTree, type BackgroundHandle } from '../native/index.js';
+import { removeTree } from '../native/index.js';
 import { ensureDir, removeFile, writeFileAtomic } from '../util/fs.js';
 import { helperPath } from '../util/paths.js';
 import { parseSignal } from '../util/signals.js';
 import { crashPoint } from '../util/crash-point.js';
-import { withDefaultDeviceRules, compileExecPlan, compilePlan, encodePlan, NS_PROC_NAME, parseProcLimits, SETNS_ORDER, type MonitorConfig, type PlanStep } from './plan.js';
+import { withDefaultDeviceRules, compileExecPlan, compilePlan, NS_PROC_NAME, parseProcLimits, SETNS_ORDER, type MonitorConfig, type PlanStep } from './plan.js';
 import { cachedSeccompProgram } from './seccomp-cache.js';
-import { errorForFailure, execFailureExitCode, isExecFailure, StatusDecoder, type ExitFile, type StatusMessage, type StepFailure } from './report.js';
+import { errorForFailure, execFailureExitCode, isExecFailure, type ExitFile, type StepFailure } from './report.js';
+import { spawnHelper, type Spawned } from './helper-process.js';
 import { hasStartGateHooks, runHooks } from './hooks.js';
 import type { ExitHandoff } from './exit-handoff.js';
 import { ContainerDir, isLiveProcess, processStartTime, type StateRecord } from './state-dir.js';
@@ -115,57 +116,6 @@ const POLL_MS = 10;
 const START_TIMEOUT_MS = 10_000;
 const STOP_TIMEOUT_MS = 10_000;
 
-/** Reads the helper's status messages as they arrive (on a native thread); undefined once the helper closed its end. */
-class StatusReader {
-  private queue: StatusMessage[] = [];
-  private waiter: ((m: StatusMessage | undefined) => void) | undefined;
-  private ended = false;
-  private readonly watch: BackgroundHandle;
-
-  constructor(fd: number) {
-    const dec = new StatusDecoder();
-    this.watch = native().watchFd(fd, (chunk) => {
-      if (this.ended) return;
-      if (chunk) {
-        for (const m of dec.push(chunk)) this.deliver(m);
-      } else {
-        this.end();
-      }
-    });
-  }
-
-  private end(): void {
-    this.ended = true;
-    this.deliver(undefined);
-  }
-
-  private deliver(m: StatusMessage | undefined): void {
-    if (m) this.queue.push(m);
-    if (this.waiter && (this.queue.length || this.ended)) {
-      const w = this.waiter;
-      this.waiter = undefined;
-      w(this.queue.shift());
-    }
-  }
-
-  next(): Promise<StatusMessage | undefined> {
-    if (this.queue.length || this.ended) return Promise.resolve(this.queue.shift());
-    return new Promise((res) => (this.waiter = res));
-  }
-
-  close(): void {
-    if (this.ended) return;
-    native().unwatchFd(this.watch);
-    this.end();
-  }
-}
-
-interface Spawned {
-  reader: StatusReader;
-  exited: Promise<number | null>;
-  stopForwarding: () => void;
-}
-
 let hostLimits: Map<number, bigint> | undefined | null = null;
 
 /** The caller's hard rlimits, unless it may raise them (CAP_SYS_RESOURCE). */
@@ -178,7 +128,7 @@ function callerHardLimits(): Map<number, bigint> | undefined {
   return hostLimits;
 }
 
-function toExitStatus(e: ExitFile, oomKilled?: boolean): ExitStatus {
+export function toExitStatus(e: ExitFile, oomKilled?: boolean): ExitStatus {
   const s: ExitStatus = { exitCode: e.exitCode, finishedAt: e.finishedAt };
   if (e.error && isExecFailure(e.error)) s.exitCode = execFailureExitCode(e.error.errno);
   if (e.signal) s.signal = e.signal;
@@ -418,64 +368,7 @@ export class Launcher implements ContainerLauncher {
 
   /** Starts the helper with the plan on fd 3 and the status stream on fd 4. */
   private spawnHelper(steps: PlanStep[], opts: LaunchOptions, planDir: string): Spawned {
-    const background = opts.detach || opts.noMonitor;
-    const own = opts.stdio ?? ['inherit', 'inherit', 'inherit'];
-    // The plan is a file the helper reads to EOF at once: through a pipe it
-    // would wait for our event loop to get round to closing it.
-    const planPath = join(planDir, `.plan-${process.pid}`);
-    writeFileSync(planPath, encodePlan(steps), { mode: 0o600 });
-    const planFd = openSync(planPath, 'r');
-    unlinkSync(planPath); // not rmSync: that loads Node's rimraf module (~0.5 ms)
-    const stdio: Array<'inherit' | 'ignore' | number> = background && !opts.inheritStdio ? ['ignore', 'ignore', 'ignore'] : own;
-    const [statusRead, statusWrite] = native().makePipe();
-    // The helper's fds: 0-2 stdio, 3 the plan, 4 the status pipe, 5.. preserved fds (ours from 3).
-    const fds = [...stdio.map((s, i) => (typeof s === 'number' ? s : s === 'inherit' ? i : -1)), planFd, statusWrite];
-    for (let i = 0; i < (opts.preserveFds ?? 0); i++) fds.push(3 + i);
-    let pid: number;
-    try {
-      // Not child_process: see src/native/spawn.c.
-      pid = native().spawnProcess(this.helper, [this.helper, 'launch'], fds);
-    } catch (err) {
-      closeSync(statusRead);
-      throw new LaunchError(`cannot start the helper ${this.helper}`, 'spawn', { cause: err });
-    } finally {
-      closeSync(planFd);
-      closeSync(statusWrite);
-    }
-    let waiting: BackgroundHandle | undefined;
-    let reaped = false; // after that the pid may be another process's: signal it no more
-    const exited = new Promise<number | null>((res) => {
-      waiting = native().waitPid(pid, (code) => {
-        reaped = true;
-        res(code);
-      });
-    });
-    const reader = new StatusReader(statusRead);
-    let stopForwarding = () => {};
-    if (background) {
-      // A detached monitor outlives us; without a monitor the helper leaves by itself
-      // and must stay referenced until it has reported.
-      if (!opts.noMonitor) native().refHandle(waiting!, false);
-    } else if (opts.forwardSignals !== false) {
-      // Signals sent to us reach the container through its monitor. In our session, signals
-      // a terminal sends to the foreground group reach the monitor directly, so those are not
-      // forwarded when stdin is a terminal; in its own session, only we get them.
-      const fromTerminal = native().isatty(0) && !opts.ownSession ? ['SIGINT', 'SIGQUIT'] : [];
-      const handlers = ['SIGTERM', 'SIGINT', 'SIGQUIT', 'SIGHUP', 'SIGUSR1', 'SIGUSR2'].map((sig) => {
-        const h = () => {
-          if (fromTerminal.includes(sig) || reaped) return;
-          try {
-            process.kill(pid, sig);
-          } catch {
-            // the helper is already gone
-          }
-        };
-        process.on(sig, h);
-        return [sig, h] as const;
-      });
-      stopForwarding = () => handlers.forEach(([sig, h]) => process.off(sig, h));
-    }
-    return { reader, exited, stopForwarding };
+    return spawnHelper(this.helper, steps, opts, planDir);
   }
 
   async start(id: string): Promise<void> {

@@ -1,0 +1,123 @@
+// The helper process: started with a plan on fd 3 and read through its status stream on fd 4
+// (PLAN.md). Both launchers start their monitors through it: ours, and the one that keeps the
+// container of an external OCI runtime (oci-binary.ts).
+import { closeSync, openSync, unlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { LaunchError } from '../errors.js';
+import { native, type BackgroundHandle } from '../native/index.js';
+import { encodePlan, type PlanStep } from './plan.js';
+import { StatusDecoder, type StatusMessage } from './report.js';
+import type { LaunchOptions } from './launcher.js';
+
+/** Reads the helper's status messages as they arrive (on a native thread); undefined once the helper closed its end. */
+export class StatusReader {
+  private queue: StatusMessage[] = [];
+  private waiter: ((m: StatusMessage | undefined) => void) | undefined;
+  private ended = false;
+  private readonly watch: BackgroundHandle;
+
+  constructor(fd: number) {
+    const dec = new StatusDecoder();
+    this.watch = native().watchFd(fd, (chunk) => {
+      if (this.ended) return;
+      if (chunk) {
+        for (const m of dec.push(chunk)) this.deliver(m);
+      } else {
+        this.end();
+      }
+    });
+  }
+
+  private end(): void {
+    this.ended = true;
+    this.deliver(undefined);
+  }
+
+  private deliver(m: StatusMessage | undefined): void {
+    if (m) this.queue.push(m);
+    if (this.waiter && (this.queue.length || this.ended)) {
+      const w = this.waiter;
+      this.waiter = undefined;
+      w(this.queue.shift());
+    }
+  }
+
+  next(): Promise<StatusMessage | undefined> {
+    if (this.queue.length || this.ended) return Promise.resolve(this.queue.shift());
+    return new Promise((res) => (this.waiter = res));
+  }
+
+  close(): void {
+    if (this.ended) return;
+    native().unwatchFd(this.watch);
+    this.end();
+  }
+}
+
+export interface Spawned {
+  reader: StatusReader;
+  exited: Promise<number | null>;
+  stopForwarding: () => void;
+}
+
+/** Starts the helper with the plan on fd 3 and the status stream on fd 4; `planDir` holds the plan file for a moment. */
+export function spawnHelper(helper: string, steps: PlanStep[], opts: LaunchOptions, planDir: string): Spawned {
+  const background = opts.detach || opts.noMonitor;
+  const own = opts.stdio ?? ['inherit', 'inherit', 'inherit'];
+  // The plan is a file the helper reads to EOF at once: through a pipe it
+  // would wait for our event loop to get round to closing it.
+  const planPath = join(planDir, `.plan-${process.pid}`);
+  writeFileSync(planPath, encodePlan(steps), { mode: 0o600 });
+  const planFd = openSync(planPath, 'r');
+  unlinkSync(planPath); // not rmSync: that loads Node's rimraf module (~0.5 ms)
+  const stdio: Array<'inherit' | 'ignore' | number> = background && !opts.inheritStdio ? ['ignore', 'ignore', 'ignore'] : own;
+  const [statusRead, statusWrite] = native().makePipe();
+  // The helper's fds: 0-2 stdio, 3 the plan, 4 the status pipe, 5.. preserved fds (ours from 3).
+  const fds = [...stdio.map((s, i) => (typeof s === 'number' ? s : s === 'inherit' ? i : -1)), planFd, statusWrite];
+  for (let i = 0; i < (opts.preserveFds ?? 0); i++) fds.push(3 + i);
+  let pid: number;
+  try {
+    // Not child_process: see src/native/spawn.c.
+    pid = native().spawnProcess(helper, [helper, 'launch'], fds);
+  } catch (err) {
+    closeSync(statusRead);
+    throw new LaunchError(`cannot start the helper ${helper}`, 'spawn', { cause: err });
+  } finally {
+    closeSync(planFd);
+    closeSync(statusWrite);
+  }
+  let waiting: BackgroundHandle | undefined;
+  let reaped = false; // after that the pid may be another process's: signal it no more
+  const exited = new Promise<number | null>((res) => {
+    waiting = native().waitPid(pid, (code) => {
+      reaped = true;
+      res(code);
+    });
+  });
+  const reader = new StatusReader(statusRead);
+  let stopForwarding = () => {};
+  if (background) {
+    // A detached monitor outlives us; without a monitor the helper leaves by itself
+    // and must stay referenced until it has reported.
+    if (!opts.noMonitor) native().refHandle(waiting!, false);
+  } else if (opts.forwardSignals !== false) {
+    // Signals sent to us reach the container through its monitor. In our session, signals
+    // a terminal sends to the foreground group reach the monitor directly, so those are not
+    // forwarded when stdin is a terminal; in its own session, only we get them.
+    const fromTerminal = native().isatty(0) && !opts.ownSession ? ['SIGINT', 'SIGQUIT'] : [];
+    const handlers = ['SIGTERM', 'SIGINT', 'SIGQUIT', 'SIGHUP', 'SIGUSR1', 'SIGUSR2'].map((sig) => {
+      const h = () => {
+        if (fromTerminal.includes(sig) || reaped) return;
+        try {
+          process.kill(pid, sig);
+        } catch {
+          // the helper is already gone
+        }
+      };
+      process.on(sig, h);
+      return [sig, h] as const;
+    });
+    stopForwarding = () => handlers.forEach(([sig, h]) => process.off(sig, h));
+  }
+  return { reader, exited, stopForwarding };
+}
