@@ -32,6 +32,7 @@ struct config {
   int caller_stdio; /* attached: fds 0-2 are the caller's, used only while it holds the status pipe's read end */
   unsigned rows, cols;
   char *const *exit_command; /* argv run after the exit file is written: detached, or attached once the caller let go */
+  const struct step *runtime_create; /* an OCI runtime's create makes the container instead of our clone */
 };
 
 /* Output of one stream, cut into lines for the log as Docker's json-file does. */
@@ -69,6 +70,7 @@ static void read_config(const struct plan *plan) {
   for (int i = 0; i < plan->nsteps; i++) {
     const struct step *s = &plan->steps[i];
     const char *n = s->op->name;
+    if (!strcmp(n, "runtime-create")) cfg.runtime_create = s;
     if (s->op->phase != PHASE_CONFIG) continue;
     if (!strcmp(n, "lock-file")) cfg.lock_file = s->argv[0];
     else if (!strcmp(n, "exit-file")) cfg.exit_file = s->argv[0];
@@ -112,6 +114,8 @@ static void read_config(const struct plan *plan) {
   if (cfg.attach_socket && (g_no_monitor || cfg.inherit_stdio || cfg.console_socket))
     fail("config", EINVAL, "attach-socket needs the monitor to own the container's stdio");
   if (g_no_monitor && cfg.terminal && !cfg.console_socket) fail("config", EINVAL, "no-monitor with a terminal needs a console-socket");
+  if (cfg.runtime_create && (cfg.terminal || cfg.inherit_stdio || cfg.exec_fifo || g_no_monitor || g_die_with_monitor || g_preserve_fds))
+    fail("config", EINVAL, "runtime-create: the runtime's container gets the monitor's pipes (no terminal, inherit-stdio, exec-fifo, no-monitor, die-with-monitor or preserve-fds)");
   for (int i = 0; i < g_preserve_fds; i++)
     if (fcntl(PRESERVED_FD_BASE + i, F_GETFD) < 0) fail("preserve-fds", EBADF, "fd not passed");
 }
@@ -194,6 +198,21 @@ static void write_pid_file(pid_t pid) {
   if (write_file_atomic(cfg.pid_file, buf, (size_t)n)) fail("pid-file", errno, cfg.pid_file);
 }
 
+/* Our copies of the container's stdio, once it (or the runtime that makes it) has them; 1 and 2 may be one fd. */
+static void close_stdio(const int cstdio[3]) {
+  for (int i = 0; i < 3; i++)
+    if (i == 0 || cstdio[i] != cstdio[i - 1]) close(cstdio[i]);
+}
+
+/* `created PID MONITORPID`: the container is set up and waits for start (or is about to exec). */
+static void report_created(void) {
+  char p1[16], p2[16];
+  snprintf(p1, sizeof p1, "%d", (int)child);
+  snprintf(p2, sizeof p2, "%d", (int)getpid());
+  const char *f[] = {"created", p1, p2};
+  ns_msg(STATUS_FD, 3, f);
+}
+
 /* Runs the PHASE_PARENT steps: id maps (one write per file, as the kernel requires) and cgroups. */
 static void parent_steps(const struct plan *plan, pid_t pid) {
   char uid_map[4096] = "", gid_map[4096] = "";
@@ -271,6 +290,107 @@ static void setup_process(const struct plan *plan, int pid_w, int init_w, int sy
   int32_t p = pid;
   write_all(pid_w, &p, sizeof p);
   _exit(0);
+}
+
+/* Appends what fd has to the runtime's output in said (at most its size - 1); 0 at EOF or error. */
+static int take_output(int fd, char *said, size_t cap, size_t *used) {
+  char buf[1024];
+  ssize_t n = read(fd, buf, sizeof buf);
+  if (n < 0 && errno == EINTR) return 1;
+  if (n <= 0) return 0;
+  size_t c = (size_t)n < cap - 1 - *used ? (size_t)n : cap - 1 - *used;
+  memcpy(said + *used, buf, c);
+  *used += c;
+  return 1;
+}
+
+/* The pid the runtime wrote to its pid file, if that process is our child (ppid: field 4 of stat). */
+static pid_t runtime_pid(const char *pid_file) {
+  char buf[512];
+  int fd = open(pid_file, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) fail("runtime-create", errno, pid_file);
+  ssize_t n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  int64_t pid;
+  if (n <= 0) fail("runtime-create", EINVAL, pid_file);
+  buf[n] = 0;
+  while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == ' ')) buf[--n] = 0;
+  if (parse_i64(buf, &pid) || pid <= 0 || pid > 0x7fffffff) fail("runtime-create", EINVAL, pid_file);
+  char path[64];
+  snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+  fd = open(path, O_RDONLY | O_CLOEXEC);
+  n = fd < 0 ? -1 : read(fd, buf, sizeof buf - 1);
+  if (fd >= 0) close(fd);
+  if (n <= 0) fail("runtime-create", ESRCH, path);
+  buf[n] = 0;
+  const char *rest = strrchr(buf, ')');
+  int ppid = -1;
+  if (!rest || sscanf(rest, ") %*c %d", &ppid) != 1 || ppid != (int)getpid())
+    fail("runtime-create", ECHILD, "the runtime's container process is not the monitor's child");
+  return (pid_t)pid;
+}
+
+/* runtime-create PIDFILE ARGV...: an OCI runtime's `create` (its argv is the plan's) makes the
+ * container with our pipes as its stdio, which the runtime hands on to the container. Until the
+ * command ends, what reaches the pipes is the runtime's own (the container waits for `start`): it
+ * is kept for the error report and never logged. The container's process, the command's child,
+ * is reparented to us (a subreaper) when the command exits; the runtime wrote its pid to PIDFILE.
+ * Signals we get meanwhile go to the command. */
+static pid_t runtime_create(const struct step *s, const int cstdio[3], int out_fd, int err_fd, int sfd) {
+  int ep[2];
+  if (pipe2(ep, O_CLOEXEC)) fail("runtime-create", errno, "pipe");
+  pid_t rt = fork();
+  if (rt < 0) fail("runtime-create", errno, "fork");
+  if (rt == 0) {
+    int high[3];
+    for (int i = 0; i < 3; i++) high[i] = fcntl(cstdio[i], F_DUPFD_CLOEXEC, 10);
+    for (int i = 0; i < 3; i++) dup2(high[i], i);
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    signal(SIGPIPE, SIG_DFL);
+    execv(s->argv[1], s->argv + 1);
+    int e = errno;
+    write_all(ep[1], &e, sizeof e);
+    _exit(127);
+  }
+  close(ep[1]);
+  close_stdio(cstdio); /* the runtime has them: the pipes reach EOF once the container's copies close */
+  int exec_errno = 0;
+  ssize_t got;
+  while ((got = read(ep[0], &exec_errno, sizeof exec_errno)) < 0 && errno == EINTR) {}
+  close(ep[0]);
+  if (got == (ssize_t)sizeof exec_errno) {
+    waitpid(rt, NULL, 0);
+    fail("runtime-create", exec_errno, s->argv[1]);
+  }
+  static char said[2048];
+  size_t used = 0;
+  int st = 0;
+  struct pollfd pf[3] = {{.fd = sfd, .events = POLLIN}, {.fd = out_fd, .events = POLLIN}, {.fd = err_fd, .events = POLLIN}};
+  while (waitpid(rt, &st, WNOHANG) != rt) {
+    if (poll(pf, 3, -1) < 0 && errno != EINTR) fail("runtime-create", errno, "poll");
+    for (int i = 1; i < 3; i++)
+      if (pf[i].revents && !take_output(pf[i].fd, said, sizeof said, &used)) pf[i].fd = -1;
+    struct signalfd_siginfo si;
+    if ((pf[0].revents & POLLIN) && read(sfd, &si, sizeof si) == sizeof si && si.ssi_signo != SIGCHLD && si.ssi_signo != SIGWINCH)
+      kill(rt, (int)si.ssi_signo);
+  }
+  /* What it wrote just before it ended. */
+  for (int i = 1; i < 3; i++) {
+    struct pollfd one = {.fd = pf[i].fd, .events = POLLIN};
+    while (one.fd >= 0 && poll(&one, 1, 0) == 1 && take_output(one.fd, said, sizeof said, &used)) {}
+  }
+  if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+    while (used > 0 && (said[used - 1] == '\n' || said[used - 1] == ' ')) used--;
+    said[used] = 0;
+    if (!used) {
+      if (WIFEXITED(st)) snprintf(said, sizeof said, "exited with status %d", WEXITSTATUS(st));
+      else snprintf(said, sizeof said, "killed by signal %d", WTERMSIG(st));
+    }
+    fail("runtime-create", 0, said); /* errno 0: PATH is the runtime's output */
+  }
+  return runtime_pid(s->argv[0]);
 }
 
 /* Collects init-pipe messages: netstrings ended by an empty one. */
@@ -366,6 +486,49 @@ static int finish_without_monitor(int init_fd) {
   const char *f[] = {"started"};
   ns_msg(STATUS_FD, 1, f);
   return 0;
+}
+
+/* Our own container: the setup process joins the namespaces and clones it; once its pid is
+ * known the parent steps run, then it may go on. Returns the init pipe (its reports). */
+static int clone_container(const struct plan *plan, int cstdio[3], int console_child_end) {
+  int pidp[2], initp[2], syncp[2];
+  if (pipe2(pidp, O_CLOEXEC) || pipe2(initp, O_CLOEXEC) || pipe2(syncp, O_CLOEXEC)) fail("pipe", errno, "");
+  pid_t setup = fork();
+  if (setup < 0) fail("fork", errno, "");
+  if (setup == 0) {
+    close(pidp[0]), close(initp[0]), close(syncp[1]);
+    setup_process(plan, pidp[1], initp[1], syncp[0], cstdio);
+  }
+  close(pidp[1]), close(initp[1]), close(syncp[0]);
+  if (console_child_end >= 0) close(console_child_end);
+  close_stdio(cstdio);
+  for (int i = 0; i < g_preserve_fds; i++) close(PRESERVED_FD_BASE + i); /* the container has them now */
+  /* A detached monitor must not hold the caller's pipes open for the container's whole life. */
+  if (cfg.inherit_stdio && cfg.detach) null_stdio();
+
+  int32_t cpid = 0;
+  ssize_t got = read(pidp[0], &cpid, sizeof cpid);
+  while (got < 0 && errno == EINTR) got = read(pidp[0], &cpid, sizeof cpid);
+  waitpid(setup, NULL, 0);
+  if (got != sizeof cpid) {
+    /* The setup process failed: relay what it said. */
+    struct msgbuf mb = {.used = 0};
+    char fields[6][2048];
+    ssize_t n;
+    while ((n = read(initp[0], mb.data + mb.used, sizeof mb.data - mb.used)) > 0) mb.used += (size_t)n;
+    if (pop_msg(&mb, fields) >= 4) {
+      int e = atoi(fields[2]);
+      report_error(fields[1], e, fields[3]);
+    } else report_error("setup", EPROTO, "setup process ended without a report");
+    _exit(1);
+  }
+  child = cpid;
+  close(pidp[0]);
+  parent_steps(plan, child);
+  write_pid_file(child);
+  if (write_all(syncp[1], "1", 1)) fail("sync", errno, "");
+  close(syncp[1]);
+  return initp[0];
 }
 
 static void copy_winsize(int master) {
@@ -500,45 +663,17 @@ int monitor_main(const struct plan *plan) {
   /* Before the container exists, so a client may attach before `start` (close-on-exec: it never reaches the command). */
   if (cfg.attach_socket && attach_listen(cfg.attach_socket)) fail("attach-socket", errno, cfg.attach_socket);
 
-  int pidp[2], initp[2], syncp[2];
-  if (pipe2(pidp, O_CLOEXEC) || pipe2(initp, O_CLOEXEC) || pipe2(syncp, O_CLOEXEC)) fail("pipe", errno, "");
-  pid_t setup = fork();
-  if (setup < 0) fail("fork", errno, "");
-  if (setup == 0) {
-    close(pidp[0]), close(initp[0]), close(syncp[1]);
-    setup_process(plan, pidp[1], initp[1], syncp[0], cstdio);
+  int init_fd, ready = 0;
+  if (cfg.runtime_create) {
+    /* The runtime sets the container up and reports no steps: created once its create succeeded. */
+    child = runtime_create(cfg.runtime_create, cstdio, out.fd, err.fd, sfd);
+    write_pid_file(child);
+    report_created();
+    init_fd = -1, ready = 1;
+  } else {
+    init_fd = clone_container(plan, cstdio, consp[1]);
   }
-  close(pidp[1]), close(initp[1]), close(syncp[0]);
-  if (consp[1] >= 0) close(consp[1]);
-  for (int i = 0; i < 3; i++)
-    if (i == 0 || cstdio[i] != cstdio[i - 1]) close(cstdio[i]);
-  for (int i = 0; i < g_preserve_fds; i++) close(PRESERVED_FD_BASE + i); /* the container has them now */
-  /* A detached monitor must not hold the caller's pipes open for the container's whole life. */
-  if (cfg.inherit_stdio && cfg.detach) null_stdio();
-
-  struct msgbuf mb = {.used = 0};
-  char fields[6][2048];
-  int32_t cpid = 0;
-  ssize_t got = read(pidp[0], &cpid, sizeof cpid);
-  while (got < 0 && errno == EINTR) got = read(pidp[0], &cpid, sizeof cpid);
-  waitpid(setup, NULL, 0);
-  if (got != sizeof cpid) {
-    /* The setup process failed: relay what it said. */
-    ssize_t n;
-    while ((n = read(initp[0], mb.data + mb.used, sizeof mb.data - mb.used)) > 0) mb.used += (size_t)n;
-    if (pop_msg(&mb, fields) >= 4) {
-      int e = atoi(fields[2]);
-      report_error(fields[1], e, fields[3]);
-    } else report_error("setup", EPROTO, "setup process ended without a report");
-    _exit(1);
-  }
-  child = cpid;
-  close(pidp[0]);
-  parent_steps(plan, child);
-  write_pid_file(child);
-  if (write_all(syncp[1], "1", 1)) fail("sync", errno, "");
-  close(syncp[1]);
-  if (g_no_monitor && !cfg.terminal) return finish_without_monitor(initp[0]);
+  if (g_no_monitor && !cfg.terminal) return finish_without_monitor(init_fd);
   if (cfg.terminal) {
     master = recv_console(consp[0]); /* -1 if the container failed before its console step */
     close(consp[0]);
@@ -550,7 +685,7 @@ int monitor_main(const struct plan *plan) {
         send_console(master);
         close(master);
         master = -1;
-        if (g_no_monitor) return finish_without_monitor(initp[0]);
+        if (g_no_monitor) return finish_without_monitor(init_fd);
       } else {
         out.fd = master;
         in_w = master;
@@ -573,8 +708,17 @@ int monitor_main(const struct plan *plan) {
   int close_in = 0; /* our stdin or a stdin-once client's ended (no pty): close the container's once ibuf is empty */
   if (in_w >= 0) fcntl(in_w, F_SETFL, fcntl(in_w, F_GETFL) | O_NONBLOCK);
 
-  int init_fd = initp[0], ready = 0, exited = 0, status = 0, err_no = 0;
+  int exited = 0, status = 0, err_no = 0;
+  struct msgbuf mb = {.used = 0};
+  char fields[6][2048];
   char err_step[64] = "", err_path[2048] = "";
+  /* A container that ended while its runtime's create ran: that SIGCHLD was taken already. */
+  if (cfg.runtime_create) {
+    pid_t w;
+    int st;
+    while ((w = waitpid(-1, &st, WNOHANG)) > 0)
+      if (w == child) exited = 1, status = st;
+  }
   int stdin_fd = relay_stdin ? 0 : -1;
   /* caller-stdio: the caller holds the status pipe's only read end until it is done with us, so
    * POLLERR on our write end (fd 4) means it died: its stdio is then no longer ours to use. */
@@ -624,11 +768,7 @@ int monitor_main(const struct plan *plan) {
         int nf;
         while ((nf = pop_msg(&mb, fields)) > 0) {
           if (!strcmp(fields[0], "ready") && !ready) {
-            char p1[16], p2[16];
-            snprintf(p1, sizeof p1, "%d", (int)child);
-            snprintf(p2, sizeof p2, "%d", (int)getpid());
-            const char *f[] = {"created", p1, p2};
-            ns_msg(STATUS_FD, 3, f);
+            report_created();
             ready = 1;
           } else if (!strcmp(fields[0], "error") && nf >= 4) {
             snprintf(err_step, sizeof err_step, "%.63s", fields[1]);

@@ -33,6 +33,7 @@ static const struct op OPS[] = {
     /* setup process */
     {"setns", PHASE_PRECLONE, 2, 2},
     {"clone", PHASE_PRECLONE, 1, 1},
+    {"runtime-create", PHASE_PRECLONE, 2, -1}, /* PIDFILE ARGV...: an OCI runtime makes the container */
     /* monitor, once the container's pid is known */
     {"uid-map", PHASE_PARENT, 3, 3},
     {"gid-map", PHASE_PARENT, 3, 3},
@@ -129,7 +130,7 @@ int plan_parse(const char *buf, size_t len, struct plan *out, char *err, size_t 
     return -1;
   }
   enum phase last = PHASE_CONFIG;
-  int clones = 0;
+  int clones = 0, runtime_creates = 0, own_steps = 0;
   while (pos < len) {
     if (out->nsteps == PLAN_MAX_STEPS) {
       snprintf(err, errlen, "more than %d steps", PLAN_MAX_STEPS);
@@ -153,6 +154,8 @@ int plan_parse(const char *buf, size_t len, struct plan *out, char *err, size_t 
     }
     last = op->phase;
     if (strcmp(name, "clone") == 0) clones++;
+    if (strcmp(name, "runtime-create") == 0) runtime_creates++;
+    if (op->phase >= PHASE_PARENT || strcmp(name, "setns") == 0) own_steps++;
     uint64_t argc;
     char num[16];
     if (take(buf, len, &pos, &d, &dlen) || dlen == 0 || dlen >= sizeof num) {
@@ -194,8 +197,13 @@ int plan_parse(const char *buf, size_t len, struct plan *out, char *err, size_t 
       s->lens[i] = dlen;
     }
   }
-  if (clones != 1) {
-    snprintf(err, errlen, "the plan must have exactly one clone step (has %d)", clones);
+  if (clones + runtime_creates != 1) {
+    snprintf(err, errlen, "the plan must have exactly one clone or runtime-create step (has %d)", clones + runtime_creates);
+    return -1;
+  }
+  /* The runtime joins namespaces, maps ids, moves cgroups and sets up the process itself. */
+  if (runtime_creates && own_steps) {
+    snprintf(err, errlen, "a runtime-create plan has no setns, parent or init steps (has %d)", own_steps);
     return -1;
   }
   return 0;

@@ -583,6 +583,37 @@ export function compileExecPlan(
   return steps;
 }
 
+/** How an external OCI runtime makes a container: its `create` command line, and the pid file that command writes. */
+export interface RuntimeCreate {
+  /** Absolute path of the runtime first, then its arguments (which name pidFile). */
+  argv: string[];
+  pidFile: string;
+}
+
+/**
+ * The plan of a container an external OCI runtime (runc, crun, runsc) makes: our monitor stays
+ * its parent (as Podman's conmon does), owns its stdio, records its exit and runs the exit
+ * command; the runtime does all of the set-up. Its container gets the monitor's pipes, so no
+ * terminal (the runtime's --console-socket), inherited stdio, exec fifo (the runtime has its own
+ * start), preserved fds or parent-death signal (it is not the monitor's own child at first).
+ */
+export function compileRuntimePlan(monitor: MonitorConfig, create: RuntimeCreate): PlanStep[] {
+  const unsupported = [
+    monitor.terminal && 'a terminal',
+    monitor.consoleSocket && 'a console socket',
+    monitor.inheritStdio && 'inherited stdio',
+    monitor.execFifo && 'an exec fifo',
+    monitor.preserveFds && 'preserved fds',
+    monitor.noMonitor && 'no monitor',
+  ].filter(Boolean);
+  if (unsupported.length) throw new LaunchError(`a container made by an OCI runtime cannot have ${unsupported.join(', ')} under tsrun's monitor`, 'runtime-create');
+  if (!create.argv.length || !create.argv[0]!.startsWith('/')) throw new LaunchError('the runtime\'s command needs an absolute path first', 'runtime-create');
+  if (!create.pidFile.startsWith('/')) throw new LaunchError('the runtime\'s pid file needs an absolute path', 'runtime-create');
+  const steps = configSteps({ ...monitor, dieWithMonitor: false });
+  steps.push({ op: 'runtime-create', args: [create.pidFile, ...create.argv] });
+  return steps;
+}
+
 // ---- encoding -------------------------------------------------------------------
 
 export const PLAN_MAGIC = 'tsrun-plan-1';

@@ -1,0 +1,124 @@
+// The plan of a container an external OCI runtime makes (runtime-create): what TypeScript
+// compiles, and what the helper does with it. The helper's part runs a stand-in "runtime" (a
+// shell script) that leaves a process behind and writes its pid, as `runc create` does: no
+// root and no container needed.
+import { spawnSync } from 'node:child_process';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { LaunchError } from '../../../src/errors.js';
+import { compileRuntimePlan, decodePlan, encodePlan, type MonitorConfig, type PlanStep } from '../../../src/runtime/plan.js';
+import { StatusDecoder, type StatusMessage } from '../../../src/runtime/report.js';
+import { helperPath } from '../../../src/util/paths.js';
+
+const monitor: MonitorConfig = {
+  lockFile: '/run/x/lock', exitFile: '/run/x/exit.json', pidFile: '/run/x/pid', startedFile: '/run/x/started',
+  detach: true, stdin: false, terminal: false,
+};
+const create = { argv: ['/usr/sbin/runc', '--root', '/run/r', 'create', '--bundle', '/b', '--pid-file', '/run/x/runtime.pid', 'ID'], pidFile: '/run/x/runtime.pid' };
+const find = (steps: PlanStep[], op: string) => steps.filter((s) => s.op === op);
+
+describe('compileRuntimePlan', () => {
+  it('is the monitor\'s config steps, then runtime-create with the pid file and the runtime\'s argv', () => {
+    const exitCommand = ['/usr/bin/node', '/cli.cjs', 'container', 'cleanup', 'ID'];
+    const steps = compileRuntimePlan({ ...monitor, logFile: '/c/log.json', exitCommand }, create);
+    expect(steps.at(-1)).toEqual({ op: 'runtime-create', args: ['/run/x/runtime.pid', ...create.argv] });
+    expect(find(steps, 'log-file')[0]!.args).toEqual(['/c/log.json']);
+    expect(find(steps, 'exit-command')[0]!.args).toEqual(exitCommand);
+    expect(find(steps, 'detach')).toHaveLength(1);
+    // Nothing of our own set-up: the runtime does it.
+    expect(steps.filter((s) => ['clone', 'setns', 'cgroup-procs', 'uid-map', 'exec', 'args'].includes(s.op))).toEqual([]);
+    expect(decodePlan(encodePlan(steps))).toEqual(steps);
+  });
+
+  it('attached, it keeps the caller\'s lock, session and stdio steps', () => {
+    const steps = compileRuntimePlan(
+      { ...monitor, detach: false, stdin: true, exitCommand: ['/x'], callerLock: '/run/x/caller.lock', newSession: true, callerStdio: true },
+      create,
+    );
+    expect(steps.map((s) => s.op)).toEqual(expect.arrayContaining(['stdin', 'caller-lock', 'new-session', 'caller-stdio', 'runtime-create']));
+  });
+
+  it('never asks for a parent-death signal: the runtime\'s container is not the monitor\'s child from the start', () => {
+    expect(find(compileRuntimePlan({ ...monitor, dieWithMonitor: true }, create), 'die-with-monitor')).toEqual([]);
+  });
+
+  it('refuses what a runtime\'s container cannot have under the monitor', () => {
+    for (const other of [{ terminal: true }, { consoleSocket: '/s' }, { inheritStdio: true }, { execFifo: '/f' }, { preserveFds: 2 }, { noMonitor: true }]) {
+      expect(() => compileRuntimePlan({ ...monitor, ...other }, create)).toThrow(LaunchError);
+    }
+    expect(() => compileRuntimePlan(monitor, { ...create, argv: ['runc', 'create'] })).toThrow(/absolute path/);
+    expect(() => compileRuntimePlan(monitor, { ...create, argv: [] })).toThrow(LaunchError);
+    expect(() => compileRuntimePlan(monitor, { ...create, pidFile: 'runtime.pid' })).toThrow(/absolute path/);
+  });
+});
+
+const work = mkdtempSync(join(tmpdir(), 'tsrun-plan-runtime-'));
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+/** Runs `tsrun-helper launch` attached with the plan on fd 3; returns its status messages and exit code. */
+function launch(steps: PlanStep[], name: string): { messages: StatusMessage[]; code: number | null } {
+  const planPath = join(work, `${name}.plan`);
+  writeFileSync(planPath, encodePlan(steps));
+  const planFd = openSync(planPath, 'r');
+  try {
+    const r = spawnSync(helperPath(), ['launch'], { stdio: ['ignore', 'ignore', 'ignore', planFd, 'pipe'], timeout: 10_000 });
+    return { messages: new StatusDecoder().push(r.output[4] as Buffer), code: r.status };
+  } finally {
+    closeSync(planFd);
+  }
+}
+
+function monitorIn(name: string): MonitorConfig {
+  const dir = mkdtempSync(join(work, `${name}-`));
+  return {
+    lockFile: join(dir, 'lock'), exitFile: join(dir, 'exit.json'), pidFile: join(dir, 'pid'), startedFile: join(dir, 'started'),
+    logFile: join(dir, 'log.json'), detach: false, stdin: false, terminal: false,
+  };
+}
+
+describe('the helper with a runtime-create plan', () => {
+  it('rejects a plan with runtime-create and our own set-up steps, or with clone too', () => {
+    const m = monitorIn('parse');
+    const rc = { op: 'runtime-create', args: ['/p', '/bin/true'] };
+    for (const extra of [[{ op: 'args', args: ['x'] }], [{ op: 'clone', args: ['0'] }], [{ op: 'setns', args: ['net', '/proc/1/ns/net'] }]]) {
+      const steps = [...compileRuntimePlan(m, { argv: ['/bin/true'], pidFile: '/p' }).slice(0, -1), rc, ...extra];
+      const { messages, code } = launch(steps, 'parse');
+      expect(code).toBe(1);
+      expect(messages[0]).toMatchObject({ kind: 'error', step: 'parse-plan' });
+    }
+  });
+
+  it('reports the runtime\'s own output when its create fails, and writes no exit file', () => {
+    const m = monitorIn('fails');
+    const argv = ['/bin/sh', '-c', 'echo "runtime: no such bundle" >&2; exit 1'];
+    const { messages, code } = launch(compileRuntimePlan(m, { argv, pidFile: join(work, 'never.pid') }), 'fails');
+    expect(code).toBe(1);
+    expect(messages[0]).toMatchObject({ kind: 'error', step: 'runtime-create', errno: 0, path: 'runtime: no such bundle' });
+    expect(() => readFileSync(m.exitFile)).toThrow();
+  });
+
+  it('reports a runtime it cannot run with its errno and path', () => {
+    const m = monitorIn('noexec');
+    const { messages } = launch(compileRuntimePlan(m, { argv: [join(work, 'missing-runtime')], pidFile: join(work, 'x.pid') }), 'noexec');
+    expect(messages[0]).toMatchObject({ kind: 'error', step: 'runtime-create', errno: 2, path: join(work, 'missing-runtime') });
+  });
+
+  it('adopts the process the runtime left (pid file), logs its output, reaps it and records its exit code', () => {
+    const m = monitorIn('adopts');
+    const pidFile = join(work, 'adopts.pid');
+    // Like `runc create`: the container process outlives the command, which writes its pid and exits 0.
+    const script = `(sleep 0.3; echo from-container; echo to-stderr >&2; exit 5) & echo "warning: from the runtime" >&2; echo $! > ${pidFile}`;
+    const { messages, code } = launch(compileRuntimePlan(m, { argv: ['/bin/sh', '-c', script], pidFile }), 'adopts');
+    const pid = Number(readFileSync(pidFile, 'utf8'));
+    expect(messages[0]).toMatchObject({ kind: 'created', pid });
+    expect(code).toBe(5);
+    expect(JSON.parse(readFileSync(m.exitFile, 'utf8'))).toMatchObject({ exitCode: 5 });
+    expect(Number(readFileSync(m.pidFile, 'utf8'))).toBe(pid);
+    const log = readFileSync(m.logFile!, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { log: string; stream: string });
+    // The runtime's own output (while its create ran) is not the container's.
+    // (Two pipes: the order between them is not kept.)
+    expect(log.map((e) => `${e.stream}: ${e.log}`).sort()).toEqual(['stderr: to-stderr\n', 'stdout: from-container\n']);
+  });
+});
