@@ -110,8 +110,9 @@ export class Containers {
     return this.exitHook && [...this.exitHook.cli, '--root', this.ctx.root, '--runroot', this.ctx.runroot, ...args];
   }
 
+  /** Run by the container's monitor at its exit: ours, also in front of an external runtime's container (oci-binary.ts). */
   private exitCommand(record: ContainerRecord): string[] | undefined {
-    return record.hostConfig.runtime === 'tsrun' ? this.tsrunCommand('container', 'cleanup', record.id) : undefined;
+    return this.tsrunCommand('container', 'cleanup', record.id);
   }
 
   /**
@@ -425,8 +426,7 @@ export class Containers {
   private restartComing(record: ContainerRecord, state: ContainerState): boolean {
     if (record.state.status !== 'running' || record.state.dieRecorded) return false;
     if (!shouldRestart(record.hostConfig.restartPolicy, state.exitCode ?? 0, record.restartCount, Boolean(record.manuallyStopped))) return false;
-    const launcher = this.launcher(record);
-    return launcher instanceof Launcher && launcher.monitorProcessRuns(record.id);
+    return this.launcher(record).monitorProcessRuns(record.id);
   }
 
   private launcherState(record: ContainerRecord): ContainerState {
@@ -754,7 +754,7 @@ export class Containers {
 
   /** Whether startAttached() can start this container: our own launcher, and a CLI for the exit command. */
   canStartAttached(record: ContainerRecord): boolean {
-    return this.exitCommand(record) !== undefined;
+    return this.exitCommand(record) !== undefined && this.launcher(record) instanceof Launcher;
   }
 
   /**

@@ -1,23 +1,45 @@
-// The same lifecycle driven through an OCI runtime binary (runc, crun), so a
-// reference runtime can stand in for ours and tests can compare the two.
+// The same lifecycle driven through an OCI runtime binary (runc, crun, runsc), so a reference
+// runtime can stand in for ours and tests can compare the two. Without a terminal, tsrun's own
+// monitor (the C helper) stays in front of the runtime's container, as Podman's conmon does: it
+// runs the runtime's `create`, keeps the container's stdio (the log), reaps it, records its exit
+// and runs the engine's exit command (--rm, restart policies, unmount). The runtime's own
+// commands start, signal and delete it. With a terminal (or a caller's console socket) the
+// runtime runs it alone, as before: its pty needs the runtime's --console-socket handling.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { LaunchError, NotFoundError, StateError } from '../errors.js';
-import type { Process, State } from '../oci/runtime.js';
-import { writeJsonAtomic, ensureDir } from '../util/fs.js';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { closeSync, mkdtempSync, openSync, rmSync } from 'node:fs';
-import { signalName, parseSignal } from '../util/signals.js';
-import type { ContainerLauncher, ExitStatus, LaunchOptions } from './launcher.js';
-import { validateContainerId } from './state-dir.js';
+import { join, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ConflictError, LaunchError, NotFoundError, StateError } from '../errors.js';
+import { removeTree } from '../native/index.js';
+import type { Process, Spec, State } from '../oci/runtime.js';
+import { ensureDir, writeFileAtomic, writeJsonAtomic } from '../util/fs.js';
+import { helperPath } from '../util/paths.js';
+import { parseSignal, signalName } from '../util/signals.js';
+import { spawnHelper, type Spawned } from './helper-process.js';
+import { toExitStatus, type ContainerLauncher, type ExitStatus, type LaunchOptions } from './launcher.js';
+import { compileRuntimePlan, type MonitorConfig } from './plan.js';
+import { errorForFailure, type StepFailure } from './report.js';
+import { ContainerDir, isLiveProcess, processStartTime, validateContainerId, type StateRecord } from './state-dir.js';
+
+const POLL_MS = 10;
+const STOP_TIMEOUT_MS = 10_000;
 
 export class OciBinaryLauncher implements ContainerLauncher {
-  constructor(readonly binary: string, readonly stateRoot: string) {}
+  constructor(readonly binary: string, readonly stateRoot: string, private readonly opts: { helperPath?: string } = {}) {}
 
   private args(...rest: string[]): string[] {
     return ['--root', this.stateRoot, ...rest];
+  }
+
+  /** The monitor's files of a container (lock, exit file, pids), beside the runtime's root: its `list` reads every directory there. */
+  private monitorDir(id: string): ContainerDir {
+    return new ContainerDir(`${this.stateRoot}.monitors`, id);
+  }
+
+  /** Whether our monitor keeps the container: not with a terminal, whose pty the runtime hands over its console socket. */
+  private monitored(bundle: string, opts: LaunchOptions): boolean {
+    return !opts.consoleSocket && !opts.inheritStdio && !opts.noMonitor && !readSpec(bundle).process?.terminal;
   }
 
   private runSync(args: string[], what: string): string {
@@ -59,16 +81,95 @@ export class OciBinaryLauncher implements ContainerLauncher {
     }
   }
 
+  /** The exit status of an attached `run` the runtime ran alone (with a terminal). */
   private exitFile(id: string): string {
     return join(this.stateRoot, `${id}.exit.json`);
   }
 
+  /** A failed step of the monitor: the runtime's create failing reports its output (errno 0). */
+  private failure(id: string, msg: StepFailure): Error {
+    if (msg.step === 'runtime-create' && msg.errno === 0) return new LaunchError(`${this.binary} create ${id} failed: ${msg.path}`, 'create');
+    return errorForFailure(msg);
+  }
+
+  /**
+   * The monitor runs the runtime's `create` and reports the container's pid; it waits for
+   * `start`. On failure nothing is left: neither the monitor's directory nor the runtime's state.
+   */
+  private async createMonitored(id: string, bundle: string, opts: LaunchOptions): Promise<Spawned> {
+    validateContainerId(id);
+    ensureDir(this.stateRoot, 0o700);
+    const dir = this.monitorDir(id);
+    ensureDir(dir.root, 0o700);
+    if (existsSync(dir.dir)) {
+      if (dir.monitorAlive()) throw new ConflictError(`container "${id}" already exists`);
+      removeTree(dir.dir); // what an earlier run left
+    }
+    mkdirSync(dir.dir, { mode: 0o700 });
+    let spawned: Spawned | undefined;
+    try {
+      const bundleDir = resolve(bundle);
+      const rec: StateRecord = { ociVersion: readSpec(bundleDir).ociVersion, id, bundle: bundleDir, created: new Date().toISOString() };
+      dir.write(rec);
+      const monitor: MonitorConfig = {
+        lockFile: dir.lockFile,
+        exitFile: dir.exitFile,
+        pidFile: dir.pidFile,
+        startedFile: dir.startedFile,
+        logFile: opts.logPath,
+        detach: opts.detach,
+        stdin: !!opts.stdin,
+        terminal: false,
+        exitCommand: opts.exitCommand,
+        // Taken before the monitor exists: from then on the exit is ours until we let go.
+        callerLock: !opts.detach && opts.exitCommand && opts.exitHandoff ? opts.exitHandoff.hold(join(dir.dir, 'caller.lock')) : undefined,
+        newSession: !opts.detach && opts.ownSession,
+        callerStdio: !opts.detach && opts.stdioEndsWithCaller,
+      };
+      const runtimePidFile = join(dir.dir, 'runtime.pid');
+      const argv = [this.binary, ...this.args('create', '--bundle', bundleDir, '--pid-file', runtimePidFile, id)];
+      spawned = spawnHelper(this.opts.helperPath ?? helperPath(), compileRuntimePlan(monitor, { argv, pidFile: runtimePidFile }), opts, dir.dir);
+      const msg = await spawned.reader.next();
+      if (msg?.kind === 'error') throw this.failure(id, msg);
+      if (msg?.kind !== 'created') throw new LaunchError(`the monitor of container ${id} ended before ${this.binary} created it`, 'create');
+      rec.pid = msg.pid;
+      rec.monitorPid = msg.monitorPid;
+      rec.pidStartTime = processStartTime(msg.pid);
+      rec.monitorStartTime = processStartTime(msg.monitorPid);
+      dir.write(rec);
+      if (opts.pidFile) writeFileAtomic(opts.pidFile, `${msg.pid}`);
+      return spawned;
+    } catch (err) {
+      if (spawned) {
+        spawned.reader.close();
+        await spawned.exited;
+        spawned.stopForwarding();
+        // A detached monitor outlives the helper we spawned: let it finish before removing its dir.
+        await this.monitorGone(dir);
+      }
+      spawnSync(this.binary, this.args('delete', '--force', id), { stdio: 'ignore' }); // a runtime's half-made container, if any
+      removeTree(dir.dir);
+      throw err;
+    }
+  }
+
+  private async monitorGone(dir: ContainerDir): Promise<void> {
+    const deadline = Date.now() + STOP_TIMEOUT_MS;
+    while (dir.monitorAlive() && Date.now() < deadline) await sleep(POLL_MS);
+  }
+
   async create(id: string, bundle: string, opts: LaunchOptions): Promise<void> {
+    if (this.monitored(bundle, opts)) {
+      const spawned = await this.createMonitored(id, bundle, { ...opts, detach: true });
+      spawned.reader.close();
+      spawned.stopForwarding();
+      return;
+    }
     validateContainerId(id);
     ensureDir(this.stateRoot, 0o700);
     const extra = opts.pidFile ? ['--pid-file', opts.pidFile] : [];
     if (opts.consoleSocket) extra.push('--console-socket', opts.consoleSocket);
-    // runc hands its own stdio to the container; this class keeps no logs (logPath is not supported).
+    // The runtime hands its own stdio to the container: no log.
     const r = await this.runDetached(['create', '--bundle', bundle, ...extra, id]);
     if (r.code !== 0) throw new LaunchError(`${this.binary} create ${id} failed: ${r.stderr.trim()}`, 'create');
   }
@@ -80,6 +181,7 @@ export class OciBinaryLauncher implements ContainerLauncher {
   async run(id: string, bundle: string, opts: LaunchOptions): Promise<ExitStatus | undefined> {
     validateContainerId(id);
     ensureDir(this.stateRoot, 0o700);
+    if (this.monitored(bundle, opts)) return this.runMonitored(id, bundle, opts);
     if (opts.detach) {
       const r = await this.runDetached(['run', '--detach', '--bundle', bundle, id]);
       if (r.code !== 0) throw new LaunchError(`${this.binary} run ${id} failed: ${r.stderr.trim()}`, 'run');
@@ -96,22 +198,76 @@ export class OciBinaryLauncher implements ContainerLauncher {
     return status;
   }
 
+  /** create through the monitor, then the runtime's start; attached, until the monitor has recorded the exit. */
+  private async runMonitored(id: string, bundle: string, opts: LaunchOptions): Promise<ExitStatus | undefined> {
+    const spawned = await this.createMonitored(id, bundle, opts);
+    // Attached, the status pipe stays open until the monitor ends: its closing tells the monitor we are gone (caller-stdio).
+    if (opts.detach) {
+      spawned.reader.close();
+      spawned.stopForwarding();
+    }
+    try {
+      await this.start(id);
+    } catch (err) {
+      spawned.reader.close();
+      spawned.stopForwarding();
+      await this.delete(id, true).catch(() => {});
+      throw err;
+    }
+    if (opts.detach) return undefined;
+    await spawned.exited;
+    spawned.reader.close();
+    spawned.stopForwarding();
+    const status = this.exitStatus(id);
+    if (!status) throw new StateError(`container ${id} ended without an exit status (its monitor was killed)`);
+    return status;
+  }
+
+  /**
+   * The runtime's state, except that a container under our monitor is stopped once the monitor
+   * recorded its exit, and not before (as our own launcher's): whoever sees it stopped finds its
+   * exit status.
+   */
   state(id: string): State {
-    return JSON.parse(this.runSync(['state', id], 'state')) as State;
+    const s = JSON.parse(this.runSync(['state', id], 'state')) as State;
+    const dir = this.monitorDir(id);
+    if (!dir.exists()) return s;
+    if (existsSync(dir.exitFile)) {
+      const stopped: State = { ...s, status: 'stopped' };
+      delete stopped.pid;
+      return stopped;
+    }
+    if (s.status === 'stopped' && dir.monitorAlive()) return { ...s, status: 'running' };
+    return s;
   }
 
   exitStatus(id: string): ExitStatus | undefined {
+    const recorded = this.monitorDir(id).readExit();
+    if (recorded) return toExitStatus(recorded);
     if (!existsSync(this.exitFile(id))) return undefined;
     return JSON.parse(readFileSync(this.exitFile(id), 'utf8')) as ExitStatus;
   }
 
-  /** runc keeps no exit status of detached containers: this can only tell that it stopped. */
+  /** Whether the monitor's process (after the exit: the exit command it became) still runs. */
+  monitorProcessRuns(id: string): boolean {
+    try {
+      const rec = this.monitorDir(id).read();
+      return rec.monitorPid !== undefined && rec.monitorStartTime !== undefined && isLiveProcess(rec.monitorPid, rec.monitorStartTime);
+    } catch {
+      return false;
+    }
+  }
+
+  /** The monitor records the exit status; a container the runtime ran alone (detached) has none. */
   async wait(id: string): Promise<ExitStatus> {
     for (;;) {
       const known = this.exitStatus(id);
       if (known) return known;
-      const s = this.state(id);
-      if (s.status === 'stopped') throw new StateError(`${this.binary} does not record the exit status of detached container ${id}`);
+      if (this.state(id).status === 'stopped') {
+        const late = this.exitStatus(id);
+        if (late) return late;
+        throw new StateError(`${this.binary} does not record the exit status of detached container ${id}`);
+      }
       await sleep(20);
     }
   }
@@ -138,14 +294,38 @@ export class OciBinaryLauncher implements ContainerLauncher {
     }
   }
 
+  /** The runtime's delete, then the monitor's directory once the monitor (which records a forced kill) has ended. */
   async delete(id: string, force = false): Promise<void> {
-    this.runSync(['delete', ...(force ? ['--force'] : []), id], 'delete');
+    let unknown: NotFoundError | undefined;
+    try {
+      this.runSync(['delete', ...(force ? ['--force'] : []), id], 'delete');
+    } catch (err) {
+      if (!(err instanceof NotFoundError)) throw err;
+      unknown = err;
+    }
     rmSync(this.exitFile(id), { force: true });
+    const dir = this.monitorDir(id);
+    if (existsSync(dir.dir)) {
+      await this.monitorGone(dir);
+      removeTree(dir.dir);
+    } else if (unknown) {
+      throw unknown;
+    }
   }
 
   list(): State[] {
     const out = this.runSync(['list', '--format', 'json'], 'list').trim();
     const list = (out ? JSON.parse(out) : []) as (State & { pid?: number })[] | null;
     return (list ?? []).map((s) => ({ ociVersion: s.ociVersion, id: s.id, status: s.status, pid: s.pid, bundle: s.bundle }));
+  }
+}
+
+function readSpec(bundle: string): Spec {
+  const path = join(bundle, 'config.json');
+  try {
+    return JSON.parse(readFileSync(path, 'utf8')) as Spec;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new NotFoundError('bundle config', path, { cause: err });
+    throw new LaunchError(`cannot read ${path}`, 'config', { cause: err });
   }
 }

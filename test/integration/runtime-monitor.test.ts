@@ -1,0 +1,134 @@
+// An external OCI runtime's containers (--runtime runc) under tsrun's own monitor, as Podman's
+// conmon keeps runc's: the output reaches `logs`, inspect shows the real exit code and signal
+// deaths, the exit command unmounts the rootfs, applies --rm and restart policies, and a
+// runtime whose create fails leaves nothing behind. Real runc, real containers from the
+// project's busybox image, pulled from the docker-registry on 127.0.0.1. Root, under the
+// integration lock.
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TsrunCli } from '../support/tsrun-cli.js';
+import { usePulledBusybox } from '../support/pulled-busybox.js';
+import { waitFor } from '../support/wait.js';
+
+let cli: TsrunCli;
+let image: string;
+usePulledBusybox((env) => ({ cli, image } = env));
+
+let host: string;
+beforeAll(() => {
+  host = mkdtempSync('/tmp/tsrun-runtime-monitor-');
+});
+afterAll(() => {
+  if (host) rmSync(host, { recursive: true, force: true });
+});
+
+const ok = (args: string[]) => cli.ok(args).trim();
+const inspect = (name: string, template: string) => ok(['inspect', '-f', template, name]);
+
+/** Whether the host's mount table has the container's rootfs. */
+function mounted(id: string): boolean {
+  const rootfs = join(cli.root, 'containers', id, 'rootfs');
+  return readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .some((line) => line.split(' ')[4] === rootfs);
+}
+
+/** What the runtime's root and the monitors' directory hold. */
+function runtimeState(root: string): string[] {
+  const list = (dir: string) => (existsSync(dir) ? readdirSync(dir) : []);
+  return [...list(root), ...list(`${root}.monitors`)];
+}
+
+describe('runc under our monitor, detached', () => {
+  it('logs the output, records the exit code and unmounts the rootfs at the exit with no further command', async () => {
+    const id = ok(['run', '-d', '--runtime', 'runc', '--network', 'none', image, 'sh', '-c', 'echo hi; echo oops >&2; exit 3']);
+    await waitFor(() => inspect(id, '{{.State.Status}}') === 'exited', 'the container to exit');
+    expect(inspect(id, '{{.State.Status}} {{.State.ExitCode}}')).toBe('exited 3');
+    const logs = cli.run(['logs', id]);
+    expect(logs.stdout).toBe('hi\n');
+    expect(logs.stderr).toBe('oops\n');
+    await waitFor(() => !mounted(id), 'the rootfs to be unmounted by the exit command');
+    ok(['rm', id]);
+  });
+
+  it('a signal death reads as Docker reports it: 137 after kill', async () => {
+    const killed = ok(['run', '-d', '--runtime', 'runc', '--network', 'none', image, 'sleep', '300']);
+    expect(inspect(killed, '{{.State.Running}}')).toBe('true');
+    expect(mounted(killed)).toBe(true);
+    // The monitor stays small (its target: at most 1 MB RSS), as in front of our own containers.
+    const monitorPid = JSON.parse(readFileSync(join(cli.runroot, 'runtime-runc.monitors', killed, 'state.json'), 'utf8')).monitorPid as number;
+    const rssKb = Number(/VmRSS:\s*(\d+)/.exec(readFileSync(`/proc/${monitorPid}/status`, 'utf8'))?.[1]);
+    expect(rssKb).toBeGreaterThan(0);
+    expect(rssKb).toBeLessThanOrEqual(1024);
+    ok(['kill', killed]);
+    await waitFor(() => inspect(killed, '{{.State.Status}}') === 'exited', 'the killed container to exit');
+    expect(inspect(killed, '{{.State.ExitCode}}')).toBe('137');
+    await waitFor(() => !mounted(killed), 'the killed container\'s rootfs to be unmounted');
+    ok(['rm', killed]);
+  });
+
+  it('--rm removes it at its exit: no record, no mount, no runtime state', async () => {
+    const id = ok(['run', '-d', '--rm', '--runtime', 'runc', '--network', 'none', image, 'sh', '-c', 'sleep 0.3']);
+    await waitFor(() => cli.run(['inspect', id]).code !== 0, 'the --rm container to be removed', 15_000);
+    expect(ok(['ps', '-a', '-q', '--no-trunc'])).not.toContain(id);
+    expect(mounted(id)).toBe(false);
+    expect(runtimeState(join(cli.runroot, 'runtime-runc'))).not.toContain(id);
+  });
+
+  it('--restart on-failure:2 restarts it twice, then leaves it exited with its code', async () => {
+    const id = ok(['run', '-d', '--restart', 'on-failure:2', '--runtime', 'runc', '--network', 'none', image, 'sh', '-c', 'echo run; exit 7']);
+    await waitFor(
+      () => inspect(id, '{{.RestartCount}} {{.State.Status}}') === '2 exited' && !cli.run(['inspect', '-f', '{{.State.Restarting}}', id]).stdout.includes('true'),
+      'two restarts',
+      30_000,
+    );
+    expect(inspect(id, '{{.State.ExitCode}}')).toBe('7');
+    expect(cli.run(['logs', id]).stdout).toBe('run\nrun\nrun\n');
+    await waitFor(() => !mounted(id), 'the rootfs to be unmounted after the last run');
+    ok(['rm', id]);
+  }, 60_000);
+});
+
+describe('runc under our monitor, attached', () => {
+  it('relays the output, returns the exit code and logs it too', () => {
+    const r = cli.run(['run', '--name', 'attached-runc', '--runtime', 'runc', '--network', 'none', image, 'sh', '-c', 'echo out; echo err >&2; exit 4']);
+    expect(r.code, r.stderr).toBe(4);
+    expect(r.stdout).toBe('out\n');
+    expect(r.stderr).toBe('err\n');
+    expect(inspect('attached-runc', '{{.State.Status}} {{.State.ExitCode}}')).toBe('exited 4');
+    expect(cli.run(['logs', 'attached-runc']).stdout).toBe('out\n');
+    ok(['rm', 'attached-runc']);
+  });
+
+  it('-i relays our stdin to the container, and --rm removes it', () => {
+    const r = cli.run(['run', '-i', '--rm', '--runtime', 'runc', '--network', 'none', image, 'sh', '-c', 'cat; echo done'], { input: 'piped\n' });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toBe('piped\ndone\n');
+    expect(runtimeState(join(cli.runroot, 'runtime-runc'))).toEqual([]);
+  });
+});
+
+describe('a runtime whose create fails', () => {
+  // The container's record stays, exited with the error, as Docker keeps a container whose start failed.
+  it('exits 125 with the runtime\'s message and leaves no mount, monitor or runtime state', () => {
+    const runtime = join(host, 'failing-runtime');
+    writeFileSync(
+      runtime,
+      '#!/bin/sh\ncase " $* " in\n*" create "*) echo "failing-runtime: cannot create this container" >&2; exit 1;;\nesac\necho "container does not exist" >&2\nexit 1\n',
+    );
+    chmodSync(runtime, 0o755);
+    const r = cli.run(['run', '-d', '--name', 'failed-create', '--runtime', runtime, '--network', 'none', image, 'true']);
+    expect(r.code).toBe(125);
+    expect(r.stderr).toContain('failing-runtime: cannot create this container');
+    expect(inspect('failed-create', '{{.State.Status}}')).toBe('exited');
+    expect(inspect('failed-create', '{{.State.Error}}')).toContain('failing-runtime: cannot create this container');
+    const id = inspect('failed-create', '{{.Id}}');
+    expect(mounted(id)).toBe(false);
+    const root = join(cli.runroot, `runtime-${runtime.replace(/[^a-zA-Z0-9]/g, '_')}`);
+    expect(runtimeState(root)).toEqual([]);
+    ok(['rm', 'failed-create']);
+    expect(existsSync(join(cli.root, 'containers', id))).toBe(false);
+  });
+
+});
