@@ -300,8 +300,10 @@ export class OciBinaryLauncher implements ContainerLauncher {
     try {
       this.runSync(['delete', ...(force ? ['--force'] : []), id], 'delete');
     } catch (err) {
-      if (!(err instanceof NotFoundError)) throw err;
-      unknown = err;
+      // A runtime binary that cannot be run (gone, not executable) has nothing of ours left to delete.
+      const cannotRun = ['ENOENT', 'EACCES'].includes(((err as Error).cause as NodeJS.ErrnoException | undefined)?.code ?? '');
+      if (!(err instanceof NotFoundError) && !cannotRun) throw err;
+      unknown = err instanceof NotFoundError ? err : new NotFoundError('container', id, { cause: err });
     }
     rmSync(this.exitFile(id), { force: true });
     const dir = this.monitorDir(id);

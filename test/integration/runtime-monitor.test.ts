@@ -131,4 +131,16 @@ describe('a runtime whose create fails', () => {
     expect(existsSync(join(cli.root, 'containers', id))).toBe(false);
   });
 
+  it('a runtime that cannot be run at all is reported with its path, and --rm still removes the container', () => {
+    const runtime = join(host, 'not-executable-runtime');
+    writeFileSync(runtime, 'not a program\n');
+    chmodSync(runtime, 0o644);
+    const before = ok(['ps', '-a', '-q', '--no-trunc']);
+    const r = cli.run(['run', '-d', '--rm', '--runtime', runtime, '--network', 'none', image, 'true']);
+    expect(r.code).toBe(125);
+    expect(r.stderr).toContain(runtime);
+    expect(ok(['ps', '-a', '-q', '--no-trunc'])).toBe(before);
+    expect(readFileSync('/proc/self/mountinfo', 'utf8')).not.toContain(join(cli.root, 'containers'));
+  });
+
 });
