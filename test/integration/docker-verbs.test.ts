@@ -311,4 +311,10 @@ describe('a reader that goes away (| head)', () => {
     }
     ok(['rm', 'chatty']);
   });
+
+  it('ends a printing verb quietly with 141 too (it writes its output to fd 1 at once)', async () => {
+    // ~300 kB of JSON: more than a pipe holds, so a write meets the closed pipe.
+    const r = await closedEarly(['image', 'inspect', ...Array<string>(150).fill(image)]);
+    expect(r).toEqual({ code: 141, stderr: '' });
+  });
 });

@@ -1,5 +1,6 @@
 // How inspect verbs print: a JSON array, or each object through a -f template.
 import { renderTemplate, type TemplateMode } from './go-template.js';
+import { stdout } from '../stdout.js';
 
 /**
  * Docker's inspect runs the template on its Go types, then on the decoded JSON with
@@ -19,8 +20,8 @@ export const INSPECT_TEMPLATE: TemplateMode = {
 export function printInspected(objects: unknown[], format: string | undefined): void {
   if (format) {
     const lines = objects.map((o) => `${renderTemplate(format, o, INSPECT_TEMPLATE)}\n`);
-    process.stdout.write(lines.join(''));
+    stdout.write(lines.join(''));
   } else {
-    process.stdout.write(JSON.stringify(objects, null, 4) + '\n');
+    stdout.write(JSON.stringify(objects, null, 4) + '\n');
   }
 }

@@ -2,6 +2,7 @@
 // Docker CLI reads it: "json" (one object per line), "table TEMPLATE" (a header row, then
 // aligned columns), or a bare Go template such as "{{.ID}}\t{{.Names}}", with \t and \n escapes.
 import { checkRowFields, executeTemplate, parseTemplate, renderHeader, type TemplateMode } from './go-template.js';
+import { stdout } from '../stdout.js';
 
 /** A row: its fields, and Docker's methods as functions (Label(name), or a lazily computed Size). */
 export type Row = Record<string, unknown>;
@@ -51,7 +52,7 @@ export function checkFormat(format: string | undefined, headers: Record<string, 
 export function printFormatted(format: string | undefined, rows: Row[], headers: Record<string, string>, type: string, methods: string[] = []): boolean {
   if (!format || format === 'table') return false;
   if (format === 'json') {
-    process.stdout.write(rows.map((row) => `${JSON.stringify(rowJson(row))}\n`).join(''));
+    stdout.write(rows.map((row) => `${JSON.stringify(rowJson(row))}\n`).join(''));
     return true;
   }
   const table = /^table\s+/.exec(format);
@@ -64,10 +65,10 @@ export function printFormatted(format: string | undefined, rows: Row[], headers:
   // Every row is rendered before anything is written, so an error on one prints nothing.
   const lines = rows.map((row) => `${executeTemplate(parsed, context(row), mode)}\n`).join('');
   if (!table) {
-    process.stdout.write(lines);
+    stdout.write(lines);
     return true;
   }
   const header = renderHeader(parsed, { ...headers, Label: labelHeader });
-  process.stdout.write(alignTabs(`${header}\n${lines}`.replace(/\n$/, '').split('\n')));
+  stdout.write(alignTabs(`${header}\n${lines}`.replace(/\n$/, '').split('\n')));
   return true;
 }

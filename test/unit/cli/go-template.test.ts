@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { stdout } from '../../../src/cli/stdout.js';
 import { renderTemplate } from '../../../src/cli/docker/go-template.js';
 import { INSPECT_TEMPLATE, printInspected } from '../../../src/cli/docker/inspect-output.js';
 import { MAX_TEMPLATE_DEPTH } from '../../../src/cli/docker/go-template/exec.js';
@@ -64,7 +65,7 @@ describe('renderTemplate', () => {
 
 describe('printing with templates', () => {
   afterEach(() => vi.restoreAllMocks());
-  const capture = () => vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
+  const capture = () => vi.spyOn(stdout, 'write').mockImplementation(() => true);
 
   it('printFormatted checks the field names before any row, even with no rows', () => {
     const write = capture();
@@ -170,7 +171,7 @@ describe('list rows with Docker methods', () => {
   const headers = { ID: 'CONTAINER ID', Names: 'NAMES', Size: 'SIZE' };
 
   it('calls methods with arguments, and names labels in table headers as Docker does', () => {
-    const write = vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
+    const write = vi.spyOn(stdout, 'write').mockImplementation(() => true);
     printFormatted('table {{.ID}}\\t{{.Label "com.example"}}\\t{{.Size}}', [row], headers, PS.type, ['Label']);
     expect(write).toHaveBeenCalledWith('CONTAINER ID   example   SIZE\nabc            v1        2B (virtual 4.2MB)\n');
     write.mockClear();
@@ -255,7 +256,7 @@ describe('named templates: define, template, block', () => {
   });
 
   it('checks list row fields through a template called with the row, before any row', () => {
-    const write = vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
+    const write = vi.spyOn(stdout, 'write').mockImplementation(() => true);
     const headers = { ID: 'CONTAINER ID', Names: 'NAMES' };
     printFormatted('table {{define "id"}}{{.ID}}{{end}}{{template "id" .}}\\t{{.Names}}', [{ ID: 'abc', Names: 'web' }], headers, PS.type);
     expect(write).toHaveBeenCalledWith('CONTAINER ID   NAMES\nabc            web\n');

@@ -1,5 +1,6 @@
 // pod ps and system df take Go templates as the other list verbs do: Podman's pod fields, Docker's df fields.
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { stdout } from '../../../src/cli/stdout.js';
 import { POD_PS_HEADERS, POD_PS_TYPE, podRow } from '../../../src/cli/docker/commands/pod-ps.js';
 import { DF_HEADERS, DF_TYPE, diskUsageRow } from '../../../src/cli/docker/commands/system-df.js';
 import { printFormatted } from '../../../src/cli/docker/list-format.js';
@@ -21,7 +22,7 @@ const pod = {
 describe('pod ps --format', () => {
   afterEach(() => vi.restoreAllMocks());
   const print = (format: string) => {
-    const write = vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
+    const write = vi.spyOn(stdout, 'write').mockImplementation(() => true);
     try {
       printFormatted(format, [podRow(pod, now, (s) => s.slice(0, 12))], POD_PS_HEADERS, POD_PS_TYPE, ['Label']);
       return write.mock.calls.map((c) => String(c[0])).join('');
@@ -51,7 +52,7 @@ describe('system df --format', () => {
     diskUsageRow({ Type: 'Build Cache', TotalCount: 0, Active: 0, Size: 0, Reclaimable: 0 }),
   ];
   const print = (format: string) => {
-    const write = vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
+    const write = vi.spyOn(stdout, 'write').mockImplementation(() => true);
     try {
       printFormatted(format, rows, DF_HEADERS, DF_TYPE);
       return write.mock.calls.map((c) => String(c[0])).join('');

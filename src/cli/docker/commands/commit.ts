@@ -4,6 +4,7 @@ import { commitContainer } from '../../../engine/commit.js';
 import { UsageError } from '../../../errors.js';
 import { action } from '../../common.js';
 import { containersOf } from '../engine-access.js';
+import { stdout } from '../../stdout.js';
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
@@ -39,7 +40,7 @@ export function registerCommit(program: Command, name = 'commit'): Command {
             pause: boolFlag('pause', flags.pause),
             reference: repository,
           });
-          process.stdout.write(`${id}\n`);
+          stdout.write(`${id}\n`);
         },
       ),
     );

@@ -6,6 +6,7 @@ import { action } from '../../common.js';
 import { humanSize } from '../../format.js';
 import { confirm } from '../confirm.js';
 import { parsePruneFilters, prunable } from '../../../engine/container-filter.js';
+import { stdout } from '../../stdout.js';
 
 const collect = (v: string, acc: string[]) => [...acc, v];
 
@@ -22,8 +23,8 @@ export function registerContainerPrune(container: Command): void {
         if (!flags.force && !(await confirm('WARNING! This will remove all stopped containers.\nAre you sure you want to continue? [y/N] '))) return 0;
         const containers = containersOf(self);
         const { removed, reclaimed } = await containers.prune((record) => prunable({ created: record.created, labels: record.config.labels ?? {} }, filter));
-        if (removed.length) process.stdout.write(`Deleted Containers:\n${removed.join('\n')}\n\n`);
-        process.stdout.write(`Total reclaimed space: ${humanSize(reclaimed)}\n`);
+        if (removed.length) stdout.write(`Deleted Containers:\n${removed.join('\n')}\n\n`);
+        stdout.write(`Total reclaimed space: ${humanSize(reclaimed)}\n`);
         return 0;
       }),
     );

@@ -4,6 +4,7 @@ import { containersOf } from '../engine-access.js';
 import { action } from '../../common.js';
 import { addContainerFlags } from '../run-flags.js';
 import { createFromFlags } from '../attach.js';
+import { stdout } from '../../stdout.js';
 
 export function registerCreate(program: Command): void {
   const cmd = program
@@ -18,7 +19,7 @@ export function registerCreate(program: Command): void {
       const containers = containersOf(self);
       const record = await createFromFlags(containers, image, command, flags);
       await containers.unmountCreated(record);
-      process.stdout.write(`${record.id}\n`);
+      stdout.write(`${record.id}\n`);
     }),
   );
 }

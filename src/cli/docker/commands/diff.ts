@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { ContainerFs } from '../../../engine/container-fs.js';
 import { action } from '../../common.js';
 import { containersOf } from '../engine-access.js';
+import { stdout } from '../../stdout.js';
 
 export function registerDiff(program: Command): void {
   program
@@ -13,7 +14,7 @@ export function registerDiff(program: Command): void {
       action('tsrun', (name: string, _flags: unknown, self: Command) => {
         const containers = containersOf(self);
         const changes = new ContainerFs(containers).diff(containers.lookup(name));
-        process.stdout.write(changes.map((c) => `${c.kind} ${c.path}\n`).join(''));
+        stdout.write(changes.map((c) => `${c.kind} ${c.path}\n`).join(''));
       }),
     );
 }

@@ -8,6 +8,7 @@ import { action, contextOf } from '../../common.js';
 import { endOnBrokenStdout } from '../../exit.js';
 import { eventPrinter } from '../event-format.js';
 import { parseTimestampFlag } from '../../../engine/timestamps.js';
+import { stdout } from '../../stdout.js';
 
 const collect = (v: string, acc: string[]) => [...acc, v];
 
@@ -31,7 +32,7 @@ export function registerEvents(program: Command): void {
         const ms = (ev: EngineEvent) => Number(BigInt(ev.timeNano) / 1_000n) / 1000;
         const emit = (ev: EngineEvent) => {
           if (since !== undefined && ms(ev) < since) return;
-          if (matchesEvent(ev, filters)) process.stdout.write(`${print(ev)}\n`);
+          if (matchesEvent(ev, filters)) stdout.write(`${print(ev)}\n`);
         };
         try {
           const { events, cursor } = readPastEvents(ctx);

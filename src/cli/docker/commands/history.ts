@@ -5,6 +5,7 @@ import { action, contextOf } from '../../common.js';
 import { humanSize, timeAgo } from '../../format.js';
 import { printFormatted } from '../list-format.js';
 import { printTable } from '../table.js';
+import { stdout } from '../../stdout.js';
 
 const HEADERS: Record<string, string> = { ID: 'IMAGE', CreatedSince: 'CREATED', CreatedAt: 'CREATED AT', CreatedBy: 'CREATED BY', Size: 'SIZE', Comment: 'COMMENT' };
 
@@ -38,7 +39,7 @@ export function registerHistory(program: Command, name = 'history'): Command {
           Comment: s.comment,
         }));
         if (flags.quiet) {
-          for (const r of rows) process.stdout.write(`${r.ID}\n`);
+          for (const r of rows) stdout.write(`${r.ID}\n`);
           return;
         }
         if (printFormatted(flags.format, rows, HEADERS, '*image.historyContext')) return;

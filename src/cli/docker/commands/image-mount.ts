@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { mountImage, unmountImage } from '../../../engine/images.js';
 import { action, contextOf } from '../../common.js';
+import { stdout } from '../../stdout.js';
 
 export function registerImageMount(program: Command): void {
   program
@@ -10,7 +11,7 @@ export function registerImageMount(program: Command): void {
     .argument('<image>')
     .action(
       action('tsrun', async (name: string, _flags: unknown, self: Command) => {
-        process.stdout.write(`${await mountImage(contextOf(self), name)}\n`);
+        stdout.write(`${await mountImage(contextOf(self), name)}\n`);
       }),
     );
   program

@@ -4,6 +4,7 @@ import { pruneImages } from '../../../engine/images.js';
 import { action, contextOf } from '../../common.js';
 import { humanSize } from '../../format.js';
 import { confirm } from '../confirm.js';
+import { stdout } from '../../stdout.js';
 
 export function registerImagePrune(program: Command, name = 'prune'): Command {
   return program
@@ -19,12 +20,12 @@ export function registerImagePrune(program: Command, name = 'prune'): Command {
         }
         const r = await pruneImages(contextOf(self), { all: flags.all });
         if (r.untagged.length || r.deleted.length) {
-          process.stdout.write('Deleted Images:\n');
-          for (const u of r.untagged) process.stdout.write(`untagged: ${u}\n`);
-          for (const d of r.deleted) process.stdout.write(`deleted: ${d}\n`);
-          process.stdout.write('\n');
+          stdout.write('Deleted Images:\n');
+          for (const u of r.untagged) stdout.write(`untagged: ${u}\n`);
+          for (const d of r.deleted) stdout.write(`deleted: ${d}\n`);
+          stdout.write('\n');
         }
-        process.stdout.write(`Total reclaimed space: ${humanSize(r.reclaimed)}\n`);
+        stdout.write(`Total reclaimed space: ${humanSize(r.reclaimed)}\n`);
         return 0;
       }),
     );

@@ -5,6 +5,7 @@ import { action, contextOf } from '../../common.js';
 import { imageRowFields, imageRows, type ImageRow } from '../image-view.js';
 import { printFormatted } from '../list-format.js';
 import { printTable } from '../table.js';
+import { stdout } from '../../stdout.js';
 
 /** "busybox" matches every busybox tag; "busybox:1.36" one of them. */
 function matches(row: ImageRow, filter: string): boolean {
@@ -38,7 +39,7 @@ export function registerImages(program: Command, name = 'images'): Command {
         const now = Date.now();
         const fields = rows.map((r) => imageRowFields(r, noTrunc, now));
         if (flags.quiet) {
-          for (const f of fields) process.stdout.write(`${f.ID}\n`);
+          for (const f of fields) stdout.write(`${f.ID}\n`);
           return;
         }
         if (printFormatted(flags.format, fields, HEADERS, '*formatter.imageContext')) return;

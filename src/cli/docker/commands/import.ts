@@ -5,6 +5,7 @@ import { importImage } from '../../../engine/commit.js';
 import { recordEvent } from '../../../engine/events.js';
 import { UsageError } from '../../../errors.js';
 import { action, contextOf } from '../../common.js';
+import { stdout } from '../../stdout.js';
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
@@ -23,7 +24,7 @@ export function registerImport(program: Command, name = 'import'): Command {
         const ctx = contextOf(self);
         const id = await importImage(ctx, input, { changes: flags.change ?? [], message: flags.message, reference: repository });
         recordEvent(ctx, 'image', 'import', id, { name: repository ?? id });
-        process.stdout.write(`${id}\n`);
+        stdout.write(`${id}\n`);
       }),
     );
 }

@@ -8,6 +8,7 @@ import { action, contextOf } from '../../common.js';
 import { VERSION } from '../../version.js';
 import { containersOf } from '../engine-access.js';
 import { renderTemplate } from '../go-template.js';
+import { stdout } from '../../stdout.js';
 
 
 export function registerVersion(program: Command): void {
@@ -21,7 +22,7 @@ export function registerVersion(program: Command): void {
         // Docker's scripts read {{.Client.Version}} or {{.Server.Version}}; without a daemon
         // the engine is this program, so both name it.
         if (flags.format) return printFormatted({ ...info, Client: info, Server: info }, flags.format);
-        process.stdout.write(Object.entries(info).map(([k, v]) => `${`${k}:`.padEnd(13)} ${v}`).join('\n') + '\n');
+        stdout.write(Object.entries(info).map(([k, v]) => `${`${k}:`.padEnd(13)} ${v}`).join('\n') + '\n');
       }),
     );
 }
@@ -64,14 +65,14 @@ export function registerInfo(program: Command): void {
           ServerVersion: VERSION,
         };
         if (flags.format) return printFormatted(info, flags.format);
-        for (const [k, v] of Object.entries(info)) process.stdout.write(`${k}: ${Array.isArray(v) ? v.join(', ') : v}\n`);
+        for (const [k, v] of Object.entries(info)) stdout.write(`${k}: ${Array.isArray(v) ? v.join(', ') : v}\n`);
       }),
     );
 }
 
 /** `json` prints the object as JSON; anything else is a Go template run on it, as Docker's --format. */
 function printFormatted(value: object, format: string): void {
-  process.stdout.write(format === 'json' ? `${JSON.stringify(value)}\n` : `${renderTemplate(format, value)}\n`);
+  stdout.write(format === 'json' ? `${JSON.stringify(value)}\n` : `${renderTemplate(format, value)}\n`);
 }
 
 /** uname -m: Docker's Architecture (x86_64, aarch64), where Node says x64 or arm64. */

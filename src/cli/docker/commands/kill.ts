@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { containersOf } from '../engine-access.js';
 import { action } from '../../common.js';
 import { forEachContainer } from '../each.js';
+import { stdout } from '../../stdout.js';
 
 export function registerKill(program: Command): void {
   program
@@ -15,7 +16,7 @@ export function registerKill(program: Command): void {
         const containers = containersOf(self);
         return forEachContainer(containers, names, async (record, name) => {
           await containers.kill(record, flags.signal);
-          process.stdout.write(`${name}\n`);
+          stdout.write(`${name}\n`);
         });
       }),
     );

@@ -5,6 +5,7 @@ import { loadImages } from '../../../engine/archive.js';
 import { recordEvent } from '../../../engine/events.js';
 import { UsageError } from '../../../errors.js';
 import { action, contextOf } from '../../common.js';
+import { stdout } from '../../stdout.js';
 
 export function registerLoad(program: Command, name = 'load'): Command {
   return program
@@ -20,8 +21,8 @@ export function registerLoad(program: Command, name = 'load'): Command {
         const r = await loadImages(ctx, input);
         for (const n of [...r.names, ...r.ids]) recordEvent(ctx, 'image', 'load', n, { name: n });
         if (flags.quiet) return;
-        for (const n of r.names) process.stdout.write(`Loaded image: ${n}\n`);
-        for (const id of r.ids) process.stdout.write(`Loaded image ID: ${id}\n`);
+        for (const n of r.names) stdout.write(`Loaded image: ${n}\n`);
+        for (const id of r.ids) stdout.write(`Loaded image ID: ${id}\n`);
       }),
     );
 }

@@ -1,6 +1,7 @@
 // tsrun logout [SERVER]
 import type { Command } from 'commander';
 import { action } from '../../common.js';
+import { stdout } from '../../stdout.js';
 
 export function registerLogout(program: Command): Command {
   return program
@@ -12,7 +13,7 @@ export function registerLogout(program: Command): Command {
         const { configKey, normaliseServer, removeCredentials } = await import('../../../registry/credentials.js');
         const host = normaliseServer(server);
         const removed = await removeCredentials(host);
-        process.stdout.write(removed ? `Removing login credentials for ${configKey(host)}\n` : `Not logged in to ${configKey(host)}\n`);
+        stdout.write(removed ? `Removing login credentials for ${configKey(host)}\n` : `Not logged in to ${configKey(host)}\n`);
       }),
     );
 }

@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { action } from '../../common.js';
 import { networksOf } from '../network-access.js';
+import { stdout } from '../../stdout.js';
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
@@ -17,7 +18,7 @@ export function registerNetworkCreate(network: Command): void {
     .action(
       action('tsrun', async (name: string, flags: { driver: string; subnet?: string; gateway?: string; label?: string[] }, self: Command) => {
         const net = await networksOf(self).create({ name, driver: flags.driver, subnet: flags.subnet, gateway: flags.gateway, labels: flags.label });
-        process.stdout.write(`${net.id}\n`);
+        stdout.write(`${net.id}\n`);
       }),
     );
 }

@@ -5,6 +5,7 @@ import { dockerTimestamp } from '../../format.js';
 import { printFormatted } from '../list-format.js';
 import { networksOf } from '../network-access.js';
 import { printTable } from '../table.js';
+import { stdout } from '../../stdout.js';
 
 // Docker's network formatter (docker/cli cli/command/network/formatter.go).
 const HEADERS: Record<string, string> = {
@@ -25,7 +26,7 @@ export function registerNetworkLs(network: Command): void {
         const nets = await networksOf(self).list();
         const id = (s: string) => (flags.trunc === false ? s : s.slice(0, 12));
         if (flags.quiet) {
-          for (const n of nets) process.stdout.write(`${id(n.id)}\n`);
+          for (const n of nets) stdout.write(`${id(n.id)}\n`);
           return;
         }
         const rows = nets.map((n) => ({

@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { action } from '../../common.js';
 import { networksOf } from '../network-access.js';
+import { stdout } from '../../stdout.js';
 
 export function registerNetworkPrune(network: Command): void {
   network
@@ -11,7 +12,7 @@ export function registerNetworkPrune(network: Command): void {
     .action(
       action('tsrun', async (_flags: unknown, self: Command) => {
         const removed = await networksOf(self).prune();
-        if (removed.length) process.stdout.write(`Deleted Networks:\n${removed.join('\n')}\n\n`);
+        if (removed.length) stdout.write(`Deleted Networks:\n${removed.join('\n')}\n\n`);
       }),
     );
 }

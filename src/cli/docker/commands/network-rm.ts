@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { action } from '../../common.js';
 import { forEachNetwork, networksOf } from '../network-access.js';
+import { stdout } from '../../stdout.js';
 
 export function registerNetworkRm(network: Command): void {
   network
@@ -14,7 +15,7 @@ export function registerNetworkRm(network: Command): void {
         const networks = networksOf(self);
         return forEachNetwork(refs, async (ref) => {
           await networks.remove(ref);
-          process.stdout.write(`${ref}\n`);
+          stdout.write(`${ref}\n`);
         });
       }),
     );

@@ -4,6 +4,7 @@ import { ContainerResources } from '../../../engine/container-resources.js';
 import { containersOf } from '../engine-access.js';
 import { action } from '../../common.js';
 import { forEachContainer } from '../each.js';
+import { stdout } from '../../stdout.js';
 
 export function registerPause(program: Command): void {
   program
@@ -16,7 +17,7 @@ export function registerPause(program: Command): void {
         const resources = new ContainerResources(containers);
         return forEachContainer(containers, names, async (record, name) => {
           await resources.pause(record);
-          process.stdout.write(`${name}\n`);
+          stdout.write(`${name}\n`);
         });
       }),
     );

@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { action } from '../../common.js';
 import { podsOf } from '../pod-access.js';
+import { stdout } from '../../stdout.js';
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
@@ -40,7 +41,7 @@ export function registerPodCreate(pod: Command): void {
           limits: { memory, memorySwap, cpus, cpuShares, cpusetCpus, cpusetMems, pidsLimit, blkioWeight },
           onWarning: (m) => process.stderr.write(`WARNING: ${m}\n`),
         });
-        process.stdout.write(`${record.id}\n`);
+        stdout.write(`${record.id}\n`);
       }),
     );
 }

@@ -6,6 +6,7 @@ import type { Pods, PodView } from '../../../engine/pods.js';
 import { netnsPath, readEndpoint } from '../../../network/index.js';
 import { action } from '../../common.js';
 import { podsOf } from '../pod-access.js';
+import { stdout } from '../../stdout.js';
 
 function inspectPod(pods: Pods, v: PodView) {
   const { record } = v;
@@ -55,7 +56,7 @@ export function registerPodInspect(pod: Command): void {
       action('tsrun', (names: string[], _flags: unknown, self: Command) => {
         const pods = podsOf(self);
         const out = names.map((n) => inspectPod(pods, pods.view(pods.lookup(n))));
-        process.stdout.write(JSON.stringify(out.length === 1 ? out[0] : out, null, 4) + '\n');
+        stdout.write(JSON.stringify(out.length === 1 ? out[0] : out, null, 4) + '\n');
       }),
     );
 }

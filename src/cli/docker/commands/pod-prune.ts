@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { action } from '../../common.js';
 import { podsOf } from '../pod-access.js';
+import { stdout } from '../../stdout.js';
 
 export function registerPodPrune(pod: Command): void {
   pod
@@ -10,7 +11,7 @@ export function registerPodPrune(pod: Command): void {
     .option('-f, --force', 'do not prompt for confirmation (accepted for Podman compatibility)')
     .action(
       action('tsrun', async (_flags: unknown, self: Command) => {
-        for (const id of await podsOf(self).prune()) process.stdout.write(`${id}\n`);
+        for (const id of await podsOf(self).prune()) stdout.write(`${id}\n`);
       }),
     );
 }

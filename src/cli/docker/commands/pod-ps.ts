@@ -7,6 +7,7 @@ import { timeAgo } from '../../format.js';
 import { printFormatted, type Row } from '../list-format.js';
 import { podsOf } from '../pod-access.js';
 import { printTable } from '../table.js';
+import { stdout } from '../../stdout.js';
 
 // Podman's pod ps reporter (cmd/podman/pods/ps.go): its fields and their headers.
 export const POD_PS_HEADERS: Record<string, string> = {
@@ -58,7 +59,7 @@ export function registerPodPs(pod: Command, name = 'ps', aliases: string[] = ['l
         const views = podsOf(self).list();
         const id = (s: string) => (flags.trunc === false ? s : s.slice(0, 12));
         if (flags.quiet) {
-          for (const v of views) process.stdout.write(`${id(v.record.id)}\n`);
+          for (const v of views) stdout.write(`${id(v.record.id)}\n`);
           return;
         }
         if (flags.format === 'json') {
@@ -74,7 +75,7 @@ export function registerPodPs(pod: Command, name = 'ps', aliases: string[] = ['l
             Status: v.status,
             Labels: v.record.labels,
           }));
-          process.stdout.write(JSON.stringify(out, null, 4) + '\n');
+          stdout.write(JSON.stringify(out, null, 4) + '\n');
           return;
         }
         const now = Date.now();

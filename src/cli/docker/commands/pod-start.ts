@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { action } from '../../common.js';
 import { forEachPod, podsOf } from '../pod-access.js';
+import { stdout } from '../../stdout.js';
 
 export function registerPodStart(pod: Command): void {
   pod
@@ -13,7 +14,7 @@ export function registerPodStart(pod: Command): void {
         const pods = podsOf(self);
         return forEachPod(pods, names, async (record) => {
           await pods.start(record);
-          process.stdout.write(`${record.id}\n`);
+          stdout.write(`${record.id}\n`);
         });
       }),
     );

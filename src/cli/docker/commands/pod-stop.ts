@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { action } from '../../common.js';
 import { forEachPod, podsOf } from '../pod-access.js';
 import { parseTimeout } from '../time-flag.js';
+import { stdout } from '../../stdout.js';
 
 export function registerPodStop(pod: Command): void {
   pod
@@ -16,7 +17,7 @@ export function registerPodStop(pod: Command): void {
         const timeout = parseTimeout(flags.time);
         return forEachPod(pods, names, async (record) => {
           await pods.stop(record, timeout);
-          process.stdout.write(`${record.id}\n`);
+          stdout.write(`${record.id}\n`);
         });
       }),
     );

@@ -5,6 +5,7 @@ import type { Command } from 'commander';
 import { StateError } from '../../../errors.js';
 import { action } from '../../common.js';
 import { podsOf } from '../pod-access.js';
+import { stdout } from '../../stdout.js';
 
 /** Host pids whose PID namespace is one of `namespaces` (each member has its own). */
 function pidsInNamespaces(namespaces: Set<string>): number[] {
@@ -43,7 +44,7 @@ export function registerPodTop(pod: Command): void {
         }
         const pids = pidsInNamespaces(namespaces);
         if (pids.length === 0) throw new StateError(`pod ${name} has no running containers`);
-        process.stdout.write(execFileSync('ps', [...(psArgs.length ? psArgs : ['-f']), '-p', pids.join(',')], { encoding: 'utf8' }));
+        stdout.write(execFileSync('ps', [...(psArgs.length ? psArgs : ['-f']), '-p', pids.join(',')], { encoding: 'utf8' }));
       }),
     );
 }

@@ -5,6 +5,7 @@ import { NotFoundError } from '../../../errors.js';
 import { readEndpoint } from '../../../network/index.js';
 import { action, contextOf } from '../../common.js';
 import { containersOf } from '../engine-access.js';
+import { stdout } from '../../stdout.js';
 
 export function registerPort(program: Command): void {
   program
@@ -21,10 +22,10 @@ export function registerPort(program: Command): void {
           const [port, proto = 'tcp'] = privatePort.split('/');
           ports = ports.filter((p) => String(p.containerPort) === port && p.protocol === proto);
           if (ports.length === 0) throw new NotFoundError('public port', `${privatePort} of container ${name} (no such port is published)`);
-          for (const p of ports) process.stdout.write(`${p.hostIp || '0.0.0.0'}:${p.hostPort}\n`);
+          for (const p of ports) stdout.write(`${p.hostIp || '0.0.0.0'}:${p.hostPort}\n`);
           return;
         }
-        for (const p of ports) process.stdout.write(`${p.containerPort}/${p.protocol} -> ${p.hostIp || '0.0.0.0'}:${p.hostPort}\n`);
+        for (const p of ports) stdout.write(`${p.containerPort}/${p.protocol} -> ${p.hostIp || '0.0.0.0'}:${p.hostPort}\n`);
       }),
     );
 }

@@ -21,6 +21,7 @@ import { readEndpoint } from '../../../network/index.js';
 import type { ImageStore } from '../../../store/images.js';
 import { UsageError } from '../../../errors.js';
 import { CONTAINER_HEADERS, containerRow } from '../container-row.js';
+import { stdout } from '../../stdout.js';
 
 const collect = (v: string, acc: string[]) => [...acc, v];
 
@@ -66,7 +67,7 @@ export function registerPs(program: Command, name = 'ps'): Command {
         const shown = limit > 0 ? views.slice(0, limit) : views;
         const full = flags.trunc === false;
         if (flags.quiet) {
-          for (const v of shown) process.stdout.write(`${full ? v.record.id : v.record.id.slice(0, 12)}\n`);
+          for (const v of shown) stdout.write(`${full ? v.record.id : v.record.id.slice(0, 12)}\n`);
           return;
         }
         // Docker measures sizes only with --size, or when the template reads .Size.

@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { containersOf } from '../engine-access.js';
 import { action } from '../../common.js';
 import { forEachContainer } from '../each.js';
+import { stdout } from '../../stdout.js';
 
 export function registerRm(program: Command, name = 'rm'): void {
   program
@@ -16,7 +17,7 @@ export function registerRm(program: Command, name = 'rm'): void {
         const containers = containersOf(self);
         return forEachContainer(containers, names, async (record, given) => {
           await containers.remove(record, { force: flags.force, volumes: flags.volumes });
-          process.stdout.write(`${given}\n`);
+          stdout.write(`${given}\n`);
         });
       }),
     );

@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { removeImage } from '../../../engine/images.js';
 import { action, contextOf } from '../../common.js';
 import { EXIT_TSRUN, reportError } from '../../exit.js';
+import { stdout } from '../../stdout.js';
 
 export function registerRmi(program: Command, name = 'rmi'): Command {
   return program
@@ -17,8 +18,8 @@ export function registerRmi(program: Command, name = 'rmi'): Command {
         for (const n of names) {
           try {
             const r = await removeImage(ctx, n, { force: flags.force });
-            for (const u of r.untagged) process.stdout.write(`Untagged: ${u}\n`);
-            for (const d of r.deleted) process.stdout.write(`Deleted: ${d}\n`);
+            for (const u of r.untagged) stdout.write(`Untagged: ${u}\n`);
+            for (const d of r.deleted) stdout.write(`Deleted: ${d}\n`);
           } catch (err) {
             // Each failure reported as it comes; the other names still go, and 125 at the end.
             reportError('tsrun', err);

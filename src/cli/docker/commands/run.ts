@@ -7,6 +7,7 @@ import { addContainerFlags } from '../run-flags.js';
 import { createFromFlags, detachKeysFor, foregroundSession, startAndAttach } from '../attach.js';
 import { UsageError } from '../../../errors.js';
 import { parseBool } from '../../../spec/index.js';
+import { stdout } from '../../stdout.js';
 
 export function registerRun(program: Command): void {
   const cmd = program
@@ -33,7 +34,7 @@ export function registerRun(program: Command): void {
       const record = await createFromFlags(containers, image, command, flags);
       if (detach) {
         await containers.start(record, { attach: false });
-        process.stdout.write(`${record.id}\n`);
+        stdout.write(`${record.id}\n`);
         return 0;
       }
       // A terminal on stdin: the container runs detached with us attached, so the detach keys work.

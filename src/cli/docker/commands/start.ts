@@ -6,6 +6,7 @@ import { UsageError } from '../../../errors.js';
 import { action } from '../../common.js';
 import { EXIT_TSRUN, reportError } from '../../exit.js';
 import { detachKeysFor, foregroundSession, startAndAttach } from '../attach.js';
+import { stdout } from '../../stdout.js';
 
 export function registerStart(program: Command): void {
   program
@@ -52,7 +53,7 @@ export function registerStart(program: Command): void {
               }
             }
             await containers.start(record, { attach: false });
-            process.stdout.write(`${name}\n`);
+            stdout.write(`${name}\n`);
           } catch (err) {
             if (names.length === 1) throw err;
             reportError('tsrun', err);

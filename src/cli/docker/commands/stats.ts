@@ -9,7 +9,8 @@ import { bytesSize, humanSize } from '../../format.js';
 import { containersOf } from '../engine-access.js';
 import { checkFormat, printFormatted } from '../list-format.js';
 import { printTable } from '../table.js';
-import { endOnBrokenStdout } from '../../exit.js';
+import { isatty } from 'node:tty';
+import { stdout } from '../../stdout.js';
 
 const INTERVAL_MS = 1000;
 
@@ -70,13 +71,12 @@ export function registerStats(program: Command): void {
         };
         // CPU % needs two samples: take the first one before the first display.
         for (const { record } of pick()) prev.set(record.id, resources.sample(record));
-        // `... | head`: the reader leaving ends us quietly, as it does Docker's CLI.
-        process.stdout.on('error', (err) => endOnBrokenStdout('tsrun', err));
-        const tty = Boolean(process.stdout.isTTY);
+        // `... | head`: the reader leaving ends us quietly (stdout.write), as it does Docker's CLI.
+        const tty = isatty(1);
         for (;;) {
           await sleep(INTERVAL_MS);
           const rows = pick().map(({ record, label }) => ({ label, stats: take(record) }));
-          if (flags.stream !== false && tty) process.stdout.write('\x1b[2J\x1b[H');
+          if (flags.stream !== false && tty) stdout.write('\x1b[2J\x1b[H');
           // json (keys sorted, as Docker's) and templates; the default table below.
           const cells = rows.map(({ label, stats }) => ({ ...statsCells(stats, flags.trunc === false), Container: label }));
           if (!printFormatted(flags.format, cells, STATS_HEADERS, STATS_TYPE)) {

@@ -5,6 +5,7 @@ import { action } from '../../common.js';
 import { forEachContainer } from '../each.js';
 import { parseTimeout } from '../time-flag.js';
 import { parseSignal } from '../../../util/signals.js';
+import { stdout } from '../../stdout.js';
 
 export function registerStop(program: Command): void {
   program
@@ -30,6 +31,6 @@ export function stopEach(self: Command, names: string[], flags: StopFlags, verb:
   return forEachContainer(containers, names, async (record, name) => {
     const { forced } = await containers[verb](record, timeout, flags.signal);
     if (forced) process.stderr.write(`container ${name} ignored ${flags.signal ?? record.config.stopSignal} (a PID 1 without a handler ignores it; try --init): killed\n`);
-    process.stdout.write(`${name}\n`);
+    stdout.write(`${name}\n`);
   });
 }

@@ -3,6 +3,7 @@
 import type { Command } from 'commander';
 import { action } from '../../common.js';
 import { containersOf } from '../engine-access.js';
+import { stdout } from '../../stdout.js';
 
 export function registerSystemBoot(system: Command): void {
   system
@@ -11,7 +12,7 @@ export function registerSystemBoot(system: Command): void {
     .action(
       action('tsrun', async (_flags: unknown, self: Command) => {
         const { started, failed } = await containersOf(self).bootRestart();
-        for (const name of started) process.stdout.write(`${name}\n`);
+        for (const name of started) stdout.write(`${name}\n`);
         for (const f of failed) process.stderr.write(`tsrun: cannot start ${f.name}: ${f.error}\n`);
         return failed.length ? 1 : 0;
       }),

@@ -8,6 +8,7 @@ import { action, contextOf } from '../../common.js';
 import { humanSize } from '../../format.js';
 import { podsOf } from '../pod-access.js';
 import { confirm } from '../confirm.js';
+import { stdout } from '../../stdout.js';
 
 export function registerSystemPrune(system: Command): void {
   system
@@ -37,7 +38,7 @@ export function registerSystemPrune(system: Command): void {
         const volumes = flags.volumes ? await new Volumes(contextOf(self)).prune() : { removed: [], reclaimed: 0 };
         const images = await pruneImages(contextOf(self), { all: flags.all });
         const section = (title: string, lines: string[]) => {
-          if (lines.length) process.stdout.write(`${title}:\n${lines.join('\n')}\n\n`);
+          if (lines.length) stdout.write(`${title}:\n${lines.join('\n')}\n\n`);
         };
         section('Deleted Containers', containers.removed);
         section('Deleted Pods', removedPods);
@@ -56,7 +57,7 @@ export function registerSystemPrune(system: Command): void {
           ...net.leases.map((ip) => `address lease ${ip}`),
           ...volumeLeftovers.map((v) => `volume leftover ${v}`),
         ]);
-        process.stdout.write(`Total reclaimed space: ${humanSize(images.reclaimed + volumes.reclaimed)}\n`);
+        stdout.write(`Total reclaimed space: ${humanSize(images.reclaimed + volumes.reclaimed)}\n`);
         return 0;
       }),
     );

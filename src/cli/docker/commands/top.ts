@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 import { containersOf } from '../engine-access.js';
 import { StateError } from '../../../errors.js';
 import { action } from '../../common.js';
+import { stdout } from '../../stdout.js';
 
 export function registerTop(program: Command): void {
   program
@@ -21,7 +22,7 @@ export function registerTop(program: Command): void {
         if (state.status !== 'running' || !state.pid) throw new StateError(`container ${name} is not running`);
         const pids = containers.processIds(record, state.pid);
         const args = psArgs.length ? psArgs : ['-f'];
-        process.stdout.write(execFileSync('ps', [...args, '-p', pids.join(',')], { encoding: 'utf8' }));
+        stdout.write(execFileSync('ps', [...args, '-p', pids.join(',')], { encoding: 'utf8' }));
       }),
     );
 }

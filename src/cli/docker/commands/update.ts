@@ -6,6 +6,7 @@ import { containersOf, printWarning } from '../engine-access.js';
 import { action } from '../../common.js';
 import { forEachContainer } from '../each.js';
 import { addLimitFlags } from '../run-flags.js';
+import { stdout } from '../../stdout.js';
 
 export function registerUpdate(program: Command): void {
   const cmd = program
@@ -19,7 +20,7 @@ export function registerUpdate(program: Command): void {
         const resources = new ContainerResources(containers);
         return forEachContainer(containers, names, async (record, name) => {
           for (const w of resources.update(record, flags)) printWarning(w);
-          process.stdout.write(`${name}\n`);
+          stdout.write(`${name}\n`);
         });
       }),
     );

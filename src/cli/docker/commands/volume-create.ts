@@ -6,6 +6,7 @@ import { labelsFrom } from '../../../engine/volumes.js';
 import { UsageError } from '../../../errors.js';
 import { action } from '../../common.js';
 import { forEachVolume, volumesOf } from '../volume-access.js';
+import { stdout } from '../../stdout.js';
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
@@ -31,7 +32,7 @@ export function registerVolumeCreate(volume: Command): void {
         if (flags.driver === 'local') validateVolumeOptions(options);
         return forEachVolume('create', [name ?? ''], async () => {
           const { volume } = await volumesOf(self).create({ name, driver: flags.driver, labels: labelsFrom(flags.label), options });
-          process.stdout.write(`${volume.name}\n`);
+          stdout.write(`${volume.name}\n`);
         });
       }),
     );

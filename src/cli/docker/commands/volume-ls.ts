@@ -8,6 +8,7 @@ import { printWarning } from '../engine-access.js';
 import { printFormatted } from '../list-format.js';
 import { printTable } from '../table.js';
 import { volumesOf } from '../volume-access.js';
+import { stdout } from '../../stdout.js';
 
 const HEADERS: Record<string, string> = {
   Availability: 'AVAILABILITY', Driver: 'DRIVER', Group: 'GROUP', Labels: 'LABELS', Links: 'LINKS', Mountpoint: 'MOUNTPOINT',
@@ -35,7 +36,7 @@ export function registerVolumeLs(volume: Command): void {
         for (const f of failures) printWarning(`cannot list the volumes of plugin ${f.driver}: ${describeError(f.error)}`);
         const list = all.filter((v) => volumeMatches(v, usage.get(v.name)?.length ?? 0, filters));
         if (flags.quiet) {
-          for (const v of list) process.stdout.write(`${v.name}\n`);
+          for (const v of list) stdout.write(`${v.name}\n`);
           return;
         }
         const rows = list.map((v) => ({

@@ -7,6 +7,7 @@ import { containersOf } from '../engine-access.js';
 import { humanSize } from '../../format.js';
 import { confirm } from '../confirm.js';
 import { volumesOf } from '../volume-access.js';
+import { stdout } from '../../stdout.js';
 
 export function registerVolumePrune(volume: Command): void {
   volume
@@ -21,8 +22,8 @@ export function registerVolumePrune(volume: Command): void {
           if (!(await confirm(`WARNING! This will remove ${what} not used by at least one container.\nAre you sure you want to continue? [y/N] `))) return 0;
         }
         const { removed, reclaimed } = await volumesOf(self).prune({ all: flags.all, isLive: containersOf(self).isLive });
-        if (removed.length) process.stdout.write(`Deleted Volumes:\n${removed.join('\n')}\n\n`);
-        process.stdout.write(`Total reclaimed space: ${humanSize(reclaimed)}\n`);
+        if (removed.length) stdout.write(`Deleted Volumes:\n${removed.join('\n')}\n\n`);
+        stdout.write(`Total reclaimed space: ${humanSize(reclaimed)}\n`);
         return 0;
       }),
     );

@@ -5,6 +5,7 @@ import type { Command } from 'commander';
 import { action } from '../../common.js';
 import { containersOf } from '../engine-access.js';
 import { forEachVolume, volumesOf } from '../volume-access.js';
+import { stdout } from '../../stdout.js';
 
 export function registerVolumeRm(volume: Command): void {
   volume
@@ -20,7 +21,7 @@ export function registerVolumeRm(volume: Command): void {
         const { isLive } = containersOf(self);
         return forEachVolume('remove', names, async (name) => {
           await volumes.remove(name, { force: flags.force, isLive });
-          process.stdout.write(`${name}\n`);
+          stdout.write(`${name}\n`);
         });
       }),
     );

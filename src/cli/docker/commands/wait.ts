@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { containersOf } from '../engine-access.js';
 import { action } from '../../common.js';
 import { forEachContainer } from '../each.js';
+import { stdout } from '../../stdout.js';
 
 export function registerWait(program: Command): void {
   program
@@ -13,7 +14,7 @@ export function registerWait(program: Command): void {
       action('tsrun', async (names: string[], _flags: unknown, self: Command) => {
         const containers = containersOf(self);
         return forEachContainer(containers, names, async (record) => {
-          process.stdout.write(`${await containers.wait(record)}\n`);
+          stdout.write(`${await containers.wait(record)}\n`);
         });
       }),
     );
