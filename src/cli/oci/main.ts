@@ -8,6 +8,7 @@ import { OciContext, type OciCommand } from './context.js';
 import { warmIfStarting } from '../warm-start.js';
 
 import { VERSION } from '../version.js';
+import { stdout } from '../stdout.js';
 
 export { VERSION };
 export const SPEC_VERSION = '1.2.0';
@@ -82,11 +83,11 @@ async function main(argv: string[]): Promise<number> {
   try {
     if (logFormat !== 'text' && logFormat !== 'json') throw new UsageError(`--log-format must be text or json, not "${logFormat}"`);
     if (flag(g, 'version')) {
-      process.stdout.write(`tsrun-oci version ${VERSION}\nspec: ${SPEC_VERSION}\n`);
+      stdout.write(`tsrun-oci version ${VERSION}\nspec: ${SPEC_VERSION}\n`);
       return 0;
     }
     if (firstCmd < 0 || flag(g, 'help')) {
-      process.stdout.write(USAGE);
+      stdout.write(USAGE);
       return firstCmd < 0 && !flag(g, 'help') ? 1 : 0;
     }
     if (ctx.globals.systemdCgroup) {
@@ -100,7 +101,7 @@ async function main(argv: string[]): Promise<number> {
     const { command } = await load();
     const rest = argv.slice(firstCmd + 1);
     if (rest.includes('--help') || rest.includes('-h')) {
-      process.stdout.write(`usage: tsrun-oci ${command.usage}\n`);
+      stdout.write(`usage: tsrun-oci ${command.usage}\n`);
       return 0;
     }
     warmIfStarting(name, ['create', 'run', 'exec']);

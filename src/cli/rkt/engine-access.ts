@@ -3,6 +3,7 @@ import { dirname, join } from 'node:path';
 import { Containers } from '../../engine/containers.js';
 import type { EngineContext } from '../../engine/context.js';
 import { RktPods } from '../../engine/rkt/rkt-pods.js';
+import { stdout } from '../stdout.js';
 
 /**
  * Containers whose detached monitors call back into `tsrun container cleanup`
@@ -19,7 +20,7 @@ export function rktPodsFor(ctx: EngineContext): RktPods {
 }
 
 /** Columns separated by at least two spaces, like Go's tabwriter in rkt. */
-export function printColumns(rows: string[][], out: NodeJS.WritableStream = process.stdout): void {
+export function printColumns(rows: string[][], out: { write(text: string): unknown } = stdout): void {
   const widths: number[] = [];
   for (const r of rows) r.forEach((c, i) => (widths[i] = Math.max(widths[i] ?? 0, c.length)));
   for (const r of rows) out.write(r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]! + 2))).join('').replace(/\s+$/, '') + '\n');

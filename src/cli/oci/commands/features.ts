@@ -1,6 +1,7 @@
 // tsrun-oci features: the runtime-spec "features" document (what this runtime supports).
 import { CAPABILITIES } from '../../../runtime/plan.js';
 import type { OciCommand } from '../context.js';
+import { stdout } from '../../stdout.js';
 
 export function featuresDocument(): Record<string, unknown> {
   return {
@@ -37,7 +38,7 @@ export const command: OciCommand = {
   usage: 'features',
   options: {},
   async run(): Promise<number> {
-    process.stdout.write(JSON.stringify(featuresDocument(), null, 2) + '\n');
+    stdout.write(JSON.stringify(featuresDocument(), null, 2) + '\n');
     return 0;
   },
 };

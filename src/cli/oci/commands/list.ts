@@ -2,6 +2,7 @@
 import type { Parsed } from '../args.js';
 import { str } from '../args.js';
 import type { OciCommand, OciContext } from '../context.js';
+import { stdout } from '../../stdout.js';
 
 export const command: OciCommand = {
   usage: 'list [--format table|json] [--quiet]',
@@ -9,13 +10,13 @@ export const command: OciCommand = {
   async run(ctx: OciContext, args: Parsed): Promise<number> {
     const all = ctx.launcher.list().map((s) => ctx.launcher.describe(s.id));
     if (args.opts.quiet) {
-      process.stdout.write(all.map((s) => s.id + '\n').join(''));
+      stdout.write(all.map((s) => s.id + '\n').join(''));
     } else if (str(args, 'format') === 'json') {
-      process.stdout.write(JSON.stringify(all.map((d) => ({ ociVersion: d.ociVersion, id: d.id, pid: d.pid ?? 0, status: d.status, bundle: d.bundle, rootfs: d.rootfs ?? '', created: d.created, owner: '' }))) + '\n');
+      stdout.write(JSON.stringify(all.map((d) => ({ ociVersion: d.ociVersion, id: d.id, pid: d.pid ?? 0, status: d.status, bundle: d.bundle, rootfs: d.rootfs ?? '', created: d.created, owner: '' }))) + '\n');
     } else {
       const rows = [['ID', 'PID', 'STATUS', 'BUNDLE', 'CREATED'], ...all.map((d) => [d.id, String(d.pid ?? 0), d.status, d.bundle, d.created])];
       const w = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-      process.stdout.write(rows.map((r) => r.map((c, i) => (i < r.length - 1 ? c.padEnd(w[i]! + 3) : c)).join('')).join('\n') + '\n');
+      stdout.write(rows.map((r) => r.map((c, i) => (i < r.length - 1 ? c.padEnd(w[i]! + 3) : c)).join('')).join('\n') + '\n');
     }
     return 0;
   },

@@ -3,6 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { UsageError } from '../../../errors.js';
 import { str, type Parsed } from '../args.js';
 import type { OciCommand, OciContext } from '../context.js';
+import { stdout } from '../../stdout.js';
 
 export const command: OciCommand = {
   usage: 'ps [--format table|json] <container-id> [ps options]',
@@ -14,7 +15,7 @@ export const command: OciCommand = {
     const pids = ctx.launcher.cgroupOf(id).pids().sort((a, b) => a - b);
     const format = str(args, 'format') ?? 'table';
     if (format === 'json') {
-      process.stdout.write(JSON.stringify(pids) + '\n');
+      stdout.write(JSON.stringify(pids) + '\n');
       return 0;
     }
     if (format !== 'table') throw new UsageError(`ps: --format must be table or json, not "${format}"`);
@@ -24,7 +25,7 @@ export const command: OciCommand = {
     if (pidCol < 0) throw new UsageError('ps: the ps options must keep a PID column');
     const wanted = new Set(pids.map(String));
     const rows = out.slice(1).filter((l) => wanted.has(l.trim().split(/\s+/)[pidCol] ?? ''));
-    process.stdout.write([header, ...rows].join('\n') + '\n');
+    stdout.write([header, ...rows].join('\n') + '\n');
     return 0;
   },
 };

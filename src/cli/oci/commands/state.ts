@@ -1,6 +1,7 @@
 // tsrun-oci state: the OCI state document, with runc's extra fields.
 import { containerId, type Parsed } from '../args.js';
 import type { OciCommand, OciContext } from '../context.js';
+import { stdout } from '../../stdout.js';
 
 export const command: OciCommand = {
   usage: 'state <container-id>',
@@ -19,7 +20,7 @@ export const command: OciCommand = {
       owner: '',
     };
     if (d.annotations) out.annotations = d.annotations;
-    process.stdout.write(JSON.stringify(out, null, 2) + '\n');
+    stdout.write(JSON.stringify(out, null, 2) + '\n');
     return 0;
   },
 };

@@ -10,6 +10,7 @@ import { action, contextOf } from '../../common.js';
 import { EXIT_RKT } from '../../exit.js';
 import { printColumns, rktPodsFor } from '../engine-access.js';
 import { parseRunArgs } from '../run-args.js';
+import { stdout } from '../../stdout.js';
 
 const act = <A extends unknown[]>(fn: (...args: A) => Promise<number | void> | number | void) => action('tsrkt', fn, EXIT_RKT);
 const collect = (v: string, all: string[]) => [...all, v];
@@ -33,7 +34,7 @@ export async function appAdd(ctx: EngineContext, argv: string[]): Promise<number
   if (parsed.spec.apps.length !== 1) throw new UsageError('app add takes exactly one image');
   const rkt = rktPodsFor(ctx);
   const name = await rkt.addApp(rkt.resolve(uuid), parsed.spec.apps[0]!, parsed.spec, { onWarning: (m) => process.stderr.write(`tsrkt: ${m}\n`) });
-  process.stdout.write(`${name}\n`);
+  stdout.write(`${name}\n`);
   return 0;
 }
 
@@ -61,7 +62,7 @@ export function registerAppVerbs(program: Command): void {
         parseDnsFlags(spec); // usage errors before anything is made
         const loc = await rktPodsFor(contextOf(self)).sandbox(spec);
         if (opts.uuidFileSave) (await import('node:fs')).writeFileSync(opts.uuidFileSave, loc.uuid);
-        process.stdout.write(`${loc.uuid}\n`);
+        stdout.write(`${loc.uuid}\n`);
       }),
     );
 
@@ -117,7 +118,7 @@ export function registerAppVerbs(program: Command): void {
         const lines = [`name=${a.name}`, `state=${a.state?.status ?? 'unknown'}`, `image=${a.image}`];
         if (a.state?.startedAt) lines.push(`started=${a.state.startedAt}`);
         if (a.state?.status === 'exited') lines.push(`finished=${a.state.finishedAt ?? ''}`, `exit_code=${a.state.exitCode ?? 0}`);
-        process.stdout.write(lines.join('\n') + '\n');
+        stdout.write(lines.join('\n') + '\n');
       }),
     );
 }

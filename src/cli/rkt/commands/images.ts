@@ -28,6 +28,7 @@ import { humanSize } from '../../format.js';
 import { printColumns } from '../engine-access.js';
 import { insecureOptionsOf } from '../global-flags.js';
 import { DEFAULT_FIELDS, IMAGE_FIELDS, imageTable, parseFieldList, parseOrder, sortImageRows, type ImageRow } from '../image-list.js';
+import { stdout } from '../../stdout.js';
 
 const act = <A extends unknown[]>(fn: (...args: A) => Promise<number | void> | number | void) => action('tsrkt', fn, EXIT_RKT);
 
@@ -97,7 +98,7 @@ export function registerImageVerbs(program: Command): void {
         for (const img of images) {
           process.stderr.write(`pulling ${imageReference(img)}\n`);
           const rec = await pullImage(ctx, imageReference(img), { registryOptions });
-          process.stdout.write(`${rktImageIdOf(ctx, rec)}\n`);
+          stdout.write(`${rktImageIdOf(ctx, rec)}\n`);
         }
       }),
     );
@@ -135,7 +136,7 @@ export function registerImageVerbs(program: Command): void {
         if (opts.format === 'json') {
           // rkt's ImageListEntry: times in ns since the epoch.
           const json = sorted.filter((r) => firstNames.has(r)).map((r) => ({ id: r.id, name: r.name, import_time: r.importTime * 1e6, last_used_time: r.lastUsed * 1e6, size: r.size }));
-          process.stdout.write(JSON.stringify(json) + '\n');
+          stdout.write(JSON.stringify(json) + '\n');
           return;
         }
         printColumns(imageTable(sorted, fields, { full: Boolean(opts.full), legend: opts.legend }));
@@ -184,7 +185,7 @@ export function registerImageVerbs(program: Command): void {
         const ctx = contextOf(self);
         const rec = inspectImage(ctx, engineImageRef(ctx, name));
         const pretty = opts.prettyPrint !== 'false' && opts.prettyPrint !== false;
-        process.stdout.write(JSON.stringify(imageManifestOf(rec), null, pretty ? 2 : undefined) + '\n');
+        stdout.write(JSON.stringify(imageManifestOf(rec), null, pretty ? 2 : undefined) + '\n');
       }),
     );
 
@@ -220,8 +221,8 @@ export function registerImageVerbs(program: Command): void {
     .action(
       act(async (opts: { all?: boolean }, self: Command) => {
         const r = await pruneImages(contextOf(self), { all: Boolean(opts.all) });
-        for (const d of r.deleted) process.stdout.write(`removed ${d}\n`);
-        process.stdout.write(`reclaimed ${humanSize(r.reclaimed)}\n`);
+        for (const d of r.deleted) stdout.write(`removed ${d}\n`);
+        stdout.write(`reclaimed ${humanSize(r.reclaimed)}\n`);
       }),
     );
 }

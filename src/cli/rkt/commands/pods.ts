@@ -11,6 +11,8 @@ import { EXIT_RKT } from '../../exit.js';
 import { timeAgo } from '../../format.js';
 import { printColumns, rktPodsFor } from '../engine-access.js';
 import { runPrepared } from './run.js';
+import { isatty } from 'node:tty';
+import { stdout } from '../../stdout.js';
 
 const rktOf = (cmd: Command): RktPods => rktPodsFor(contextOf(cmd));
 const act = <A extends unknown[]>(fn: (...args: A) => Promise<number | void> | number | void) => action('tsrkt', fn, EXIT_RKT);
@@ -66,7 +68,7 @@ export function registerPodVerbs(program: Command): void {
         const format = checkFormat(opts.format);
         const pods = rktOf(self).list();
         if (format === 'json') {
-          process.stdout.write(JSON.stringify(pods.map(podJson)) + '\n');
+          stdout.write(JSON.stringify(pods.map(podJson)) + '\n');
           return;
         }
         const when = (t: string | undefined) => (t ? (opts.full ? t : timeAgo(t)) : '');
@@ -118,7 +120,7 @@ export function registerPodVerbs(program: Command): void {
         }
         const v = rkt.view(rkt.dirs.find(loc.uuid) ?? loc);
         if (format === 'json') {
-          process.stdout.write(JSON.stringify(podJson(v)) + '\n');
+          stdout.write(JSON.stringify(podJson(v)) + '\n');
           return;
         }
         const ended = v.state !== 'running' && v.state !== 'preparing' && v.state !== 'embryo' && v.state !== 'prepared';
@@ -131,7 +133,7 @@ export function registerPodVerbs(program: Command): void {
           `exited=${ended && v.meta?.started !== undefined}`,
         ];
         for (const a of v.apps) if (a.state?.status === 'exited') lines.push(`app-${a.name}=${a.state.exitCode ?? 0}`);
-        process.stdout.write(lines.join('\n') + '\n');
+        stdout.write(lines.join('\n') + '\n');
       }),
     );
 
@@ -146,7 +148,7 @@ export function registerPodVerbs(program: Command): void {
       act(async (prefix: string, cmd: string[], opts: { app?: string }, self: Command) => {
         const rkt = rktOf(self);
         const v = rkt.view(rkt.resolve(prefix));
-        const tty = Boolean(process.stdin.isTTY && process.stdout.isTTY);
+        const tty = Boolean(process.stdin.isTTY && isatty(1));
         const r = await rkt.enter(v, opts.app, cmd, { tty, interactive: true });
         if (r.note) process.stderr.write(`tsrkt: ${r.note}\n`);
         return r.exitCode;
@@ -164,7 +166,7 @@ export function registerPodVerbs(program: Command): void {
         return eachPod(rkt, uuids, async (u) => {
           const loc = rkt.resolve(u);
           await rkt.stop(loc, { force: opts.force });
-          process.stdout.write(`${loc.uuid}\n`);
+          stdout.write(`${loc.uuid}\n`);
         });
       }),
     );
@@ -179,7 +181,7 @@ export function registerPodVerbs(program: Command): void {
         return eachPod(rkt, uuids, async (u) => {
           const loc = rkt.resolve(u);
           await rkt.remove(loc);
-          process.stdout.write(`"${loc.uuid}"\n`);
+          stdout.write(`"${loc.uuid}"\n`);
         });
       }),
     );
@@ -195,8 +197,8 @@ export function registerPodVerbs(program: Command): void {
         const gracePeriodMs = parseDuration(opts.gracePeriod, '--grace-period');
         const expirePreparedMs = parseDuration(opts.expirePrepared, '--expire-prepared');
         const r = await rktOf(self).gc({ gracePeriodMs, expirePreparedMs, markOnly: Boolean(opts.markOnly) });
-        for (const u of r.marked) process.stdout.write(`Moving pod "${u}" to garbage\n`);
-        for (const u of r.removed) process.stdout.write(`Garbage collecting pod "${u}"\n`);
+        for (const u of r.marked) stdout.write(`Moving pod "${u}" to garbage\n`);
+        for (const u of r.removed) stdout.write(`Garbage collecting pod "${u}"\n`);
         for (const f of r.failed) process.stderr.write(`tsrkt: gc of pod ${f.uuid} failed: ${f.error}\n`);
         return r.failed.length > 0 ? EXIT_RKT : 0;
       }),
@@ -211,7 +213,7 @@ export function registerPodVerbs(program: Command): void {
       act((prefix: string, opts: { prettyPrint: string | boolean }, self: Command) => {
         const rkt = rktOf(self);
         const pretty = opts.prettyPrint !== 'false' && opts.prettyPrint !== false;
-        process.stdout.write(JSON.stringify(rkt.manifest(rkt.resolve(prefix)), null, pretty ? 2 : undefined) + '\n');
+        stdout.write(JSON.stringify(rkt.manifest(rkt.resolve(prefix)), null, pretty ? 2 : undefined) + '\n');
       }),
     );
 
