@@ -1,7 +1,8 @@
 // What a command prints on stdout, written to fd 1 at once. Node's process.stdout is a stream
 // made on first use: for a pipe a net.Socket, for a terminal a tty.WriteStream, 1-2.5 ms of a
-// start (`ps -a | cat`: 36.8 -> 33.6 ms). Commands that stream to stdout (logs, attach, export,
-// save, events...) keep process.stdout; one command uses one or the other, never both.
+// start (`ps -a | cat`: 36.8 -> 33.6 ms). Commands that hand stdout to a stream (logs, attach,
+// export, save, `cp ... -`, pull's progress) keep process.stdout; one command uses one or the
+// other, never both, so their bytes cannot pass each other.
 import { writeSync } from 'node:fs';
 import { EXIT_BROKEN_PIPE } from './exit.js';
 
