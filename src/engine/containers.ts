@@ -503,7 +503,7 @@ export class Containers {
         exitCommand: this.exitCommand(record),
         exitHandoff: handoff,
         attachSocket: true, // `tsrun attach` (our own launcher; runc and crun have none)
-        dieWithMonitor: true, // a killed monitor leaves no live container that ps calls exited
+        dieWithMonitor: true, // a killed monitor leaves no live container that ps calls exited (ours; a runtime's lives on)
         onWarning: (m) => this.onWarning?.(m, record),
         ...opts.session,
       });
@@ -955,13 +955,13 @@ export class Containers {
       await waitUntil(() => this.state(record).status !== 'running', 10_000);
     }
     // Docker's order is kill, die, stop: the die is ours if the exit command has not recorded it yet.
-    // The exit command unmounts the rootfs too, but runc's and crun's containers have none.
+    // The exit command unmounts the rootfs too, but a runtime's container started with a terminal has none.
     await this.withContainerLock(record.id, async () => {
       this.noteDie(record);
       this.releaseRootfsAfterStopLocked(record);
     });
     recordContainerEvent(this.ctx, record, 'stop');
-    // Its volumes' mounts likewise (for runc's and crun's containers, this is the only release).
+    // Its volumes' mounts likewise (for a runtime's container with a terminal, this is the only release).
     await this.releaseVolumes(record);
     return { forced: !exited };
   }

@@ -114,8 +114,8 @@ static void read_config(const struct plan *plan) {
   if (cfg.attach_socket && (g_no_monitor || cfg.inherit_stdio || cfg.console_socket))
     fail("config", EINVAL, "attach-socket needs the monitor to own the container's stdio");
   if (g_no_monitor && cfg.terminal && !cfg.console_socket) fail("config", EINVAL, "no-monitor with a terminal needs a console-socket");
-  if (cfg.runtime_create && (cfg.terminal || cfg.inherit_stdio || cfg.exec_fifo || g_no_monitor || g_die_with_monitor || g_preserve_fds))
-    fail("config", EINVAL, "runtime-create: the runtime's container gets the monitor's pipes (no terminal, inherit-stdio, exec-fifo, no-monitor, die-with-monitor or preserve-fds)");
+  if (cfg.runtime_create && (cfg.terminal || cfg.console_socket || cfg.inherit_stdio || cfg.exec_fifo || g_no_monitor || g_die_with_monitor || g_preserve_fds))
+    fail("config", EINVAL, "runtime-create: the runtime's container gets the monitor's pipes (no terminal, console-socket, inherit-stdio, exec-fifo, no-monitor, die-with-monitor or preserve-fds)");
   for (int i = 0; i < g_preserve_fds; i++)
     if (fcntl(PRESERVED_FD_BASE + i, F_GETFD) < 0) fail("preserve-fds", EBADF, "fd not passed");
 }
@@ -339,9 +339,14 @@ static pid_t runtime_pid(const char *pid_file) {
 static pid_t runtime_create(const struct step *s, const int cstdio[3], int out_fd, int err_fd, int sfd) {
   int ep[2];
   if (pipe2(ep, O_CLOEXEC)) fail("runtime-create", errno, "pipe");
+  pid_t monitor = getpid();
   pid_t rt = fork();
   if (rt < 0) fail("runtime-create", errno, "fork");
   if (rt == 0) {
+    /* A monitor that dies (killed) while the runtime creates must not leave it making a container
+     * no one keeps: the caller then deletes what it finds, and a create still running would
+     * finish after that. */
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) || getppid() != monitor) _exit(127);
     int high[3];
     for (int i = 0; i < 3; i++) high[i] = fcntl(cstdio[i], F_DUPFD_CLOEXEC, 10);
     for (int i = 0; i < 3; i++) dup2(high[i], i);
@@ -369,17 +374,23 @@ static pid_t runtime_create(const struct step *s, const int cstdio[3], int out_f
   int st = 0;
   struct pollfd pf[3] = {{.fd = sfd, .events = POLLIN}, {.fd = out_fd, .events = POLLIN}, {.fd = err_fd, .events = POLLIN}};
   while (waitpid(rt, &st, WNOHANG) != rt) {
-    if (poll(pf, 3, -1) < 0 && errno != EINTR) fail("runtime-create", errno, "poll");
+    if (poll(pf, 3, -1) < 0 && errno != EINTR) {
+      int e = errno;
+      kill(rt, SIGKILL);
+      waitpid(rt, NULL, 0);
+      fail("runtime-create", e, "poll");
+    }
     for (int i = 1; i < 3; i++)
       if (pf[i].revents && !take_output(pf[i].fd, said, sizeof said, &used)) pf[i].fd = -1;
     struct signalfd_siginfo si;
     if ((pf[0].revents & POLLIN) && read(sfd, &si, sizeof si) == sizeof si && si.ssi_signo != SIGCHLD && si.ssi_signo != SIGWINCH)
       kill(rt, (int)si.ssi_signo);
   }
-  /* What it wrote just before it ended. */
+  /* What it wrote just before it ended (bounded: a container that a runtime started at create,
+   * against the spec, may write on and on). */
   for (int i = 1; i < 3; i++) {
     struct pollfd one = {.fd = pf[i].fd, .events = POLLIN};
-    while (one.fd >= 0 && poll(&one, 1, 0) == 1 && take_output(one.fd, said, sizeof said, &used)) {}
+    for (int reads = 0; one.fd >= 0 && reads < 64 && poll(&one, 1, 0) == 1 && take_output(one.fd, said, sizeof said, &used); reads++) {}
   }
   if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
     while (used > 0 && (said[used - 1] == '\n' || said[used - 1] == ' ')) used--;

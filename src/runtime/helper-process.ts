@@ -3,11 +3,18 @@
 // container of an external OCI runtime (oci-binary.ts).
 import { closeSync, openSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { LaunchError } from '../errors.js';
 import { native, type BackgroundHandle } from '../native/index.js';
-import { encodePlan, type PlanStep } from './plan.js';
+import { writeFileAtomic } from '../util/fs.js';
+import { encodePlan, type MonitorConfig, type PlanStep } from './plan.js';
 import { StatusDecoder, type StatusMessage } from './report.js';
 import type { LaunchOptions } from './launcher.js';
+import { processStartTime, type ContainerDir, type StateRecord } from './state-dir.js';
+
+/** How long a failed create waits for a detached monitor to finish writing before its dir goes. */
+const MONITOR_GONE_TIMEOUT_MS = 10_000;
+const POLL_MS = 10;
 
 /** Reads the helper's status messages as they arrive (on a native thread); undefined once the helper closed its end. */
 export class StatusReader {
@@ -58,6 +65,54 @@ export interface Spawned {
   reader: StatusReader;
   exited: Promise<number | null>;
   stopForwarding: () => void;
+}
+
+/**
+ * What every monitor of ours is told, whichever launcher made its container: its state files
+ * in `dir`, the log, stdin, the exit command and, attached, the caller's part. The launcher adds
+ * the rest (detach, terminal...). Takes the caller's lock (exit handoff) when there is one.
+ */
+export function monitorBasics(dir: ContainerDir, opts: LaunchOptions): Omit<MonitorConfig, 'detach' | 'terminal'> {
+  return {
+    lockFile: dir.lockFile,
+    exitFile: dir.exitFile,
+    pidFile: dir.pidFile,
+    startedFile: dir.startedFile,
+    logFile: opts.logPath,
+    stdin: !!opts.stdin,
+    exitCommand: opts.exitCommand,
+    // Taken before the monitor exists: from then on the exit is ours until we let go.
+    callerLock: !opts.detach && opts.exitCommand && opts.exitHandoff ? opts.exitHandoff.hold(join(dir.dir, 'caller.lock')) : undefined,
+    newSession: !opts.detach && opts.ownSession,
+    // The caller holds the status pipe until the monitor ends, which it watches.
+    callerStdio: !opts.detach && opts.stdioEndsWithCaller,
+  };
+}
+
+/** The pids of the monitor's "created" report, into the container's state record (and --pid-file). */
+export function recordCreated(dir: ContainerDir, rec: StateRecord, created: { pid: number; monitorPid: number }, opts: LaunchOptions): void {
+  rec.pid = created.pid;
+  rec.monitorPid = created.monitorPid;
+  rec.pidStartTime = processStartTime(created.pid);
+  rec.monitorStartTime = processStartTime(created.monitorPid);
+  dir.write(rec);
+  if (opts.pidFile) writeFileAtomic(opts.pidFile, `${created.pid}`);
+}
+
+/** An attached container's end: its monitor is gone, and with it our reading and forwarding. */
+export async function monitorEnded(spawned: Spawned): Promise<void> {
+  await spawned.exited;
+  spawned.reader.close();
+  spawned.stopForwarding();
+}
+
+/** After a failed create: stop reading the helper and wait for it, and for a detached monitor to finish writing, so its dir can go. */
+export async function abandonHelper(spawned: Spawned, dir: ContainerDir): Promise<void> {
+  spawned.reader.close();
+  await spawned.exited;
+  spawned.stopForwarding();
+  const deadline = Date.now() + MONITOR_GONE_TIMEOUT_MS;
+  while (dir.monitorAlive() && Date.now() < deadline) await sleep(POLL_MS);
 }
 
 /** Starts the helper with the plan on fd 3 and the status stream on fd 4; `planDir` holds the plan file for a moment. */

@@ -20,7 +20,7 @@ import { crashPoint } from '../util/crash-point.js';
 import { withDefaultDeviceRules, compileExecPlan, compilePlan, NS_PROC_NAME, parseProcLimits, SETNS_ORDER, type MonitorConfig, type PlanStep } from './plan.js';
 import { cachedSeccompProgram } from './seccomp-cache.js';
 import { errorForFailure, execFailureExitCode, isExecFailure, type ExitFile, type StepFailure } from './report.js';
-import { spawnHelper, type Spawned } from './helper-process.js';
+import { abandonHelper, monitorBasics, monitorEnded, recordCreated, spawnHelper, type Spawned } from './helper-process.js';
 import { hasStartGateHooks, runHooks } from './hooks.js';
 import type { ExitHandoff } from './exit-handoff.js';
 import { ContainerDir, isLiveProcess, processStartTime, type StateRecord } from './state-dir.js';
@@ -237,9 +237,7 @@ export class Launcher implements ContainerLauncher {
       spawned.stopForwarding();
       return undefined;
     }
-    await spawned.exited;
-    spawned.reader.close();
-    spawned.stopForwarding();
+    await monitorEnded(spawned);
     const status = this.exitStatus(id);
     if (!status) throw new StateError(`container ${id} ended without an exit status (its monitor was killed)`);
     return status;
@@ -262,12 +260,13 @@ export class Launcher implements ContainerLauncher {
     }
     let spawned: Spawned | undefined;
     let cgroup: CgroupManager | undefined;
+    let rec: StateRecord | undefined;
     try {
       const bundleDir = resolve(bundle);
       const spec = readSpec(bundleDir);
       const rootfs = resolve(bundleDir, spec.root?.path ?? 'rootfs');
       if (!existsSync(rootfs)) throw new LaunchError(`root.path ${rootfs} does not exist`, 'rootfs');
-      const rec: StateRecord = {
+      rec = {
         ociVersion: spec.ociVersion,
         id,
         bundle: bundleDir,
@@ -289,23 +288,12 @@ export class Launcher implements ContainerLauncher {
       }
       dir.write(rec);
       const monitor: MonitorConfig = {
-        lockFile: dir.lockFile,
-        exitFile: dir.exitFile,
-        pidFile: dir.pidFile,
-        startedFile: dir.startedFile,
-        logFile: opts.logPath,
+        ...monitorBasics(dir, opts),
         execFifo: waitForStart ? dir.execFifo : undefined,
         detach: opts.detach && !opts.noMonitor,
-        stdin: !!opts.stdin,
         terminal: !!spec.process?.terminal,
         consoleSize: opts.consoleSize ?? spec.process?.consoleSize,
         consoleSocket: opts.consoleSocket,
-        exitCommand: opts.exitCommand,
-        // Taken before the monitor exists: from then on the exit is ours until we let go.
-        callerLock: !opts.detach && opts.exitCommand && opts.exitHandoff ? opts.exitHandoff.hold(join(dir.dir, 'caller.lock')) : undefined,
-        newSession: !opts.detach && opts.ownSession,
-        // run() and runThroughStart() hold the status pipe until the monitor ends, which it watches.
-        callerStdio: !opts.detach && opts.stdioEndsWithCaller,
         attachSocket: opts.attachSocket ? dir.attachSocket : undefined,
         inheritStdio: opts.inheritStdio,
         preserveFds: opts.preserveFds,
@@ -335,23 +323,14 @@ export class Launcher implements ContainerLauncher {
       coolMigrationLock();
       if (msg?.kind === 'error') throw this.failure(msg);
       if (msg?.kind !== 'created') throw new LaunchError(`the helper ended without creating container ${id}`, 'create');
-      rec.pid = msg.pid;
-      rec.monitorPid = msg.monitorPid;
-      rec.pidStartTime = processStartTime(msg.pid);
-      rec.monitorStartTime = processStartTime(msg.monitorPid);
-      dir.write(rec);
-      if (opts.pidFile) writeFileAtomic(opts.pidFile, `${msg.pid}`);
+      recordCreated(dir, rec, msg, opts);
       return { dir, spawned, spec };
     } catch (err) {
       coolMigrationLock();
-      if (spawned) {
-        spawned.reader.close();
-        await spawned.exited;
-        spawned.stopForwarding();
-        // A detached monitor outlives the helper we spawned: let it finish writing before removing its dir.
-        const deadline = Date.now() + STOP_TIMEOUT_MS;
-        while (dir.monitorAlive() && Date.now() < deadline) await sleep(POLL_MS);
-      }
+      // Created but not recorded (a full runroot): the container waits for start, and its monitor
+      // with it. It goes first, so that the monitor ends.
+      if (rec) killCreated(rec);
+      if (spawned) await abandonHelper(spawned, dir); // a detached monitor outlives the helper we spawned
       try {
         cgroup?.destroy();
       } catch {
@@ -777,4 +756,14 @@ function containerNamespaces(pid: number): { type: NamespaceType; path: string }
     }
   }
   return out;
+}
+
+/** The container process a failed create left waiting for start, if it is still the one recorded. */
+function killCreated(rec: StateRecord): void {
+  if (rec.pid === undefined || rec.pidStartTime === undefined || !isLiveProcess(rec.pid, rec.pidStartTime)) return;
+  try {
+    process.kill(rec.pid, 'SIGKILL');
+  } catch {
+    // it ended meanwhile
+  }
 }

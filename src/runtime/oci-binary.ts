@@ -13,14 +13,14 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { ConflictError, LaunchError, NotFoundError, StateError } from '../errors.js';
 import { removeTree } from '../native/index.js';
 import type { Process, Spec, State } from '../oci/runtime.js';
-import { ensureDir, writeFileAtomic, writeJsonAtomic } from '../util/fs.js';
+import { ensureDir, writeJsonAtomic } from '../util/fs.js';
 import { helperPath } from '../util/paths.js';
 import { parseSignal, signalName } from '../util/signals.js';
-import { spawnHelper, type Spawned } from './helper-process.js';
+import { abandonHelper, monitorBasics, monitorEnded, recordCreated, spawnHelper, type Spawned } from './helper-process.js';
 import { toExitStatus, type ContainerLauncher, type ExitStatus, type LaunchOptions } from './launcher.js';
 import { compileRuntimePlan, type MonitorConfig } from './plan.js';
 import { errorForFailure, type StepFailure } from './report.js';
-import { ContainerDir, isLiveProcess, processStartTime, validateContainerId, type StateRecord } from './state-dir.js';
+import { ContainerDir, isLiveProcess, validateContainerId, type StateRecord } from './state-dir.js';
 
 const POLL_MS = 10;
 const STOP_TIMEOUT_MS = 10_000;
@@ -111,43 +111,22 @@ export class OciBinaryLauncher implements ContainerLauncher {
       const bundleDir = resolve(bundle);
       const rec: StateRecord = { ociVersion: readSpec(bundleDir).ociVersion, id, bundle: bundleDir, created: new Date().toISOString() };
       dir.write(rec);
-      const monitor: MonitorConfig = {
-        lockFile: dir.lockFile,
-        exitFile: dir.exitFile,
-        pidFile: dir.pidFile,
-        startedFile: dir.startedFile,
-        logFile: opts.logPath,
-        detach: opts.detach,
-        stdin: !!opts.stdin,
-        terminal: false,
-        exitCommand: opts.exitCommand,
-        // Taken before the monitor exists: from then on the exit is ours until we let go.
-        callerLock: !opts.detach && opts.exitCommand && opts.exitHandoff ? opts.exitHandoff.hold(join(dir.dir, 'caller.lock')) : undefined,
-        newSession: !opts.detach && opts.ownSession,
-        callerStdio: !opts.detach && opts.stdioEndsWithCaller,
-      };
+      // Detached, no one could ever write to a stdin pipe of the monitor's (there is no attach to a
+      // runtime's container): the container reads the end of its input at once, as before.
+      const monitor: MonitorConfig = { ...monitorBasics(dir, opts), detach: !!opts.detach, terminal: false, ...(opts.detach ? { stdin: false } : {}) };
       const runtimePidFile = join(dir.dir, 'runtime.pid');
       const argv = [this.binary, ...this.args('create', '--bundle', bundleDir, '--pid-file', runtimePidFile, id)];
       spawned = spawnHelper(this.opts.helperPath ?? helperPath(), compileRuntimePlan(monitor, { argv, pidFile: runtimePidFile }), opts, dir.dir);
       const msg = await spawned.reader.next();
       if (msg?.kind === 'error') throw this.failure(id, msg);
       if (msg?.kind !== 'created') throw new LaunchError(`the monitor of container ${id} ended before ${this.binary} created it`, 'create');
-      rec.pid = msg.pid;
-      rec.monitorPid = msg.monitorPid;
-      rec.pidStartTime = processStartTime(msg.pid);
-      rec.monitorStartTime = processStartTime(msg.monitorPid);
-      dir.write(rec);
-      if (opts.pidFile) writeFileAtomic(opts.pidFile, `${msg.pid}`);
+      recordCreated(dir, rec, msg, opts);
       return spawned;
     } catch (err) {
-      if (spawned) {
-        spawned.reader.close();
-        await spawned.exited;
-        spawned.stopForwarding();
-        // A detached monitor outlives the helper we spawned: let it finish before removing its dir.
-        await this.monitorGone(dir);
-      }
-      spawnSync(this.binary, this.args('delete', '--force', id), { stdio: 'ignore' }); // a runtime's half-made container, if any
+      // The runtime's container first, if it made one (it waits for `start`, and its monitor with
+      // it): then the monitor ends and we can wait for it.
+      spawnSync(this.binary, this.args('delete', '--force', id), { stdio: 'ignore' });
+      if (spawned) await abandonHelper(spawned, dir); // a detached monitor outlives the helper we spawned
       removeTree(dir.dir);
       throw err;
     }
@@ -215,9 +194,7 @@ export class OciBinaryLauncher implements ContainerLauncher {
       throw err;
     }
     if (opts.detach) return undefined;
-    await spawned.exited;
-    spawned.reader.close();
-    spawned.stopForwarding();
+    await monitorEnded(spawned);
     const status = this.exitStatus(id);
     if (!status) throw new StateError(`container ${id} ended without an exit status (its monitor was killed)`);
     return status;
@@ -297,17 +274,20 @@ export class OciBinaryLauncher implements ContainerLauncher {
   /** The runtime's delete, then the monitor's directory once the monitor (which records a forced kill) has ended. */
   async delete(id: string, force = false): Promise<void> {
     let unknown: NotFoundError | undefined;
+    let cannotRun = false;
     try {
       this.runSync(['delete', ...(force ? ['--force'] : []), id], 'delete');
     } catch (err) {
       // A runtime binary that cannot be run (gone, not executable) has nothing of ours left to delete.
-      const cannotRun = ['ENOENT', 'EACCES'].includes(((err as Error).cause as NodeJS.ErrnoException | undefined)?.code ?? '');
+      cannotRun = ['ENOENT', 'EACCES'].includes(((err as Error).cause as NodeJS.ErrnoException | undefined)?.code ?? '');
       if (!(err instanceof NotFoundError) && !cannotRun) throw err;
       unknown = err instanceof NotFoundError ? err : new NotFoundError('container', id, { cause: err });
     }
     rmSync(this.exitFile(id), { force: true });
     const dir = this.monitorDir(id);
     if (existsSync(dir.dir)) {
+      // Unless the monitor has ended: then the container it kept did too.
+      if (cannotRun && dir.monitorAlive()) throw new LaunchError(`cannot delete container ${id}: ${this.binary} cannot be run, and the container's monitor still runs`, 'delete', { cause: unknown });
       await this.monitorGone(dir);
       removeTree(dir.dir);
     } else if (unknown) {

@@ -88,6 +88,35 @@ describe('runc under our monitor, detached', () => {
     await waitFor(() => !mounted(id), 'the rootfs to be unmounted after the last run');
     ok(['rm', id]);
   }, 60_000);
+
+  it('-di: its stdin ends at once (nothing can attach to a runtime\'s container), so cat exits', async () => {
+    const id = ok(['run', '-di', '--runtime', 'runc', '--network', 'none', image, 'sh', '-c', 'cat; echo eof']);
+    await waitFor(() => inspect(id, '{{.State.Status}}') === 'exited', 'cat to see the end of its input', 10_000);
+    expect(cli.run(['logs', id]).stdout).toBe('eof\n');
+    ok(['rm', id]);
+  });
+
+  it('rm -f refuses while the runtime cannot be run and the monitor still keeps the container', () => {
+    // A runtime of ours that runc stands behind, then is made unrunnable.
+    const runtime = join(host, 'vanishing-runtime');
+    writeFileSync(runtime, '#!/bin/sh\nexec runc "$@"\n');
+    chmodSync(runtime, 0o755);
+    const id = ok(['run', '-d', '--runtime', runtime, '--network', 'none', image, 'sleep', '300']);
+    chmodSync(runtime, 0o644);
+    const r = cli.run(['rm', '-f', id]);
+    expect(r.code).toBe(125);
+    expect(r.stderr).toContain('monitor still runs');
+    try {
+      // Still known, still mounted, its monitor still there (`ps` cannot ask the runtime now).
+      expect(cli.run(['inspect', id]).code).toBe(0);
+      expect(mounted(id)).toBe(true);
+      expect(existsSync(join(cli.runroot, `runtime-${runtime.replace(/[^a-zA-Z0-9]/g, '_')}.monitors`, id))).toBe(true);
+    } finally {
+      chmodSync(runtime, 0o755);
+      ok(['rm', '-f', id]);
+    }
+    expect(mounted(id)).toBe(false);
+  });
 });
 
 describe('runc under our monitor, attached', () => {

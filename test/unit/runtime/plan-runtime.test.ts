@@ -82,11 +82,17 @@ describe('the helper with a runtime-create plan', () => {
   it('rejects a plan with runtime-create and our own set-up steps, or with clone too', () => {
     const m = monitorIn('parse');
     const rc = { op: 'runtime-create', args: ['/p', '/bin/true'] };
-    for (const extra of [[{ op: 'args', args: ['x'] }], [{ op: 'clone', args: ['0'] }], [{ op: 'setns', args: ['net', '/proc/1/ns/net'] }]]) {
+    const refusals: Array<[PlanStep[], RegExp]> = [
+      [[{ op: 'args', args: ['x'] }], /a runtime-create plan has no setns, parent or init steps \(has 1\)/],
+      [[{ op: 'clone', args: ['0'] }], /exactly one clone or runtime-create step \(has 2\)/],
+      [[{ op: 'setns', args: ['net', '/proc/1/ns/net'] }], /a runtime-create plan has no setns, parent or init steps \(has 1\)/],
+    ];
+    for (const [extra, why] of refusals) {
       const steps = [...compileRuntimePlan(m, { argv: ['/bin/true'], pidFile: '/p' }).slice(0, -1), rc, ...extra];
       const { messages, code } = launch(steps, 'parse');
       expect(code).toBe(1);
       expect(messages[0]).toMatchObject({ kind: 'error', step: 'parse-plan' });
+      expect((messages[0] as { path: string }).path).toMatch(why);
     }
   });
 
