@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
@@ -139,6 +140,33 @@ static void log_bytes(struct stream *s, const char *data, size_t len) {
   }
 }
 
+/* caller-stdio, while the caller lives: its death (POLLERR on our end of the status pipe, which
+ * it alone reads) ends the relay to its stdout/stderr. */
+static int watch_caller;
+
+/* Relays to the caller's stdout/stderr without ever sleeping in write(): while its reader is slow
+ * (a paused pager) we wait for room or for the caller's death, whichever comes first, so a caller
+ * killed meanwhile no longer holds the container up. Writes of at most PIPE_BUF bytes once poll
+ * says there is room do not block on a pipe. Returns -1 when the relay ends (the reader or the
+ * caller is gone). */
+static int relay_write(int fd, const char *buf, size_t len) {
+  while (len > 0) {
+    struct pollfd pf[2] = {{.fd = fd, .events = POLLOUT}, {.fd = watch_caller ? STATUS_FD : -1, .events = 0}};
+    if (poll(pf, 2, -1) < 0) {
+      if (errno == EINTR) continue;
+      return -1;
+    }
+    if (pf[1].revents || (pf[0].revents & (POLLERR | POLLNVAL))) return -1;
+    if (!(pf[0].revents & POLLOUT)) continue;
+    ssize_t n = write(fd, buf, len < PIPE_BUF ? len : PIPE_BUF);
+    if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+    if (n <= 0) return -1;
+    buf += n;
+    len -= (size_t)n;
+  }
+  return 0;
+}
+
 /* Reads what is available; returns 0 at EOF (also EIO from a pty whose slave closed). */
 static int pump(struct stream *s) {
   char buf[ATTACH_FRAME_MAX];
@@ -152,7 +180,7 @@ static int pump(struct stream *s) {
     return 0;
   }
   log_bytes(s, buf, (size_t)n);
-  if (s->relay_fd >= 0 && write_all(s->relay_fd, buf, (size_t)n)) s->relay_fd = -1;
+  if (s->relay_fd >= 0 && relay_write(s->relay_fd, buf, (size_t)n)) s->relay_fd = -1;
   attach_broadcast(s->type, buf, (size_t)n);
   return 1;
 }
@@ -733,7 +761,7 @@ int monitor_main(const struct plan *plan) {
   int stdin_fd = relay_stdin ? 0 : -1;
   /* caller-stdio: the caller holds the status pipe's only read end until it is done with us, so
    * POLLERR on our write end (fd 4) means it died: its stdio is then no longer ours to use. */
-  int watch_caller = cfg.caller_stdio;
+  watch_caller = cfg.caller_stdio;
   for (;;) {
     struct pollfd pf[7 + 17];
     int np = 0, i_sig, i_init = -1, i_out = -1, i_err = -1, i_in = -1, i_inw = -1, i_caller = -1;
