@@ -160,13 +160,21 @@ export function spawnHelper(helper: string, steps: PlanStep[], opts: LaunchOptio
     // a terminal sends to the foreground group reach the monitor directly, so those are not
     // forwarded when stdin is a terminal; in its own session, only we get them.
     const fromTerminal = native().isatty(0) && !opts.ownSession ? ['SIGINT', 'SIGQUIT'] : [];
-    const handlers = ['SIGTERM', 'SIGINT', 'SIGQUIT', 'SIGHUP', 'SIGUSR1', 'SIGUSR2'].map((sig) => {
+    const terminal = opts.forwardSignals === 'terminal';
+    const forwarded = terminal ? ['SIGINT', 'SIGQUIT', 'SIGWINCH'] : ['SIGTERM', 'SIGINT', 'SIGQUIT', 'SIGHUP', 'SIGUSR1', 'SIGUSR2'];
+    const handlers = forwarded.map((sig) => {
       const h = () => {
         if (fromTerminal.includes(sig) || reaped) return;
         try {
           process.kill(pid, sig);
         } catch {
           // the helper is already gone
+        }
+        // A terminal's Ctrl-C or Ctrl-\ ends us too, by that signal, as when the monitor shared
+        // our process group: we do not wait for the container's answer.
+        if (terminal && sig !== 'SIGWINCH') {
+          stopForwarding();
+          process.kill(process.pid, sig);
         }
       };
       process.on(sig, h);

@@ -56,8 +56,12 @@ export interface LaunchOptions {
    * the caller only, which forwards each signal it receives (see forwardSignals) once.
    */
   ownSession?: boolean;
-  /** Attached: the signals we receive are forwarded to the container through its monitor (default true). */
-  forwardSignals?: boolean;
+  /**
+   * Attached: the signals we receive are forwarded to the container through its monitor (default
+   * true). 'terminal': only what a terminal sends its foreground group (Ctrl-C, Ctrl-\, a resize),
+   * and Ctrl-C and Ctrl-\ then end the caller too (a tty has no signal proxy, as Docker's).
+   */
+  forwardSignals?: boolean | 'terminal';
   /**
    * Attached: the container's output reaches our stdout/stderr (and our stdin the container) only
    * while we live; once we are killed the monitor closes its copies of them and the output goes

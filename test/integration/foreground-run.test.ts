@@ -114,6 +114,34 @@ describe('a foreground run and the signals of its terminal', () => {
     expect(cli.run(['logs', 'ttyrun']).stdout).toContain('count 0');
     expect(cli.run(['rm', 'ttyrun']).code).toBe(0);
   });
+
+  it('-t: Ctrl-C (SIGINT to the whole group) reaches the container once and ends the CLI by it', async () => {
+    const job = spawnJob(['run', '-t', '--name', 'ttyint', image, 'sh', '-c', COUNT_SIGINTS]);
+    try {
+      await until(() => job.out().includes('ready'), 20_000, 'the container to start');
+      process.kill(-job.child.pid!, 'SIGINT');
+      expect(await job.exited).toBe(130);
+      await until(() => cli.run(['logs', 'ttyint']).stdout.includes('got 1'), 5_000, 'the SIGINT to reach the container');
+      await sleep(1000); // room for a second copy, which must not come
+      expect(cli.run(['ps']).stdout).toMatch(/Up .*ttyint/);
+      expect(cli.run(['stop', 'ttyint']).code).toBe(0);
+      expect(cli.run(['logs', 'ttyint']).stdout).toContain('count 1');
+    } finally {
+      cli.run(['rm', '-f', 'ttyint']);
+    }
+  });
+
+  it('-t --rm: kill -9 of the CLI\'s whole group leaves the container running, and removes it at its end', async () => {
+    const job = spawnJob(['run', '-t', '--rm', '--name', 'ttykilled', image, 'sh', '-c', 'echo ready; sleep 2; echo bye']);
+    await until(() => job.out().includes('ready'), 20_000, 'the container to start');
+    const id = cli.run(['inspect', '-f', '{{.Id}}', 'ttykilled']).stdout.trim();
+    process.kill(-job.child.pid!, 'SIGKILL');
+    expect(await job.exited).toBe(137);
+    await sleep(300);
+    expect(cli.run(['ps']).stdout).toMatch(/Up .*ttykilled/);
+    await until(() => !cli.run(['ps', '-a']).stdout.includes('ttykilled'), 15_000, 'the container to end and be removed');
+    expectRemoved(id);
+  });
 });
 
 describe('run -i without a tty', () => {
@@ -254,6 +282,40 @@ describe('the output of a foreground run whose CLI is killed', () => {
         // gone already
       }
       cli.run(['rm', '-f', 'reader']);
+    }
+  });
+});
+
+describe('a reader that stopped reading (a paused pager)', () => {
+  it('does not hold the container up once the CLI is killed: the rest goes to the log', async () => {
+    // ~400 kB of output into a pipe of ~64 kB that we hold open and never read.
+    const script = 'line=$(printf "%0999d" 0); i=0; while [ $i -lt 400 ]; do echo "$line"; i=$((i+1)); done; echo done';
+    const fifo = join(cli.runroot, 'paused-reader');
+    expect(spawnSync('mkfifo', [fifo]).status).toBe(0);
+    const stdoutFd = openSync(fifo, 'r+');
+    const child = spawn(process.execPath, cli.args(['run', '--name', 'paused', image, 'sh', '-c', script]), {
+      detached: true,
+      stdio: ['ignore', stdoutFd, 'pipe'],
+    });
+    try {
+      const logged = () => cli.run(['logs', 'paused']).stdout.split('\n').length;
+      await until(() => cli.run(['inspect', 'paused']).code === 0 && logged() > 50, 20_000, 'the pipe to fill');
+      await sleep(300);
+      expect(logged()).toBeLessThan(400); // held up by the full pipe
+      process.kill(-child.pid!, 'SIGKILL');
+      await until(() => !cli.run(['ps']).stdout.includes('paused'), 10_000, 'the container to run to its end');
+      const logs = cli.run(['logs', 'paused']).stdout.split('\n');
+      expect(logs.length).toBe(402); // 400 lines, done, and the last newline
+      expect(logs[400]).toBe('done');
+    } finally {
+      closeSync(stdoutFd);
+      rmSync(fifo, { force: true });
+      try {
+        process.kill(-child.pid!, 'SIGKILL');
+      } catch {
+        // gone already
+      }
+      cli.run(['rm', '-f', 'paused']);
     }
   });
 });

@@ -32,20 +32,21 @@ export function attachSignalProxy(containers: Containers, record: ContainerRecor
 }
 
 /**
- * How a foreground container without a tty starts (`run`, `start -a`): its monitor in a
- * session of its own, as a container of Docker's daemon is, so a terminal's Ctrl-C or a kill
- * of our process group reaches us only; we forward each signal once (sig-proxy) or none.
- * Our stdin, if the container reads it and it is a terminal, goes through a pipe we feed
- * (outside the terminal's foreground group the monitor should not read it); any other stdin
- * is passed as it is. With a tty (`run -t` without -i), the monitor stays in our session:
- * it follows our terminal's size, and Ctrl-C reaches it as before.
+ * How a foreground container starts (`run`, `start -a`): its monitor in a session of its own,
+ * as a container of Docker's daemon is, so a terminal's Ctrl-C or a kill of our process group
+ * (even kill -9: --rm then still happens at its exit) reaches us only; we forward each signal
+ * once (sig-proxy) or none. Our stdin, if the container reads it and it is a terminal, goes
+ * through a pipe we feed (outside the terminal's foreground group the monitor should not read
+ * it); any other stdin is passed as it is. With a tty (`run -t` without -i) Docker has no
+ * signal proxy: we pass on only what the terminal sends (Ctrl-C and Ctrl-\, which end us too,
+ * and its resizes, which the monitor reads from the terminal).
  * Either way the container's output reaches our stdout/stderr only while we live: killed, we
  * leave it to the log (`tsrun logs`), as Docker's output, which goes through its CLI, stops
  * with it, and a reader of our stdout gets its end at once.
  * `end()` once the container is done with our stdin (it has exited).
  */
 export function foregroundSession(o: { tty: boolean; interactive: boolean; sigProxy: boolean }): { session: AttachedSession; end: () => void } {
-  if (o.tty) return { session: { forwardSignals: false, stdioEndsWithCaller: true }, end: () => undefined }; // Docker's sig-proxy is off with a tty
+  if (o.tty) return { session: { ownSession: true, forwardSignals: 'terminal', stdioEndsWithCaller: true }, end: () => undefined };
   const session: AttachedSession = { ownSession: true, forwardSignals: o.sigProxy, stdioEndsWithCaller: true };
   if (!o.interactive || !isatty(0)) return { session, end: () => undefined };
   const relay = relayStdinThroughPipe();
