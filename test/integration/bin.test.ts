@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { Script } from 'node:vm';
 import { afterAll, describe, expect, it } from 'vitest';
 import { REPO } from '../support/tsrun-cli.js';
+import { waitFor } from '../support/wait.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tsrun-bin-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -134,12 +135,15 @@ describe('bin launchers', () => {
     for (const mod of ['https', 'tls', 'zlib', 'crypto', 'http', 'child_process', 'net', 'tty']) expect(loaded).not.toContain(`NativeModule ${mod}`);
   });
 
-  it.skipIf(process.getuid?.() !== 0)('quick commands with the cgroup lock head start end cleanly (its end during the CLI\'s exit once aborted it)', () => {
+  it.skipIf(process.getuid?.() !== 0)('quick commands with the cgroup lock head start end cleanly (its end during the CLI\'s exit once aborted it)', async () => {
     const t = ['--root', join(dir, 'q-root'), '--runroot', join(dir, 'q-run')];
     importBusybox(t, 'q');
     // Output to a pipe (Node's own exit then runs, not the quick _exit), as in $(tsrun run -d ...).
     const codes = Array.from({ length: 20 }, () => spawnSync(join(REPO, 'bin', 'tsrun'), [...t, 'run', '-d', '--rm', '--network', 'none', 'q:1', '/bin/busybox', 'true'], { encoding: 'utf8' }).status);
     expect(codes.filter((c) => c !== 0)).toEqual([]);
+    // Their monitors' exit commands remove them: let them finish before this dir goes (afterAll),
+    // or a removal racing it leaves an overlay mounted.
+    await waitFor(() => execFileSync(join(REPO, 'bin', 'tsrun'), [...t, 'ps', '-a', '-q'], { encoding: 'utf8' }) === '', 'the --rm containers to be removed');
   });
 
   it.skipIf(process.getuid?.() !== 0)('a command line that may start a container forks the cgroup lock head start before Node, and the CLI reaps it', async () => {
