@@ -206,8 +206,16 @@ export class OciBinaryLauncher implements ContainerLauncher {
    * exit status.
    */
   state(id: string): State {
-    const s = JSON.parse(this.runSync(['state', id], 'state')) as State;
     const dir = this.monitorDir(id);
+    let s: State;
+    try {
+      s = JSON.parse(this.runSync(['state', id], 'state')) as State;
+    } catch (err) {
+      // The runtime knows it only once its create has written its state: until then it is ours, being made.
+      if (!(err instanceof NotFoundError) || !dir.exists() || !dir.monitorAlive() || existsSync(dir.exitFile)) throw err;
+      const rec = dir.read();
+      return { ociVersion: rec.ociVersion, id, status: 'creating', bundle: rec.bundle };
+    }
     if (!dir.exists()) return s;
     if (existsSync(dir.exitFile)) {
       const stopped: State = { ...s, status: 'stopped' };

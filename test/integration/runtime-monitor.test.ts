@@ -4,6 +4,7 @@
 // runtime whose create fails leaves nothing behind. Real runc, real containers from the
 // project's busybox image, pulled from the docker-registry on 127.0.0.1. Root, under the
 // integration lock.
+import { spawn } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -94,6 +95,26 @@ describe('runc under our monitor, detached', () => {
     await waitFor(() => inspect(id, '{{.State.Status}}') === 'exited', 'cat to see the end of its input', 10_000);
     expect(cli.run(['logs', id]).stdout).toBe('eof\n');
     ok(['rm', id]);
+  });
+
+  it('reads as created, not exited, while the runtime\'s create runs', async () => {
+    const runtime = join(host, 'slow-runtime');
+    writeFileSync(runtime, '#!/bin/sh\ncase " $* " in *" create "*) sleep 1;; esac\nexec runc "$@"\n');
+    chmodSync(runtime, 0o755);
+    const run = spawn(process.execPath, cli.args(['run', '-d', '--name', 'slowcreate', '--runtime', runtime, '--network', 'none', image, 'sleep', '30']), { stdio: 'ignore' });
+    const ran = new Promise<number | null>((res) => run.on('exit', res));
+    try {
+      await waitFor(() => cli.run(['inspect', 'slowcreate']).code === 0, 'the record');
+      const id = inspect('slowcreate', '{{.Id}}');
+      const monitors = join(cli.runroot, `runtime-${runtime.replace(/[^a-zA-Z0-9]/g, '_')}.monitors`, id);
+      await waitFor(() => existsSync(join(monitors, 'state.json')), 'the monitor to start');
+      expect(inspect('slowcreate', '{{.State.Status}}')).toBe('created'); // runc knows nothing of it yet
+      expect(await ran).toBe(0);
+      expect(inspect('slowcreate', '{{.State.Status}}')).toBe('running');
+    } finally {
+      await ran;
+      cli.run(['rm', '-f', 'slowcreate']);
+    }
   });
 
   it('rm -f refuses while the runtime cannot be run and the monitor still keeps the container', () => {
