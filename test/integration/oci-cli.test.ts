@@ -373,6 +373,10 @@ describe('tsrun-oci documents and errors', () => {
       });
       expect([v, oci(['run', '--bundle', b.dir, b.id]).code]).toEqual([v, 0]);
     }
+    const badFormat = oci(['list', '--format', 'yaml']);
+    expect(badFormat.code).toBe(1);
+    expect(badFormat.err).toBe('tsrun-oci: invalid format option "yaml": use table or json\n');
+    expect(badFormat.out).toBe('');
     const sd = oci(['--systemd-cgroup', 'state', 'x']);
     expect(sd.code).toBe(1);
     expect(sd.err).toMatch(/--systemd-cgroup is not supported yet/);

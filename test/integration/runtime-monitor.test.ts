@@ -159,6 +159,19 @@ describe('runc under our monitor, attached', () => {
   });
 });
 
+describe('a runtime that is not there', () => {
+  it('is named with what is wrong, exit 125, before anything is created', () => {
+    const before = ok(['ps', '-a', '-q', '--no-trunc']);
+    const missing = cli.run(['run', '--rm', '--runtime', join(host, 'no-such-runtime'), '--network', 'none', image, 'true']);
+    expect(missing.code).toBe(125);
+    expect(missing.stderr).toContain(`OCI runtime ${join(host, 'no-such-runtime')} does not exist`);
+    const unknown = cli.run(['run', '--rm', '--runtime', 'kata-nonesuch', '--network', 'none', image, 'true']);
+    expect(unknown.code).toBe(125);
+    expect(unknown.stderr).toContain('unknown OCI runtime "kata-nonesuch": use tsrun, runc, crun or an absolute path');
+    expect(ok(['ps', '-a', '-q', '--no-trunc'])).toBe(before);
+  });
+});
+
 describe('a runtime whose create fails', () => {
   // The container's record stays, exited with the error, as Docker keeps a container whose start failed.
   it('exits 125 with the runtime\'s message and leaves no mount, monitor or runtime state', () => {
