@@ -470,17 +470,9 @@ export class Launcher implements ContainerLauncher {
     return this.dir(id).state();
   }
 
-  /**
-   * Whether the process that was the container's monitor still runs. After the exit it is the
-   * monitor's exit command (the monitor execs it), which records the exit and acts on it.
-   */
+  /** Whether the monitor's process (after the exit: the exit command it became) still runs. */
   monitorProcessRuns(id: string): boolean {
-    try {
-      const rec = this.dir(id).read();
-      return rec.monitorPid !== undefined && rec.monitorStartTime !== undefined && isLiveProcess(rec.monitorPid, rec.monitorStartTime);
-    } catch {
-      return false;
-    }
+    return this.dir(id).monitorProcessRuns();
   }
 
   exitStatus(id: string): ExitStatus | undefined {

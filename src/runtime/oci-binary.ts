@@ -20,7 +20,7 @@ import { abandonHelper, monitorBasics, monitorEnded, recordCreated, spawnHelper,
 import { toExitStatus, type ContainerLauncher, type ExitStatus, type LaunchOptions } from './launcher.js';
 import { compileRuntimePlan, type MonitorConfig } from './plan.js';
 import { errorForFailure, type StepFailure } from './report.js';
-import { ContainerDir, isLiveProcess, validateContainerId, type StateRecord } from './state-dir.js';
+import { ContainerDir, validateContainerId, type StateRecord } from './state-dir.js';
 
 const POLL_MS = 10;
 const STOP_TIMEOUT_MS = 10_000;
@@ -235,12 +235,7 @@ export class OciBinaryLauncher implements ContainerLauncher {
 
   /** Whether the monitor's process (after the exit: the exit command it became) still runs. */
   monitorProcessRuns(id: string): boolean {
-    try {
-      const rec = this.monitorDir(id).read();
-      return rec.monitorPid !== undefined && rec.monitorStartTime !== undefined && isLiveProcess(rec.monitorPid, rec.monitorStartTime);
-    } catch {
-      return false;
-    }
+    return this.monitorDir(id).monitorProcessRuns();
   }
 
   /** The monitor records the exit status; a container the runtime ran alone (detached) has none. */

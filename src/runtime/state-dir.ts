@@ -102,6 +102,19 @@ export class ContainerDir {
     return FileLock.isHeld(this.lockFile);
   }
 
+  /**
+   * Whether the process that was the container's monitor still runs. After the exit it is the
+   * monitor's exit command (the monitor execs it, letting go of the lock), which records the exit and acts on it.
+   */
+  monitorProcessRuns(): boolean {
+    try {
+      const rec = this.read();
+      return rec.monitorPid !== undefined && rec.monitorStartTime !== undefined && isLiveProcess(rec.monitorPid, rec.monitorStartTime);
+    } catch {
+      return false;
+    }
+  }
+
   readExit(): ExitFile | undefined {
     try {
       return JSON.parse(readFileSync(this.exitFile, 'utf8')) as ExitFile;

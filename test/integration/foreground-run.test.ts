@@ -31,6 +31,16 @@ function spawnJob(args: string[], env: NodeJS.ProcessEnv = {}): { child: ChildPr
   return { child, out: () => out, exited };
 }
 
+/** After a test of a killed CLI: its group (if still there) and its container go. */
+function killGroupAndRemove(child: ChildProcess, name: string): void {
+  try {
+    process.kill(-child.pid!, 'SIGKILL');
+  } catch {
+    // gone already
+  }
+  cli.run(['rm', '-f', name]);
+}
+
 async function until(cond: () => boolean, ms: number, what: string): Promise<void> {
   const end = Date.now() + ms;
   while (!cond()) {
@@ -243,12 +253,7 @@ describe('the output of a foreground run whose CLI is killed', () => {
       expect(logs.stdout).toBe(Array.from({ length: 50 }, (_, i) => `line ${i + 1}\n`).join(''));
       expect(cli.run(['inspect', '-f', '{{.State.ExitCode}}', 'chatty']).stdout.trim()).toBe('0');
     } finally {
-      try {
-        process.kill(-child.pid!, 'SIGKILL');
-      } catch {
-        // gone already
-      }
-      cli.run(['rm', '-f', 'chatty']);
+      killGroupAndRemove(child, 'chatty');
     }
   });
 
@@ -276,12 +281,7 @@ describe('the output of a foreground run whose CLI is killed', () => {
     } finally {
       closeSync(stdinFd);
       rmSync(fifo, { force: true });
-      try {
-        process.kill(-child.pid!, 'SIGKILL');
-      } catch {
-        // gone already
-      }
-      cli.run(['rm', '-f', 'reader']);
+      killGroupAndRemove(child, 'reader');
     }
   });
 });
@@ -310,12 +310,7 @@ describe('a reader that stopped reading (a paused pager)', () => {
     } finally {
       closeSync(stdoutFd);
       rmSync(fifo, { force: true });
-      try {
-        process.kill(-child.pid!, 'SIGKILL');
-      } catch {
-        // gone already
-      }
-      cli.run(['rm', '-f', 'paused']);
+      killGroupAndRemove(child, 'paused');
     }
   });
 });
