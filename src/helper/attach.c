@@ -57,33 +57,8 @@ static void put_header(unsigned char *h, int type, size_t len) {
 }
 
 int attach_listen(const char *path) {
-  struct sockaddr_un addr = {.sun_family = AF_UNIX};
-  int dfd = -1;
-  if (strlen(path) < sizeof addr.sun_path) {
-    strcpy(addr.sun_path, path);
-  } else {
-    /* Too long for sun_path: bind through the directory's fd, as conmon does. */
-    const char *slash = strrchr(path, '/');
-    char dir[4096];
-    if (!slash || (size_t)(slash - path) >= sizeof dir) return errno = ENAMETOOLONG, -1;
-    memcpy(dir, path, (size_t)(slash - path));
-    dir[slash - path] = 0;
-    dfd = open(slash == path ? "/" : dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
-    if (dfd < 0) return -1;
-    if (snprintf(addr.sun_path, sizeof addr.sun_path, "/proc/self/fd/%d/%s", dfd, slash + 1) >= (int)sizeof addr.sun_path) {
-      close(dfd);
-      return errno = ENAMETOOLONG, -1;
-    }
-  }
-  unlink(path); /* left by a monitor that was killed */
-  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0 || bind(fd, (struct sockaddr *)&addr, sizeof addr) || chmod(path, 0600) || listen(fd, 8)) {
-    int e = errno;
-    if (fd >= 0) close(fd);
-    if (dfd >= 0) close(dfd);
-    return errno = e, -1;
-  }
-  if (dfd >= 0) close(dfd);
+  int fd = unix_listen(path, 8);
+  if (fd < 0) return -1;
   listen_fd = fd;
   sock_path = path;
   return 0;

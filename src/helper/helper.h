@@ -61,6 +61,9 @@ int write_all(int fd, const void *buf, size_t len);
 int write_file_atomic(const char *path, const char *data, size_t len);
 size_t json_escape(char *dst, size_t cap, const unsigned char *src, size_t len);
 void rfc3339_now(char *buf, size_t cap);
+/* A listening unix stream socket at path (mode 0600, non-blocking, close-on-exec; one left there
+ * is replaced); a path too long for sun_path is bound through its directory's fd. -1 and errno. */
+int unix_listen(const char *path, int backlog);
 const char *signal_name(int sig, char *buf, size_t cap);
 
 /* init.c: run PHASE_INIT steps in the container process; never returns. */

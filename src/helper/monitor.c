@@ -34,6 +34,7 @@ struct config {
   unsigned rows, cols;
   char *const *exit_command; /* argv run after the exit file is written: detached, or attached once the caller let go */
   const struct step *runtime_create; /* an OCI runtime's create makes the container instead of our clone */
+  const char *console_receive; /* runtime-create: where the runtime sends the container's pty master */
 };
 
 /* Output of one stream, cut into lines for the log as Docker's json-file does. */
@@ -80,6 +81,7 @@ static void read_config(const struct plan *plan) {
     else if (!strcmp(n, "log-file")) cfg.log_file = s->argv[0];
     else if (!strcmp(n, "exec-fifo")) cfg.exec_fifo = s->argv[0];
     else if (!strcmp(n, "console-socket")) cfg.console_socket = s->argv[0];
+    else if (!strcmp(n, "console-receive")) cfg.console_receive = s->argv[0];
     else if (!strcmp(n, "attach-socket")) cfg.attach_socket = s->argv[0];
     else if (!strcmp(n, "detach")) cfg.detach = 1;
     else if (!strcmp(n, "new-session")) cfg.new_session = 1;
@@ -116,7 +118,10 @@ static void read_config(const struct plan *plan) {
     fail("config", EINVAL, "attach-socket needs the monitor to own the container's stdio");
   if (g_no_monitor && cfg.terminal && !cfg.console_socket) fail("config", EINVAL, "no-monitor with a terminal needs a console-socket");
   if (cfg.runtime_create && (cfg.terminal || cfg.console_socket || cfg.inherit_stdio || cfg.exec_fifo || g_no_monitor || g_die_with_monitor || g_preserve_fds))
-    fail("config", EINVAL, "runtime-create: the runtime's container gets the monitor's pipes (no terminal, console-socket, inherit-stdio, exec-fifo, no-monitor, die-with-monitor or preserve-fds)");
+    fail("config", EINVAL, "runtime-create: the runtime's container gets the monitor's pipes or, with console-receive, the runtime's pty (no terminal, console-socket, inherit-stdio, exec-fifo, no-monitor, die-with-monitor or preserve-fds)");
+  if (cfg.console_receive && !cfg.runtime_create) fail("config", EINVAL, "console-receive is for a runtime-create plan");
+  /* From here on the runtime's pty is the container's terminal, as the one our console step makes. */
+  if (cfg.console_receive) cfg.terminal = 1;
   for (int i = 0; i < g_preserve_fds; i++)
     if (fcntl(PRESERVED_FD_BASE + i, F_GETFD) < 0) fail("preserve-fds", EBADF, "fd not passed");
 }
@@ -205,15 +210,17 @@ static void send_console(int master) {
   close(sock);
 }
 
-static int recv_console(int sock) {
+/* The pty master a message on sock carries (SCM_RIGHTS: the runtime-spec's console-socket
+ * protocol, which our own console step follows too); -1 if none. flags: e.g. MSG_DONTWAIT. */
+static int recv_console(int sock, int flags) {
   char name[128], cbuf[CMSG_SPACE(sizeof(int))];
   struct iovec iov = {.iov_base = name, .iov_len = sizeof name};
   struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof cbuf};
   ssize_t n;
-  while ((n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR) {}
-  if (n <= 0) return -1;
+  while ((n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC | flags)) < 0 && errno == EINTR) {}
+  if (n < 0) return -1; /* errno: EAGAIN when nothing came yet */
   struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
-  if (!cm || cm->cmsg_type != SCM_RIGHTS) return -1;
+  if (n == 0 || !cm || cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS) return errno = EPROTO, -1;
   int fd;
   memcpy(&fd, CMSG_DATA(cm), sizeof fd);
   return fd;
@@ -358,13 +365,32 @@ static pid_t runtime_pid(const char *pid_file) {
   return (pid_t)pid;
 }
 
+/* console-receive, one turn: accept the runtime's connection on the listener (lis), then take
+ * the master it sends on that connection (conn). Without a master on it (it closed first), the
+ * next connection is taken; once the master is here, no other is listened for. */
+static void console_turn(struct pollfd *lis, struct pollfd *conn, int *master) {
+  if (conn->fd < 0 && lis->fd >= 0) {
+    int c = accept4(lis->fd, NULL, NULL, SOCK_CLOEXEC); /* EAGAIN: no one yet */
+    if (c >= 0) conn->fd = c;
+  }
+  if (conn->fd < 0) return;
+  int m = recv_console(conn->fd, MSG_DONTWAIT);
+  if (m < 0 && errno == EAGAIN) return;
+  close(conn->fd);
+  conn->fd = -1;
+  if (m >= 0) *master = m, lis->fd = -1;
+}
+
 /* runtime-create PIDFILE ARGV...: an OCI runtime's `create` (its argv is the plan's) makes the
  * container with our pipes as its stdio, which the runtime hands on to the container. Until the
  * command ends, what reaches the pipes is the runtime's own (the container waits for `start`): it
  * is kept for the error report and never logged. The container's process, the command's child,
  * is reparented to us (a subreaper) when the command exits; the runtime wrote its pid to PIDFILE.
- * Signals we get meanwhile go to the command. */
-static pid_t runtime_create(const struct step *s, const int cstdio[3], int out_fd, int err_fd, int sfd) {
+ * Signals we get meanwhile go to the command.
+ * With console-receive (console_listen >= 0) the container's stdio is the runtime's pty: the
+ * runtime connects to that socket while its create runs and sends the master, which is put in
+ * *master; a create that succeeds without sending one fails. */
+static pid_t runtime_create(const struct step *s, const int cstdio[3], int out_fd, int err_fd, int sfd, int console_listen, int *master) {
   int ep[2];
   if (pipe2(ep, O_CLOEXEC)) fail("runtime-create", errno, "pipe");
   pid_t monitor = getpid();
@@ -400,9 +426,10 @@ static pid_t runtime_create(const struct step *s, const int cstdio[3], int out_f
   static char said[2048];
   size_t used = 0;
   int st = 0;
-  struct pollfd pf[3] = {{.fd = sfd, .events = POLLIN}, {.fd = out_fd, .events = POLLIN}, {.fd = err_fd, .events = POLLIN}};
+  struct pollfd pf[5] = {{.fd = sfd, .events = POLLIN}, {.fd = out_fd, .events = POLLIN}, {.fd = err_fd, .events = POLLIN},
+                         {.fd = console_listen, .events = POLLIN}, {.fd = -1, .events = POLLIN}};
   while (waitpid(rt, &st, WNOHANG) != rt) {
-    if (poll(pf, 3, -1) < 0 && errno != EINTR) {
+    if (poll(pf, 5, -1) < 0 && errno != EINTR) {
       int e = errno;
       kill(rt, SIGKILL);
       waitpid(rt, NULL, 0);
@@ -410,9 +437,15 @@ static pid_t runtime_create(const struct step *s, const int cstdio[3], int out_f
     }
     for (int i = 1; i < 3; i++)
       if (pf[i].revents && !take_output(pf[i].fd, said, sizeof said, &used)) pf[i].fd = -1;
+    if (pf[3].revents || pf[4].revents) console_turn(&pf[3], &pf[4], master);
     struct signalfd_siginfo si;
     if ((pf[0].revents & POLLIN) && read(sfd, &si, sizeof si) == sizeof si && si.ssi_signo != SIGCHLD && si.ssi_signo != SIGWINCH)
       kill(rt, (int)si.ssi_signo);
+  }
+  /* A master sent just before the command ended waits in the socket: take it now. */
+  if (console_listen >= 0) {
+    console_turn(&pf[3], &pf[4], master);
+    if (pf[4].fd >= 0) close(pf[4].fd);
   }
   /* What it wrote just before it ended (bounded: a container that a runtime started at create,
    * against the spec, may write on and on). */
@@ -429,6 +462,7 @@ static pid_t runtime_create(const struct step *s, const int cstdio[3], int out_f
     }
     fail("runtime-create", 0, said); /* errno 0: PATH is the runtime's output */
   }
+  if (console_listen >= 0 && *master < 0) fail("runtime-create", 0, "it sent no terminal to the console socket");
   return runtime_pid(s->argv[0]);
 }
 
@@ -665,7 +699,7 @@ int monitor_main(const struct plan *plan) {
   struct stream err = {.name = "stderr", .type = ATTACH_STDERR, .fd = -1, .relay_fd = attached ? 2 : -1};
   int cstdio[3], master = -1, in_w = -1, relay_stdin = 0;
   int consp[2] = {-1, -1};
-  if (cfg.terminal) {
+  if (cfg.terminal && !cfg.console_receive) {
     /* The container allocates its pty in its own devpts and sends us the master. */
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, consp)) fail("terminal", errno, "socketpair");
     g_console_fd = consp[1];
@@ -682,7 +716,8 @@ int monitor_main(const struct plan *plan) {
     if (pipe2(po, O_CLOEXEC) || pipe2(pe, O_CLOEXEC)) fail("stdio", errno, "pipe");
     out.fd = po[0], err.fd = pe[0];
     cstdio[1] = po[1], cstdio[2] = pe[1];
-    if (cfg.stdin_open) {
+    /* console-receive: these pipes carry the runtime's own output only; its pty is the container's stdio. */
+    if (cfg.stdin_open && !cfg.terminal) {
       if (pipe2(pi, O_CLOEXEC)) fail("stdio", errno, "pipe");
       cstdio[0] = pi[0], in_w = pi[1];
       relay_stdin = attached;
@@ -705,7 +740,16 @@ int monitor_main(const struct plan *plan) {
   int init_fd, ready = 0;
   if (cfg.runtime_create) {
     /* The runtime sets the container up and reports no steps: created once its create succeeded. */
-    child = runtime_create(cfg.runtime_create, cstdio, out.fd, err.fd, sfd);
+    int console_listen = -1;
+    if (cfg.console_receive && (console_listen = unix_listen(cfg.console_receive, 1)) < 0) fail("console-receive", errno, cfg.console_receive);
+    child = runtime_create(cfg.runtime_create, cstdio, out.fd, err.fd, sfd, console_listen, &master);
+    if (console_listen >= 0) {
+      close(console_listen);
+      unlink(cfg.console_receive);
+      /* The runtime's own output has ended with its create: from now on the pty is the container's output. */
+      close(out.fd), close(err.fd);
+      out.fd = err.fd = -1;
+    }
     write_pid_file(child);
     report_created();
     init_fd = -1, ready = 1;
@@ -714,8 +758,10 @@ int monitor_main(const struct plan *plan) {
   }
   if (g_no_monitor && !cfg.terminal) return finish_without_monitor(init_fd);
   if (cfg.terminal) {
-    master = recv_console(consp[0]); /* -1 if the container failed before its console step */
-    close(consp[0]);
+    if (!cfg.console_receive) {
+      master = recv_console(consp[0], 0); /* -1 if the container failed before its console step */
+      close(consp[0]);
+    }
     if (master >= 0) {
       struct winsize ws = {.ws_row = (unsigned short)cfg.rows, .ws_col = (unsigned short)cfg.cols};
       if (cfg.rows && cfg.cols) ioctl(master, TIOCSWINSZ, &ws);

@@ -24,6 +24,7 @@ static const struct op OPS[] = {
     {"terminal", PHASE_CONFIG, 0, 0},
     {"console-size", PHASE_CONFIG, 2, 2},
     {"console-socket", PHASE_CONFIG, 1, 1},
+    {"console-receive", PHASE_CONFIG, 1, 1}, /* runtime-create: the runtime sends the pty master here */
     {"inherit-stdio", PHASE_CONFIG, 0, 0},
     {"preserve-fds", PHASE_CONFIG, 1, 1},
     {"no-monitor", PHASE_CONFIG, 0, 0},

@@ -7,6 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -143,6 +146,37 @@ size_t json_escape(char *dst, size_t cap, const unsigned char *src, size_t len) 
   }
   dst[o] = 0;
   return o;
+}
+
+int unix_listen(const char *path, int backlog) {
+  struct sockaddr_un addr = {.sun_family = AF_UNIX};
+  int dfd = -1;
+  if (strlen(path) < sizeof addr.sun_path) {
+    strcpy(addr.sun_path, path);
+  } else {
+    /* Too long for sun_path: bind through the directory's fd, as conmon does. */
+    const char *slash = strrchr(path, '/');
+    char dir[4096];
+    if (!slash || (size_t)(slash - path) >= sizeof dir) return errno = ENAMETOOLONG, -1;
+    memcpy(dir, path, (size_t)(slash - path));
+    dir[slash - path] = 0;
+    dfd = open(slash == path ? "/" : dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0) return -1;
+    if (snprintf(addr.sun_path, sizeof addr.sun_path, "/proc/self/fd/%d/%s", dfd, slash + 1) >= (int)sizeof addr.sun_path) {
+      close(dfd);
+      return errno = ENAMETOOLONG, -1;
+    }
+  }
+  unlink(path); /* left by a monitor that was killed */
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0 || bind(fd, (struct sockaddr *)&addr, sizeof addr) || chmod(path, 0600) || listen(fd, backlog)) {
+    int e = errno;
+    if (fd >= 0) close(fd);
+    if (dfd >= 0) close(dfd);
+    return errno = e, -1;
+  }
+  if (dfd >= 0) close(dfd);
+  return fd;
 }
 
 void rfc3339_now(char *buf, size_t cap) {

@@ -585,21 +585,31 @@ export function compileExecPlan(
 
 /** How an external OCI runtime makes a container: its `create` command line, and the pid file that command writes. */
 export interface RuntimeCreate {
-  /** Absolute path of the runtime first, then its arguments (which name pidFile). */
+  /** Absolute path of the runtime first, then its arguments (which name pidFile, and consoleSocket after --console-socket). */
   argv: string[];
   pidFile: string;
+  /**
+   * The container has a terminal (process.terminal): the runtime sends its pty master to this
+   * socket, on which the monitor listens while the create runs (console-receive). The runtime
+   * connects to it by name, so it must fit in a socket address (at most 107 bytes).
+   */
+  consoleSocket?: string;
 }
+
+/** sun_path's size: the longest socket path a runtime can connect to is one byte less. */
+const SUN_PATH_MAX = 108;
 
 /**
  * The plan of a container an external OCI runtime (runc, crun, runsc) makes: our monitor stays
  * its parent (as Podman's conmon does), owns its stdio, records its exit and runs the exit
- * command; the runtime does all of the set-up. Its container gets the monitor's pipes, so no
- * terminal (the runtime's --console-socket), inherited stdio, exec fifo (the runtime has its own
- * start), preserved fds or parent-death signal (it is not the monitor's own child at first).
+ * command; the runtime does all of the set-up. Its container gets the monitor's pipes or, with a
+ * terminal, the pty the runtime sends to create.consoleSocket; so none of our own terminal or
+ * console socket, inherited stdio, exec fifo (the runtime has its own start), preserved fds or
+ * parent-death signal (it is not the monitor's own child at first).
  */
 export function compileRuntimePlan(monitor: MonitorConfig, create: RuntimeCreate): PlanStep[] {
   const unsupported = [
-    monitor.terminal && 'a terminal',
+    monitor.terminal && 'a terminal of tsrun\'s own (the runtime\'s comes through its console socket)',
     monitor.consoleSocket && 'a console socket',
     monitor.inheritStdio && 'inherited stdio',
     monitor.execFifo && 'an exec fifo',
@@ -610,6 +620,15 @@ export function compileRuntimePlan(monitor: MonitorConfig, create: RuntimeCreate
   if (!create.argv.length || !create.argv[0]!.startsWith('/')) throw new LaunchError('the runtime\'s command needs an absolute path first', 'runtime-create');
   if (!create.pidFile.startsWith('/')) throw new LaunchError('the runtime\'s pid file needs an absolute path', 'runtime-create');
   const steps = configSteps({ ...monitor, dieWithMonitor: false });
+  if (create.consoleSocket !== undefined) {
+    const path = create.consoleSocket;
+    if (!path.startsWith('/') || Buffer.byteLength(path) >= SUN_PATH_MAX) {
+      throw new LaunchError(`the console socket ${path} needs an absolute path of at most ${SUN_PATH_MAX - 1} bytes (the runtime connects to it by name)`, 'console-receive');
+    }
+    steps.push({ op: 'console-receive', args: [path] });
+    // The first size of the pty: the runtime sets process.consoleSize, a client's terminal is ours to set.
+    if (monitor.consoleSize) steps.push({ op: 'console-size', args: [String(monitor.consoleSize.height), String(monitor.consoleSize.width)] });
+  }
   steps.push({ op: 'runtime-create', args: [create.pidFile, ...create.argv] });
   return steps;
 }

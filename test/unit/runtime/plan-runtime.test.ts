@@ -3,7 +3,7 @@
 // shell script) that leaves a process behind and writes its pid, as `runc create` does: no
 // root and no container needed.
 import { spawnSync } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -42,6 +42,26 @@ describe('compileRuntimePlan', () => {
 
   it('never asks for a parent-death signal: the runtime\'s container is not the monitor\'s child from the start', () => {
     expect(find(compileRuntimePlan({ ...monitor, dieWithMonitor: true }, create), 'die-with-monitor')).toEqual([]);
+  });
+
+  it('with a terminal, the monitor listens on the runtime\'s console socket (console-receive) and sets the size given', () => {
+    const argv = [...create.argv.slice(0, -1), '--console-socket', '/tmp/tsrun-tty-x/console', 'ID'];
+    const steps = compileRuntimePlan({ ...monitor, attachSocket: '/run/x/attach', consoleSize: { height: 33, width: 91 } }, { ...create, argv, consoleSocket: '/tmp/tsrun-tty-x/console' });
+    expect(find(steps, 'console-receive')).toEqual([{ op: 'console-receive', args: ['/tmp/tsrun-tty-x/console'] }]);
+    expect(find(steps, 'console-size')).toEqual([{ op: 'console-size', args: ['33', '91'] }]);
+    expect(find(steps, 'attach-socket')[0]!.args).toEqual(['/run/x/attach']);
+    // Not our own terminal step (the container's console step sends that one's master).
+    expect(find(steps, 'terminal')).toEqual([]);
+    expect(steps.at(-1)).toEqual({ op: 'runtime-create', args: ['/run/x/runtime.pid', ...argv] });
+    // Without a terminal: neither, whatever size a caller gives.
+    const plain = compileRuntimePlan({ ...monitor, consoleSize: { height: 33, width: 91 } }, create);
+    expect(plain.filter((s) => s.op === 'console-receive' || s.op === 'console-size')).toEqual([]);
+  });
+
+  it('refuses a console socket the runtime could not connect to by name', () => {
+    expect(() => compileRuntimePlan(monitor, { ...create, consoleSocket: 'console' })).toThrow(/absolute path of at most 107 bytes/);
+    expect(() => compileRuntimePlan(monitor, { ...create, consoleSocket: `/tmp/${'x'.repeat(103)}` })).toThrow(LaunchError);
+    expect(() => compileRuntimePlan(monitor, { ...create, consoleSocket: `/tmp/${'x'.repeat(102)}` })).not.toThrow();
   });
 
   it('refuses what a runtime\'s container cannot have under the monitor', () => {
@@ -126,5 +146,69 @@ describe('the helper with a runtime-create plan', () => {
     // The runtime's own output (while its create ran) is not the container's.
     // (Two pipes: the order between them is not kept.)
     expect(log.map((e) => `${e.stream}: ${e.log}`).sort()).toEqual(['stderr: to-stderr\n', 'stdout: from-container\n']);
+  });
+});
+
+// A stand-in runtime with a terminal, as `runc create --console-socket` behaves: it makes a pty,
+// sends the master to the console socket (SCM_RIGHTS), leaves a process on the slave and writes
+// its pid. Python has socket.send_fds; the test is skipped where there is no python3.
+const PYTHON = ['/usr/bin/python3', '/usr/local/bin/python3'].find((p) => existsSync(p));
+const TTY_RUNTIME = `
+import os, socket, sys, time
+sock_path, pid_file, mode = sys.argv[1:4]
+if mode == 'silent':
+    sys.exit(0)  # "created", but no terminal sent
+master, slave = os.openpty()
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.connect(sock_path)
+socket.send_fds(s, [b'/dev/ptmx'], [master])
+s.close()
+os.close(master)
+pid = os.fork()
+if pid == 0:
+    os.setsid()
+    for fd in (0, 1, 2):
+        os.dup2(slave, fd)
+    os.close(slave)
+    time.sleep(0.5)  # the monitor sets the size first
+    os.execv('/bin/sh', ['sh', '-c', 'stty size; echo from-the-tty; exit 3'])
+with open(pid_file, 'w') as f:
+    f.write(str(pid))
+`;
+
+describe.skipIf(!PYTHON)('the helper with a runtime-create plan and a terminal (console-receive)', () => {
+  const runtime = join(work, 'tty-runtime.py');
+  writeFileSync(runtime, TTY_RUNTIME);
+
+  it('takes the pty master the runtime sends: the output is logged, the size set, the exit code recorded', () => {
+    const m = { ...monitorIn('tty'), consoleSize: { height: 33, width: 91 } };
+    const consoleSocket = join(work, 'tty-console');
+    const pidFile = join(work, 'tty.pid');
+    const { messages, code } = launch(compileRuntimePlan(m, { argv: [PYTHON!, runtime, consoleSocket, pidFile, 'tty'], pidFile, consoleSocket }), 'tty');
+    expect(messages[0]).toMatchObject({ kind: 'created', pid: Number(readFileSync(pidFile, 'utf8')) });
+    expect(code).toBe(3);
+    expect(JSON.parse(readFileSync(m.exitFile, 'utf8'))).toMatchObject({ exitCode: 3 });
+    const log = readFileSync(m.logFile!, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { log: string; stream: string });
+    // Through a pty: one stream, lines ended by CR LF.
+    expect(log).toEqual([expect.objectContaining({ stream: 'stdout', log: '33 91\r\n' }), expect.objectContaining({ stream: 'stdout', log: 'from-the-tty\r\n' })]);
+    expect(existsSync(consoleSocket)).toBe(false); // the monitor unlinked it once it had the master
+  });
+
+  it('reports a create that succeeded without sending a terminal as the runtime\'s failure', () => {
+    const m = monitorIn('notty');
+    const consoleSocket = join(work, 'notty-console');
+    const pidFile = join(work, 'notty.pid');
+    const { messages, code } = launch(compileRuntimePlan(m, { argv: [PYTHON!, runtime, consoleSocket, pidFile, 'silent'], pidFile, consoleSocket }), 'notty');
+    expect(code).toBe(1);
+    expect(messages[0]).toMatchObject({ kind: 'error', step: 'runtime-create', errno: 0, path: 'it sent no terminal to the console socket' });
+    expect(existsSync(m.exitFile)).toBe(false);
+  });
+
+  it('refuses console-receive without runtime-create', () => {
+    const m = monitorIn('noruntime');
+    const { messages, code } = launch([...compileRuntimePlan(m, { argv: ['/bin/true'], pidFile: '/p' }).slice(0, -1), { op: 'console-receive', args: ['/tmp/x'] }, { op: 'clone', args: ['0'] }], 'noruntime');
+    expect(code).toBe(1);
+    expect(messages[0]).toMatchObject({ kind: 'error', step: 'config' });
+    expect((messages[0] as { path: string }).path).toMatch(/console-receive is for a runtime-create plan/);
   });
 });
