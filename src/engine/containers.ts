@@ -502,7 +502,7 @@ export class Containers {
         // Attached, the monitor runs it only if we let go of the hand-off before done() (killed): --rm still removes it.
         exitCommand: this.exitCommand(record),
         exitHandoff: handoff,
-        attachSocket: true, // `tsrun attach` (our own launcher; runc and crun have none)
+        attachSocket: true, // `tsrun attach` (an OCI runtime's container has one with a terminal)
         dieWithMonitor: true, // a killed monitor leaves no live container that ps calls exited (ours; a runtime's lives on)
         onWarning: (m) => this.onWarning?.(m, record),
         ...opts.session,
@@ -752,9 +752,17 @@ export class Containers {
     else await this.releaseVolumes(record);
   }
 
-  /** Whether startAttached() can start this container: our own launcher, and a CLI for the exit command. */
+  /** Whether startAttached() can start this container: a monitor with an attach socket, and a CLI for the exit command. */
   canStartAttached(record: ContainerRecord): boolean {
-    return this.exitCommand(record) !== undefined && this.launcher(record) instanceof Launcher;
+    return this.exitCommand(record) !== undefined && this.servesAttach(record);
+  }
+
+  /**
+   * Whether the container's monitor serves attach clients: ours always; an OCI runtime's (runc,
+   * crun) when the container has a terminal, whose pty the monitor receives from the runtime.
+   */
+  private servesAttach(record: ContainerRecord): boolean {
+    return this.launcher(record) instanceof Launcher || Boolean(record.config.tty);
   }
 
   /**
@@ -767,9 +775,10 @@ export class Containers {
   async startAttached(record: ContainerRecord, opts: { consoleSize?: { height: number; width: number } } = {}): Promise<Socket> {
     const exitCommand = this.exitCommand(record);
     const launcher = this.launcher(record);
-    if (!exitCommand || !(launcher instanceof Launcher)) {
-      throw new StateError(`container ${record.name} runs under ${record.hostConfig.runtime}, whose containers cannot be attached to`);
+    if (!this.servesAttach(record)) {
+      throw new StateError(`container ${record.name} runs under ${record.hostConfig.runtime} without a terminal: it cannot be attached to`);
     }
+    if (!exitCommand) throw new StateError(`container ${record.name} cannot be started attached: there is no tsrun command for its exit`);
     // Held from the rootfs mount until the container is created (live), as in start().
     const lock = await this.containerLock(record.id);
     let volumeHold: FileLock | undefined;
@@ -1088,7 +1097,9 @@ export class Containers {
       throw new StateError(
         record.hostConfig.runtime === 'tsrun'
           ? `container ${record.name} has no attach socket (its monitor predates attach): restart it to attach`
-          : `container ${record.name} runs under ${record.hostConfig.runtime}, whose containers cannot be attached to`,
+          : record.config.tty
+            ? `container ${record.name} has no attach socket (started before ${record.hostConfig.runtime}'s containers had one): restart it to attach`
+            : `container ${record.name} runs under ${record.hostConfig.runtime} without a terminal: it cannot be attached to`,
       );
     }
     recordContainerEvent(this.ctx, record, 'attach');

@@ -1,10 +1,11 @@
 // The same lifecycle driven through an OCI runtime binary (runc, crun, runsc), so a reference
-// runtime can stand in for ours and tests can compare the two. Without a terminal, tsrun's own
-// monitor (the C helper) stays in front of the runtime's container, as Podman's conmon does: it
-// runs the runtime's `create`, keeps the container's stdio (the log), reaps it, records its exit
-// and runs the engine's exit command (--rm, restart policies, unmount). The runtime's own
-// commands start, signal and delete it. With a terminal (or a caller's console socket) the
-// runtime runs it alone, as before: its pty needs the runtime's --console-socket handling.
+// runtime can stand in for ours and tests can compare the two. tsrun's own monitor (the C helper)
+// stays in front of the runtime's container, as Podman's conmon does: it runs the runtime's
+// `create`, keeps the container's stdio (the log), reaps it, records its exit and runs the
+// engine's exit command (--rm, restart policies, unmount). With a terminal, the runtime sends the
+// pty's master to the monitor (--console-socket), which then serves attach clients as ours does.
+// The runtime's own commands start, signal and delete it. A caller that takes the stdio or the
+// pty itself (the OCI CLI's inherited stdio, console socket, no monitor) gets the runtime alone.
 import { spawn, spawnSync } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -37,9 +38,9 @@ export class OciBinaryLauncher implements ContainerLauncher {
     return new ContainerDir(`${this.stateRoot}.monitors`, id);
   }
 
-  /** Whether our monitor keeps the container: not with a terminal, whose pty the runtime hands over its console socket. */
-  private monitored(bundle: string, opts: LaunchOptions): boolean {
-    return !opts.consoleSocket && !opts.inheritStdio && !opts.noMonitor && !readSpec(bundle).process?.terminal;
+  /** Whether our monitor keeps the container: not when a caller of the OCI CLI takes its stdio or its pty (console socket) itself. */
+  private monitored(opts: LaunchOptions): boolean {
+    return !opts.consoleSocket && !opts.inheritStdio && !opts.noMonitor;
   }
 
   private runSync(args: string[], what: string): string {
@@ -107,16 +108,33 @@ export class OciBinaryLauncher implements ContainerLauncher {
     }
     mkdirSync(dir.dir, { mode: 0o700 });
     let spawned: Spawned | undefined;
+    let consoleDir: string | undefined;
     try {
       const bundleDir = resolve(bundle);
-      const rec: StateRecord = { ociVersion: readSpec(bundleDir).ociVersion, id, bundle: bundleDir, created: new Date().toISOString() };
+      const spec = readSpec(bundleDir);
+      const rec: StateRecord = { ociVersion: spec.ociVersion, id, bundle: bundleDir, created: new Date().toISOString() };
       dir.write(rec);
-      // Detached, no one could ever write to a stdin pipe of the monitor's (there is no attach to a
-      // runtime's container): the container reads the end of its input at once, as before.
-      const monitor: MonitorConfig = { ...monitorBasics(dir, opts), detach: !!opts.detach, terminal: false, ...(opts.detach ? { stdin: false } : {}) };
+      // A terminal: the runtime sends its pty to a socket the monitor listens on during the create.
+      // The runtime connects to it by name, and our state dir's path may be too long for a socket
+      // address: a private directory in the temporary one, gone once the create is reported.
+      if (spec.process?.terminal) consoleDir = mkdtempSync(join(tmpdir(), 'tsrun-tty-'));
+      const consoleSocket = consoleDir && join(consoleDir, 'console');
+      // With a terminal, clients attach through the monitor's socket (tsrun attach, run -it). Without
+      // one (no attach), no one could ever write to a detached container's stdin pipe: it reads
+      // the end of its input at once, as before.
+      const attachable = !!opts.attachSocket && !!consoleSocket;
+      const monitor: MonitorConfig = {
+        ...monitorBasics(dir, opts),
+        detach: !!opts.detach,
+        terminal: false, // the runtime's pty, not one of ours (console-receive)
+        consoleSize: opts.consoleSize,
+        attachSocket: attachable ? dir.attachSocket : undefined,
+        ...(opts.detach && !attachable ? { stdin: false } : {}),
+      };
       const runtimePidFile = join(dir.dir, 'runtime.pid');
-      const argv = [this.binary, ...this.args('create', '--bundle', bundleDir, '--pid-file', runtimePidFile, id)];
-      spawned = spawnHelper(this.opts.helperPath ?? helperPath(), compileRuntimePlan(monitor, { argv, pidFile: runtimePidFile }), opts, dir.dir);
+      const consoleArgs = consoleSocket ? ['--console-socket', consoleSocket] : [];
+      const argv = [this.binary, ...this.args('create', '--bundle', bundleDir, '--pid-file', runtimePidFile, ...consoleArgs, id)];
+      spawned = spawnHelper(this.opts.helperPath ?? helperPath(), compileRuntimePlan(monitor, { argv, pidFile: runtimePidFile, consoleSocket }), opts, dir.dir);
       const msg = await spawned.reader.next();
       if (msg?.kind === 'error') throw this.failure(id, msg);
       if (msg?.kind !== 'created') throw new LaunchError(`the monitor of container ${id} ended before ${this.binary} created it`, 'create');
@@ -129,6 +147,9 @@ export class OciBinaryLauncher implements ContainerLauncher {
       if (spawned) await abandonHelper(spawned, dir); // a detached monitor outlives the helper we spawned
       removeTree(dir.dir);
       throw err;
+    } finally {
+      // The monitor has the master (or failed): its socket is gone, its directory goes too.
+      if (consoleDir) rmSync(consoleDir, { recursive: true, force: true });
     }
   }
 
@@ -138,7 +159,7 @@ export class OciBinaryLauncher implements ContainerLauncher {
   }
 
   async create(id: string, bundle: string, opts: LaunchOptions): Promise<void> {
-    if (this.monitored(bundle, opts)) {
+    if (this.monitored(opts)) {
       const spawned = await this.createMonitored(id, bundle, { ...opts, detach: true });
       spawned.reader.close();
       spawned.stopForwarding();
@@ -160,7 +181,7 @@ export class OciBinaryLauncher implements ContainerLauncher {
   async run(id: string, bundle: string, opts: LaunchOptions): Promise<ExitStatus | undefined> {
     validateContainerId(id);
     ensureDir(this.stateRoot, 0o700);
-    if (this.monitored(bundle, opts)) return this.runMonitored(id, bundle, opts);
+    if (this.monitored(opts)) return this.runMonitored(id, bundle, opts);
     if (opts.detach) {
       const r = await this.runDetached(['run', '--detach', '--bundle', bundle, id]);
       if (r.code !== 0) throw new LaunchError(`${this.binary} run ${id} failed: ${r.stderr.trim()}`, 'run');
@@ -231,6 +252,12 @@ export class OciBinaryLauncher implements ContainerLauncher {
     if (recorded) return toExitStatus(recorded);
     if (!existsSync(this.exitFile(id))) return undefined;
     return JSON.parse(readFileSync(this.exitFile(id), 'utf8')) as ExitStatus;
+  }
+
+  /** The monitor's attach socket, if the container has one (a terminal) and runs. */
+  attachSocket(id: string): string | undefined {
+    const path = this.monitorDir(id).attachSocket;
+    return existsSync(path) ? path : undefined;
   }
 
   /** Whether the monitor's process (after the exit: the exit command it became) still runs. */

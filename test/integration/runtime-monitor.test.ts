@@ -1,6 +1,7 @@
 // An external OCI runtime's containers (--runtime runc) under tsrun's own monitor, as Podman's
 // conmon keeps runc's: the output reaches `logs`, inspect shows the real exit code and signal
-// deaths, the exit command unmounts the rootfs, applies --rm and restart policies, and a
+// deaths, the exit command unmounts the rootfs, applies --rm and restart policies, a container
+// with a terminal (whose pty runc sends the monitor) can be attached to as ours, and a
 // runtime whose create fails leaves nothing behind. Real runc, real containers from the
 // project's busybox image, pulled from the docker-registry on 127.0.0.1. Root, under the
 // integration lock.
@@ -10,6 +11,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TsrunCli } from '../support/tsrun-cli.js';
 import { usePulledBusybox } from '../support/pulled-busybox.js';
+import { CTRL_P_Q, PtySession, tsrunLine } from '../support/pty-session.js';
 import { waitFor } from '../support/wait.js';
 
 let cli: TsrunCli;
@@ -90,7 +92,7 @@ describe('runc under our monitor, detached', () => {
     ok(['rm', id]);
   }, 60_000);
 
-  it('-di: its stdin ends at once (nothing can attach to a runtime\'s container), so cat exits', async () => {
+  it('-di: its stdin ends at once (without a terminal a runtime\'s container has no attach socket), so cat exits', async () => {
     const id = ok(['run', '-di', '--runtime', 'runc', '--network', 'none', image, 'sh', '-c', 'cat; echo eof']);
     await waitFor(() => inspect(id, '{{.State.Status}}') === 'exited', 'cat to see the end of its input', 10_000);
     expect(cli.run(['logs', id]).stdout).toBe('eof\n');
@@ -157,6 +159,72 @@ describe('runc under our monitor, attached', () => {
     expect(r.stdout).toBe('piped\ndone\n');
     expect(runtimeState(join(cli.runroot, 'runtime-runc'))).toEqual([]);
   });
+});
+
+describe('runc with a terminal under our monitor (the runtime sends it the pty)', () => {
+  const running = (name: string) => inspect(name, '{{.State.Running}}');
+
+  it('run -dit, then attach in a terminal: input, output, its size, detach keys; logs has it; rm -f cleans up', async () => {
+    const id = ok(['run', '-dit', '--name', 'rt-sh', '--runtime', 'runc', '--network', 'none', image, 'sh']);
+    expect(running('rt-sh')).toBe('true');
+    const s = new PtySession(`exec ${tsrunLine(cli, ['attach', 'rt-sh'])}`);
+    await s.waitFor(/\/ # /); // the shell redraws its prompt on the resize attach makes
+    // The size is the attaching terminal's: the resize reached runc's pty through the monitor.
+    s.write('echo marker-$((6*7)); tty; stty size\r');
+    await s.waitFor(/marker-42\r*\n\/dev\/pts\/\d+\r*\n33 91/);
+    s.write(CTRL_P_Q);
+    expect(await s.exitCode()).toBe(1); // Docker's attach: "read escape sequence", exit 1
+    expect(s.out).toMatch(/read escape sequence/);
+    expect(running('rt-sh')).toBe('true');
+    expect(cli.run(['logs', 'rt-sh']).stdout).toMatch(/marker-42\r?\n/);
+    // The monitor stays small with a terminal too.
+    const monitorPid = JSON.parse(readFileSync(join(cli.runroot, 'runtime-runc.monitors', id, 'state.json'), 'utf8')).monitorPid as number;
+    expect(Number(/VmRSS:\s*(\d+)/.exec(readFileSync(`/proc/${monitorPid}/status`, 'utf8'))?.[1])).toBeLessThanOrEqual(1024);
+    ok(['rm', '-f', 'rt-sh']);
+    expect(mounted(id)).toBe(false);
+    expect(runtimeState(join(cli.runroot, 'runtime-runc'))).toEqual([]);
+  }, 60_000);
+
+  it('-dt: runs with its terminal (no stdin), its output in logs and its exit code recorded', async () => {
+    const id = ok(['run', '-dt', '--runtime', 'runc', '--network', 'none', image, 'sh', '-c', 'echo in-$(tty); exit 6']);
+    await waitFor(() => inspect(id, '{{.State.Status}}') === 'exited', 'the container to exit');
+    expect(inspect(id, '{{.State.ExitCode}}')).toBe('6');
+    expect(cli.run(['logs', id]).stdout).toMatch(/^in-\/dev\/pts\/\d+\r?\n$/);
+    await waitFor(() => !mounted(id), 'the rootfs to be unmounted');
+    ok(['rm', id]);
+  });
+
+  it('run -it --rm in a terminal: a shell of the terminal\'s size, detach keys, attach again, its exit code comes back and --rm removes it', async () => {
+    const first = new PtySession(`exec ${tsrunLine(cli, ['run', '-it', '--rm', '--name', 'rt-it', '--runtime', 'runc', '--network', 'none', image, 'sh'])}`);
+    await first.waitFor(/\/ # /);
+    first.write('echo fg-$((6*7)); stty size\r');
+    await first.waitFor(/fg-42\r*\n33 91/); // the terminal's size from the start
+    first.write(CTRL_P_Q);
+    expect(await first.exitCode()).toBe(0); // docker/cli's run returns quietly on the escape sequence
+    expect(running('rt-it')).toBe('true');
+
+    const again = new PtySession(`${tsrunLine(cli, ['attach', 'rt-it'])}; rc=$?; sleep 0.3; exit $rc`);
+    await again.waitFor(/\/ # /);
+    again.write('echo back-$((2+3)); exit 5\r');
+    expect(await again.exitCode()).toBe(5);
+    expect(again.out).toMatch(/back-5/);
+    await waitFor(() => cli.run(['inspect', 'rt-it']).code !== 0, 'the --rm container to be removed', 15_000);
+    expect(runtimeState(join(cli.runroot, 'runtime-runc'))).toEqual([]);
+  }, 60_000);
+
+  it('run -it --rm in a terminal: logged while it runs, the shell\'s exit code is run\'s, and the container is gone when it returns', async () => {
+    const s = new PtySession(`${tsrunLine(cli, ['run', '-it', '--rm', '--name', 'rt-quick', '--runtime', 'runc', '--network', 'none', image, 'sh'])}; rc=$?; sleep 0.3; exit $rc`);
+    await s.waitFor(/\/ # /);
+    s.write('echo logged-$((3*3))\r');
+    await s.waitFor(/logged-9/);
+    // The monitor has the pty (runc alone would keep no log).
+    await waitFor(() => /logged-9/.test(cli.run(['logs', 'rt-quick']).stdout), 'the output in the log');
+    s.write('stty size; exit 4\r');
+    expect(await s.exitCode()).toBe(4);
+    expect(s.out).toMatch(/33 91/);
+    expect(cli.run(['inspect', 'rt-quick']).code).not.toBe(0);
+    expect(runtimeState(join(cli.runroot, 'runtime-runc'))).toEqual([]);
+  }, 60_000);
 });
 
 describe('a runtime that is not there', () => {
