@@ -225,6 +225,26 @@ describe('runc with a terminal under our monitor (the runtime sends it the pty)'
     expect(cli.run(['inspect', 'rt-quick']).code).not.toBe(0);
     expect(runtimeState(join(cli.runroot, 'runtime-runc'))).toEqual([]);
   }, 60_000);
+
+  it('create -it, then start -ai in a terminal: the terminal\'s size, the exit code back', async () => {
+    ok(['create', '-it', '--name', 'rt-st', '--runtime', 'runc', '--network', 'none', image, 'sh']);
+    const s = new PtySession(`${tsrunLine(cli, ['start', '-ai', 'rt-st'])}; rc=$?; sleep 0.3; exit $rc`);
+    await s.waitFor(/\/ # /);
+    s.write('echo st-$((5*5)); stty size; exit 6\r');
+    expect(await s.exitCode()).toBe(6);
+    expect(s.out).toMatch(/st-25\r*\n33 91/);
+    expect(inspect('rt-st', '{{.State.Status}} {{.State.ExitCode}}')).toBe('exited 6');
+    expect(cli.run(['logs', 'rt-st']).stdout).toMatch(/st-25/);
+    ok(['rm', 'rt-st']);
+  }, 60_000);
+
+  it('run -t (no -i), attached in a terminal: its output through the monitor (and the log), the terminal\'s size, its code', async () => {
+    const s = new PtySession(`${tsrunLine(cli, ['run', '-t', '--name', 'rt-t', '--runtime', 'runc', '--network', 'none', image, 'sh', '-c', 'echo t-$((4*4)); stty size; exit 3'])}; rc=$?; sleep 0.3; exit $rc`);
+    expect(await s.exitCode()).toBe(3);
+    expect(s.out).toMatch(/t-16\r*\n33 91/);
+    expect(cli.run(['logs', 'rt-t']).stdout).toMatch(/^t-16\r?\n33 91\r?\n$/);
+    ok(['rm', 'rt-t']);
+  }, 60_000);
 });
 
 describe('a runtime that is not there', () => {
