@@ -4,33 +4,20 @@
 // (`run -it`, `start -ai`) and StdinOnce. Real containers from the project's
 // busybox image, pulled from the real docker-registry on 127.0.0.1.
 // Run as root under the integration lock.
-import { execFileSync, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { TsrunCli } from '../support/tsrun-cli.js';
 import { usePulledBusybox } from '../support/pulled-busybox.js';
+import { CTRL_P_Q, Session as ClientSession, tsrunLine as quoteTsrun } from '../support/pty-session.js';
 
 let cli: TsrunCli;
 let image: string;
 usePulledBusybox((env) => ({ cli, image } = env));
 
-const CTRL_P_Q = '\x10\x11';
-
-/** A client process whose output we can wait for and whose stdin we type into. */
-class Session {
-  out = '';
-  err = '';
-  readonly exited: Promise<number>;
-  private readonly child: ChildProcessWithoutNullStreams;
-
-  constructor(cmd: string, args: string[]) {
-    this.child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'] });
-    this.child.stdout.on('data', (d: Buffer) => (this.out += d.toString()));
-    this.child.stderr.on('data', (d: Buffer) => (this.err += d.toString()));
-    this.exited = new Promise((res) => this.child.on('close', (code, signal) => res(code ?? (signal ? 128 : -1))));
-  }
-
-  /** `tsrun attach` (or another verb) with pipes as stdio. */
+/** A client: `tsrun attach` (or another verb) with pipes as stdio, or in a terminal. */
+class Session extends ClientSession {
+  /** The verb with pipes as stdio. */
   static tsrun(args: string[]): Session {
     return new Session(process.execPath, cli.args(args));
   }
@@ -48,47 +35,9 @@ class Session {
   static inPtyDrained(args: string[]): Session {
     return Session.shellInPty(`${tsrunLine(args)}; rc=$?; sleep 0.3; exit $rc`);
   }
-
-  /** A shell command line in a pty of `script` (33 rows by 91 columns); tsrunLine() quotes a tsrun command for it. */
-  static shellInPty(line: string): Session {
-    return new Session('script', ['-qfec', `stty cols 91 rows 33; ${line}`, '/dev/null']);
-  }
-
-  get pid(): number {
-    return this.child.pid!;
-  }
-
-  write(s: string): void {
-    this.child.stdin.write(s);
-  }
-
-  /** EOF on the client's stdin. */
-  end(): void {
-    this.child.stdin.end();
-  }
-
-  async waitFor(re: RegExp, ms = 20_000): Promise<void> {
-    const end = Date.now() + ms;
-    while (!re.test(this.out)) {
-      if (Date.now() > end) throw new Error(`timed out waiting for ${re}; stdout: ${JSON.stringify(this.out)} stderr: ${JSON.stringify(this.err)}`);
-      await sleep(25);
-    }
-  }
-
-  async exitCode(ms = 20_000): Promise<number> {
-    const timer = setTimeout(() => this.child.kill('SIGKILL'), ms);
-    try {
-      return await this.exited;
-    } finally {
-      clearTimeout(timer);
-    }
-  }
 }
 
-/** A tsrun command quoted for a shell line. */
-function tsrunLine(args: string[]): string {
-  return [process.execPath, ...cli.args(args)].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
-}
+const tsrunLine = (args: string[]) => quoteTsrun(cli, args);
 
 const running = (name: string) => cli.run(['inspect', '-f', '{{.State.Running}}', name]).stdout.trim();
 

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TsrunCli } from '../support/tsrun-cli.js';
 import { usePulledBusybox } from '../support/pulled-busybox.js';
-import { CTRL_P_Q, PtySession, tsrunLine } from '../support/pty-session.js';
+import { CTRL_P_Q, Session, tsrunLine } from '../support/pty-session.js';
 import { waitFor } from '../support/wait.js';
 
 let cli: TsrunCli;
@@ -167,7 +167,7 @@ describe('runc with a terminal under our monitor (the runtime sends it the pty)'
   it('run -dit, then attach in a terminal: input, output, its size, detach keys; logs has it; rm -f cleans up', async () => {
     const id = ok(['run', '-dit', '--name', 'rt-sh', '--runtime', 'runc', '--network', 'none', image, 'sh']);
     expect(running('rt-sh')).toBe('true');
-    const s = new PtySession(`exec ${tsrunLine(cli, ['attach', 'rt-sh'])}`);
+    const s = Session.shellInPty(`exec ${tsrunLine(cli, ['attach', 'rt-sh'])}`);
     await s.waitFor(/\/ # /); // the shell redraws its prompt on the resize attach makes
     // The size is the attaching terminal's: the resize reached runc's pty through the monitor.
     s.write('echo marker-$((6*7)); tty; stty size\r');
@@ -195,7 +195,7 @@ describe('runc with a terminal under our monitor (the runtime sends it the pty)'
   });
 
   it('run -it --rm in a terminal: a shell of the terminal\'s size, detach keys, attach again, its exit code comes back and --rm removes it', async () => {
-    const first = new PtySession(`exec ${tsrunLine(cli, ['run', '-it', '--rm', '--name', 'rt-it', '--runtime', 'runc', '--network', 'none', image, 'sh'])}`);
+    const first = Session.shellInPty(`exec ${tsrunLine(cli, ['run', '-it', '--rm', '--name', 'rt-it', '--runtime', 'runc', '--network', 'none', image, 'sh'])}`);
     await first.waitFor(/\/ # /);
     first.write('echo fg-$((6*7)); stty size\r');
     await first.waitFor(/fg-42\r*\n33 91/); // the terminal's size from the start
@@ -203,7 +203,7 @@ describe('runc with a terminal under our monitor (the runtime sends it the pty)'
     expect(await first.exitCode()).toBe(0); // docker/cli's run returns quietly on the escape sequence
     expect(running('rt-it')).toBe('true');
 
-    const again = new PtySession(`${tsrunLine(cli, ['attach', 'rt-it'])}; rc=$?; sleep 0.3; exit $rc`);
+    const again = Session.shellInPty(`${tsrunLine(cli, ['attach', 'rt-it'])}; rc=$?; sleep 0.3; exit $rc`);
     await again.waitFor(/\/ # /);
     again.write('echo back-$((2+3)); exit 5\r');
     expect(await again.exitCode()).toBe(5);
@@ -213,7 +213,7 @@ describe('runc with a terminal under our monitor (the runtime sends it the pty)'
   }, 60_000);
 
   it('run -it --rm in a terminal: logged while it runs, the shell\'s exit code is run\'s, and the container is gone when it returns', async () => {
-    const s = new PtySession(`${tsrunLine(cli, ['run', '-it', '--rm', '--name', 'rt-quick', '--runtime', 'runc', '--network', 'none', image, 'sh'])}; rc=$?; sleep 0.3; exit $rc`);
+    const s = Session.shellInPty(`${tsrunLine(cli, ['run', '-it', '--rm', '--name', 'rt-quick', '--runtime', 'runc', '--network', 'none', image, 'sh'])}; rc=$?; sleep 0.3; exit $rc`);
     await s.waitFor(/\/ # /);
     s.write('echo logged-$((3*3))\r');
     await s.waitFor(/logged-9/);
@@ -228,7 +228,7 @@ describe('runc with a terminal under our monitor (the runtime sends it the pty)'
 
   it('create -it, then start -ai in a terminal: the terminal\'s size, the exit code back', async () => {
     ok(['create', '-it', '--name', 'rt-st', '--runtime', 'runc', '--network', 'none', image, 'sh']);
-    const s = new PtySession(`${tsrunLine(cli, ['start', '-ai', 'rt-st'])}; rc=$?; sleep 0.3; exit $rc`);
+    const s = Session.shellInPty(`${tsrunLine(cli, ['start', '-ai', 'rt-st'])}; rc=$?; sleep 0.3; exit $rc`);
     await s.waitFor(/\/ # /);
     s.write('echo st-$((5*5)); stty size; exit 6\r');
     expect(await s.exitCode()).toBe(6);
@@ -239,7 +239,7 @@ describe('runc with a terminal under our monitor (the runtime sends it the pty)'
   }, 60_000);
 
   it('run -t (no -i), attached in a terminal: its output through the monitor (and the log), the terminal\'s size, its code', async () => {
-    const s = new PtySession(`${tsrunLine(cli, ['run', '-t', '--name', 'rt-t', '--runtime', 'runc', '--network', 'none', image, 'sh', '-c', 'echo t-$((4*4)); stty size; exit 3'])}; rc=$?; sleep 0.3; exit $rc`);
+    const s = Session.shellInPty(`${tsrunLine(cli, ['run', '-t', '--name', 'rt-t', '--runtime', 'runc', '--network', 'none', image, 'sh', '-c', 'echo t-$((4*4)); stty size; exit 3'])}; rc=$?; sleep 0.3; exit $rc`);
     expect(await s.exitCode()).toBe(3);
     expect(s.out).toMatch(/t-16\r*\n33 91/);
     expect(cli.run(['logs', 'rt-t']).stdout).toMatch(/^t-16\r?\n33 91\r?\n$/);
