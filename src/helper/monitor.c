@@ -149,27 +149,58 @@ static void log_bytes(struct stream *s, const char *data, size_t len) {
  * it alone reads) ends the relay to its stdout/stderr. */
 static int watch_caller;
 
-/* Relays to the caller's stdout/stderr without ever sleeping in write(): while its reader is slow
- * (a paused pager) we wait for room or for the caller's death, whichever comes first, so a caller
- * killed meanwhile no longer holds the container up. Writes of at most PIPE_BUF bytes once poll
- * says there is room do not block on a pipe. Returns -1 when the relay ends (the reader or the
- * caller is gone). */
+/* The caller's stdout or stderr as we write to it: for a pipe or a terminal, a description of our
+ * own opened non-blocking (O_NONBLOCK on the caller's would change it for everyone who shares it),
+ * so a write never sleeps. Anything else (a regular file, which must keep its O_APPEND and offset;
+ * a socket) is used as it is. */
+static int relay_target(int fd) {
+  struct stat st;
+  if (fstat(fd, &st) || !(S_ISFIFO(st.st_mode) || isatty(fd))) return fd;
+  char path[32];
+  snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+  int own = open(path, O_WRONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+  return own >= 0 ? own : fd;
+}
+
+/* Relays to the caller's stdout/stderr: while its reader is slow (a paused pager, a frozen
+ * terminal) we wait for room or for the caller's death, whichever comes first, so a caller killed
+ * meanwhile no longer holds the container up. A blocking fd (relay_target kept the caller's) is
+ * written at most PIPE_BUF bytes at a time once poll says there is room, which does not block on a
+ * pipe. Returns -1 when the relay ends (the reader or the caller is gone). */
 static int relay_write(int fd, const char *buf, size_t len) {
+  int nonblocking = (fcntl(fd, F_GETFL) & O_NONBLOCK) != 0;
   while (len > 0) {
+    ssize_t n = nonblocking ? write(fd, buf, len) : -1;
+    if (n > 0) {
+      buf += n;
+      len -= (size_t)n;
+      continue;
+    }
+    if (nonblocking && n < 0 && errno != EAGAIN && errno != EINTR) return -1;
     struct pollfd pf[2] = {{.fd = fd, .events = POLLOUT}, {.fd = watch_caller ? STATUS_FD : -1, .events = 0}};
     if (poll(pf, 2, -1) < 0) {
       if (errno == EINTR) continue;
       return -1;
     }
     if (pf[1].revents || (pf[0].revents & (POLLERR | POLLNVAL))) return -1;
-    if (!(pf[0].revents & POLLOUT)) continue;
-    ssize_t n = write(fd, buf, len < PIPE_BUF ? len : PIPE_BUF);
+    if (!(pf[0].revents & POLLOUT)) {
+      if (pf[0].revents & POLLHUP) return -1; /* no room will come */
+      continue;
+    }
+    if (nonblocking) continue;
+    n = write(fd, buf, len < PIPE_BUF ? len : PIPE_BUF);
     if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
     if (n <= 0) return -1;
     buf += n;
     len -= (size_t)n;
   }
   return 0;
+}
+
+/* Ends the relay to the caller (it is gone): our own descriptors of its stdio go. */
+static void end_relay(int *relay_fd) {
+  if (*relay_fd > 2) close(*relay_fd);
+  *relay_fd = -1;
 }
 
 /* Reads what is available; returns 0 at EOF (also EIO from a pty whose slave closed). */
@@ -185,7 +216,7 @@ static int pump(struct stream *s) {
     return 0;
   }
   log_bytes(s, buf, (size_t)n);
-  if (s->relay_fd >= 0 && relay_write(s->relay_fd, buf, (size_t)n)) s->relay_fd = -1;
+  if (s->relay_fd >= 0 && relay_write(s->relay_fd, buf, (size_t)n)) end_relay(&s->relay_fd);
   attach_broadcast(s->type, buf, (size_t)n);
   return 1;
 }
@@ -221,9 +252,16 @@ static int recv_console(int sock, int flags) {
   if (n < 0) return -1; /* errno: EAGAIN when nothing came yet */
   struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
   if (n == 0 || !cm || cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS) return errno = EPROTO, -1;
-  int fd;
-  memcpy(&fd, CMSG_DATA(cm), sizeof fd);
-  return fd;
+  /* The buffer has room for two fds: only the first is the master, any other goes. */
+  int fds[2] = {-1, -1};
+  size_t nfds = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+  memcpy(fds, CMSG_DATA(cm), (nfds < 2 ? nfds : 2) * sizeof(int));
+  if (nfds > 1) close(fds[1]);
+  if (nfds < 1 || (msg.msg_flags & MSG_CTRUNC) || !isatty(fds[0])) {
+    if (nfds >= 1) close(fds[0]);
+    return errno = EPROTO, -1;
+  }
+  return fds[0];
 }
 
 static void write_pid_file(pid_t pid) {
@@ -373,12 +411,16 @@ static void console_turn(struct pollfd *lis, struct pollfd *conn, int *master) {
     int c = accept4(lis->fd, NULL, NULL, SOCK_CLOEXEC); /* EAGAIN: no one yet */
     if (c >= 0) conn->fd = c;
   }
-  if (conn->fd < 0) return;
-  int m = recv_console(conn->fd, MSG_DONTWAIT);
-  if (m < 0 && errno == EAGAIN) return;
-  close(conn->fd);
-  conn->fd = -1;
-  if (m >= 0) *master = m, lis->fd = -1;
+  if (conn->fd >= 0) {
+    int m = recv_console(conn->fd, MSG_DONTWAIT);
+    if (m >= 0 || errno != EAGAIN) {
+      close(conn->fd);
+      conn->fd = -1;
+      if (m >= 0) *master = m, lis->fd = -1;
+    }
+  }
+  /* One connection at a time: while it is open, a second one waiting on the listener must not wake us. */
+  lis->events = conn->fd >= 0 ? 0 : POLLIN;
 }
 
 /* runtime-create PIDFILE ARGV...: an OCI runtime's `create` (its argv is the plan's) makes the
@@ -695,8 +737,8 @@ int monitor_main(const struct plan *plan) {
   }
 
   int attached = !cfg.detach;
-  struct stream out = {.name = "stdout", .type = ATTACH_STDOUT, .fd = -1, .relay_fd = attached ? 1 : -1};
-  struct stream err = {.name = "stderr", .type = ATTACH_STDERR, .fd = -1, .relay_fd = attached ? 2 : -1};
+  struct stream out = {.name = "stdout", .type = ATTACH_STDOUT, .fd = -1, .relay_fd = attached ? relay_target(1) : -1};
+  struct stream err = {.name = "stderr", .type = ATTACH_STDERR, .fd = -1, .relay_fd = attached ? relay_target(2) : -1};
   int cstdio[3], master = -1, in_w = -1, relay_stdin = 0;
   int consp[2] = {-1, -1};
   if (cfg.terminal && !cfg.console_receive) {
@@ -878,7 +920,8 @@ int monitor_main(const struct plan *plan) {
        * and the end of its stdin is the end of the container's, as when it ends by itself. */
       watch_caller = 0;
       restore_tty();
-      out.relay_fd = err.relay_fd = -1;
+      end_relay(&out.relay_fd);
+      end_relay(&err.relay_fd);
       if (stdin_fd >= 0 && !cfg.terminal) close_in = 1;
       stdin_fd = -1;
       null_stdio(); /* our copies of its descriptors go; 0-2 stay taken */

@@ -315,6 +315,36 @@ describe('a reader that stopped reading (a paused pager)', () => {
   });
 });
 
+describe('a terminal that stopped reading (a frozen terminal emulator)', () => {
+  it('does not hold the container up once the CLI is killed either', async () => {
+    // `script` gives the CLI a pty as its stdout and copies it to a pipe we never read: once
+    // that pipe is full, script stops reading the pty, which fills in turn.
+    const script = 'line=$(printf "%0999d" 0); i=0; while [ $i -lt 400 ]; do echo "$line"; i=$((i+1)); done; echo done';
+    const fifo = join(cli.runroot, 'frozen-terminal');
+    expect(spawnSync('mkfifo', [fifo]).status).toBe(0);
+    const stdoutFd = openSync(fifo, 'r+');
+    const line = [process.execPath, ...cli.args(['run', '--name', 'frozen', image, 'sh', '-c', script])].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
+    const term = spawn('script', ['-qfec', `exec ${line}`, '/dev/null'], { detached: true, stdio: ['ignore', stdoutFd, 'ignore'] });
+    try {
+      const logged = () => cli.run(['logs', 'frozen']).stdout.split('\n').length;
+      await until(() => cli.run(['inspect', 'frozen']).code === 0 && logged() > 20, 20_000, 'the terminal to fill');
+      await sleep(300);
+      expect(logged()).toBeLessThan(400); // held up by the full terminal
+      const cliPid = Number(readFileSync(`/proc/${term.pid}/task/${term.pid}/children`, 'utf8').trim().split(' ')[0]);
+      expect(readFileSync(`/proc/${cliPid}/cmdline`, 'utf8')).toContain('frozen');
+      process.kill(cliPid, 'SIGKILL');
+      await until(() => !cli.run(['ps']).stdout.includes('frozen'), 10_000, 'the container to run to its end');
+      const logs = cli.run(['logs', 'frozen']).stdout.split('\n');
+      expect(logs.length).toBe(402); // 400 lines, done, and the last newline
+      expect(logs[400]).toBe('done');
+    } finally {
+      closeSync(stdoutFd);
+      rmSync(fifo, { force: true });
+      killGroupAndRemove(term, 'frozen');
+    }
+  });
+});
+
 describe('run --rm when its CLI is killed', () => {
   it('kill -9 of the CLI\'s whole process group: the container runs to its end and is removed', async () => {
     const job = spawnJob(['run', '--rm', '--name', 'group-killed', image, 'sleep', '2']);

@@ -158,10 +158,37 @@ import os, socket, sys, time
 sock_path, pid_file, mode = sys.argv[1:4]
 if mode == 'silent':
     sys.exit(0)  # "created", but no terminal sent
+def connect():
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(sock_path)
+    return s
+def monitor_cpu_ticks():
+    return sum(int(x) for x in open('/proc/%d/stat' % os.getppid()).read().rsplit(')', 1)[1].split()[11:13])
+if mode == 'pipe':  # a pipe is no terminal
+    r, w = os.pipe()
+    socket.send_fds(connect(), [b'/dev/ptmx'], [w])
+    sys.exit(0)
 master, slave = os.openpty()
-s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-s.connect(sock_path)
-socket.send_fds(s, [b'/dev/ptmx'], [master])
+s = connect()
+if mode == 'twice':  # a second connection waits while the first is idle: the monitor must not spin
+    other = connect()
+    before = monitor_cpu_ticks()
+    time.sleep(1)
+    open(sys.argv[4], 'w').write(str(monitor_cpu_ticks() - before))
+    other.close()
+extra = []
+if mode == 'extra':  # a second fd beside the master: the write end of a pipe whose reader notes its end
+    r, w = os.pipe()
+    if os.fork() == 0:
+        os.close(w)
+        os.read(r, 1)  # EOF once every copy of w is closed
+        open(sys.argv[4], 'w').write(str(time.time()))
+        os._exit(0)
+    os.close(r)
+    extra = [w]
+socket.send_fds(s, [b'/dev/ptmx'], [master] + extra)
+for fd in extra:
+    os.close(fd)
 s.close()
 os.close(master)
 pid = os.fork()
@@ -170,7 +197,7 @@ if pid == 0:
     for fd in (0, 1, 2):
         os.dup2(slave, fd)
     os.close(slave)
-    time.sleep(0.5)  # the monitor sets the size first
+    time.sleep(1.5 if mode == 'extra' else 0.5)  # the monitor sets the size first
     os.execv('/bin/sh', ['sh', '-c', 'stty size; echo from-the-tty; exit 3'])
 with open(pid_file, 'w') as f:
     f.write(str(pid))
@@ -202,6 +229,38 @@ describe.skipIf(!PYTHON)('the helper with a runtime-create plan and a terminal (
     expect(code).toBe(1);
     expect(messages[0]).toMatchObject({ kind: 'error', step: 'runtime-create', errno: 0, path: 'it sent no terminal to the console socket' });
     expect(existsSync(m.exitFile)).toBe(false);
+  });
+
+  it('refuses a descriptor that is no terminal, as if none was sent', () => {
+    const m = monitorIn('pipe');
+    const consoleSocket = join(work, 'pipe-console');
+    const pidFile = join(work, 'pipe.pid');
+    const { messages, code } = launch(compileRuntimePlan(m, { argv: [PYTHON!, runtime, consoleSocket, pidFile, 'pipe'], pidFile, consoleSocket }), 'pipe');
+    expect(code).toBe(1);
+    expect(messages[0]).toMatchObject({ kind: 'error', step: 'runtime-create', path: 'it sent no terminal to the console socket' });
+  });
+
+  it('does not spin while a second connection waits behind an idle first one', () => {
+    const m = monitorIn('twice');
+    const consoleSocket = join(work, 'twice-console');
+    const pidFile = join(work, 'twice.pid');
+    const ticks = join(work, 'twice.ticks');
+    const { messages } = launch(compileRuntimePlan(m, { argv: [PYTHON!, runtime, consoleSocket, pidFile, 'twice', ticks], pidFile, consoleSocket }), 'twice');
+    expect(messages[0]).toMatchObject({ kind: 'created' });
+    expect(Number(readFileSync(ticks, 'utf8'))).toBeLessThan(20); // a busy loop takes ~100 a second
+  });
+
+  it('closes any descriptor sent beside the master at once', () => {
+    const m = monitorIn('extra');
+    const consoleSocket = join(work, 'extra-console');
+    const pidFile = join(work, 'extra.pid');
+    const eofAt = join(work, 'extra.eof');
+    const { messages, code } = launch(compileRuntimePlan(m, { argv: [PYTHON!, runtime, consoleSocket, pidFile, 'extra', eofAt], pidFile, consoleSocket }), 'extra');
+    expect(messages[0]).toMatchObject({ kind: 'created' });
+    expect(code).toBe(3);
+    const finished = Date.parse((JSON.parse(readFileSync(m.exitFile, 'utf8')) as { finishedAt: string }).finishedAt);
+    // Closed when received, not when the monitor ended (the container ran 1.5 s more).
+    expect(finished - Number(readFileSync(eofAt, 'utf8')) * 1000).toBeGreaterThan(1000);
   });
 
   it('refuses console-receive without runtime-create', () => {
