@@ -16,14 +16,16 @@ const KNOWN: Record<string, string[]> = {
 export function launcherFor(ctx: EngineContext, runtime: string): AnyLauncher {
   const stateRoot = layout(ctx).runtime;
   if (runtime === 'tsrun' || runtime === '') return new Launcher(stateRoot);
+  // The runtime's own --root, named after what the container asked for.
+  const runtimeRoot = `${stateRoot}-${runtime.replace(/[^a-zA-Z0-9]/g, '_')}`;
   if (runtime.startsWith('/')) {
     if (!existsSync(runtime)) throw new UsageError(`OCI runtime ${runtime} does not exist`);
-    return new OciBinaryLauncher(runtime, `${stateRoot}-${runtime.replace(/[^a-zA-Z0-9]/g, '_')}`);
+    return new OciBinaryLauncher(runtime, runtimeRoot);
   }
   const path = KNOWN[runtime]?.find((p) => existsSync(p));
   if (!path) {
     const why = KNOWN[runtime] ? `${runtime} is not installed (looked in ${KNOWN[runtime]!.join(', ')})` : `unknown OCI runtime "${runtime}"`;
     throw new UsageError(`${why}: use tsrun, runc, crun or an absolute path to a runtime binary`);
   }
-  return new OciBinaryLauncher(path, `${stateRoot}-${runtime.replace(/[^a-zA-Z0-9]/g, '_')}`);
+  return new OciBinaryLauncher(path, runtimeRoot);
 }

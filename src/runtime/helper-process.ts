@@ -12,7 +12,7 @@ import { StatusDecoder, type StatusMessage } from './report.js';
 import type { LaunchOptions } from './launcher.js';
 import { processStartTime, type ContainerDir, type StateRecord } from './state-dir.js';
 
-/** How long a failed create waits for a detached monitor to finish writing before its dir goes. */
+/** How long a monitor is waited for to finish writing before its dir goes. */
 const MONITOR_GONE_TIMEOUT_MS = 10_000;
 const POLL_MS = 10;
 
@@ -106,13 +106,18 @@ export async function monitorEnded(spawned: Spawned): Promise<void> {
   spawned.stopForwarding();
 }
 
+/** Until the container's monitor has let go of its lock (it finished writing), for at most 10 s: then its dir can go. */
+export async function monitorGone(dir: ContainerDir): Promise<void> {
+  const deadline = Date.now() + MONITOR_GONE_TIMEOUT_MS;
+  while (dir.monitorAlive() && Date.now() < deadline) await sleep(POLL_MS);
+}
+
 /** After a failed create: stop reading the helper and wait for it, and for a detached monitor to finish writing, so its dir can go. */
 export async function abandonHelper(spawned: Spawned, dir: ContainerDir): Promise<void> {
   spawned.reader.close();
   await spawned.exited;
   spawned.stopForwarding();
-  const deadline = Date.now() + MONITOR_GONE_TIMEOUT_MS;
-  while (dir.monitorAlive() && Date.now() < deadline) await sleep(POLL_MS);
+  await monitorGone(dir);
 }
 
 /** Starts the helper with the plan on fd 3 and the status stream on fd 4; `planDir` holds the plan file for a moment. */

@@ -20,7 +20,7 @@ import { crashPoint } from '../util/crash-point.js';
 import { withDefaultDeviceRules, compileExecPlan, compilePlan, NS_PROC_NAME, parseProcLimits, SETNS_ORDER, type MonitorConfig, type PlanStep } from './plan.js';
 import { cachedSeccompProgram } from './seccomp-cache.js';
 import { errorForFailure, execFailureExitCode, isExecFailure, type ExitFile, type StepFailure } from './report.js';
-import { abandonHelper, monitorBasics, monitorEnded, recordCreated, spawnHelper, type Spawned } from './helper-process.js';
+import { abandonHelper, monitorBasics, monitorEnded, monitorGone, recordCreated, spawnHelper, type Spawned } from './helper-process.js';
 import { hasStartGateHooks, runHooks } from './hooks.js';
 import type { ExitHandoff } from './exit-handoff.js';
 import { ContainerDir, isLiveProcess, processStartTime, type StateRecord } from './state-dir.js';
@@ -201,11 +201,7 @@ export class Launcher implements ContainerLauncher {
       if (msg?.kind === 'error') throw this.failure(msg);
       if (msg?.kind !== 'started') throw new LaunchError(`the monitor of container ${id} ended before the command started`, 'exec');
     } catch (err) {
-      spawned.reader.close();
-      await spawned.exited;
-      spawned.stopForwarding();
-      const deadline = Date.now() + STOP_TIMEOUT_MS;
-      while (dir.monitorAlive() && Date.now() < deadline) await sleep(POLL_MS);
+      await abandonHelper(spawned, dir);
       this.removeFailed(dir);
       throw err;
     }
@@ -555,8 +551,7 @@ export class Launcher implements ContainerLauncher {
       const deadline = Date.now() + STOP_TIMEOUT_MS;
       while (Date.now() < deadline && isLiveProcess(rec.pid!, rec.pidStartTime!)) await sleep(POLL_MS);
     }
-    const deadline = Date.now() + STOP_TIMEOUT_MS;
-    while (dir.monitorAlive() && Date.now() < deadline) await sleep(POLL_MS);
+    await monitorGone(dir);
     if (rec.cgroupsPath) {
       try {
         const cg = openCgroup(rec.cgroupsPath);
@@ -667,7 +662,8 @@ export class Launcher implements ContainerLauncher {
 
 const join_ = join;
 
-function readSpec(bundle: string): Spec {
+/** A bundle's config.json, read and checked (JSON, ociVersion) with errors that name it. */
+export function readSpec(bundle: string): Spec {
   const path = join(bundle, 'config.json');
   let text: string;
   try {

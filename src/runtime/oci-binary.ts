@@ -17,14 +17,11 @@ import type { Process, Spec, State } from '../oci/runtime.js';
 import { ensureDir, writeJsonAtomic } from '../util/fs.js';
 import { helperPath } from '../util/paths.js';
 import { parseSignal, signalName } from '../util/signals.js';
-import { abandonHelper, monitorBasics, monitorEnded, recordCreated, spawnHelper, type Spawned } from './helper-process.js';
-import { toExitStatus, type ContainerLauncher, type ExitStatus, type LaunchOptions } from './launcher.js';
+import { abandonHelper, monitorBasics, monitorEnded, monitorGone, recordCreated, spawnHelper, type Spawned } from './helper-process.js';
+import { readSpec, toExitStatus, type ContainerLauncher, type ExitStatus, type LaunchOptions } from './launcher.js';
 import { compileRuntimePlan, type MonitorConfig } from './plan.js';
 import { errorForFailure, type StepFailure } from './report.js';
 import { ContainerDir, validateContainerId, type StateRecord } from './state-dir.js';
-
-const POLL_MS = 10;
-const STOP_TIMEOUT_MS = 10_000;
 
 export class OciBinaryLauncher implements ContainerLauncher {
   constructor(readonly binary: string, readonly stateRoot: string, private readonly opts: { helperPath?: string } = {}) {}
@@ -151,11 +148,6 @@ export class OciBinaryLauncher implements ContainerLauncher {
       // The monitor has the master (or failed): its socket is gone, its directory goes too.
       if (consoleDir) rmSync(consoleDir, { recursive: true, force: true });
     }
-  }
-
-  private async monitorGone(dir: ContainerDir): Promise<void> {
-    const deadline = Date.now() + STOP_TIMEOUT_MS;
-    while (dir.monitorAlive() && Date.now() < deadline) await sleep(POLL_MS);
   }
 
   async create(id: string, bundle: string, opts: LaunchOptions): Promise<void> {
@@ -318,7 +310,7 @@ export class OciBinaryLauncher implements ContainerLauncher {
     if (existsSync(dir.dir)) {
       // Unless the monitor has ended: then the container it kept did too.
       if (cannotRun && dir.monitorAlive()) throw new LaunchError(`cannot delete container ${id}: ${this.binary} cannot be run, and the container's monitor still runs`, 'delete', { cause: unknown });
-      await this.monitorGone(dir);
+      await monitorGone(dir);
       removeTree(dir.dir);
     } else if (unknown) {
       throw unknown;
@@ -329,15 +321,5 @@ export class OciBinaryLauncher implements ContainerLauncher {
     const out = this.runSync(['list', '--format', 'json'], 'list').trim();
     const list = (out ? JSON.parse(out) : []) as (State & { pid?: number })[] | null;
     return (list ?? []).map((s) => ({ ociVersion: s.ociVersion, id: s.id, status: s.status, pid: s.pid, bundle: s.bundle }));
-  }
-}
-
-function readSpec(bundle: string): Spec {
-  const path = join(bundle, 'config.json');
-  try {
-    return JSON.parse(readFileSync(path, 'utf8')) as Spec;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new NotFoundError('bundle config', path, { cause: err });
-    throw new LaunchError(`cannot read ${path}`, 'config', { cause: err });
   }
 }
