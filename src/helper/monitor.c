@@ -162,37 +162,38 @@ static int relay_target(int fd) {
   return own >= 0 ? own : fd;
 }
 
-/* Relays to the caller's stdout/stderr: while its reader is slow (a paused pager, a frozen
- * terminal) we wait for room or for the caller's death, whichever comes first, so a caller killed
- * meanwhile no longer holds the container up. A blocking fd (relay_target kept the caller's) is
- * written at most PIPE_BUF bytes at a time once poll says there is room, which does not block on a
- * pipe. Returns -1 when the relay ends (the reader or the caller is gone). */
-static int relay_write(int fd, const char *buf, size_t len) {
-  int nonblocking = (fcntl(fd, F_GETFL) & O_NONBLOCK) != 0;
-  while (len > 0) {
-    ssize_t n = nonblocking ? write(fd, buf, len) : -1;
-    if (n > 0) {
-      buf += n;
-      len -= (size_t)n;
-      continue;
-    }
-    if (nonblocking && n < 0 && errno != EAGAIN && errno != EINTR) return -1;
+/* Waits until fd has room, or until the relay ends (the reader or the caller is gone): 0 or -1. */
+static int wait_room(int fd) {
+  for (;;) {
     struct pollfd pf[2] = {{.fd = fd, .events = POLLOUT}, {.fd = watch_caller ? STATUS_FD : -1, .events = 0}};
     if (poll(pf, 2, -1) < 0) {
       if (errno == EINTR) continue;
       return -1;
     }
     if (pf[1].revents || (pf[0].revents & (POLLERR | POLLNVAL))) return -1;
-    if (!(pf[0].revents & POLLOUT)) {
-      if (pf[0].revents & POLLHUP) return -1; /* no room will come */
-      continue;
+    if (pf[0].revents & POLLOUT) return 0;
+    if (pf[0].revents & POLLHUP) return -1; /* no room will come */
+  }
+}
+
+/* Relays to the caller's stdout/stderr: while its reader is slow (a paused pager, a frozen
+ * terminal) we wait for room or for the caller's death, whichever comes first, so a caller killed
+ * meanwhile no longer holds the container up. Our own description (any fd above 2: relay_target)
+ * is non-blocking; on the caller's own, once poll says there is room, a write of at most PIPE_BUF
+ * bytes does not block on a pipe. Returns -1 when the relay ends. */
+static int relay_write(int fd, const char *buf, size_t len) {
+  int own = fd > 2;
+  while (len > 0) {
+    if (!own && wait_room(fd)) return -1;
+    ssize_t n = write(fd, buf, own || len < PIPE_BUF ? len : PIPE_BUF);
+    if (n > 0) {
+      buf += n;
+      len -= (size_t)n;
+    } else if (n < 0 && errno == EAGAIN) {
+      if (own && wait_room(fd)) return -1;
+    } else if (n >= 0 || errno != EINTR) {
+      return -1;
     }
-    if (nonblocking) continue;
-    n = write(fd, buf, len < PIPE_BUF ? len : PIPE_BUF);
-    if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
-    if (n <= 0) return -1;
-    buf += n;
-    len -= (size_t)n;
   }
   return 0;
 }
