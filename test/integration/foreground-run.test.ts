@@ -12,6 +12,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { mountsUnder, type TsrunCli } from '../support/tsrun-cli.js';
 import { usePulledBusybox } from '../support/pulled-busybox.js';
+import { tsrunLine } from '../support/pty-session.js';
 
 let cli: TsrunCli;
 let image: string;
@@ -166,7 +167,7 @@ describe('run -i without a tty', () => {
     // PID 1 counts SIGINTs while its child copies stdin (to its end) with a mark on each line.
     const script = 'n=0; trap \'n=$((n+1)); echo "got $n"\' INT; echo ready; sed "s/^/line:/"; echo "count $n"';
     const args = ['run', '--rm', '-i', '--name', 'tty-relay', image, 'sh', '-c', script];
-    const line = [process.execPath, ...cli.args(args)].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
+    const line = tsrunLine(cli, args);
     const pty = spawn('script', ['-qfec', `exec ${line}`, '/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'] });
     let out = '';
     pty.stdout!.on('data', (d: Buffer) => (out += d.toString()));
@@ -286,62 +287,67 @@ describe('the output of a foreground run whose CLI is killed', () => {
   });
 });
 
+/**
+ * A foreground run whose stdout reader stops reading: `start(stdoutFd)` starts the CLI (or what
+ * runs it) with its stdout on a pipe we hold open and never read; once the output is held up, the
+ * CLI is killed (`cliPid`), and the container must still run to its end with all of it in the log.
+ */
+async function stalledReaderKeepsNoHold(
+  name: string,
+  start: (args: string[], stdoutFd: number) => ChildProcess,
+  cliPid: (started: ChildProcess) => number,
+  minLogged: number,
+): Promise<void> {
+  // ~400 kB of output, far more than a pipe (~64 kB) or a pty holds.
+  const script = 'line=$(printf "%0999d" 0); i=0; while [ $i -lt 400 ]; do echo "$line"; i=$((i+1)); done; echo done';
+  const fifo = join(cli.runroot, `${name}-stdout`);
+  expect(spawnSync('mkfifo', [fifo]).status).toBe(0);
+  const stdoutFd = openSync(fifo, 'r+');
+  const started = start(['run', '--name', name, image, 'sh', '-c', script], stdoutFd);
+  try {
+    const logged = () => cli.run(['logs', name]).stdout.split('\n').length;
+    await until(() => cli.run(['inspect', name]).code === 0 && logged() > minLogged, 20_000, 'the output to be held up');
+    await sleep(300);
+    expect(logged()).toBeLessThan(400); // held up by the reader
+    process.kill(cliPid(started), 'SIGKILL');
+    await until(() => !cli.run(['ps']).stdout.includes(name), 10_000, 'the container to run to its end');
+    const logs = cli.run(['logs', name]).stdout.split('\n');
+    expect(logs.length).toBe(402); // 400 lines, done, and the last newline
+    expect(logs[400]).toBe('done');
+  } finally {
+    closeSync(stdoutFd);
+    rmSync(fifo, { force: true });
+    killGroupAndRemove(started, name);
+  }
+}
+
 describe('a reader that stopped reading (a paused pager)', () => {
   it('does not hold the container up once the CLI is killed: the rest goes to the log', async () => {
-    // ~400 kB of output into a pipe of ~64 kB that we hold open and never read.
-    const script = 'line=$(printf "%0999d" 0); i=0; while [ $i -lt 400 ]; do echo "$line"; i=$((i+1)); done; echo done';
-    const fifo = join(cli.runroot, 'paused-reader');
-    expect(spawnSync('mkfifo', [fifo]).status).toBe(0);
-    const stdoutFd = openSync(fifo, 'r+');
-    const child = spawn(process.execPath, cli.args(['run', '--name', 'paused', image, 'sh', '-c', script]), {
-      detached: true,
-      stdio: ['ignore', stdoutFd, 'pipe'],
-    });
-    try {
-      const logged = () => cli.run(['logs', 'paused']).stdout.split('\n').length;
-      await until(() => cli.run(['inspect', 'paused']).code === 0 && logged() > 50, 20_000, 'the pipe to fill');
-      await sleep(300);
-      expect(logged()).toBeLessThan(400); // held up by the full pipe
-      process.kill(-child.pid!, 'SIGKILL');
-      await until(() => !cli.run(['ps']).stdout.includes('paused'), 10_000, 'the container to run to its end');
-      const logs = cli.run(['logs', 'paused']).stdout.split('\n');
-      expect(logs.length).toBe(402); // 400 lines, done, and the last newline
-      expect(logs[400]).toBe('done');
-    } finally {
-      closeSync(stdoutFd);
-      rmSync(fifo, { force: true });
-      killGroupAndRemove(child, 'paused');
-    }
+    await stalledReaderKeepsNoHold(
+      'paused',
+      (args, stdoutFd) => spawn(process.execPath, cli.args(args), { detached: true, stdio: ['ignore', stdoutFd, 'pipe'] }),
+      (child) => -child.pid!, // its whole group
+      50,
+    );
   });
 });
 
 describe('a terminal that stopped reading (a frozen terminal emulator)', () => {
   it('does not hold the container up once the CLI is killed either', async () => {
-    // `script` gives the CLI a pty as its stdout and copies it to a pipe we never read: once
-    // that pipe is full, script stops reading the pty, which fills in turn.
-    const script = 'line=$(printf "%0999d" 0); i=0; while [ $i -lt 400 ]; do echo "$line"; i=$((i+1)); done; echo done';
-    const fifo = join(cli.runroot, 'frozen-terminal');
-    expect(spawnSync('mkfifo', [fifo]).status).toBe(0);
-    const stdoutFd = openSync(fifo, 'r+');
-    const line = [process.execPath, ...cli.args(['run', '--name', 'frozen', image, 'sh', '-c', script])].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
-    const term = spawn('script', ['-qfec', `exec ${line}`, '/dev/null'], { detached: true, stdio: ['ignore', stdoutFd, 'ignore'] });
-    try {
-      const logged = () => cli.run(['logs', 'frozen']).stdout.split('\n').length;
-      await until(() => cli.run(['inspect', 'frozen']).code === 0 && logged() > 20, 20_000, 'the terminal to fill');
-      await sleep(300);
-      expect(logged()).toBeLessThan(400); // held up by the full terminal
-      const cliPid = Number(readFileSync(`/proc/${term.pid}/task/${term.pid}/children`, 'utf8').trim().split(' ')[0]);
-      expect(readFileSync(`/proc/${cliPid}/cmdline`, 'utf8')).toContain('frozen');
-      process.kill(cliPid, 'SIGKILL');
-      await until(() => !cli.run(['ps']).stdout.includes('frozen'), 10_000, 'the container to run to its end');
-      const logs = cli.run(['logs', 'frozen']).stdout.split('\n');
-      expect(logs.length).toBe(402); // 400 lines, done, and the last newline
-      expect(logs[400]).toBe('done');
-    } finally {
-      closeSync(stdoutFd);
-      rmSync(fifo, { force: true });
-      killGroupAndRemove(term, 'frozen');
-    }
+    // `script` gives the CLI a pty as its stdout and copies it to our pipe: once that pipe is full,
+    // script stops reading the pty, which fills in turn.
+    await stalledReaderKeepsNoHold(
+      'frozen',
+      (args, stdoutFd) => {
+        return spawn('script', ['-qfec', `exec ${tsrunLine(cli, args)}`, '/dev/null'], { detached: true, stdio: ['ignore', stdoutFd, 'ignore'] });
+      },
+      (term) => {
+        const pid = Number(readFileSync(`/proc/${term.pid}/task/${term.pid}/children`, 'utf8').trim().split(' ')[0]);
+        expect(readFileSync(`/proc/${pid}/cmdline`, 'utf8')).toContain('frozen');
+        return pid;
+      },
+      20,
+    );
   });
 });
 

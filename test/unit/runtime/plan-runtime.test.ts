@@ -207,11 +207,16 @@ describe.skipIf(!PYTHON)('the helper with a runtime-create plan and a terminal (
   const runtime = join(work, 'tty-runtime.py');
   writeFileSync(runtime, TTY_RUNTIME);
 
+  /** The helper with the stand-in runtime in `mode` (and its extra argument: a file it writes). */
+  function launchTtyRuntime(name: string, mode: string, extra: string[] = [], size?: { height: number; width: number }) {
+    const m = { ...monitorIn(name), consoleSize: size };
+    const consoleSocket = join(work, `${name}-console`);
+    const pidFile = join(work, `${name}.pid`);
+    return { m, consoleSocket, pidFile, ...launch(compileRuntimePlan(m, { argv: [PYTHON!, runtime, consoleSocket, pidFile, mode, ...extra], pidFile, consoleSocket }), name) };
+  }
+
   it('takes the pty master the runtime sends: the output is logged, the size set, the exit code recorded', () => {
-    const m = { ...monitorIn('tty'), consoleSize: { height: 33, width: 91 } };
-    const consoleSocket = join(work, 'tty-console');
-    const pidFile = join(work, 'tty.pid');
-    const { messages, code } = launch(compileRuntimePlan(m, { argv: [PYTHON!, runtime, consoleSocket, pidFile, 'tty'], pidFile, consoleSocket }), 'tty');
+    const { m, consoleSocket, pidFile, messages, code } = launchTtyRuntime('tty', 'tty', [], { height: 33, width: 91 });
     expect(messages[0]).toMatchObject({ kind: 'created', pid: Number(readFileSync(pidFile, 'utf8')) });
     expect(code).toBe(3);
     expect(JSON.parse(readFileSync(m.exitFile, 'utf8'))).toMatchObject({ exitCode: 3 });
@@ -222,40 +227,28 @@ describe.skipIf(!PYTHON)('the helper with a runtime-create plan and a terminal (
   });
 
   it('reports a create that succeeded without sending a terminal as the runtime\'s failure', () => {
-    const m = monitorIn('notty');
-    const consoleSocket = join(work, 'notty-console');
-    const pidFile = join(work, 'notty.pid');
-    const { messages, code } = launch(compileRuntimePlan(m, { argv: [PYTHON!, runtime, consoleSocket, pidFile, 'silent'], pidFile, consoleSocket }), 'notty');
+    const { m, messages, code } = launchTtyRuntime('notty', 'silent');
     expect(code).toBe(1);
     expect(messages[0]).toMatchObject({ kind: 'error', step: 'runtime-create', errno: 0, path: 'it sent no terminal to the console socket' });
     expect(existsSync(m.exitFile)).toBe(false);
   });
 
   it('refuses a descriptor that is no terminal, as if none was sent', () => {
-    const m = monitorIn('pipe');
-    const consoleSocket = join(work, 'pipe-console');
-    const pidFile = join(work, 'pipe.pid');
-    const { messages, code } = launch(compileRuntimePlan(m, { argv: [PYTHON!, runtime, consoleSocket, pidFile, 'pipe'], pidFile, consoleSocket }), 'pipe');
+    const { messages, code } = launchTtyRuntime('pipe', 'pipe');
     expect(code).toBe(1);
     expect(messages[0]).toMatchObject({ kind: 'error', step: 'runtime-create', path: 'it sent no terminal to the console socket' });
   });
 
   it('does not spin while a second connection waits behind an idle first one', () => {
-    const m = monitorIn('twice');
-    const consoleSocket = join(work, 'twice-console');
-    const pidFile = join(work, 'twice.pid');
     const ticks = join(work, 'twice.ticks');
-    const { messages } = launch(compileRuntimePlan(m, { argv: [PYTHON!, runtime, consoleSocket, pidFile, 'twice', ticks], pidFile, consoleSocket }), 'twice');
+    const { messages } = launchTtyRuntime('twice', 'twice', [ticks]);
     expect(messages[0]).toMatchObject({ kind: 'created' });
     expect(Number(readFileSync(ticks, 'utf8'))).toBeLessThan(20); // a busy loop takes ~100 a second
   });
 
   it('closes any descriptor sent beside the master at once', () => {
-    const m = monitorIn('extra');
-    const consoleSocket = join(work, 'extra-console');
-    const pidFile = join(work, 'extra.pid');
     const eofAt = join(work, 'extra.eof');
-    const { messages, code } = launch(compileRuntimePlan(m, { argv: [PYTHON!, runtime, consoleSocket, pidFile, 'extra', eofAt], pidFile, consoleSocket }), 'extra');
+    const { m, messages, code } = launchTtyRuntime('extra', 'extra', [eofAt]);
     expect(messages[0]).toMatchObject({ kind: 'created' });
     expect(code).toBe(3);
     const finished = Date.parse((JSON.parse(readFileSync(m.exitFile, 'utf8')) as { finishedAt: string }).finishedAt);
